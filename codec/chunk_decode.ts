@@ -1,0 +1,177 @@
+/**
+ * Decodes one chunk and verifies it against its index entry. Imports no encoder, so a browser
+ * bundles the decoder alone.
+ * @module
+ */
+import type { PlaneLayout } from "./dtype.ts";
+import { CodecError } from "./errors.ts";
+import { mergePlanes } from "./planes.ts";
+import {
+  CODEC_CONST,
+  CODEC_RANS,
+  CODEC_RAW,
+  CODEC_ZSTD,
+  PLANE_ENTRY_BYTES,
+} from "./plane_codec.ts";
+import { ransDecode } from "./rans/decode.ts";
+import { SCALE_TOTAL } from "./rans/constants.ts";
+import { xxh32 } from "./xxh32.ts";
+import { portableZstdDecompress, type ZstdDecompress } from "./zstd_decode.ts";
+
+/** What the index records of a chunk, and what decoding checks against. */
+export interface ChunkEntry {
+  /** Byte length of the chunk as stored. */
+  readonly storedLength: number;
+  /** Byte length once decoded. */
+  readonly rawLength: number;
+  /** XXH32 (seed 0) of the stored bytes. */
+  readonly storedXxh32: number;
+  /** XXH32 (seed 0) of the decoded bytes. */
+  readonly rawXxh32: number;
+}
+
+/** Options for {@link decodeChunk}. */
+export interface DecodeOptions {
+  /** A faster Zstandard decoder, such as a native one; the portable one is the default. */
+  readonly zstdDecompress?: ZstdDecompress;
+  /** Reusable plane buffer of at least `rawLength` bytes, to avoid an allocation per chunk. */
+  readonly scratch?: Uint8Array;
+  /** Reusable 4096-entry rANS lookup table. */
+  readonly slots?: Int32Array;
+  /**
+   * Also check the stored bytes' checksum before decoding. The decoded bytes are always checked,
+   * which alone guarantees no wrong byte is returned; this tells storage corruption apart.
+   */
+  readonly verifyStored?: boolean;
+}
+
+/**
+ * Decodes `stored` into `out` (`entry.rawLength` bytes) and verifies the result against `entry`.
+ * Throws {@link CodecError}; `out` holds garbage after a throw.
+ */
+export function decodeChunk(
+  stored: Uint8Array,
+  entry: ChunkEntry,
+  layout: PlaneLayout,
+  out: Uint8Array,
+  options: DecodeOptions = {},
+): void {
+  if (stored.length !== entry.storedLength) {
+    throw new CodecError(
+      "truncated",
+      `chunk has ${stored.length} stored bytes, index says ${entry.storedLength}`,
+    );
+  }
+  if (options.verifyStored) {
+    const storedSum = xxh32(stored);
+    if (storedSum !== entry.storedXxh32) {
+      throw new CodecError(
+        "checksum_mismatch",
+        `stored bytes hash to ${hex(storedSum)}, index says ${hex(entry.storedXxh32)}`,
+      );
+    }
+  }
+  decodeChunkBytes(stored, layout, out, options);
+  const rawSum = xxh32(out);
+  if (rawSum !== entry.rawXxh32) {
+    throw new CodecError(
+      "checksum_mismatch",
+      `decoded bytes hash to ${hex(rawSum)}, index says ${hex(entry.rawXxh32)}`,
+    );
+  }
+}
+
+/** Decodes a chunk without checksums, checking only its structure. */
+export function decodeChunkBytes(
+  stored: Uint8Array,
+  layout: PlaneLayout,
+  out: Uint8Array,
+  options: DecodeOptions = {},
+): void {
+  const width = layout.width;
+  if (out.length % width !== 0) {
+    throw new CodecError("corrupt", `raw length ${out.length} is not a multiple of ${width}`);
+  }
+  const n = out.length / width;
+  if (stored.length < 1) throw new CodecError("truncated", "chunk is empty");
+  if (stored[0] !== width) {
+    throw new CodecError("corrupt", `chunk has ${stored[0]} planes, dtype needs ${width}`);
+  }
+  const headerBytes = 1 + width * PLANE_ENTRY_BYTES;
+  if (stored.length < headerBytes) throw new CodecError("truncated", "plane table is cut off");
+  const view = new DataView(stored.buffer, stored.byteOffset, stored.byteLength);
+  const scratch = width === 1
+    ? out
+    : options.scratch && options.scratch.length >= out.length
+    ? options.scratch
+    : new Uint8Array(out.length);
+  const planes: Uint8Array[] = [];
+  let pos = headerBytes;
+  for (let p = 0; p < width; p++) {
+    const codec = stored[1 + p * PLANE_ENTRY_BYTES];
+    const length = view.getUint32(2 + p * PLANE_ENTRY_BYTES, true);
+    if (pos + length > stored.length) {
+      throw new CodecError(
+        "truncated",
+        `plane ${p} needs ${length} bytes, ${stored.length - pos} left`,
+      );
+    }
+    const payload = stored.subarray(pos, pos + length);
+    const target = scratch.subarray(p * n, (p + 1) * n);
+    planes.push(decodePlane(codec, payload, target, p, options));
+    pos += length;
+  }
+  if (pos !== stored.length) {
+    throw new CodecError("corrupt", `planes end at ${pos}, chunk has ${stored.length} bytes`);
+  }
+  if (width === 1) {
+    if (planes[0] !== out) out.set(planes[0]);
+  } else {
+    mergePlanes(planes, width, layout.signMoved, out);
+  }
+}
+
+function decodePlane(
+  codec: number,
+  payload: Uint8Array,
+  target: Uint8Array,
+  index: number,
+  options: DecodeOptions,
+): Uint8Array {
+  const n = target.length;
+  switch (codec) {
+    case CODEC_RAW:
+      if (payload.length !== n) {
+        throw new CodecError("corrupt", `raw plane ${index} has ${payload.length} bytes, not ${n}`);
+      }
+      return payload;
+    case CODEC_CONST:
+      if (payload.length !== 1) {
+        throw new CodecError(
+          "corrupt",
+          `constant plane ${index} has ${payload.length} bytes, not 1`,
+        );
+      }
+      target.fill(payload[0]);
+      return target;
+    case CODEC_RANS:
+      ransDecode(payload, target, options.slots ?? new Int32Array(SCALE_TOTAL));
+      return target;
+    case CODEC_ZSTD: {
+      const decoded = (options.zstdDecompress ?? portableZstdDecompress)(payload, n);
+      if (decoded.length !== n) {
+        throw new CodecError(
+          "corrupt",
+          `zstd plane ${index} inflates to ${decoded.length}, not ${n}`,
+        );
+      }
+      return decoded;
+    }
+    default:
+      throw new CodecError("unknown_codec", `plane ${index} has codec id ${codec}; known: 0-3`);
+  }
+}
+
+function hex(v: number): string {
+  return v.toString(16).padStart(8, "0");
+}

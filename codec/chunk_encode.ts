@@ -1,0 +1,99 @@
+/**
+ * Encodes one chunk: split into planes, code each plane with the cheapest codec, prepend the plane
+ * table (docs/FORMAT.md, "Chunks"). Browser-safe; zstd is injected because no portable encoder is
+ * fast enough.
+ * @module
+ */
+import type { PlaneLayout } from "./dtype.ts";
+import { splitPlanes } from "./planes.ts";
+import {
+  CODEC_CONST,
+  CODEC_RANS,
+  CODEC_RAW,
+  CODEC_ZSTD,
+  PLANE_ENTRY_BYTES,
+} from "./plane_codec.ts";
+import { ransBound, ransEncode } from "./rans/encode.ts";
+
+/** Compresses `src` into one Zstandard frame at `level`. */
+export type ZstdCompress = (src: Uint8Array, level: number) => Uint8Array;
+
+/** `fast` favours decode speed; `best` favours size. */
+export type Mode = "fast" | "best";
+
+/** How {@link encodeChunk} codes planes. */
+export interface EncodeOptions {
+  /** Which trade-off to make. */
+  readonly mode: Mode;
+  /** A Zstandard encoder, tried as a rival to rANS; without one, only rANS is used. */
+  readonly zstdCompress?: ZstdCompress;
+}
+
+/** Encodes `raw` (whole elements of `layout`) as one self-contained chunk. */
+export function encodeChunk(
+  raw: Uint8Array,
+  layout: PlaneLayout,
+  options: EncodeOptions,
+): Uint8Array {
+  const width = layout.width, n = raw.length / width;
+  const planes: Uint8Array[] = [];
+  const scratch = new Uint8Array(raw.length);
+  for (let p = 0; p < width; p++) planes.push(scratch.subarray(p * n, (p + 1) * n));
+  if (width === 1) planes[0] = raw;
+  else splitPlanes(raw, width, layout.signMoved, planes);
+
+  const codecs: number[] = [], payloads: Uint8Array[] = [];
+  const ransScratch = new Uint8Array(ransBound(n));
+  for (const plane of planes) {
+    const [codec, payload] = encodePlane(plane, options, ransScratch);
+    codecs.push(codec);
+    payloads.push(payload);
+  }
+  const headerBytes = 1 + width * PLANE_ENTRY_BYTES;
+  let total = headerBytes;
+  for (const p of payloads) total += p.length;
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  out[0] = width;
+  let pos = headerBytes;
+  for (let p = 0; p < width; p++) {
+    out[1 + p * PLANE_ENTRY_BYTES] = codecs[p];
+    view.setUint32(2 + p * PLANE_ENTRY_BYTES, payloads[p].length, true);
+    out.set(payloads[p], pos);
+    pos += payloads[p].length;
+  }
+  return out;
+}
+
+function encodePlane(
+  plane: Uint8Array,
+  options: EncodeOptions,
+  ransScratch: Uint8Array,
+): [number, Uint8Array] {
+  if (plane.length === 0) return [CODEC_RAW, plane];
+  const first = plane[0];
+  let constant = true;
+  for (let i = 1; i < plane.length; i++) {
+    if (plane[i] !== first) {
+      constant = false;
+      break;
+    }
+  }
+  if (constant) return [CODEC_CONST, Uint8Array.of(first)];
+
+  let best: [number, Uint8Array] = [CODEC_RAW, plane];
+  const rans = ransScratch.slice(0, ransEncode(plane, ransScratch));
+  if (rans.length < plane.length) best = [CODEC_RANS, rans];
+  // Zstandard wins only on planes with repeats (tied or duplicated weights, long zero runs), but
+  // there by far. Through node:zlib each call costs as much as decoding a small plane, so `fast`
+  // takes it only when it saves a tenth.
+  const zstd = options.zstdCompress;
+  if (zstd) {
+    const packed = zstd(plane, options.mode === "best" ? 6 : 1);
+    const margin = options.mode === "best" ? 1 : 0.9;
+    if (packed.length < best[1].length * margin) best = [CODEC_ZSTD, packed];
+  }
+  // A coded plane must save real space to be worth decoding.
+  if (best[0] !== CODEC_RAW && best[1].length > plane.length * 0.995) return [CODEC_RAW, plane];
+  return best;
+}

@@ -1,0 +1,17 @@
+/**
+ * Plane codec ids as they appear in a chunk's plane table (docs/FORMAT.md, "Chunks").
+ * Browser-safe.
+ * @module
+ */
+
+/** The plane's bytes are stored as they are. */
+export const CODEC_RAW = 0;
+/** Every byte of the plane equals one stored byte. */
+export const CODEC_CONST = 1;
+/** Order-0 rANS with a frequency table of its own (docs/FORMAT.md, "rANS"). */
+export const CODEC_RANS = 2;
+/** One Zstandard frame (RFC 8878). */
+export const CODEC_ZSTD = 3;
+
+/** Size of one plane table entry: u8 codec id, u32 payload length. */
+export const PLANE_ENTRY_BYTES = 5;

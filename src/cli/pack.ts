@@ -1,0 +1,65 @@
+/**
+ * `pack <in.safetensors> <out.tsr> [--mode fast|best] [--align N] [--chunk-kib N] [--layer-regex R]`
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { packFile } from "../container/write.ts";
+import { formatBytes, progressBar } from "./progress.ts";
+import { UsageError } from "./usage_error.ts";
+
+/** Usage line of the command. */
+export const PACK_USAGE =
+  "pack <in.safetensors> <out.tsr> [--mode fast|best] [--align N] [--chunk-kib N] [--layer-regex R]";
+
+/** Runs `pack`; returns the exit code. */
+export async function pack(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      mode: { type: "string", default: "best" },
+      align: { type: "string", default: "64" },
+      "chunk-kib": { type: "string", default: "256" },
+      "layer-regex": { type: "string" },
+    },
+  });
+  if (positionals.length !== 2) throw new UsageError(PACK_USAGE);
+  const [input, output] = positionals;
+  const mode = values.mode;
+  if (mode !== "fast" && mode !== "best") {
+    throw new UsageError(`--mode must be fast or best: received ${mode}`);
+  }
+  const alignment = Number(values.align);
+  const chunkBytes = Number(values["chunk-kib"]) * 1024;
+  let layerPattern: RegExp | undefined;
+  if (values["layer-regex"]) {
+    try {
+      layerPattern = new RegExp(values["layer-regex"]);
+    } catch (e) {
+      throw new UsageError(
+        `--layer-regex is not a valid regular expression: ${(e as Error).message}`,
+      );
+    }
+  }
+  const inputSize = (await Deno.stat(input)).size;
+  const bar = progressBar("pack", inputSize);
+  const started = performance.now();
+  const index = await packFile(input, output, {
+    mode,
+    alignment,
+    chunkBytes,
+    layerPattern,
+    onProgress: (p) =>
+      bar.update(p.bytesIn, `ratio ${(p.bytesIn / Math.max(1, p.bytesOut)).toFixed(3)}`),
+  });
+  const outSize = (await Deno.stat(output)).size;
+  bar.finish(`ratio ${(inputSize / outSize).toFixed(3)}`);
+  const seconds = (performance.now() - started) / 1000;
+  console.log(
+    `${output}: ${index.tensors.length} tensors, ${formatBytes(inputSize)} -> ${
+      formatBytes(outSize)
+    } ` +
+      `(ratio ${(inputSize / outSize).toFixed(3)}, ${mode}) in ${seconds.toFixed(2)} s`,
+  );
+  return 0;
+}

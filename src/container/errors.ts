@@ -1,0 +1,38 @@
+/**
+ * The error type for containers that cannot be read, and for bad requests against them.
+ * @module
+ */
+
+/** Every way a container, or a request against one, can be invalid. */
+export type ContainerErrorKind =
+  /** The file does not start with the Tessera magic bytes. */
+  | "bad_magic"
+  /** The format version is one this reader does not implement. */
+  | "unsupported_version"
+  /** The file ends before a structure it declares. */
+  | "truncated"
+  /** The index bytes do not hash to the SHA-256 in the head. */
+  | "index_checksum"
+  /** The index is not valid JSON of the specified shape, or contradicts itself. */
+  | "index_invalid"
+  /** A chunk failed to decode or to match its checksums. */
+  | "chunk_corrupt"
+  /** Decoded bytes do not hash to the SHA-256 the index records for the tensor or the file. */
+  | "digest_mismatch"
+  /** No tensor of that name. */
+  | "tensor_not_found"
+  /** A row or column slice outside the tensor, or malformed. */
+  | "bad_slice";
+
+/** A container failure; callers match on `kind`. */
+export class ContainerError extends Error {
+  /** Which rule was broken. */
+  readonly kind: ContainerErrorKind;
+
+  /** Builds an error of `kind`; `cause` keeps an underlying error such as a CodecError. */
+  constructor(kind: ContainerErrorKind, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ContainerError";
+    this.kind = kind;
+  }
+}

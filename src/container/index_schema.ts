@@ -1,0 +1,174 @@
+/**
+ * The container index (docs/FORMAT.md, "Index"): its zod schema and the checks zod cannot express.
+ * @module
+ */
+import { z } from "zod";
+import { DTYPES, dtypeWidth, planeLayout } from "../../codec/dtype.ts";
+import { gridSize, type TileGeometry, tileRect } from "../../codec/tiles.ts";
+import { ContainerError } from "./errors.ts";
+import { FORMAT_VERSION, HEAD_BYTES, MAX_ALIGNMENT } from "./format.ts";
+
+const uint = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const u32 = z.number().int().nonnegative().max(0xffffffff);
+const hex256 = z.string().regex(/^[0-9a-f]{64}$/);
+
+/** One chunk: stored offset, stored length, raw length, XXH32 of stored bytes, XXH32 of raw bytes. */
+export const chunkSchema = z.tuple([uint, u32, u32, u32, u32]);
+
+/** The lossless representation every tensor has. */
+export const losslessSchema = z.object({
+  kind: z.literal("lossless"),
+  layout: z.object({ width: z.number().int().min(1).max(8), signMoved: z.boolean() }).strict(),
+  tile: z.tuple([z.number().int().positive(), z.number().int().positive()]),
+  chunks: z.array(chunkSchema),
+}).strict();
+
+// Representations a later version adds (lossy variants, deltas) carry their own kind; a reader
+// skips kinds it does not know, because the lossless representation is always there too.
+const otherEncodingSchema = z.object({ kind: z.string() }).passthrough();
+
+/** One tensor of the original file. */
+export const tensorSchema = z.object({
+  name: z.string(),
+  dtype: z.enum(DTYPES),
+  shape: z.array(uint),
+  offsets: z.tuple([uint, uint]),
+  layer: z.string(),
+  sha256: hex256,
+  encodings: z.array(z.union([losslessSchema, otherEncodingSchema])).min(1),
+}).strict();
+
+/** The whole index. */
+export const indexSchema = z.object({
+  format: z.literal("tessera"),
+  version: z.literal(FORMAT_VERSION),
+  alignment: z.number().int().positive().max(MAX_ALIGNMENT),
+  chunkBytes: z.number().int().positive(),
+  mode: z.enum(["fast", "best"]),
+  source: z.object({
+    size: uint,
+    sha256: hex256,
+    header: z.object({
+      offset: uint,
+      storedLength: uint,
+      length: uint,
+      codec: z.union([z.literal(0), z.literal(3)]),
+      sha256: hex256,
+    }).strict(),
+  }).strict(),
+  metadata: z.record(z.string()).nullable(),
+  layers: z.array(z.string()),
+  tensors: z.array(tensorSchema),
+}).strict();
+
+/** The index as parsed. */
+export type Index = z.infer<typeof indexSchema>;
+/** One tensor entry of the index. */
+export type TensorEntry = z.infer<typeof tensorSchema>;
+/** The lossless representation of a tensor. */
+export type Lossless = z.infer<typeof losslessSchema>;
+/** One chunk record. */
+export type ChunkRecord = z.infer<typeof chunkSchema>;
+
+/** The lossless representation of `t`; the schema and {@link validateIndex} guarantee there is one. */
+export function losslessOf(t: TensorEntry): Lossless {
+  for (const e of t.encodings) if (e.kind === "lossless") return e as Lossless;
+  throw new ContainerError("index_invalid", `tensor "${t.name}" has no lossless encoding`);
+}
+
+/** The tile geometry of `t`'s lossless representation. */
+export function geometryOf(t: TensorEntry): TileGeometry {
+  const l = losslessOf(t);
+  const rows = t.shape.length === 0 ? 1 : t.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  const cols = t.shape.length === 0 ? 1 : t.shape[t.shape.length - 1];
+  return { rows, cols, width: l.layout.width, tileRows: l.tile[0], tileCols: l.tile[1] };
+}
+
+/** Parses index JSON bytes and checks every cross-field rule against a file of `fileSize` bytes. */
+export function parseIndex(bytes: Uint8Array, fileSize: number): Index {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch (e) {
+    throw new ContainerError("index_invalid", `index is not UTF-8 JSON: ${(e as Error).message}`);
+  }
+  const parsed = indexSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ContainerError(
+      "index_invalid",
+      `index field ${issue.path.join(".") || "(root)"}: ${issue.message}`,
+    );
+  }
+  validateIndex(parsed.data, fileSize);
+  return parsed.data;
+}
+
+function fail(message: string): never {
+  throw new ContainerError("index_invalid", message);
+}
+
+/** Checks what the schema cannot: sizes, contiguity, chunk bounds, alignment and tile counts. */
+export function validateIndex(index: Index, fileSize: number): void {
+  const { source, alignment } = index;
+  if ((alignment & (alignment - 1)) !== 0) fail(`alignment ${alignment} is not a power of two`);
+  const header = source.header;
+  if (header.offset + header.storedLength > fileSize) {
+    fail(`original header at ${header.offset}+${header.storedLength} is past the file end`);
+  }
+  if (header.codec === 0 && header.storedLength !== header.length) {
+    fail(`plain original header stores ${header.storedLength} bytes for ${header.length}`);
+  }
+  let expectedBegin = 0;
+  const names = new Set<string>();
+  for (const t of index.tensors) {
+    if (names.has(t.name)) fail(`tensor "${t.name}" appears twice`);
+    names.add(t.name);
+    const [begin, end] = t.offsets;
+    if (begin !== expectedBegin) {
+      fail(`tensor "${t.name}" begins at ${begin}, expected ${expectedBegin}`);
+    }
+    let elements = 1;
+    for (const d of t.shape) elements *= d;
+    const width = dtypeWidth(t.dtype);
+    if (!Number.isSafeInteger(elements * width) || elements * width !== end - begin) {
+      fail(
+        `tensor "${t.name}": shape ${JSON.stringify(t.shape)} does not fill ${end - begin} bytes`,
+      );
+    }
+    expectedBegin = end;
+    const lossless = losslessOf(t);
+    const layout = planeLayout(t.dtype);
+    if (lossless.layout.width !== layout.width || lossless.layout.signMoved !== layout.signMoved) {
+      fail(`tensor "${t.name}": plane layout does not match dtype ${t.dtype}`);
+    }
+    const g = geometryOf(t);
+    const [gr, gc] = gridSize(g);
+    if (lossless.chunks.length !== gr * gc) {
+      fail(
+        `tensor "${t.name}" has ${lossless.chunks.length} chunks, its tile grid needs ${gr * gc}`,
+      );
+    }
+    lossless.chunks.forEach(([offset, stored, raw], i) => {
+      const r = tileRect(g, i);
+      if (raw !== (r.r1 - r.r0) * (r.c1 - r.c0) * width) {
+        fail(`tensor "${t.name}" chunk ${i}: raw length ${raw} does not match its tile`);
+      }
+      if (offset < HEAD_BYTES || offset % alignment !== 0 || offset + stored > fileSize) {
+        fail(
+          `tensor "${t.name}" chunk ${i}: ${offset}+${stored} is misaligned or past the file end`,
+        );
+      }
+    });
+  }
+  if (8 + header.length + expectedBegin !== source.size) {
+    fail(`tensors end at ${expectedBegin}, the original file size ${source.size} disagrees`);
+  }
+  const layers = new Set(index.layers);
+  if (layers.size !== index.layers.length) fail("layers list a key twice");
+  for (const t of index.tensors) {
+    if (!layers.has(t.layer)) {
+      fail(`tensor "${t.name}" is in layer "${t.layer}", which layers omit`);
+    }
+  }
+}

@@ -1,0 +1,246 @@
+/**
+ * Packs a safetensors file into a `.tsr` container: hash, tile, encode, write aligned chunks, then
+ * the index and the head, atomically.
+ * @module
+ */
+import { encodeChunk, type Mode, type ZstdCompress } from "../../codec/chunk_encode.ts";
+import { planeLayout } from "../../codec/dtype.ts";
+import {
+  chooseTiles,
+  copyTileRegion,
+  gridSize,
+  type TileGeometry,
+  tileRect,
+} from "../../codec/tiles.ts";
+import { xxh32 } from "../../codec/xxh32.ts";
+import { sha256, sha256Bytes, sha256Hex } from "../hash/sha256.ts";
+import { createAtomicFile } from "../io/atomic_file.ts";
+import { openFileReader, type RandomAccessReader } from "../io/random_access.ts";
+import { readSafetensorsHeader, type TensorInfo } from "../safetensors/parse.ts";
+import { nativeZstdCompress } from "../codec_native/zstd.ts";
+import {
+  alignUp,
+  DEFAULT_ALIGNMENT,
+  DEFAULT_CHUNK_BYTES,
+  encodeHead,
+  HEAD_BYTES,
+  INDEX_PLAIN,
+  INDEX_ZSTD,
+  MAX_ALIGNMENT,
+} from "./format.ts";
+import type { ChunkRecord, Index, TensorEntry } from "./index_schema.ts";
+import { DEFAULT_LAYER_PATTERN, layerKey, layerOrder } from "./layers.ts";
+
+/** Progress of a pack, reported after every chunk. */
+export interface PackProgress {
+  /** Raw bytes of the original file consumed so far. */
+  readonly bytesIn: number;
+  /** Bytes of the container written so far. */
+  readonly bytesOut: number;
+  /** Size of the original file. */
+  readonly totalBytes: number;
+}
+
+/** Options for {@link packFile}. */
+export interface PackOptions {
+  /** Codec trade-off; `best` by default. */
+  readonly mode?: Mode;
+  /** Chunk offset alignment: a power of two from 64 to 4096. */
+  readonly alignment?: number;
+  /** Raw bytes per chunk, about. */
+  readonly chunkBytes?: number;
+  /** Overrides the layer rule: the first capture group is the layer key. */
+  readonly layerPattern?: RegExp;
+  /** Called after every chunk. */
+  readonly onProgress?: (p: PackProgress) => void;
+  /** Zstandard encoder; native by default. */
+  readonly zstdCompress?: ZstdCompress;
+}
+
+// Bands of rows up to this size are read in one go; wider ones tile by tile, to bound memory.
+const MAX_BAND_BYTES = 32 << 20;
+// Sequential hashing reads this much at a time.
+const HASH_BLOCK = 8 << 20;
+
+/** Packs safetensors `input` into container `output`; returns the index written. */
+export async function packFile(
+  input: string,
+  output: string,
+  options: PackOptions = {},
+): Promise<Index> {
+  const reader = await openFileReader(input);
+  try {
+    return await packReader(reader, output, options);
+  } finally {
+    reader.close();
+  }
+}
+
+/** Packs from any positional reader; the output file appears only once complete. */
+export async function packReader(
+  reader: RandomAccessReader,
+  output: string,
+  options: PackOptions = {},
+): Promise<Index> {
+  const mode = options.mode ?? "best";
+  const alignment = options.alignment ?? DEFAULT_ALIGNMENT;
+  if (!(alignment >= 64 && alignment <= MAX_ALIGNMENT && (alignment & (alignment - 1)) === 0)) {
+    throw new RangeError(
+      `alignment must be a power of two from 64 to ${MAX_ALIGNMENT}: received ${alignment}`,
+    );
+  }
+  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  if (!(Number.isSafeInteger(chunkBytes) && chunkBytes >= 64)) {
+    throw new RangeError(
+      `chunk size must be an integer of at least 64 bytes: received ${chunkBytes}`,
+    );
+  }
+  const header = await readSafetensorsHeader(reader);
+  const zstdCompress = options.zstdCompress ?? nativeZstdCompress;
+  const pattern = options.layerPattern ?? DEFAULT_LAYER_PATTERN;
+  const out = await createAtomicFile(output);
+  try {
+    let pos = alignUp(HEAD_BYTES, alignment);
+    const headerOffset = pos;
+    const storedHeader = compressMeta(header.headerBytes, zstdCompress);
+    await out.writeAt(pos, storedHeader.bytes);
+    pos += storedHeader.bytes.length;
+    const fileHash = sha256();
+    const prefix = new Uint8Array(8);
+    new DataView(prefix.buffer).setBigUint64(0, BigInt(header.headerLength), true);
+    fileHash.update(prefix);
+    fileHash.update(header.headerBytes);
+
+    let bytesIn = header.dataStart;
+    const tensors: TensorEntry[] = [];
+    for (const t of header.tensors) {
+      const tensorHash = sha256();
+      for (let off = t.begin; off < t.end; off += HASH_BLOCK) {
+        const block = await reader.readAt(
+          header.dataStart + off,
+          Math.min(HASH_BLOCK, t.end - off),
+        );
+        tensorHash.update(block);
+        fileHash.update(block);
+      }
+      const layout = planeLayout(t.dtype);
+      const g = chooseTiles(t.shape, layout.width, chunkBytes);
+      const chunks: ChunkRecord[] = [];
+      for await (const raw of readTiles(reader, header.dataStart, t, g)) {
+        const stored = encodeChunk(raw, layout, { mode, zstdCompress });
+        pos = alignUp(pos, alignment);
+        await out.writeAt(pos, stored);
+        chunks.push([pos, stored.length, raw.length, xxh32(stored), xxh32(raw)]);
+        pos += stored.length;
+        bytesIn += raw.length;
+        options.onProgress?.({ bytesIn, bytesOut: pos, totalBytes: reader.size });
+      }
+      tensors.push({
+        name: t.name,
+        dtype: t.dtype,
+        shape: t.shape,
+        offsets: [t.begin, t.end],
+        layer: layerKey(t.name, pattern),
+        sha256: tensorHash.hex(),
+        encodings: [{
+          kind: "lossless",
+          layout: { ...layout },
+          tile: [g.tileRows, g.tileCols],
+          chunks,
+        }],
+      });
+    }
+    const index: Index = {
+      format: "tessera",
+      version: 1,
+      alignment,
+      chunkBytes,
+      mode,
+      source: {
+        size: reader.size,
+        sha256: fileHash.hex(),
+        header: {
+          offset: headerOffset,
+          storedLength: storedHeader.bytes.length,
+          length: header.headerLength,
+          codec: storedHeader.codec,
+          sha256: sha256Hex(header.headerBytes),
+        },
+      },
+      metadata: header.metadata,
+      layers: layerOrder(tensors.map((t) => t.layer)),
+      tensors,
+    };
+    const indexJson = new TextEncoder().encode(JSON.stringify(index));
+    const storedIndex = compressMeta(indexJson, zstdCompress);
+    pos = alignUp(pos, alignment);
+    await out.writeAt(pos, storedIndex.bytes);
+    await out.writeAt(
+      0,
+      encodeHead({
+        indexCodec: storedIndex.codec,
+        indexOffset: pos,
+        indexLength: storedIndex.bytes.length,
+        indexRawLength: indexJson.length,
+        indexSha256: sha256Bytes(storedIndex.bytes),
+      }),
+    );
+    pos += storedIndex.bytes.length;
+    options.onProgress?.({ bytesIn: reader.size, bytesOut: pos, totalBytes: reader.size });
+    await out.commit();
+    return index;
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
+}
+
+// The original header and the index are JSON, which zstd shrinks 3-5x: on small models that is
+// a visible share of the container.
+function compressMeta(bytes: Uint8Array, zstd: ZstdCompress): { codec: 0 | 3; bytes: Uint8Array } {
+  const packed = zstd(bytes, 19);
+  return packed.length < bytes.length
+    ? { codec: INDEX_ZSTD, bytes: packed }
+    : { codec: INDEX_PLAIN, bytes };
+}
+
+/** Yields each tile's bytes (row-major within the tile) in chunk order, reading bounded bands. */
+async function* readTiles(
+  reader: RandomAccessReader,
+  dataStart: number,
+  t: TensorInfo,
+  g: TileGeometry,
+): AsyncGenerator<Uint8Array> {
+  const [gridRows, gridCols] = gridSize(g);
+  const rowBytes = g.cols * g.width;
+  for (let tr = 0; tr < gridRows; tr++) {
+    const r0 = tr * g.tileRows, r1 = Math.min(g.rows, r0 + g.tileRows);
+    const bandBytes = (r1 - r0) * rowBytes;
+    const band = bandBytes <= MAX_BAND_BYTES
+      ? await reader.readAt(dataStart + t.begin + r0 * rowBytes, bandBytes)
+      : null;
+    const bandRect = { r0, r1, c0: 0, c1: g.cols };
+    for (let tc = 0; tc < gridCols; tc++) {
+      const index = tr * gridCols + tc;
+      const rect = tileRect(g, index);
+      const tileWidthBytes = (rect.c1 - rect.c0) * g.width;
+      if (band && rect.c0 === 0 && rect.c1 === g.cols) {
+        yield band;
+        continue;
+      }
+      const tile = new Uint8Array((rect.r1 - rect.r0) * tileWidthBytes);
+      if (band) {
+        copyTileRegion(g, index, tile, bandRect, band, true);
+      } else {
+        for (let r = rect.r0; r < rect.r1; r++) {
+          const row = await reader.readAt(
+            dataStart + t.begin + r * rowBytes + rect.c0 * g.width,
+            tileWidthBytes,
+          );
+          tile.set(row, (r - rect.r0) * tileWidthBytes);
+        }
+      }
+      yield tile;
+    }
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Atomic file creation: write to a temporary sibling, fsync, then rename over the target, so a
+ * reader sees either the old file or the complete new one, and a failure leaves nothing behind.
+ * @module
+ */
+
+/** An open temporary file that becomes `path` on {@link AtomicFile.commit}. */
+export interface AtomicFile {
+  /** The open temporary file, for positional writes. */
+  readonly file: Deno.FsFile;
+  /** The temporary path. */
+  readonly tempPath: string;
+  /** Writes all of `bytes` at `offset`. */
+  writeAt(offset: number, bytes: Uint8Array): Promise<void>;
+  /** fsyncs, closes and renames onto the target. */
+  commit(): Promise<void>;
+  /** Closes and deletes the temporary file; safe to call after a failed commit. */
+  abort(): Promise<void>;
+}
+
+/** Creates a temporary file beside `path`. */
+export async function createAtomicFile(path: string): Promise<AtomicFile> {
+  const slash = path.lastIndexOf("/");
+  const dir = slash >= 0 ? path.slice(0, slash + 1) : "";
+  const base = slash >= 0 ? path.slice(slash + 1) : path;
+  const tempPath = `${dir}.${base}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  const file = await Deno.open(tempPath, { write: true, createNew: true });
+  let closed = false;
+  const close = () => {
+    if (!closed) {
+      closed = true;
+      file.close();
+    }
+  };
+  return {
+    file,
+    tempPath,
+    async writeAt(offset, bytes) {
+      await file.seek(offset, Deno.SeekMode.Start);
+      let written = 0;
+      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+    },
+    async commit() {
+      await file.sync();
+      close();
+      await Deno.rename(tempPath, path);
+      // The rename is only durable once the directory entry is.
+      try {
+        const d = await Deno.open(dir || ".", { read: true });
+        try {
+          await d.sync();
+        } finally {
+          d.close();
+        }
+      } catch {
+        // Some platforms cannot fsync a directory; the file itself is already durable.
+      }
+    },
+    async abort() {
+      close();
+      await Deno.remove(tempPath).catch(() => {});
+    },
+  };
+}

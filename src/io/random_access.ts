@@ -1,0 +1,103 @@
+/**
+ * Positional reads over a file or an in-memory buffer, so parsers can fetch
+ * exactly the byte ranges they need without streaming a whole file.
+ * @module
+ */
+
+/** Positional reads over a file or buffer. */
+export interface RandomAccessReader {
+  /** Total size in bytes, fixed when the reader was opened. */
+  readonly size: number;
+  /** Reads exactly `length` bytes at `offset`; rejects if the range is out of bounds. */
+  readAt(offset: number, length: number): Promise<Uint8Array>;
+  /** Releases the underlying resource; later reads reject. */
+  close(): void;
+}
+
+function checkRange(offset: number, length: number, size: number, what: string): void {
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    throw new RangeError(`${what}: offset must be a non-negative integer, got ${offset}`);
+  }
+  if (!Number.isSafeInteger(length) || length < 0) {
+    throw new RangeError(`${what}: length must be a non-negative integer, got ${length}`);
+  }
+  // Compare against the remaining size rather than offset+length to stay overflow-free.
+  if (offset > size || length > size - offset) {
+    throw new RangeError(
+      `${what}: read of ${length} bytes at offset ${offset} exceeds size ${size}`,
+    );
+  }
+}
+
+/** Opens `path` for positional reads; reads are serialized because seek+read is not atomic. */
+export async function openFileReader(path: string): Promise<RandomAccessReader> {
+  const file = await Deno.open(path, { read: true });
+  let size: number;
+  try {
+    size = (await file.stat()).size;
+  } catch (err) {
+    file.close();
+    throw err;
+  }
+  let closed = false;
+  // Each read waits for the previous one so interleaved seeks cannot corrupt offsets.
+  let queue: Promise<unknown> = Promise.resolve();
+
+  async function readExactly(offset: number, length: number): Promise<Uint8Array> {
+    const out = new Uint8Array(length);
+    await file.seek(offset, Deno.SeekMode.Start);
+    let filled = 0;
+    while (filled < length) {
+      // read() may return fewer bytes than requested; keep going until full or EOF.
+      const n = await file.read(out.subarray(filled));
+      if (n === null) {
+        throw new Error(
+          `${path}: file ended early: expected ${length} bytes at offset ${offset}, ` +
+            `got ${filled} (file was ${size} bytes when opened)`,
+        );
+      }
+      filled += n;
+    }
+    return out;
+  }
+
+  return {
+    size,
+    readAt(offset, length) {
+      if (closed) return Promise.reject(new Error(`${path}: reader is closed`));
+      try {
+        checkRange(offset, length, size, path);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      const result = queue.then(() => readExactly(offset, length));
+      queue = result.catch(() => {});
+      return result;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      file.close();
+    },
+  };
+}
+
+/** Wraps `bytes` as a reader; each read returns a copy so callers may mutate it freely. */
+export function bufferReader(bytes: Uint8Array): RandomAccessReader {
+  let closed = false;
+  return {
+    size: bytes.length,
+    readAt(offset, length) {
+      if (closed) return Promise.reject(new Error("buffer reader is closed"));
+      try {
+        checkRange(offset, length, bytes.length, "buffer reader");
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return Promise.resolve(bytes.slice(offset, offset + length));
+    },
+    close() {
+      closed = true;
+    },
+  };
+}

@@ -13,7 +13,7 @@ import {
   CODEC_ZSTD,
   PLANE_ENTRY_BYTES,
 } from "./plane_codec.ts";
-import { ransDecode } from "./rans/decode.ts";
+import { ransDecode, ransDecodeMerged } from "./rans/decode.ts";
 import { SCALE_TOTAL } from "./rans/constants.ts";
 import { xxh32 } from "./xxh32.ts";
 import { portableZstdDecompress, type ZstdDecompress } from "./zstd_decode.ts";
@@ -34,7 +34,7 @@ export interface ChunkEntry {
 export interface DecodeOptions {
   /** A faster Zstandard decoder, such as a native one; the portable one is the default. */
   readonly zstdDecompress?: ZstdDecompress;
-  /** Reusable plane buffer of at least `rawLength` bytes, to avoid an allocation per chunk. */
+  /** Reusable plane buffer of `scratchBytes(rawLength)` bytes, to avoid an allocation per chunk. */
   readonly scratch?: Uint8Array;
   /** Reusable 4096-entry rANS lookup table. */
   readonly slots?: Int32Array;
@@ -93,6 +93,42 @@ export function decodeChunkBytes(
     throw new CodecError("corrupt", `raw length ${out.length} is not a multiple of ${width}`);
   }
   const n = out.length / width;
+  const { codecs, payloads } = readPlaneTable(stored, width);
+  if (width === 1) {
+    const plane = decodePlane(codecs[0], payloads[0], out, 0, options);
+    if (plane !== out) out.set(plane);
+    return;
+  }
+  // Planes start at multiples of 8 in the scratch buffer so that word-wise merging applies.
+  const stride = (n + 7) & ~7;
+  const scratch = options.scratch && options.scratch.length >= width * stride
+    ? options.scratch
+    : new Uint8Array(width * stride);
+  const fused = layout.signMoved && (width === 2 || width === 4) &&
+    codecs[width - 1] === CODEC_RANS && (out.byteOffset & (width - 1)) === 0;
+  const planes: Uint8Array[] = [];
+  for (let p = 0; p < width; p++) {
+    const target = scratch.subarray(p * stride, p * stride + n);
+    if (fused && p === width - 1) planes.push(target);
+    else planes.push(decodePlane(codecs[p], payloads[p], target, p, options));
+  }
+  if (fused) {
+    ransDecodeMerged(payloads[width - 1], planes, width as 2 | 4, out, options.slots);
+  } else {
+    mergePlanes(planes, width, layout.signMoved, out);
+  }
+}
+
+/** A chunk's plane table: each plane's codec id and payload. */
+export interface PlaneTable {
+  /** Codec id of each plane, least significant plane first. */
+  readonly codecs: number[];
+  /** Payload of each plane, as views into the stored chunk. */
+  readonly payloads: Uint8Array[];
+}
+
+/** Parses and checks the plane table of a chunk whose elements are `width` bytes. */
+export function readPlaneTable(stored: Uint8Array, width: number): PlaneTable {
   if (stored.length < 1) throw new CodecError("truncated", "chunk is empty");
   if (stored[0] !== width) {
     throw new CodecError("corrupt", `chunk has ${stored[0]} planes, dtype needs ${width}`);
@@ -100,15 +136,9 @@ export function decodeChunkBytes(
   const headerBytes = 1 + width * PLANE_ENTRY_BYTES;
   if (stored.length < headerBytes) throw new CodecError("truncated", "plane table is cut off");
   const view = new DataView(stored.buffer, stored.byteOffset, stored.byteLength);
-  const scratch = width === 1
-    ? out
-    : options.scratch && options.scratch.length >= out.length
-    ? options.scratch
-    : new Uint8Array(out.length);
-  const planes: Uint8Array[] = [];
+  const codecs: number[] = [], payloads: Uint8Array[] = [];
   let pos = headerBytes;
   for (let p = 0; p < width; p++) {
-    const codec = stored[1 + p * PLANE_ENTRY_BYTES];
     const length = view.getUint32(2 + p * PLANE_ENTRY_BYTES, true);
     if (pos + length > stored.length) {
       throw new CodecError(
@@ -116,19 +146,19 @@ export function decodeChunkBytes(
         `plane ${p} needs ${length} bytes, ${stored.length - pos} left`,
       );
     }
-    const payload = stored.subarray(pos, pos + length);
-    const target = scratch.subarray(p * n, (p + 1) * n);
-    planes.push(decodePlane(codec, payload, target, p, options));
+    codecs.push(stored[1 + p * PLANE_ENTRY_BYTES]);
+    payloads.push(stored.subarray(pos, pos + length));
     pos += length;
   }
   if (pos !== stored.length) {
     throw new CodecError("corrupt", `planes end at ${pos}, chunk has ${stored.length} bytes`);
   }
-  if (width === 1) {
-    if (planes[0] !== out) out.set(planes[0]);
-  } else {
-    mergePlanes(planes, width, layout.signMoved, out);
-  }
+  return { codecs, payloads };
+}
+
+/** Scratch bytes {@link decodeChunkBytes} uses for a chunk of `rawLength` bytes. */
+export function scratchBytes(rawLength: number): number {
+  return rawLength + 8 * 8;
 }
 
 function decodePlane(

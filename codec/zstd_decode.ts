@@ -5,12 +5,15 @@
  */
 import { decompress } from "fzstd";
 import { CodecError } from "./errors.ts";
+import { checkZstdFrames } from "./zstd_frame.ts";
 
 /** Decompresses one Zstandard frame that must inflate to exactly `rawLength` bytes. */
 export type ZstdDecompress = (src: Uint8Array, rawLength: number) => Uint8Array;
 
 /** Decodes with the pure-JavaScript decoder; slower than native, but runs anywhere. */
 export const portableZstdDecompress: ZstdDecompress = (src, rawLength) => {
+  // fzstd fills the buffer it is given whatever the frame holds, so the frame is checked first.
+  checkZstdFrames(src, rawLength);
   let out: Uint8Array;
   try {
     out = decompress(src, new Uint8Array(rawLength));

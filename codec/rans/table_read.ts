@@ -63,5 +63,9 @@ export function readTable(src: Uint8Array, pos: number, freqs: Uint16Array): num
     freqs[symbols[i]] = f;
   }
   freqs[symbols[count - 1]] = SCALE_TOTAL - sum;
+  // Padding bits must be zero, so that every table has exactly one encoding.
+  if ((bitPos & 7) !== 0 && src[bitPos >> 3] >> (bitPos & 7) !== 0) {
+    throw new CodecError("corrupt", "frequency table padding bits are not zero");
+  }
   return (bitPos + 7) >> 3;
 }

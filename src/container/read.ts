@@ -3,7 +3,7 @@
  * and the original file as streams.
  * @module
  */
-import { decodeChunk, type DecodeOptions } from "../../codec/chunk_decode.ts";
+import { decodeChunk, type DecodeOptions, scratchBytes } from "../../codec/chunk_decode.ts";
 import { CodecError } from "../../codec/errors.ts";
 import { copyTileRegion, type Rect, tilesCovering } from "../../codec/tiles.ts";
 import { openFileReader, type RandomAccessReader } from "../io/random_access.ts";
@@ -73,7 +73,7 @@ export async function openContainer(reader: RandomAccessReader): Promise<Contain
     index,
     reader,
     tensors: new Map(index.tensors.map((t) => [t.name, t])),
-    scratch: { planes: new Uint8Array(maxRaw), slots: new Int32Array(4096) },
+    scratch: { planes: new Uint8Array(scratchBytes(maxRaw)), slots: new Int32Array(4096) },
   };
 }
 

@@ -325,7 +325,7 @@ Deno.test("chunk: encoding a misaligned view matches encoding an aligned copy", 
 
 Deno.test("chunk: reusable scratch and slots give the same results", () => {
   const rng = new Rng(5);
-  const scratch = new Uint8Array(1 << 16).fill(0x33), slots = new Uint32Array(SCALE_TOTAL);
+  const scratch = new Uint8Array(1 << 16).fill(0x33), slots = new Int32Array(SCALE_TOTAL);
   for (const dtype of ["BF16", "F32", "F16", "I64", "U8"] as const) {
     for (const n of [10, 999, 4000]) {
       const raw = withSpecials(rng, dtype, n, 0.05);
@@ -418,7 +418,7 @@ function corpus(): { dtype: Dtype; raw: Uint8Array; stored: Uint8Array }[] {
     items.push({ dtype, raw, stored: encodeChunk(raw, planeLayout(dtype), enc) });
   add("BF16", withSpecials(rng, "BF16", 150, 0.05), { mode: "best" }); // rANS + raw
   add("F32", normalBf16OriginF32(rng, 100), { mode: "best" }); // const + rANS + raw
-  add("BF16", normalBf16(rng, 150), { mode: "fast", zstdCompress: nativeZstdCompress }); // zstd
+  add("BF16", normalBf16(rng, 150), { mode: "fast", zstdCompress: nativeZstdCompress }); // fast mode
   const rep = new Uint8Array(400);
   for (let i = 0; i < rep.length; i++) rep[i] = [1, 2, 3, 5, 8, 13][i % 6];
   add("U8", rep, { mode: "best", zstdCompress: nativeZstdCompress }); // width 1, zstd
@@ -664,12 +664,10 @@ Deno.test("chunk corruption: a zstd plane inflating to the wrong length (native)
   }
 });
 
-// Known bug (see report): fzstd's decompress(src, buf) returns `buf` itself whatever the frame's
-// size, so portableZstdDecompress's `out.length !== rawLength` check can never fire; a frame that
-// inflates to fewer bytes leaves stale/garbage tail bytes, one that inflates to more is cut off.
+// fzstd's decompress(src, buf) returns `buf` whatever the frame's size, so the frame header's
+// declared content size is what catches a wrong length.
 Deno.test({
-  name: "chunk corruption: KNOWN BUG portable zstd accepts frames of the wrong length",
-  ignore: true,
+  name: "chunk corruption: portable zstd rejects frames of the wrong length",
   fn() {
     const plane = Uint8Array.from({ length: 100 }, (_, i) => i % 7);
     const frame = nativeZstdCompress(plane, 3);
@@ -679,11 +677,10 @@ Deno.test({
   },
 });
 
-// Known divergence (see report): node:zlib's zstdDecompressSync stops after the first frame, so
-// nativeZstdDecompress accepts trailing bytes that the portable decoder rejects.
+// node:zlib's zstdDecompressSync stops after the first frame; the frame walk makes trailing bytes
+// an error in both decoders alike.
 Deno.test({
-  name: "chunk corruption: KNOWN BUG native zstd ignores bytes after the frame",
-  ignore: true,
+  name: "chunk corruption: both zstd decoders reject bytes after the frames",
   fn() {
     const plane = Uint8Array.from({ length: 100 }, (_, i) => i % 7);
     const frame = nativeZstdCompress(plane, 3);

@@ -89,9 +89,12 @@ function encodePlane(
   // takes it only when it saves a tenth.
   const zstd = options.zstdCompress;
   if (zstd) {
-    const packed = zstd(plane, options.mode === "best" ? 6 : 1);
+    // zstd levels are not monotonic on small planes, so `best` keeps the smaller of two.
     const margin = options.mode === "best" ? 1 : 0.9;
-    if (packed.length < best[1].length * margin) best = [CODEC_ZSTD, packed];
+    for (const level of options.mode === "best" ? [1, 9] : [1]) {
+      const packed = zstd(plane, level);
+      if (packed.length < best[1].length * margin) best = [CODEC_ZSTD, packed];
+    }
   }
   // A coded plane must save real space to be worth decoding: in `fast`, 3% (a near-uniform
   // mantissa plane saves about 1% and costs as much time as the exponent plane).

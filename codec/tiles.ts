@@ -47,13 +47,9 @@ export function chooseTiles(
   const elements = Math.max(1, Math.floor(chunkBytes / width));
   const side = 2 ** Math.round(Math.log2(Math.sqrt(elements)));
   if (cols <= side) {
-    return {
-      rows,
-      cols,
-      width,
-      tileCols: cols,
-      tileRows: Math.max(1, Math.floor(elements / Math.max(1, cols))),
-    };
+    // An empty last dimension still gets a valid (1-wide) tile; such tensors have no chunks.
+    const tileCols = Math.max(1, cols);
+    return { rows, cols, width, tileCols, tileRows: Math.max(1, Math.floor(elements / tileCols)) };
   }
   const tallRows = Math.floor(elements / side);
   if (rows >= tallRows) return { rows, cols, width, tileRows: tallRows, tileCols: side };

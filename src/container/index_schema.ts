@@ -25,7 +25,9 @@ export const losslessSchema = z.object({
 
 // Representations a later version adds (lossy variants, deltas) carry their own kind; a reader
 // skips kinds it does not know, because the lossless representation is always there too.
-const otherEncodingSchema = z.object({ kind: z.string() }).passthrough();
+const otherEncodingSchema = z.object({
+  kind: z.string().refine((k) => k !== "lossless", "a lossless encoding must match its schema"),
+}).passthrough();
 
 /** One tensor of the original file. */
 export const tensorSchema = z.object({

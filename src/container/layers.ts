@@ -18,13 +18,16 @@ export function layerKey(name: string, pattern: RegExp = DEFAULT_LAYER_PATTERN):
   return dot > 0 ? name.slice(0, dot) : name;
 }
 
-const EMBEDDING = /(embed|wte|wpe|tok_embeddings|word_embeddings|position_embeddings)/i;
+const EMBEDDING = /(embed|wte|wpe|tok_embeddings|token_embd|word_embeddings|position_embeddings)/i;
 
 /**
  * Orders layer keys for progressive loading: embeddings, then numbered blocks in numeric order,
  * then everything else (final norm, head) in first-appearance order.
  */
-export function layerOrder(keysInFileOrder: readonly string[]): string[] {
+export function layerOrder(
+  keysInFileOrder: readonly string[],
+  pattern: RegExp = DEFAULT_LAYER_PATTERN,
+): string[] {
   const unique = [...new Set(keysInFileOrder)];
   const first = new Map(unique.map((k, i) => [k, i]));
   // Blocks of one stack share a prefix; stacks keep the order they first appear in.
@@ -36,7 +39,7 @@ export function layerOrder(keysInFileOrder: readonly string[]): string[] {
   const rank = (key: string): number[] => {
     if (EMBEDDING.test(key)) return [0, first.get(key)!, 0];
     const m = /(\d+)$/.exec(key);
-    if (m && DEFAULT_LAYER_PATTERN.test(key + ".")) {
+    if (m && (pattern.test(key) || pattern.test(key + "."))) {
       return [1, stackFirst.get(key.slice(0, m.index))!, Number(m[1])];
     }
     return [2, first.get(key)!, 0];

@@ -5,7 +5,7 @@
  */
 import { decodeChunk, type DecodeOptions, scratchBytes } from "../../codec/chunk_decode.ts";
 import { CodecError } from "../../codec/errors.ts";
-import { copyTileRegion, type Rect, tilesCovering } from "../../codec/tiles.ts";
+import { copyTileRegion, type Rect, type TileGeometry, tilesCovering } from "../../codec/tiles.ts";
 import { openFileReader, type RandomAccessReader } from "../io/random_access.ts";
 import { sha256Bytes, sha256Hex } from "../hash/sha256.ts";
 import { nativeZstdDecompress } from "../codec_native/zstd.ts";
@@ -152,16 +152,7 @@ export async function* streamRegion(
   rect: Rect,
   options: ReadOptions = {},
 ): AsyncGenerator<Uint8Array> {
-  const g = geometryOf(t);
-  if (
-    rect.r0 < 0 || rect.c0 < 0 || rect.r1 > g.rows || rect.c1 > g.cols || rect.r0 > rect.r1 ||
-    rect.c0 > rect.c1
-  ) {
-    throw new ContainerError(
-      "bad_slice",
-      `region ${JSON.stringify(rect)} is outside ${g.rows}x${g.cols}`,
-    );
-  }
+  const g = checkRect(t, rect);
   if (rect.r0 === rect.r1 || rect.c0 === rect.c1) return;
   const whole = rect.c0 === 0 && rect.c1 === g.cols;
   for (let r0 = rect.r0; r0 < rect.r1;) {
@@ -184,6 +175,21 @@ export async function* streamRegion(
   }
 }
 
+/** The geometry of `t`, once `rect` is known to lie inside it; else a `bad_slice` error. */
+export function checkRect(t: TensorEntry, rect: Rect): TileGeometry {
+  const g = geometryOf(t);
+  const ok = [rect.r0, rect.r1, rect.c0, rect.c1].every(Number.isSafeInteger) &&
+    rect.r0 >= 0 && rect.c0 >= 0 && rect.r0 <= rect.r1 && rect.c0 <= rect.c1 &&
+    rect.r1 <= g.rows && rect.c1 <= g.cols;
+  if (!ok) {
+    throw new ContainerError(
+      "bad_slice",
+      `region rows ${rect.r0}:${rect.r1}, cols ${rect.c0}:${rect.c1} is not within ${g.rows}x${g.cols}`,
+    );
+  }
+  return g;
+}
+
 /** Reads `rect` of tensor `t` whole. */
 export async function readRegion(
   c: Container,
@@ -191,7 +197,7 @@ export async function readRegion(
   rect: Rect = fullRect(t),
   options: ReadOptions = {},
 ): Promise<Uint8Array> {
-  const g = geometryOf(t);
+  const g = checkRect(t, rect);
   const out = new Uint8Array((rect.r1 - rect.r0) * (rect.c1 - rect.c0) * g.width);
   let pos = 0;
   for await (const part of streamRegion(c, t, rect, options)) {

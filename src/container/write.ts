@@ -168,7 +168,7 @@ export async function packReader(
         },
       },
       metadata: header.metadata,
-      layers: layerOrder(tensors.map((t) => t.layer)),
+      layers: layerOrder(tensors.map((t) => t.layer), pattern),
       tensors,
     };
     const indexJson = new TextEncoder().encode(JSON.stringify(index));

@@ -1,0 +1,404 @@
+/**
+ * Known-answer tests: the committed container test/fixtures/kat/kat.tsr (made by
+ * test/fixtures/kat/make_kat.ts) must decode to the committed bytes, re-packing must reproduce it
+ * byte for byte, and a decoder written from docs/FORMAT.md alone, sharing no code with codec/ or
+ * src/, must decode it too.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { decompress as fzstdDecompress } from "fzstd";
+import {
+  fullRect,
+  openContainerFile,
+  readChunk,
+  readRegion,
+  streamOriginal,
+} from "../../src/container/read.ts";
+import { verifyContainer } from "../../src/container/verify.ts";
+import { packFile } from "../../src/container/write.ts";
+import { losslessOf } from "../../src/container/index_schema.ts";
+import { nativeZstdDecompress } from "../../src/codec_native/zstd.ts";
+import { decodeChunk } from "../../codec/chunk_decode.ts";
+import { CodecError } from "../../codec/errors.ts";
+import { portableZstdDecompress } from "../../codec/zstd_decode.ts";
+import { buildKatSafetensors, KAT_PACK_OPTIONS } from "../fixtures/kat/make_kat.ts";
+
+const DIR = new URL("../fixtures/kat/", import.meta.url).pathname;
+
+interface Expected {
+  pack: typeof KAT_PACK_OPTIONS;
+  safetensors: { size: number; sha256: string };
+  tsr: { size: number; sha256: string };
+  tensors: Record<string, string>;
+}
+
+const expected: Expected = JSON.parse(Deno.readTextFileSync(`${DIR}kat.json`));
+const katSafetensors = Deno.readFileSync(`${DIR}kat.safetensors`);
+const katTsr = Deno.readFileSync(`${DIR}kat.tsr`);
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) out.set(p, at), at += p.length;
+  return out;
+}
+
+function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return i;
+  return a.length === b.length ? -1 : Math.min(a.length, b.length);
+}
+
+Deno.test("kat: committed files match kat.json and make_kat.ts", () => {
+  assert.equal(katSafetensors.length, expected.safetensors.size);
+  assert.equal(sha256Hex(katSafetensors), expected.safetensors.sha256);
+  assert.equal(katTsr.length, expected.tsr.size);
+  assert.equal(sha256Hex(katTsr), expected.tsr.sha256);
+  assert.deepEqual(expected.pack, KAT_PACK_OPTIONS);
+  assert.equal(hex(buildKatSafetensors()), hex(katSafetensors));
+});
+
+Deno.test("kat: kat.tsr decodes every tensor and the whole original file", async () => {
+  const c = await openContainerFile(`${DIR}kat.tsr`);
+  try {
+    assert.deepEqual(c.index.tensors.map((t) => t.name), Object.keys(expected.tensors));
+    for (const zstd of [undefined, portableZstdDecompress]) {
+      const options = zstd ? { decode: { zstdDecompress: zstd } } : {};
+      for (const t of c.index.tensors) {
+        const bytes = await readRegion(c, t, fullRect(t), options);
+        assert.equal(hex(bytes), expected.tensors[t.name], `tensor ${t.name}`);
+        assert.equal(sha256Hex(bytes), t.sha256, `tensor ${t.name} sha256`);
+      }
+      const parts: Uint8Array[] = [];
+      for await (const part of streamOriginal(c, options)) parts.push(part.slice());
+      const original = concat(parts);
+      assert.equal(firstDifference(original, katSafetensors), -1);
+      assert.equal(sha256Hex(original), c.index.source.sha256);
+    }
+    const report = await verifyContainer(c);
+    assert.deepEqual(report.problems, []);
+    assert.equal(report.chunks, 11);
+  } finally {
+    c.reader.close();
+  }
+});
+
+Deno.test("kat: re-packing kat.safetensors reproduces kat.tsr byte for byte", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tessera_kat_" });
+  try {
+    await packFile(`${DIR}kat.safetensors`, `${dir}/kat.tsr`, KAT_PACK_OPTIONS);
+    const repacked = await Deno.readFile(`${dir}/kat.tsr`);
+    const at = firstDifference(repacked, katTsr);
+    assert.equal(
+      at,
+      -1,
+      `re-packed container (${repacked.length} B, sha256 ${sha256Hex(repacked)}) differs from ` +
+        `kat.tsr (${katTsr.length} B) first at byte ${at}: the packer is non-deterministic or ` +
+        "the format changed. If intended, bump docs/FORMAT.md and re-run make_kat.ts.",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("kat: the codec never returns wrong bytes for a flipped chunk bit", async () => {
+  // The raw XXH32 must catch what the structure checks let through; stored checksums are off.
+  const c = await openContainerFile(`${DIR}kat.tsr`);
+  try {
+    for (const t of c.index.tensors) {
+      const l = losslessOf(t);
+      for (let i = 0; i < l.chunks.length; i++) {
+        const [offset, storedLength, rawLength, storedXxh32, rawXxh32] = l.chunks[i];
+        const tile = await readChunk(c, t, i);
+        const entry = { storedLength, rawLength, storedXxh32, rawXxh32 };
+        for (let at = 0; at < storedLength; at++) {
+          for (let bit = 0; bit < 8; bit++) {
+            const bad = katTsr.slice(offset, offset + storedLength);
+            bad[at] ^= 1 << bit;
+            for (const zstdDecompress of [nativeZstdDecompress, portableZstdDecompress]) {
+              const out = new Uint8Array(rawLength);
+              try {
+                decodeChunk(bad, entry, l.layout, out, { zstdDecompress });
+              } catch (e) {
+                assert.ok(e instanceof CodecError, `${t.name}#${i} byte ${at}: ${e}`);
+                continue;
+              }
+              assert.equal(hex(out), hex(tile), `${t.name}#${i} byte ${at} bit ${bit}`);
+            }
+          }
+        }
+      }
+    }
+  } finally {
+    c.reader.close();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// A decoder written from docs/FORMAT.md alone: no import from codec/ or src/. Kept naive on
+// purpose; it checks what the specification says a reader MUST check, and nothing is optimised.
+
+class SpecError extends Error {}
+
+function must(ok: boolean, what: string): asserts ok {
+  if (!ok) throw new SpecError(what);
+}
+
+function u32(b: Uint8Array, p: number): number {
+  must(p + 4 <= b.length, "u32 past end");
+  return (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) >>> 0;
+}
+
+/** FORMAT.md "Zstandard frames": whole frames, each declaring its size, `size` bytes in all. */
+function zstd(src: Uint8Array, size: number): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let p = 0, total = 0;
+  do {
+    const begin = p;
+    must(src.length - p >= 6 && u32(src, p) === 0xfd2fb528, "zstd magic");
+    const fhd = src[p + 4], fcsFlag = fhd >> 6, single = (fhd >> 5) & 1;
+    must(((fhd >> 3) & 1) === 0 && (fhd & 3) === 0, "zstd reserved bit / dictionary");
+    const fcsBytes = [single, 2, 4, 8][fcsFlag];
+    must(fcsBytes > 0, "zstd content size absent");
+    p += 5 + (single ? 0 : 1);
+    must(p + fcsBytes <= src.length, "zstd header");
+    let declared = 0;
+    for (let i = fcsBytes - 1; i >= 0; i--) declared = declared * 256 + src[p + i];
+    declared += fcsBytes === 2 ? 256 : 0;
+    for (p += fcsBytes;;) {
+      must(p + 3 <= src.length, "zstd block header");
+      const bh = src[p] | (src[p + 1] << 8) | (src[p + 2] << 16), type = (bh >> 1) & 3;
+      must(type !== 3, "zstd reserved block type");
+      p += 3 + (type === 1 ? 1 : bh >>> 3);
+      must(p <= src.length, "zstd block");
+      if (bh & 1) break;
+    }
+    p += ((fhd >> 2) & 1) * 4;
+    must(p <= src.length, "zstd checksum");
+    // fzstd is given no output buffer: with one, it throws on some valid frames of 64 KiB or more.
+    const out = fzstdDecompress(src.subarray(begin, p));
+    must(out.length === declared, "zstd frame size");
+    parts.push(out);
+    total += declared;
+  } while (p < src.length);
+  must(total === size, "zstd content size");
+  return concat(parts);
+}
+
+function xxh32(b: Uint8Array): number {
+  const P1 = 2654435761, P2 = 2246822519, P3 = 3266489917, P4 = 668265263, P5 = 374761393;
+  const rotl = (x: number, r: number) => ((x << r) | (x >>> (32 - r))) >>> 0;
+  const mul = (a: number, c: number) => Math.imul(a, c) >>> 0;
+  const round = (acc: number, lane: number) => mul(rotl((acc + mul(lane, P2)) >>> 0, 13), P1);
+  let i = 0, h: number;
+  if (b.length >= 16) {
+    const v = [(P1 + P2) >>> 0, P2, 0, (0 - P1) >>> 0];
+    for (; i + 16 <= b.length; i += 16) {
+      for (let k = 0; k < 4; k++) v[k] = round(v[k], u32(b, i + 4 * k));
+    }
+    h = (rotl(v[0], 1) + rotl(v[1], 7) + rotl(v[2], 12) + rotl(v[3], 18)) >>> 0;
+  } else {
+    h = P5;
+  }
+  h = (h + b.length) >>> 0;
+  for (; i + 4 <= b.length; i += 4) h = mul(rotl((h + mul(u32(b, i), P3)) >>> 0, 17), P4);
+  for (; i < b.length; i++) h = mul(rotl((h + mul(b[i], P5)) >>> 0, 11), P1);
+  h = mul(h ^ (h >>> 15), P2);
+  h = mul(h ^ (h >>> 13), P3);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** FORMAT.md "Frequency tables" and "rANS streams". */
+function specRans(payload: Uint8Array, n: number): Uint8Array {
+  must(payload.length >= 2, "table header");
+  const mode = payload[0] & 15, k = payload[0] >> 4, count = payload[1] + 1;
+  must(mode <= 1 && k <= 12 && count >= 2, "table mode/k/count");
+  const symbols: number[] = [];
+  let p = 2;
+  if (mode === 0) {
+    for (let i = 0; i < count; i++, p++) {
+      must(p < payload.length && (i === 0 || payload[p] > symbols[i - 1]), "symbol list");
+      symbols.push(payload[p]);
+    }
+  } else {
+    must(p + 32 <= payload.length, "bitmap");
+    for (let s = 0; s < 256; s++) if ((payload[p + (s >> 3)] >> (s & 7)) & 1) symbols.push(s);
+    must(symbols.length === count, "bitmap count");
+    p += 32;
+  }
+  let bit = p * 8;
+  const next = () => {
+    must(bit < payload.length * 8, "table bits");
+    const v = (payload[bit >> 3] >> (bit & 7)) & 1;
+    bit++;
+    return v;
+  };
+  const freq = new Map<number, number>();
+  let sum = 0;
+  for (let i = 0; i < count - 1; i++) {
+    let q = 0;
+    while (next() === 1) must(++q <= 4096 >> k, "unary");
+    let r = 0;
+    for (let b = 0; b < k; b++) r |= next() << b;
+    sum += (q << k) + r + 1;
+    must(sum < 4096, "sum");
+    freq.set(symbols[i], (q << k) + r + 1);
+  }
+  freq.set(symbols[count - 1], 4096 - sum);
+  while (bit % 8 !== 0) must(next() === 0, "padding");
+  p = bit / 8;
+  const start = new Map<number, number>();
+  let cum = 0;
+  for (const s of [...symbols].sort((a, b) => a - b)) start.set(s, cum), cum += freq.get(s)!;
+  const x: number[] = [];
+  for (let lane = 0; lane < 4; lane++, p += 4) {
+    x.push(u32(payload, p));
+    must(x[lane] >= 2 ** 15 && x[lane] < 2 ** 31, "initial state");
+  }
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const lane = i % 4, slot = x[lane] % 4096;
+    const s = symbols.find((t) => start.get(t)! <= slot && slot < start.get(t)! + freq.get(t)!)!;
+    out[i] = s;
+    x[lane] = freq.get(s)! * Math.floor(x[lane] / 4096) + slot - start.get(s)!;
+    if (x[lane] < 2 ** 15) {
+      must(p + 2 <= payload.length, "word");
+      x[lane] = x[lane] * 65536 + payload[p] + payload[p + 1] * 256;
+      p += 2;
+    }
+  }
+  must(p === payload.length && x.every((v) => v === 2 ** 15), "rANS end conditions");
+  return out;
+}
+
+/** FORMAT.md "Chunks" and "Byte planes": a chunk to its tile's raw bytes. */
+function specChunk(stored: Uint8Array, width: number, signMoved: boolean, raw: number) {
+  const n = raw / width;
+  must(stored[0] === width, "plane count");
+  let p = 1 + 5 * width;
+  const planes: Uint8Array[] = [];
+  for (let i = 0; i < width; i++) {
+    const codec = stored[1 + 5 * i], len = u32(stored, 2 + 5 * i);
+    must(p + len <= stored.length, "plane length");
+    const payload = stored.subarray(p, p + len);
+    p += len;
+    if (codec === 0) must(len === n, "raw"), planes.push(payload);
+    else if (codec === 1) must(len === 1, "const"), planes.push(new Uint8Array(n).fill(payload[0]));
+    else if (codec === 2) planes.push(specRans(payload, n));
+    else if (codec === 3) planes.push(zstd(payload, n));
+    else throw new SpecError(`codec ${codec}`);
+  }
+  must(p === stored.length, "chunk length");
+  const out = new Uint8Array(raw);
+  for (let e = 0; e < n; e++) {
+    for (let b = 0; b < width; b++) out[e * width + b] = planes[b][e];
+    if (signMoved) {
+      const x = out[e * width + width - 1], m = out[e * width + width - 2];
+      out[e * width + width - 1] = (m & 0x80) | (x >> 1);
+      out[e * width + width - 2] = ((x & 1) << 7) | (m & 0x7f);
+    }
+  }
+  return out;
+}
+
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+/** FORMAT.md "Head" and "Index": the parsed index JSON. */
+function specIndex(file: Uint8Array): Json {
+  const magic = [0x89, 0x54, 0x53, 0x52, 0x0d, 0x0a, 0x1a, 0x0a];
+  must(magic.every((b, i) => file[i] === b), "magic");
+  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  must(view.getUint32(8, true) === 1 && view.getUint16(14, true) === 0, "version/reserved");
+  const codec = view.getUint16(12, true), offset = Number(view.getBigUint64(16, true));
+  const length = view.getUint32(24, true), rawLength = view.getUint32(28, true);
+  must(offset >= 64 && offset + length <= file.length, "index range");
+  const stored = file.subarray(offset, offset + length);
+  must(hex(file.subarray(32, 64)) === sha256Hex(stored), "index sha256");
+  must(codec === 0 ? rawLength === length : codec === 3, "index codec");
+  const index: Json = JSON.parse(
+    new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(
+      codec === 0 ? stored : zstd(stored, rawLength),
+    ),
+  );
+  must(index.format === "tessera" && index.version === 1, "index format");
+  return index;
+}
+
+/**
+ * FORMAT.md end to end: a container to the original safetensors bytes. `storedChecks` off skips
+ * the optional stored-bytes XXH32, leaving the checks every read MUST make.
+ */
+function specDecode(file: Uint8Array, storedChecks = true): Uint8Array {
+  const index = specIndex(file);
+  const h = index.source.header;
+  const storedHeader = file.subarray(h.offset, h.offset + h.storedLength);
+  const header = h.codec === 0 ? storedHeader : zstd(storedHeader, h.length);
+  must(sha256Hex(header) === h.sha256, "header sha256");
+  const parts: Uint8Array[] = [new Uint8Array(8), header];
+  new DataView(parts[0].buffer).setBigUint64(0, BigInt(header.length), true);
+  for (const t of index.tensors) {
+    const l = t.encodings.find((e: Json) => e.kind === "lossless");
+    const w = l.layout.width;
+    const rows = t.shape.slice(0, -1).reduce((a: number, b: number) => a * b, 1);
+    const cols = t.shape.length === 0 ? 1 : t.shape[t.shape.length - 1];
+    const [tr, tc] = l.tile;
+    const gridCols = Math.ceil(cols / tc);
+    const data = new Uint8Array(t.offsets[1] - t.offsets[0]);
+    l.chunks.forEach(([off, len, raw, storedSum, rawSum]: number[], i: number) => {
+      const chunk = file.subarray(off, off + len);
+      must(!storedChecks || xxh32(chunk) === storedSum, "stored xxh32");
+      const tile = specChunk(chunk, w, l.layout.signMoved, raw);
+      must(xxh32(tile) === rawSum, "raw xxh32");
+      const r0 = Math.floor(i / gridCols) * tr, c0 = (i % gridCols) * tc;
+      const tw = Math.min(cols, c0 + tc) - c0;
+      for (let r = r0; r < Math.min(rows, r0 + tr); r++) {
+        const from = (r - r0) * tw * w;
+        data.set(tile.subarray(from, from + tw * w), (r * cols + c0) * w);
+      }
+    });
+    must(sha256Hex(data) === t.sha256, `tensor ${t.name} sha256`);
+    parts.push(data);
+  }
+  const original = concat(parts);
+  must(original.length === index.source.size, "size");
+  must(sha256Hex(original) === index.source.sha256, "file sha256");
+  return original;
+}
+
+Deno.test("kat: a decoder written from docs/FORMAT.md alone rebuilds kat.safetensors", () => {
+  const original = specDecode(katTsr);
+  assert.equal(firstDifference(original, katSafetensors), -1);
+});
+
+Deno.test("kat: the FORMAT.md decoder never returns wrong bytes for a flipped chunk bit", () => {
+  // Without the stored checksum, only the chunk structure and the raw XXH32 stand in the way. A
+  // flip may leave the output unchanged (a one-element plane reads the same as codec 0 or 1, and
+  // a Zstandard decoder may ignore some bits of a block); anything else must be an error.
+  for (const t of specIndex(katTsr).tensors) {
+    for (const [offset, length] of t.encodings[0].chunks) {
+      for (let at = offset; at < offset + length; at++) {
+        for (let bit = 0; bit < 8; bit++) {
+          const bad = katTsr.slice();
+          bad[at] ^= 1 << bit;
+          let out: Uint8Array;
+          try {
+            out = specDecode(bad, false);
+          } catch (e) {
+            assert.ok(e instanceof SpecError || e instanceof Error, String(e));
+            continue;
+          }
+          assert.equal(firstDifference(out, katSafetensors), -1, `${t.name}: byte ${at}`);
+        }
+      }
+    }
+  }
+});

@@ -65,6 +65,19 @@ export function encodeChunk(
   return out;
 }
 
+// zstd costs more to run than rANS and wins only where bytes repeat. Compressing a sample first
+// keeps `fast` packing quick: a full attempt follows only if the sample beats rANS clearly.
+const SAMPLE = 16384;
+function repeatsLikely(plane: Uint8Array, ransBytes: number, zstd: ZstdCompress): boolean {
+  // Each node:zlib call has a fixed cost; on a tiny plane that outweighs any gain, and on a small
+  // one a full attempt costs no more than a sample.
+  if (plane.length < 4096) return false;
+  if (plane.length <= 2 * SAMPLE) return true;
+  const at = (plane.length >> 1) - (SAMPLE >> 1);
+  const sample = zstd(plane.subarray(at, at + SAMPLE), 1).length;
+  return sample < 0.95 * (ransBytes * SAMPLE) / plane.length;
+}
+
 function encodePlane(
   plane: Uint8Array,
   options: EncodeOptions,
@@ -88,7 +101,7 @@ function encodePlane(
   // there by far. Through node:zlib each call costs as much as decoding a small plane, so `fast`
   // takes it only when it saves a tenth.
   const zstd = options.zstdCompress;
-  if (zstd) {
+  if (zstd && (options.mode === "best" || repeatsLikely(plane, best[1].length, zstd))) {
     // zstd levels are not monotonic on small planes, so `best` keeps the smaller of two.
     const margin = options.mode === "best" ? 1 : 0.9;
     for (const level of options.mode === "best" ? [1, 9] : [1]) {

@@ -12,11 +12,12 @@ export type ZstdDecompress = (src: Uint8Array, rawLength: number) => Uint8Array;
 
 /** Decodes with the pure-JavaScript decoder; slower than native, but runs anywhere. */
 export const portableZstdDecompress: ZstdDecompress = (src, rawLength) => {
-  // fzstd fills the buffer it is given whatever the frame holds, so the frame is checked first.
+  // fzstd fills a buffer it is given whatever the frame holds (and fails on some valid frames when
+  // given one), so the frame walk bounds the size and fzstd allocates.
   checkZstdFrames(src, rawLength);
   let out: Uint8Array;
   try {
-    out = decompress(src, new Uint8Array(rawLength));
+    out = decompress(src);
   } catch (e) {
     throw new CodecError("corrupt", `zstd frame does not decode: ${(e as Error).message}`);
   }

@@ -38,7 +38,9 @@ function walkFrame(src: Uint8Array, p: number): [number, number] {
   const fhd = src[p + 4];
   const fcsFlag = fhd >> 6, singleSegment = (fhd >> 5) & 1, checksum = (fhd >> 2) & 1;
   if ((fhd >> 3) & 1) throw new CodecError("corrupt", "zstd frame header sets the reserved bit");
-  p += 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][fhd & 3];
+  // Containers carry no dictionaries; a decoder that ignored the id would decode differently.
+  if (fhd & 3) throw new CodecError("corrupt", "zstd frame names a dictionary");
+  p += 5 + (singleSegment ? 0 : 1);
   const fcsBytes = [singleSegment ? 1 : 0, 2, 4, 8][fcsFlag];
   if (fcsBytes === 0) {
     throw new CodecError("corrupt", "zstd frame does not declare its content size");

@@ -6,6 +6,8 @@ import { z } from "zod";
 import { DTYPES, dtypeWidth, planeLayout } from "../../codec/dtype.ts";
 import { gridSize, type TileGeometry, tileRect } from "../../codec/tiles.ts";
 import { ContainerError } from "./errors.ts";
+import { parseStrictJson } from "../safetensors/strict_json.ts";
+import { MAX_HEADER_LENGTH } from "../safetensors/parse.ts";
 import { FORMAT_VERSION, HEAD_BYTES, MAX_ALIGNMENT } from "./format.ts";
 
 const uint = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
@@ -44,7 +46,7 @@ export const tensorSchema = z.object({
 export const indexSchema = z.object({
   format: z.literal("tessera"),
   version: z.literal(FORMAT_VERSION),
-  alignment: z.number().int().positive().max(MAX_ALIGNMENT),
+  alignment: z.number().int().min(64).max(MAX_ALIGNMENT),
   chunkBytes: z.number().int().positive(),
   mode: z.enum(["fast", "best"]),
   source: z.object({
@@ -90,7 +92,12 @@ export function geometryOf(t: TensorEntry): TileGeometry {
 export function parseIndex(bytes: Uint8Array, fileSize: number): Index {
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    // The strict parser refuses repeated member names, which JSON.parse would silently resolve;
+    // ignoreBOM keeps a leading byte-order mark in the text so that it fails too.
+    const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+    const { value, end } = parseStrictJson(text);
+    if (text.slice(end).trim() !== "") throw new Error(`trailing bytes at ${end}`);
+    json = value;
   } catch (e) {
     throw new ContainerError("index_invalid", `index is not UTF-8 JSON: ${(e as Error).message}`);
   }
@@ -115,7 +122,10 @@ export function validateIndex(index: Index, fileSize: number): void {
   const { source, alignment } = index;
   if ((alignment & (alignment - 1)) !== 0) fail(`alignment ${alignment} is not a power of two`);
   const header = source.header;
-  if (header.offset + header.storedLength > fileSize) {
+  if (header.length > MAX_HEADER_LENGTH) {
+    fail(`original header of ${header.length} bytes exceeds ${MAX_HEADER_LENGTH}`);
+  }
+  if (header.offset < HEAD_BYTES || header.offset + header.storedLength > fileSize) {
     fail(`original header at ${header.offset}+${header.storedLength} is past the file end`);
   }
   if (header.codec === 0 && header.storedLength !== header.length) {
@@ -139,6 +149,9 @@ export function validateIndex(index: Index, fileSize: number): void {
       );
     }
     expectedBegin = end;
+    if (t.encodings.filter((e) => e.kind === "lossless").length !== 1) {
+      fail(`tensor "${t.name}" must have exactly one lossless encoding`);
+    }
     const lossless = losslessOf(t);
     const layout = planeLayout(t.dtype);
     if (lossless.layout.width !== layout.width || lossless.layout.signMoved !== layout.signMoved) {

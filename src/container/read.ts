@@ -190,7 +190,7 @@ export function checkRect(t: TensorEntry, rect: Rect): TileGeometry {
   return g;
 }
 
-/** Reads `rect` of tensor `t` whole. */
+/** Reads `rect` of tensor `t` whole; a whole tensor is also checked against its SHA-256. */
 export async function readRegion(
   c: Container,
   t: TensorEntry,
@@ -203,6 +203,10 @@ export async function readRegion(
   for await (const part of streamRegion(c, t, rect, options)) {
     out.set(part, pos);
     pos += part.length;
+  }
+  const whole = rect.r0 === 0 && rect.c0 === 0 && rect.r1 === g.rows && rect.c1 === g.cols;
+  if (whole && sha256Hex(out) !== t.sha256) {
+    throw new ContainerError("digest_mismatch", `tensor "${t.name}" does not match its SHA-256`);
   }
   return out;
 }

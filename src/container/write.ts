@@ -27,6 +27,7 @@ import {
   INDEX_PLAIN,
   INDEX_ZSTD,
   MAX_ALIGNMENT,
+  MAX_INDEX_BYTES,
 } from "./format.ts";
 import type { ChunkRecord, Index, TensorEntry } from "./index_schema.ts";
 import { DEFAULT_LAYER_PATTERN, layerKey, layerOrder } from "./layers.ts";
@@ -59,7 +60,7 @@ export interface PackOptions {
 
 // Bands of rows up to this size are read in one go; wider ones tile by tile, to bound memory.
 const MAX_BAND_BYTES = 32 << 20;
-// Sequential hashing reads this much at a time.
+// Bands too wide to read whole are hashed this much at a time.
 const HASH_BLOCK = 8 << 20;
 
 /** Packs safetensors `input` into container `output`; returns the index written. */
@@ -115,18 +116,14 @@ export async function packReader(
     const tensors: TensorEntry[] = [];
     for (const t of header.tensors) {
       const tensorHash = sha256();
-      for (let off = t.begin; off < t.end; off += HASH_BLOCK) {
-        const block = await reader.readAt(
-          header.dataStart + off,
-          Math.min(HASH_BLOCK, t.end - off),
-        );
+      const hashBand = (block: Uint8Array) => {
         tensorHash.update(block);
         fileHash.update(block);
-      }
+      };
       const layout = planeLayout(t.dtype);
       const g = chooseTiles(t.shape, layout.width, chunkBytes);
       const chunks: ChunkRecord[] = [];
-      for await (const raw of readTiles(reader, header.dataStart, t, g)) {
+      for await (const raw of readTiles(reader, header.dataStart, t, g, hashBand)) {
         const stored = encodeChunk(raw, layout, { mode, zstdCompress });
         pos = alignUp(pos, alignment);
         await out.writeAt(pos, stored);
@@ -172,6 +169,11 @@ export async function packReader(
       tensors,
     };
     const indexJson = new TextEncoder().encode(JSON.stringify(index));
+    if (indexJson.length > MAX_INDEX_BYTES) {
+      throw new RangeError(
+        `index of ${indexJson.length} bytes exceeds the ${MAX_INDEX_BYTES}-byte limit`,
+      );
+    }
     const storedIndex = compressMeta(indexJson, zstdCompress);
     pos = alignUp(pos, alignment);
     await out.writeAt(pos, storedIndex.bytes);
@@ -204,21 +206,32 @@ function compressMeta(bytes: Uint8Array, zstd: ZstdCompress): { codec: 0 | 3; by
     : { codec: INDEX_PLAIN, bytes };
 }
 
-/** Yields each tile's bytes (row-major within the tile) in chunk order, reading bounded bands. */
+/**
+ * Yields each tile's bytes (row-major within the tile) in chunk order, reading bounded bands of
+ * tile rows. Every band's bytes also go to `onBand`, in file order, so that hashing needs no
+ * second read.
+ */
 async function* readTiles(
   reader: RandomAccessReader,
   dataStart: number,
   t: TensorInfo,
   g: TileGeometry,
+  onBand: (bytes: Uint8Array) => void,
 ): AsyncGenerator<Uint8Array> {
   const [gridRows, gridCols] = gridSize(g);
   const rowBytes = g.cols * g.width;
   for (let tr = 0; tr < gridRows; tr++) {
     const r0 = tr * g.tileRows, r1 = Math.min(g.rows, r0 + g.tileRows);
     const bandBytes = (r1 - r0) * rowBytes;
-    const band = bandBytes <= MAX_BAND_BYTES
-      ? await reader.readAt(dataStart + t.begin + r0 * rowBytes, bandBytes)
-      : null;
+    const bandStart = dataStart + t.begin + r0 * rowBytes;
+    const band = bandBytes <= MAX_BAND_BYTES ? await reader.readAt(bandStart, bandBytes) : null;
+    if (band) {
+      onBand(band);
+    } else {
+      for (let off = 0; off < bandBytes; off += HASH_BLOCK) {
+        onBand(await reader.readAt(bandStart + off, Math.min(HASH_BLOCK, bandBytes - off)));
+      }
+    }
     const bandRect = { r0, r1, c0: 0, c1: g.cols };
     for (let tc = 0; tc < gridCols; tc++) {
       const index = tr * gridCols + tc;

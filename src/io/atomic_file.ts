@@ -25,7 +25,7 @@ export async function createAtomicFile(path: string): Promise<AtomicFile> {
   const base = slash >= 0 ? path.slice(slash + 1) : path;
   const tempPath = `${dir}.${base}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   const file = await Deno.open(tempPath, { write: true, createNew: true });
-  let closed = false;
+  let closed = false, position = 0;
   const close = () => {
     if (!closed) {
       closed = true;
@@ -36,9 +36,11 @@ export async function createAtomicFile(path: string): Promise<AtomicFile> {
     file,
     tempPath,
     async writeAt(offset, bytes) {
-      await file.seek(offset, Deno.SeekMode.Start);
+      // Packing writes almost always continue where the last write ended; skip the seek then.
+      if (offset !== position) await file.seek(offset, Deno.SeekMode.Start);
       let written = 0;
       while (written < bytes.length) written += await file.write(bytes.subarray(written));
+      position = offset + bytes.length;
     },
     async commit() {
       await file.sync();

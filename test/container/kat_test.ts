@@ -183,7 +183,7 @@ function zstd(src: Uint8Array, size: number): Uint8Array {
     }
     p += ((fhd >> 2) & 1) * 4;
     must(p <= src.length, "zstd checksum");
-    // fzstd is given no output buffer: with one, it throws on some valid frames of 64 KiB or more.
+    // fzstd is given no output buffer: with one, it throws on some valid frames (fzstd 0.1.1).
     const out = fzstdDecompress(src.subarray(begin, p));
     must(out.length === declared, "zstd frame size");
     parts.push(out);

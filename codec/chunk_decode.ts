@@ -38,6 +38,8 @@ export interface DecodeOptions {
   readonly scratch?: Uint8Array;
   /** Reusable 4096-entry rANS lookup table. */
   readonly slots?: Int32Array;
+  /** Reusable rANS word buffer, one entry per symbol of the largest plane. */
+  readonly words?: Uint16Array;
   /**
    * Also check the stored bytes' checksum before decoding. The decoded bytes are always checked,
    * which alone guarantees no wrong byte is returned; this tells storage corruption apart.
@@ -113,7 +115,14 @@ export function decodeChunkBytes(
     else planes.push(decodePlane(codecs[p], payloads[p], target, p, options));
   }
   if (fused) {
-    ransDecodeMerged(payloads[width - 1], planes, width as 2 | 4, out, options.slots);
+    ransDecodeMerged(
+      payloads[width - 1],
+      planes,
+      width as 2 | 4,
+      out,
+      options.slots,
+      options.words,
+    );
   } else {
     mergePlanes(planes, width, layout.signMoved, out);
   }
@@ -185,7 +194,7 @@ function decodePlane(
       target.fill(payload[0]);
       return target;
     case CODEC_RANS:
-      ransDecode(payload, target, options.slots ?? new Int32Array(SCALE_TOTAL));
+      ransDecode(payload, target, options.slots ?? new Int32Array(SCALE_TOTAL), options.words);
       return target;
     case CODEC_ZSTD: {
       const decoded = (options.zstdDecompress ?? portableZstdDecompress)(payload, n);

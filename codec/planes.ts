@@ -113,7 +113,8 @@ function mergeFour(planes: Uint8Array[], signMoved: boolean, dst: Uint8Array, n:
   const w0 = words(planes[0], q), w1 = words(planes[1], q);
   const w2 = words(planes[2], q), w3 = words(planes[3], q);
   for (let i = 0, o = 0; i < q; i++, o += 4) {
-    let a = w0[i], b = w1[i], c = w2[i], d = w3[i];
+    const a = w0[i], b = w1[i];
+    let c = w2[i], d = w3[i];
     if (signMoved) {
       // Moves each sign bit from the mantissa byte (plane 2) back to the top of the exponent
       // byte (plane 3), four lanes at once.

@@ -28,7 +28,7 @@ export interface Container {
   /** Where chunk bytes come from. */
   readonly reader: RandomAccessReader;
   /** Buffers reused by every decode; decoding is synchronous, so reads never share them. */
-  readonly scratch: { planes: Uint8Array; slots: Int32Array };
+  readonly scratch: { planes: Uint8Array; slots: Int32Array; words: Uint16Array };
 }
 
 /** Counters a caller can pass in to see how much work a read did. */
@@ -73,7 +73,11 @@ export async function openContainer(reader: RandomAccessReader): Promise<Contain
     index,
     reader,
     tensors: new Map(index.tensors.map((t) => [t.name, t])),
-    scratch: { planes: new Uint8Array(scratchBytes(maxRaw)), slots: new Int32Array(4096) },
+    scratch: {
+      planes: new Uint8Array(scratchBytes(maxRaw)),
+      slots: new Int32Array(4096),
+      words: new Uint16Array(maxRaw),
+    },
   };
 }
 
@@ -116,6 +120,7 @@ export async function readChunk(
         zstdDecompress: nativeZstdDecompress,
         scratch: c.scratch.planes,
         slots: c.scratch.slots,
+        words: c.scratch.words,
         ...options.decode,
       },
     );

@@ -6,8 +6,8 @@ import { z } from "zod";
 import { DTYPES, dtypeWidth, planeLayout } from "../../codec/dtype.ts";
 import { gridSize, type TileGeometry, tileRect } from "../../codec/tiles.ts";
 import { ContainerError } from "./errors.ts";
-import { parseStrictJson } from "../safetensors/strict_json.ts";
-import { MAX_HEADER_LENGTH } from "../safetensors/parse.ts";
+import { findDuplicateKey } from "./duplicate_keys.ts";
+import { MAX_HEADER_LENGTH } from "../safetensors/limits.ts";
 import { FORMAT_VERSION, HEAD_BYTES, MAX_ALIGNMENT } from "./format.ts";
 
 const uint = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
@@ -92,12 +92,11 @@ export function geometryOf(t: TensorEntry): TileGeometry {
 export function parseIndex(bytes: Uint8Array, fileSize: number): Index {
   let json: unknown;
   try {
-    // The strict parser refuses repeated member names, which JSON.parse would silently resolve;
-    // ignoreBOM keeps a leading byte-order mark in the text so that it fails too.
+    // ignoreBOM keeps a leading byte-order mark in the text, so that JSON.parse refuses it.
     const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
-    const { value, end } = parseStrictJson(text);
-    if (text.slice(end).trim() !== "") throw new Error(`trailing bytes at ${end}`);
-    json = value;
+    json = JSON.parse(text);
+    const repeated = findDuplicateKey(text);
+    if (repeated !== null) throw new Error(`member name "${repeated}" appears twice in one object`);
   } catch (e) {
     throw new ContainerError("index_invalid", `index is not UTF-8 JSON: ${(e as Error).message}`);
   }

@@ -82,8 +82,11 @@ export async function openFileReader(path: string): Promise<RandomAccessReader> 
   };
 }
 
-/** Wraps `bytes` as a reader; each read returns a copy so callers may mutate it freely. */
-export function bufferReader(bytes: Uint8Array): RandomAccessReader {
+/**
+ * Wraps `bytes` as a reader. Each read returns a copy that callers may mutate, or with `shared` a
+ * view into `bytes`, for read-only callers such as the container reader.
+ */
+export function bufferReader(bytes: Uint8Array, shared = false): RandomAccessReader {
   let closed = false;
   return {
     size: bytes.length,
@@ -94,7 +97,8 @@ export function bufferReader(bytes: Uint8Array): RandomAccessReader {
       } catch (err) {
         return Promise.reject(err);
       }
-      return Promise.resolve(bytes.slice(offset, offset + length));
+      const view = bytes.subarray(offset, offset + length);
+      return Promise.resolve(shared ? view : view.slice());
     },
     close() {
       closed = true;

@@ -8,6 +8,7 @@ import { type Dtype, dtypeWidth, isDtype } from "../../codec/dtype.ts";
 import type { RandomAccessReader } from "../io/random_access.ts";
 import { SafetensorsError } from "./errors.ts";
 import { parseStrictJson } from "./strict_json.ts";
+import { MAX_HEADER_LENGTH } from "./limits.ts";
 
 /** One tensor's entry; `begin`/`end` are byte offsets relative to the data section. */
 export interface TensorInfo {
@@ -34,8 +35,7 @@ export interface SafetensorsHeader {
   tensors: TensorInfo[];
 }
 
-/** Largest header safetensors accepts, guarding against memory exhaustion. */
-export const MAX_HEADER_LENGTH = 100_000_000;
+export { MAX_HEADER_LENGTH };
 
 const METADATA_KEY = "__metadata__";
 const INFO_KEYS = ["data_offsets", "dtype", "shape"];

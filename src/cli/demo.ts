@@ -21,7 +21,7 @@ export const DEMO_MODEL = fileURLToPath(
 export async function demo(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { out: { type: "string", default: "models/demo/stories260k" } },
+    options: { out: { type: "string", default: "models/demo/stories260k/main" } },
   });
   const dir = values.out!;
   await Deno.mkdir(dir, { recursive: true });

@@ -9,6 +9,7 @@ import { demo } from "./demo.ts";
 import { extract, EXTRACT_USAGE } from "./extract.ts";
 import { inspect, INSPECT_USAGE } from "./inspect.ts";
 import { pack, PACK_USAGE } from "./pack.ts";
+import { pull, PULL_USAGE } from "./pull.ts";
 import { unpack, UNPACK_USAGE } from "./unpack.ts";
 import { UsageError } from "./usage_error.ts";
 import { verify, VERIFY_USAGE } from "./verify.ts";
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   verify,
   extract,
   demo,
+  pull,
 };
 
 const USAGE = [
@@ -29,6 +31,7 @@ const USAGE = [
   VERIFY_USAGE,
   EXTRACT_USAGE,
   "demo [--out DIR]",
+  PULL_USAGE,
 ]
   .map((u) => `  deno task ${u}`).join("\n");
 

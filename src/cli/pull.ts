@@ -1,0 +1,381 @@
+/**
+ * `pull <url> <out.safetensors> [--transport auto|decoded|compressed] [--concurrency N]`: downloads
+ * a model's original file from a Tessera server, byte-identical. It writes `<out>.part` (with
+ * `<out>.part.json` describing it), resumes an interrupted pull, checks the SHA-256 of the whole
+ * file, then fsyncs and renames, so `<out>` is either absent or complete and verified.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { nativeZstdDecompress } from "../codec_native/zstd.ts";
+import { ClientError } from "../client/errors.ts";
+import type { Fetch } from "../client/http.ts";
+import { openSource, type Transport } from "../client/load_model.ts";
+import { fetchManifest, type Manifest } from "../client/manifest.ts";
+import { type ModelRef, parseModelUrl, resolveUrl } from "../client/model_url.ts";
+import { resumePoint, streamOriginal } from "../client/original_stream.ts";
+import { type Sha256, sha256 } from "../hash/sha256.ts";
+import { formatBytes, progressBar } from "./progress.ts";
+import { UsageError } from "./usage_error.ts";
+
+/** Usage line of the command. */
+export const PULL_USAGE =
+  "pull <url> <out.safetensors> [--transport auto|decoded|compressed] [--concurrency N]";
+
+/** Options for {@link pullFile}. */
+export interface PullOptions {
+  /** `http://host/org/name[/tree/rev]` or `http://host/v1/models/org/name[?revision=r]`. */
+  readonly url: string;
+  /** Where the file goes; `<out>.part` and `<out>.part.json` are used meanwhile. */
+  readonly out: string;
+  /** `auto` (the default) uses `compressed` when the server offers the container. */
+  readonly transport?: Transport | "auto";
+  /** Requests in flight for the compressed transport; 4 by default. */
+  readonly concurrency?: number;
+  /** Interrupts the pull; the partial file stays for a later resume. */
+  readonly signal?: AbortSignal;
+  /** The `fetch` to use; the global one by default. */
+  readonly fetch?: Fetch;
+  /** Called with bytes of the file on disk so far, and the file size. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** What a pull did. */
+export interface PullResult {
+  /** `org/name`. */
+  readonly id: string;
+  /** The revision pulled. */
+  readonly revision: string;
+  /** The transport used. */
+  readonly transport: Transport;
+  /** File size in bytes. */
+  readonly size: number;
+  /** SHA-256 of the file, verified. */
+  readonly sha256: string;
+  /** Bytes of an earlier partial file that were kept; 0 for a fresh pull. */
+  readonly resumedFrom: number;
+  /** Whether a partial file had to be discarded because the file on the server changed. */
+  readonly restarted: boolean;
+}
+
+/** `<out>.part.json`: which file the partial download belongs to. */
+interface PartMeta {
+  readonly id: string;
+  readonly revision: string;
+  readonly sha256: string;
+  readonly size: number;
+  /** The ETag the server sent with the bytes, for `If-Range`; null when none was seen. */
+  readonly etag: string | null;
+}
+
+const HASH_BLOCK = 8 << 20;
+
+/**
+ * Pulls the original file of a model into `options.out`.
+ *
+ * @example
+ * ```ts ignore
+ * import { pullFile } from "./pull.ts";
+ * const r = await pullFile({ url: "http://127.0.0.1:8080/demo/stories260k", out: "m.safetensors" });
+ * console.log(r.sha256, r.transport);
+ * ```
+ */
+export async function pullFile(options: PullOptions): Promise<PullResult> {
+  const fetchFn: Fetch = options.fetch ?? ((input, init) => fetch(input, init));
+  const { signal } = options;
+  const ref = parseModelUrl(options.url);
+  const manifest = await fetchManifest(fetchFn, ref, signal);
+  const source = await openSource(fetchFn, ref, manifest, {
+    transport: options.transport,
+    zstdDecompress: nativeZstdDecompress,
+  }, signal);
+  const partPath = `${options.out}.part`, metaPath = `${options.out}.part.json`;
+  const previous = await readMeta(metaPath);
+  let have = 0;
+  if (
+    previous && previous.id === manifest.id && previous.sha256 === manifest.sha256 &&
+    previous.size === manifest.size
+  ) {
+    have = await fileSize(partPath);
+    if (have > manifest.size) have = 0;
+  }
+  const part = await Deno.open(partPath, { read: true, write: true, create: true });
+  let result: Omit<PullResult, "sha256" | "size" | "id" | "revision">;
+  let closed = false;
+  try {
+    const sink = partSink(part, manifest.size, options.onProgress);
+    if (source.transport === "decoded") {
+      result = await pullDecoded(fetchFn, ref, manifest, sink, metaPath, have, previous, signal);
+    } else {
+      const point = resumePoint(source.container.index, have);
+      await sink.restart(point.offset);
+      await writeMeta(metaPath, metaOf(manifest, previous?.etag ?? null));
+      for await (
+        const piece of streamOriginal(fetchFn, source.container, {
+          from: point,
+          concurrency: options.concurrency,
+          signal,
+          zstdDecompress: nativeZstdDecompress,
+        })
+      ) {
+        await sink.write(piece);
+      }
+      result = { transport: "compressed", resumedFrom: point.offset, restarted: false };
+    }
+    const digest = sink.digest();
+    if (sink.position !== manifest.size || digest !== manifest.sha256) {
+      part.close();
+      closed = true;
+      await discard(partPath, metaPath);
+      throw new ClientError(
+        "digest_mismatch",
+        `${manifest.id}@${manifest.revision}: the downloaded file (${sink.position} bytes, sha256 ` +
+          `${digest}) is not the ${manifest.size}-byte file ${manifest.sha256}; partial file removed`,
+      );
+    }
+    await part.sync();
+  } finally {
+    if (!closed) part.close();
+  }
+  await Deno.rename(partPath, options.out);
+  await syncDir(options.out);
+  await Deno.remove(metaPath).catch(() => {});
+  return {
+    ...result,
+    id: manifest.id,
+    revision: manifest.revision,
+    size: manifest.size,
+    sha256: manifest.sha256,
+  };
+}
+
+/** The part file being written sequentially, hashed and reported as it goes. */
+interface PartSink {
+  /** Bytes in the file so far. */
+  readonly position: number;
+  /** Keeps the first `offset` bytes of the file (hashing them again) and continues from there. */
+  restart(offset: number): Promise<void>;
+  /** Appends `bytes`. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** SHA-256 hex of the bytes so far; the sink is spent afterwards. */
+  digest(): string;
+}
+
+function partSink(
+  file: Deno.FsFile,
+  total: number,
+  onProgress?: (done: number, total: number) => void,
+): PartSink {
+  let hash: Sha256 = sha256(), position = 0;
+  return {
+    get position() {
+      return position;
+    },
+    async restart(offset) {
+      hash = sha256();
+      await file.truncate(offset);
+      await file.seek(0, Deno.SeekMode.Start);
+      const block = new Uint8Array(Math.min(HASH_BLOCK, Math.max(1, offset)));
+      let read = 0;
+      while (read < offset) {
+        const n = await file.read(block.subarray(0, Math.min(block.length, offset - read)));
+        if (n === null) throw new Error(`partial file ended at ${read} of ${offset} bytes`);
+        hash.update(block.subarray(0, n));
+        read += n;
+      }
+      position = offset;
+      onProgress?.(offset, total);
+    },
+    async write(bytes) {
+      if (position + bytes.length > total) {
+        throw new ClientError(
+          "bad_response",
+          `the server sent more than the ${total} bytes the manifest announces`,
+        );
+      }
+      let written = 0;
+      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+      hash.update(bytes);
+      position += bytes.length;
+      onProgress?.(position, total);
+    },
+    digest: () => hash.hex(),
+  };
+}
+
+async function pullDecoded(
+  fetchFn: Fetch,
+  ref: ModelRef,
+  manifest: Manifest,
+  sink: PartSink,
+  metaPath: string,
+  have: number,
+  previous: PartMeta | undefined,
+  signal?: AbortSignal,
+): Promise<Omit<PullResult, "sha256" | "size" | "id" | "revision">> {
+  const url = resolveUrl(ref);
+  let restarted = false;
+  if (have > 0 && !previous?.etag) have = 0;
+  await sink.restart(have);
+  if (have === manifest.size) return { transport: "decoded", resumedFrom: have, restarted };
+  const headers: Record<string, string> = {};
+  if (have > 0) {
+    headers.Range = `bytes=${have}-`;
+    headers["If-Range"] = previous!.etag!;
+  }
+  let res = await fetchFn(url, { headers, signal });
+  if (res.status === 416) {
+    await res.body?.cancel();
+    res = await fetchFn(url, { signal });
+  }
+  if (res.status === 206) {
+    const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers.get("content-range") ?? "");
+    if (!m || Number(m[1]) !== have || Number(m[3]) !== manifest.size) {
+      await res.body?.cancel();
+      throw new ClientError(
+        "bad_response",
+        `GET ${url} from byte ${have}: Content-Range is "${res.headers.get("content-range")}"`,
+      );
+    }
+  } else if (res.status === 200) {
+    // The file changed (If-Range failed) or the server ignores ranges: start over.
+    if (have > 0) restarted = true;
+    have = 0;
+    await sink.restart(0);
+  } else {
+    await res.body?.cancel();
+    throw new ClientError("http", `GET ${url}: ${res.status} ${res.statusText}`, {
+      status: res.status,
+    });
+  }
+  const etag = res.headers.get("etag");
+  const tag = etag?.replace(/^W\//, "").replace(/"/g, "");
+  if (tag && /^[0-9a-f]{64}$/.test(tag) && tag !== manifest.sha256) {
+    await res.body?.cancel();
+    throw new ClientError(
+      "manifest_mismatch",
+      `GET ${url}: ETag ${etag} names another file than the manifest (${manifest.sha256})`,
+    );
+  }
+  await writeMeta(metaPath, metaOf(manifest, etag && !etag.startsWith("W/") ? etag : null));
+  if (res.body) {
+    const reader = res.body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        await sink.write(value);
+      }
+    } finally {
+      reader.cancel().catch(() => {});
+    }
+  }
+  return { transport: "decoded", resumedFrom: have, restarted };
+}
+
+function metaOf(manifest: Manifest, etag: string | null): PartMeta {
+  return {
+    id: manifest.id,
+    revision: manifest.revision,
+    sha256: manifest.sha256,
+    size: manifest.size,
+    etag,
+  };
+}
+
+async function readMeta(path: string): Promise<PartMeta | undefined> {
+  try {
+    const json = JSON.parse(await Deno.readTextFile(path));
+    if (
+      typeof json?.id === "string" && typeof json.sha256 === "string" &&
+      typeof json.size === "number" && (typeof json.etag === "string" || json.etag === null)
+    ) {
+      return json as PartMeta;
+    }
+  } catch {
+    // Missing or unreadable: start afresh.
+  }
+  return undefined;
+}
+
+async function writeMeta(path: string, meta: PartMeta): Promise<void> {
+  await Deno.writeTextFile(path, JSON.stringify(meta) + "\n");
+}
+
+async function fileSize(path: string): Promise<number> {
+  try {
+    return (await Deno.stat(path)).size;
+  } catch {
+    return 0;
+  }
+}
+
+async function discard(...paths: string[]): Promise<void> {
+  for (const p of paths) await Deno.remove(p).catch(() => {});
+}
+
+async function syncDir(file: string): Promise<void> {
+  const slash = file.lastIndexOf("/");
+  try {
+    const d = await Deno.open(slash > 0 ? file.slice(0, slash) : slash === 0 ? "/" : ".");
+    try {
+      await d.sync();
+    } finally {
+      d.close();
+    }
+  } catch {
+    // Some platforms cannot fsync a directory; the file itself is already durable.
+  }
+}
+
+/** Runs `pull`; returns the exit code. */
+export async function pull(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      transport: { type: "string", default: "auto" },
+      concurrency: { type: "string", default: "4" },
+    },
+  });
+  if (positionals.length !== 2) throw new UsageError(PULL_USAGE);
+  const transport = values.transport;
+  if (transport !== "auto" && transport !== "decoded" && transport !== "compressed") {
+    throw new UsageError(`--transport must be auto, decoded or compressed: received ${transport}`);
+  }
+  const concurrency = Number(values.concurrency);
+  if (!(Number.isInteger(concurrency) && concurrency >= 1)) {
+    throw new UsageError(`--concurrency must be an integer >= 1: received ${values.concurrency}`);
+  }
+  const [url, out] = positionals;
+  let bar: ReturnType<typeof progressBar> | undefined;
+  try {
+    const r = await pullFile({
+      url,
+      out,
+      transport,
+      concurrency,
+      onProgress: (done, total) => (bar ??= progressBar("pull", total)).update(done),
+    });
+    bar?.finish();
+    console.log(
+      `${out}: ${r.id}@${r.revision}, ${
+        formatBytes(r.size)
+      } (${r.size} bytes) over ${r.transport}` +
+        `${r.resumedFrom > 0 ? `, resumed from byte ${r.resumedFrom}` : ""}` +
+        `${r.restarted ? ", restarted: the file had changed" : ""}; sha256 ${r.sha256} (verified)`,
+    );
+    return 0;
+  } catch (e) {
+    bar?.finish();
+    if (e instanceof ClientError) {
+      console.error(`error [${e.kind}]: ${e.message}`);
+      return 1;
+    }
+    if (e instanceof TypeError && !("code" in e)) {
+      // fetch reports network failures (refused connection, reset) as a TypeError.
+      console.error(`error: ${url}: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}

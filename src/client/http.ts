@@ -1,0 +1,123 @@
+/**
+ * The few HTTP exchanges the client makes: a checked GET, a body read into a buffer of known size,
+ * and a byte range. Browser-safe.
+ * @module
+ */
+import { ClientError } from "./errors.ts";
+
+/** A `fetch`-compatible function, so callers can inject proxies, auth or instrumentation. */
+export type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+/** Called with the byte count of each piece of a body as it arrives. */
+export type OnBytes = (n: number) => void;
+
+/**
+ * Sends a request and returns the response when its status is 2xx (or one of `accept`); otherwise
+ * throws a {@link ClientError} of kind `http` that quotes the server's error message.
+ */
+export async function request(
+  fetchFn: Fetch,
+  url: string,
+  init: RequestInit = {},
+  accept: readonly number[] = [],
+): Promise<Response> {
+  const res = await fetchFn(url, init);
+  if (res.ok || accept.includes(res.status)) return res;
+  let detail = "";
+  try {
+    const text = (await res.text()).slice(0, 500);
+    try {
+      const json = JSON.parse(text);
+      detail = String(json.error?.message ?? json.error ?? json.message ?? text);
+    } catch {
+      detail = text;
+    }
+  } catch {
+    // The body is only for the message.
+  }
+  throw new ClientError(
+    "http",
+    `${init.method ?? "GET"} ${url}: ${res.status} ${res.statusText}${detail ? `: ${detail}` : ""}`,
+    { status: res.status },
+  );
+}
+
+/**
+ * Reads a body of exactly `length` bytes into one buffer; a longer or shorter body is a
+ * `bad_response`. `onBytes` sees each piece as it arrives.
+ */
+export async function readExact(
+  res: Response,
+  length: number,
+  what: string,
+  onBytes?: OnBytes,
+): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  let pos = 0;
+  if (res.body) {
+    const reader = res.body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (pos + value.length > length) {
+          throw new ClientError(
+            "bad_response",
+            `${what}: body is longer than the expected ${length} bytes`,
+          );
+        }
+        out.set(value, pos);
+        pos += value.length;
+        onBytes?.(value.length);
+      }
+    } finally {
+      reader.cancel().catch(() => {});
+    }
+  }
+  if (pos !== length) {
+    throw new ClientError("bad_response", `${what}: body has ${pos} bytes, expected ${length}`);
+  }
+  return out;
+}
+
+/** A byte range read: the bytes and the total size the server reported. */
+export interface RangeResult {
+  /** Bytes `[start, end)`. */
+  readonly bytes: Uint8Array;
+  /** Size of the whole representation, from `Content-Range`. */
+  readonly total: number;
+}
+
+/**
+ * GETs bytes `[start, end)` of `url` with `Range`, and checks that the server answered 206 with
+ * exactly that range.
+ */
+export async function fetchRange(
+  fetchFn: Fetch,
+  url: string,
+  start: number,
+  end: number,
+  options: { signal?: AbortSignal; onBytes?: OnBytes } = {},
+): Promise<RangeResult> {
+  if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && 0 <= start && start < end)) {
+    throw new RangeError(`range must satisfy 0 <= start < end: received ${start}-${end}`);
+  }
+  const res = await request(fetchFn, url, {
+    headers: { Range: `bytes=${start}-${end - 1}` },
+    signal: options.signal,
+  });
+  const what = `GET ${url} bytes ${start}-${end - 1}`;
+  if (res.status !== 206) {
+    await res.body?.cancel();
+    throw new ClientError("bad_response", `${what}: expected 206, received ${res.status}`);
+  }
+  const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers.get("content-range") ?? "");
+  if (!m || Number(m[1]) !== start || Number(m[2]) !== end - 1) {
+    await res.body?.cancel();
+    throw new ClientError(
+      "bad_response",
+      `${what}: Content-Range is "${res.headers.get("content-range")}"`,
+    );
+  }
+  return { bytes: await readExact(res, end - start, what, options.onBytes), total: Number(m[3]) };
+}

@@ -1,0 +1,52 @@
+/**
+ * What every Tessera download is: a representation of known length and strong entity tag whose
+ * bytes can be produced from any offset. {@link sendRepresentation} turns one into a response.
+ * @module
+ */
+
+/** A selected representation (RFC 9110 §3.2) that can be read from any byte range. */
+export interface Representation {
+  /** Length in bytes. */
+  readonly size: number;
+  /** `Content-Type`. */
+  readonly contentType: string;
+  /** Strong entity tag, quoted: a content hash, or derived from one. */
+  readonly etag: string;
+  /** Lower-case hex SHA-256 of the whole representation, when known without reading it. */
+  readonly sha256?: string;
+  /** Further response headers (dtype, shape, linked sizes, …). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Yields exactly bytes `[start, end)`, verified. Rejects rather than yield a wrong byte. Stops
+   * early once `signal` is aborted.
+   */
+  read(start: number, end: number, signal: AbortSignal): AsyncIterable<Uint8Array>;
+  /** Called once when the response no longer needs the representation. */
+  release?(): void;
+}
+
+/**
+ * A representation of bytes held in memory.
+ *
+ * @example
+ * ```ts
+ * bytesRepresentation(new TextEncoder().encode("{}"), "application/json", '"e3b0"');
+ * ```
+ */
+export function bytesRepresentation(
+  bytes: Uint8Array,
+  contentType: string,
+  etag: string,
+  extra: { sha256?: string; headers?: Record<string, string> } = {},
+): Representation {
+  return {
+    size: bytes.length,
+    contentType,
+    etag,
+    sha256: extra.sha256,
+    headers: extra.headers,
+    async *read(start, end) {
+      yield bytes.subarray(start, end);
+    },
+  };
+}

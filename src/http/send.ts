@@ -1,0 +1,171 @@
+/**
+ * Answers a GET or HEAD for a {@link Representation}: `If-None-Match` (304), `Range` with
+ * `If-Range` (206, multipart/byteranges, 416), `Repr-Digest` and, on request, `Content-Digest`.
+ *
+ * Content-Digest policy: for a whole 200 response whose SHA-256 the index records, the digest is
+ * the recorded one and nothing is buffered. Otherwise the body is produced in memory first and
+ * hashed, but only when it is at most {@link MAX_DIGEST_BYTES} long; larger bodies are streamed
+ * without `Content-Digest` (a streamed body cannot carry a header computed over itself).
+ * @module
+ */
+import { iterableBody } from "./body_stream.ts";
+import { ifNoneMatch, ifRange } from "./conditional.ts";
+import { digestFromHex, digestOf, wantedDigest } from "./digest.ts";
+import { multipartBody, multipartLayout } from "./multipart.ts";
+import { type ByteRange, contentRange, MAX_RANGES, parseRange } from "./range.ts";
+import { rechunk } from "./rechunk.ts";
+import type { Representation } from "./representation.ts";
+
+/** Largest body buffered to compute a `Content-Digest` (or a missing `Repr-Digest`). */
+export const MAX_DIGEST_BYTES = 16 << 20;
+
+/** Options of {@link sendRepresentation}. */
+export interface SendOptions {
+  /** Longest stall between two body chunks before the response is cut. */
+  readonly idleTimeoutMs?: number;
+  /** Called when the response gets a streamed body (rather than none or a buffered one). */
+  readonly onStream?: () => void;
+  /** Told the length of every streamed body chunk sent. */
+  readonly onChunk?: (bytes: number) => void;
+  /** Told how a streamed body ended; not called when the response has no streamed body. */
+  readonly onEnd?: (how: "done" | "error" | "cancel", error?: unknown) => void;
+  /** Most ranges served; more and the whole representation is sent. */
+  readonly maxRanges?: number;
+  /** Largest body buffered to compute digests. */
+  readonly maxDigestBytes?: number;
+}
+
+const JSON_TYPE = "application/json; charset=utf-8";
+
+/**
+ * The response to `req` (GET or HEAD) for `rep`. Takes ownership of `rep`: it is released once the
+ * response body is done with it.
+ *
+ * @example
+ * ```ts
+ * const rep = bytesRepresentation(new Uint8Array(10), "application/octet-stream", '"x"');
+ * const req = new Request("http://h/", { headers: { Range: "bytes=-2" } });
+ * const res = await sendRepresentation(req, rep);
+ * res.status; // 206
+ * ```
+ */
+export async function sendRepresentation(
+  req: Request,
+  rep: Representation,
+  options: SendOptions = {},
+): Promise<Response> {
+  let released = false, handedOff = false;
+  const release = () => {
+    if (!released) {
+      released = true;
+      rep.release?.();
+    }
+  };
+  try {
+    const headers = new Headers(rep.headers);
+    headers.set("ETag", rep.etag);
+    headers.set("Accept-Ranges", "bytes");
+    if (rep.sha256) headers.set("Repr-Digest", digestFromHex(rep.sha256));
+    if (ifNoneMatch(req.headers.get("If-None-Match"), rep.etag)) {
+      return new Response(null, { status: 304, headers });
+    }
+    const range = ifRange(req.headers.get("If-Range"), rep.etag)
+      ? parseRange(req.headers.get("Range"), rep.size, options.maxRanges ?? MAX_RANGES)
+      : { kind: "full" as const };
+    if (range.kind === "unsatisfiable") {
+      headers.set("Content-Range", `bytes */${rep.size}`);
+      headers.set("Content-Type", JSON_TYPE);
+      const body = JSON.stringify({
+        error: "range_not_satisfiable",
+        message: `no requested range overlaps the ${rep.size}-byte representation`,
+      });
+      return new Response(req.method === "HEAD" ? null : body, { status: 416, headers });
+    }
+
+    let status: number, length: number;
+    let produce: (signal: AbortSignal) => AsyncIterable<Uint8Array>;
+    const read = (r: ByteRange, signal: AbortSignal) => rep.read(r.start, r.end, signal);
+    if (range.kind === "full") {
+      status = 200;
+      length = rep.size;
+      headers.set("Content-Type", rep.contentType);
+      produce = (signal) => read({ start: 0, end: rep.size }, signal);
+    } else if (range.ranges.length === 1) {
+      const r = range.ranges[0];
+      status = 206;
+      length = r.end - r.start;
+      headers.set("Content-Type", rep.contentType);
+      headers.set("Content-Range", contentRange(r, rep.size));
+      produce = (signal) => read(r, signal);
+    } else {
+      const layout = multipartLayout(range.ranges, rep.size, rep.contentType);
+      status = 206;
+      length = layout.length;
+      headers.set("Content-Type", layout.contentType);
+      produce = (signal) => multipartBody(layout, range.ranges, (r) => read(r, signal));
+    }
+    headers.set("Content-Length", String(length));
+
+    const wantContent = wantedDigest(req.headers.get("Want-Content-Digest"));
+    const wantRepr = wantedDigest(req.headers.get("Want-Repr-Digest"));
+    const contentKnown = status === 200 && rep.sha256 !== undefined && wantContent === "sha-256";
+    if (contentKnown) headers.set("Content-Digest", headers.get("Repr-Digest")!);
+    const needContent = wantContent !== null && !contentKnown;
+    const needRepr = wantRepr !== null && !rep.sha256 && status === 200;
+    if ((needContent || needRepr) && length <= (options.maxDigestBytes ?? MAX_DIGEST_BYTES)) {
+      const parts: Uint8Array[] = [];
+      for await (const p of produce(new AbortController().signal)) parts.push(p);
+      const body = concat(parts, length);
+      if (needContent) headers.set("Content-Digest", digestOf(wantContent!, [body]));
+      if (needRepr) headers.set("Repr-Digest", digestOf(wantRepr!, [body]));
+      return new Response(req.method === "HEAD" ? null : body as Uint8Array<ArrayBuffer>, {
+        status,
+        headers,
+      });
+    }
+    if (req.method === "HEAD" || length === 0) {
+      return new Response(req.method === "HEAD" ? null : new Uint8Array(0), { status, headers });
+    }
+    const abort = new AbortController();
+    const body = iterableBody(rechunk(exactly(length, produce(abort.signal))), {
+      abort,
+      idleTimeoutMs: options.idleTimeoutMs,
+      onChunk: options.onChunk,
+      onEnd: (how, error) => {
+        release();
+        options.onEnd?.(how, error);
+      },
+    });
+    handedOff = true; // the body releases it now
+    options.onStream?.();
+    return new Response(body, { status, headers });
+  } finally {
+    if (!handedOff) release();
+  }
+}
+
+/** Passes `source` through, failing if it does not produce exactly `length` bytes. */
+async function* exactly(
+  length: number,
+  source: AsyncIterable<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  let n = 0;
+  for await (const chunk of source) {
+    n += chunk.length;
+    if (n > length) throw new Error(`body overran its announced ${length} bytes`);
+    yield chunk;
+  }
+  if (n !== length) throw new Error(`body produced ${n} bytes, ${length} were announced`);
+}
+
+function concat(parts: readonly Uint8Array[], length: number): Uint8Array {
+  if (parts.length === 1 && parts[0].length === length) return parts[0];
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  if (at !== length) throw new Error(`body produced ${at} bytes, ${length} were announced`);
+  return out;
+}

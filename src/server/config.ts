@@ -1,0 +1,149 @@
+/**
+ * Server configuration from command-line flags and environment variables.
+ *
+ * | flag | env | default |
+ * |---|---|---|
+ * | `--models DIR` | `TESSERA_MODELS` | `./models` |
+ * | `--port N` | `PORT` | 8080 |
+ * | `--host H` | | 127.0.0.1 |
+ * | `--cache-mb N` | | 256 |
+ * | `--token T` | `TESSERA_TOKEN` | none: uploads and deletes disabled |
+ * | `--max-upload-mb N` | | 4096 |
+ * | `--workers N` | | min(4, cores) |
+ * | `--timeout-s N` | | 30 |
+ * | `--no-demo` | | pack the demo model into an empty models folder |
+ * | `--quiet` | | log each request |
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+/** Everything the server needs to start. */
+export interface ServerConfig {
+  /** The models folder. */
+  readonly modelsDir: string;
+  /** TCP port; 0 picks a free one. */
+  readonly port: number;
+  /** Interface to listen on. */
+  readonly host: string;
+  /** Byte budget of the decoded-chunk cache. */
+  readonly cacheBytes: number;
+  /** Bearer token for PUT and DELETE; null disables them. */
+  readonly token: string | null;
+  /** Largest model upload. */
+  readonly maxUploadBytes: number;
+  /** Largest sidecar upload. */
+  readonly maxSidecarBytes: number;
+  /** Decode worker threads; 0 decodes on the main thread. */
+  readonly workers: number;
+  /** Limit on the time to response headers, and on any stall of a body (download or upload). */
+  readonly timeoutMs: number;
+  /** Pack the shipped demo model when the folder holds no model. */
+  readonly demo: boolean;
+  /** No access log. */
+  readonly quiet: boolean;
+  /** Pack uploads on the main thread rather than in a worker (tests). */
+  readonly packInline: boolean;
+}
+
+/** A flag value that does not parse. */
+export class ConfigError extends Error {
+  /** Always `"bad_flag"`. */
+  readonly kind = "bad_flag";
+  /** Builds the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Usage text. */
+export const SERVE_USAGE =
+  `usage: deno task serve [--models DIR] [--port N] [--host H] [--cache-mb N]
+       [--token T] [--max-upload-mb N] [--workers N] [--timeout-s N] [--no-demo] [--quiet]`;
+
+/** The defaults, with `overrides` applied: what tests build servers from. */
+export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
+  return {
+    modelsDir: "./models",
+    port: 8080,
+    host: "127.0.0.1",
+    cacheBytes: 256 << 20,
+    token: null,
+    maxUploadBytes: 4096 * (1 << 20),
+    maxSidecarBytes: 16 << 20,
+    workers: Math.min(4, navigator.hardwareConcurrency || 1),
+    timeoutMs: 30_000,
+    demo: true,
+    quiet: false,
+    packInline: false,
+    ...overrides,
+  };
+}
+
+function num(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || v.trim() === "") {
+    throw new ConfigError(`--${name} must be a number >= ${min}: received "${v}"`);
+  }
+  return n;
+}
+
+/**
+ * Parses flags `args` with environment `env`.
+ *
+ * @example
+ * ```ts
+ * parseServerArgs(["--port", "0", "--no-demo"], {}).port; // 0
+ * ```
+ */
+export function parseServerArgs(
+  args: string[],
+  env: Record<string, string | undefined>,
+): ServerConfig {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        models: { type: "string" },
+        port: { type: "string" },
+        host: { type: "string" },
+        "cache-mb": { type: "string" },
+        token: { type: "string" },
+        "max-upload-mb": { type: "string" },
+        workers: { type: "string" },
+        "timeout-s": { type: "string" },
+        "no-demo": { type: "boolean" },
+        quiet: { type: "boolean" },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    throw new ConfigError(`${(e as Error).message}\n${SERVE_USAGE}`);
+  }
+  const d = defaultConfig();
+  const port = num("port", values.port ?? env.PORT, 0) ?? d.port;
+  if (!Number.isInteger(port) || port > 65535) {
+    throw new ConfigError(`--port must be an integer from 0 to 65535: received ${port}`);
+  }
+  const mb = (name: string, v: string | undefined, dflt: number) => {
+    const n = num(name, v, 0);
+    return n === undefined ? dflt : Math.floor(n * (1 << 20));
+  };
+  const workers = num("workers", values.workers, 0);
+  const timeout = num("timeout-s", values["timeout-s"], 0.001);
+  return {
+    ...d,
+    modelsDir: values.models ?? env.TESSERA_MODELS ?? d.modelsDir,
+    port,
+    host: values.host ?? d.host,
+    cacheBytes: mb("cache-mb", values["cache-mb"], d.cacheBytes),
+    token: (values.token ?? env.TESSERA_TOKEN) || null,
+    maxUploadBytes: mb("max-upload-mb", values["max-upload-mb"], d.maxUploadBytes),
+    workers: workers === undefined ? d.workers : Math.floor(workers),
+    timeoutMs: timeout === undefined ? d.timeoutMs : Math.round(timeout * 1000),
+    demo: !values["no-demo"],
+    quiet: values.quiet ?? false,
+  };
+}

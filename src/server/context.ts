@@ -1,0 +1,55 @@
+/**
+ * What every route handler shares: the configuration, the model store, the chunk pipeline and
+ * the metrics, plus the Hono environment type that carries per-request state.
+ * @module
+ */
+import type { Context } from "hono";
+import type { ModelStore } from "../store/model_store.ts";
+import type { ChunkCache } from "./chunk_cache.ts";
+import type { ChunkSource } from "./chunk_source.ts";
+import type { ServerConfig } from "./config.ts";
+import type { DecodePool } from "./decode_pool.ts";
+import type { Metrics } from "./metrics.ts";
+
+/** Long-lived services of one server. */
+export interface ServerContext {
+  /** Configuration. */
+  readonly config: ServerConfig;
+  /** The models folder. */
+  readonly store: ModelStore;
+  /** Decoded chunks, cached. */
+  readonly chunks: ChunkSource;
+  /** The cache behind `chunks`. */
+  readonly cache: ChunkCache;
+  /** The decode workers behind `chunks`. */
+  readonly pool: DecodePool;
+  /** Metrics. */
+  readonly metrics: Metrics;
+  /** Writes one log line (access log, errors). */
+  readonly log: (line: string) => void;
+  /** When the server started, ms since the epoch. */
+  readonly startedAt: number;
+}
+
+/** Per-request accounting the access log reads once the response is over. */
+export interface RequestTrack {
+  /** The route pattern that answered. */
+  route: string;
+  /** Body bytes sent so far. */
+  bytes: number;
+  /** Set when the body is a stream that reports its own end. */
+  streaming: boolean;
+  /** Set when the header timeout fired; a late response is discarded. */
+  timedOut: boolean;
+  /** Called by a streamed body when it ends. */
+  end(how: "done" | "error" | "cancel", error?: unknown): void;
+}
+
+/** Hono environment of the app. */
+export interface AppEnv {
+  /** Per-request variables. */
+  Variables: { track: RequestTrack };
+}
+
+/** A handler's context. */
+export type AppContext = Context<AppEnv>;

@@ -1,0 +1,142 @@
+/**
+ * A pool of decode workers, so that one response can decode chunks on several cores and a slow
+ * decode does not hold up the event loop. With zero workers chunks decode on the calling thread.
+ * @module
+ */
+import type { ChunkEntry } from "../../codec/chunk_decode.ts";
+import type { PlaneLayout } from "../../codec/dtype.ts";
+import { CodecError, type CodecErrorKind } from "../../codec/errors.ts";
+
+/** A decode request as posted to a worker. */
+export interface DecodeRequest {
+  /** Matches the reply to the request. */
+  readonly id: number;
+  /** The stored chunk bytes (transferred). */
+  readonly stored: Uint8Array;
+  /** The index entry to verify against. */
+  readonly entry: ChunkEntry;
+  /** The tensor's plane layout. */
+  readonly layout: PlaneLayout;
+}
+
+/** A worker's reply: raw bytes, or the error, and the time the decode took. */
+export type DecodeReply =
+  | { readonly id: number; readonly raw: Uint8Array; readonly ms: number }
+  | {
+    readonly id: number;
+    readonly error: { name: string; kind: string; message: string };
+    readonly ms: number;
+  };
+
+/** The pool. */
+export interface DecodePool {
+  /** Worker count; 0 means decoding on the calling thread. */
+  readonly size: number;
+  /** Decodes and verifies `stored`; rejects with a CodecError on corrupt input. */
+  decode(stored: Uint8Array, entry: ChunkEntry, layout: PlaneLayout): Promise<Uint8Array>;
+  /** Stops the workers; pending decodes reject. */
+  close(): void;
+}
+
+/** Called after every decode with the raw bytes and seconds it took. */
+export type DecodeObserver = (rawBytes: number, seconds: number) => void;
+
+function replyToResult(reply: DecodeReply): Uint8Array {
+  if ("raw" in reply) return reply.raw;
+  if (reply.error.name === "CodecError") {
+    throw new CodecError(reply.error.kind as CodecErrorKind, reply.error.message);
+  }
+  throw new Error(reply.error.message);
+}
+
+/**
+ * Starts a pool of `workers` threads (0 for none).
+ *
+ * @example
+ * ```ts
+ * const pool = await createDecodePool(2);
+ * const raw = await pool.decode(stored, entry, layout);
+ * pool.close();
+ * ```
+ */
+export async function createDecodePool(
+  workers: number,
+  observe: DecodeObserver = () => {},
+): Promise<DecodePool> {
+  if (workers <= 0) {
+    const { decodeRequest } = await import("./decode_worker.ts");
+    let id = 0;
+    return {
+      size: 0,
+      decode(stored, entry, layout) {
+        try {
+          const reply = decodeRequest({ id: id++, stored, entry, layout });
+          observe(entry.rawLength, reply.ms / 1000);
+          return Promise.resolve(replyToResult(reply));
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      },
+      close() {},
+    };
+  }
+  const url = new URL("./decode_worker.ts", import.meta.url).href;
+  const pending = new Map<
+    number,
+    {
+      resolve: (b: Uint8Array) => void;
+      reject: (e: unknown) => void;
+      worker: number;
+      bytes: number;
+    }
+  >();
+  const load = new Array<number>(workers).fill(0);
+  let nextId = 0, closed = false;
+  const threads = Array.from({ length: workers }, (_, w) => {
+    const worker = new Worker(url, { type: "module" });
+    worker.onmessage = (e: MessageEvent<DecodeReply>) => {
+      const p = pending.get(e.data.id);
+      if (!p) return;
+      pending.delete(e.data.id);
+      load[w]--;
+      observe(p.bytes, e.data.ms / 1000);
+      try {
+        p.resolve(replyToResult(e.data));
+      } catch (err) {
+        p.reject(err);
+      }
+    };
+    worker.onerror = (e) => {
+      e.preventDefault();
+      for (const [id, p] of pending) {
+        if (p.worker !== w) continue;
+        pending.delete(id);
+        load[w]--;
+        p.reject(new Error(`decode worker ${w} failed: ${e.message}`));
+      }
+    };
+    return worker;
+  });
+  return {
+    size: workers,
+    decode(stored, entry, layout) {
+      if (closed) return Promise.reject(new Error("decode pool is closed"));
+      let w = 0;
+      for (let i = 1; i < workers; i++) if (load[i] < load[w]) w = i;
+      const id = nextId++;
+      load[w]++;
+      return new Promise<Uint8Array>((resolve, reject) => {
+        pending.set(id, { resolve, reject, worker: w, bytes: entry.rawLength });
+        const owned = stored.byteOffset === 0 && stored.byteLength === stored.buffer.byteLength;
+        const msg: DecodeRequest = { id, stored: owned ? stored : stored.slice(), entry, layout };
+        threads[w].postMessage(msg, [msg.stored.buffer as ArrayBuffer]);
+      });
+    },
+    close() {
+      closed = true;
+      for (const t of threads) t.terminate();
+      for (const p of pending.values()) p.reject(new Error("decode pool closed"));
+      pending.clear();
+    },
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * The representations the server sends from a leased container: a decoded tensor, a tile, a layer
+ * as a safetensors file, the original file, and the container itself. Each reads any byte range
+ * by decoding only the tile rows that hold it.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { readOriginalHeader } from "../container/read.ts";
+import type { TensorEntry } from "../container/index_schema.ts";
+import type { Representation } from "../http/representation.ts";
+import type { ContainerLease } from "../store/container_leases.ts";
+import type { ChunkSource } from "./chunk_source.ts";
+import {
+  type Piece,
+  pieceLength,
+  rectPiece,
+  slicePieces,
+  streamPieces,
+  tensorPiece,
+} from "./pieces.ts";
+import type { Selection } from "./selection.ts";
+
+/** `application/octet-stream`. */
+export const OCTET = "application/octet-stream";
+
+const sha256Hex = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/** A representation made of `pieces` of the leased container; releases the lease when done. */
+function piecesRepresentation(
+  lease: ContainerLease,
+  chunks: ChunkSource,
+  pieces: readonly Piece[],
+  fields: Omit<Representation, "size" | "read" | "release">,
+): Representation {
+  return {
+    ...fields,
+    size: pieces.reduce((n, p) => n + pieceLength(p), 0),
+    read(start, end, signal) {
+      return streamPieces(slicePieces(pieces, start, end), lease, chunks, { signal });
+    },
+    release: () => lease.release(),
+  };
+}
+
+/** Headers describing a tensor or tile. */
+function tensorHeaders(dtype: string, shape: readonly number[]): Record<string, string> {
+  return { "X-Tessera-Dtype": dtype, "X-Tessera-Shape": shape.join(",") };
+}
+
+/**
+ * One tensor, decoded: its raw bytes as in the original file. ETag and Repr-Digest are the
+ * tensor's SHA-256 from the index.
+ *
+ * @example
+ * ```ts
+ * await sendRepresentation(req, tensorRepresentation(lease, chunks, t));
+ * ```
+ */
+export function tensorRepresentation(
+  lease: ContainerLease,
+  chunks: ChunkSource,
+  t: TensorEntry,
+): Representation {
+  return piecesRepresentation(lease, chunks, [tensorPiece(t)], {
+    contentType: OCTET,
+    etag: `"${t.sha256}"`,
+    sha256: t.sha256,
+    headers: { ...tensorHeaders(t.dtype, t.shape), "X-Tessera-Tensor": encodeURIComponent(t.name) },
+  });
+}
+
+/** A tile of a tensor, row-major. Its ETag hashes the tensor's SHA-256 with the selection. */
+export function tileRepresentation(
+  lease: ContainerLease,
+  chunks: ChunkSource,
+  t: TensorEntry,
+  sel: Selection,
+): Representation {
+  return piecesRepresentation(lease, chunks, sel.rects.map((r) => rectPiece(t, r)), {
+    contentType: OCTET,
+    etag: `"${sha256Hex(`tile\0${t.sha256}\0${sel.canonical}`)}"`,
+    headers: {
+      ...tensorHeaders(t.dtype, sel.shape),
+      "X-Tessera-Tensor": encodeURIComponent(t.name),
+      "X-Tessera-Selection": sel.canonical,
+    },
+  });
+}
+
+/** The original header bytes, read and checked once per open file. */
+export function originalHeader(lease: ContainerLease): Promise<Uint8Array> {
+  let p = lease.memo.get("originalHeader") as Promise<Uint8Array> | undefined;
+  if (!p) {
+    p = readOriginalHeader(lease.container);
+    lease.memo.set("originalHeader", p);
+    p.catch(() => lease.memo.delete("originalHeader"));
+  }
+  return p;
+}
+
+/** The original safetensors file, byte-identical. ETag and Repr-Digest are the file's SHA-256. */
+export async function originalRepresentation(
+  lease: ContainerLease,
+  chunks: ChunkSource,
+  headers: Record<string, string> = {},
+): Promise<Representation> {
+  const header = await originalHeader(lease);
+  const prefix = new Uint8Array(8 + header.length);
+  new DataView(prefix.buffer).setBigUint64(0, BigInt(header.length), true);
+  prefix.set(header, 8);
+  const index = lease.container.index;
+  const pieces: Piece[] = [{ kind: "bytes", bytes: prefix }, ...index.tensors.map(tensorPiece)];
+  return piecesRepresentation(lease, chunks, pieces, {
+    contentType: OCTET,
+    etag: `"${index.source.sha256}"`,
+    sha256: index.source.sha256,
+    headers,
+  });
+}
+
+/**
+ * The safetensors header of a file holding `tensors` (in that order) and `metadata`, padded with
+ * spaces so the data section starts at a multiple of 8, as the format recommends.
+ */
+export function safetensorsHeader(
+  tensors: readonly TensorEntry[],
+  metadata: Record<string, string> | null,
+): Uint8Array {
+  const obj: Record<string, unknown> = {};
+  if (metadata) obj.__metadata__ = metadata;
+  let at = 0;
+  for (const t of tensors) {
+    const n = t.offsets[1] - t.offsets[0];
+    obj[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [at, at + n] };
+    at += n;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(obj));
+  const padded = Math.ceil(json.length / 8) * 8;
+  const out = new Uint8Array(8 + padded).fill(0x20);
+  new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
+  out.set(json, 8);
+  return out;
+}
+
+/** The tensors of layer `key`, as a safetensors file of their own. */
+export function layerRepresentation(
+  lease: ContainerLease,
+  chunks: ChunkSource,
+  key: string,
+  tensors: readonly TensorEntry[],
+): Representation {
+  const index = lease.container.index;
+  const head = safetensorsHeader(tensors, index.metadata);
+  return piecesRepresentation(
+    lease,
+    chunks,
+    [{ kind: "bytes", bytes: head }, ...tensors.map(tensorPiece)],
+    {
+      contentType: OCTET,
+      etag: `"${sha256Hex(`layer\0${index.source.sha256}\0${key}`)}"`,
+      headers: { "X-Tessera-Layer": encodeURIComponent(key) },
+    },
+  );
+}
+
+/** Bytes read straight from the container file. */
+const CONTAINER_READ = 1 << 20;
+
+/** The container file itself. ETag and Repr-Digest are its SHA-256. */
+export function containerRepresentation(
+  lease: ContainerLease,
+  sha256: string,
+  headers: Record<string, string> = {},
+): Representation {
+  const reader = lease.reader;
+  return {
+    size: reader.size,
+    contentType: "application/vnd.tessera.container",
+    etag: `"${sha256}"`,
+    sha256,
+    headers,
+    async *read(start, end, signal) {
+      for (let at = start; at < end && !signal.aborted; at += CONTAINER_READ) {
+        yield await reader.readAt(at, Math.min(CONTAINER_READ, end - at));
+      }
+    },
+    release: () => lease.release(),
+  };
+}

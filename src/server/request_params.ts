@@ -1,0 +1,37 @@
+/**
+ * Reading request parameters exactly: names that capture the rest of a path (tensor names with
+ * `/`, `:` or Unicode, layer keys, file names) are decoded once from the raw path, so `a/b` and
+ * `a%2Fb` both name the tensor `a/b`, and `%25` stays a literal `%`.
+ * @module
+ */
+import { HttpError } from "../http/http_error.ts";
+import type { AppContext } from "./context.ts";
+
+/**
+ * The decoded path after the first `marker` segment following `skip` leading segments, e.g. the
+ * tensor name of `/v1/models/org/name/tensors/<name>` with `skip = 5`.
+ *
+ * @example
+ * ```ts
+ * restOfPath("http://h/v1/models/o/n/tensors/a%2Fb/c", 5); // "a/b/c"
+ * ```
+ */
+export function restOfPath(url: string, skip: number): string {
+  const path = new URL(url).pathname;
+  const segments = path.split("/").slice(1 + skip);
+  const raw = segments.join("/");
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(400, "bad_path", `path has malformed percent-encoding: "${raw}"`);
+  }
+}
+
+/** The `org` and `name` route parameters and the `revision` query parameter. */
+export function modelParams(c: AppContext): { org: string; name: string; revision: string | null } {
+  return {
+    org: c.req.param("org") ?? "",
+    name: c.req.param("name") ?? "",
+    revision: c.req.query("revision") ?? null,
+  };
+}

@@ -1,0 +1,49 @@
+/**
+ * Worker body of {@link runPackJob}: packs an uploaded safetensors file, verifies every chunk and
+ * digest of the result, and hashes the container, off the server's main thread.
+ * @module
+ */
+import { packFile } from "../container/write.ts";
+import { openContainer } from "../container/read.ts";
+import { verifyContainer } from "../container/verify.ts";
+import { openPositionalReader } from "../io/positional_reader.ts";
+import { hashReader } from "./file_digests.ts";
+import type { PackJobRequest, PackJobResult } from "./pack_job.ts";
+
+/** Runs one job in this thread; exported for the inline (no worker) path. */
+export async function packAndVerify(job: PackJobRequest): Promise<PackJobResult> {
+  const index = await packFile(job.input, job.output, { mode: job.mode });
+  const reader = await openPositionalReader(job.output);
+  try {
+    const report = await verifyContainer(await openContainer(reader));
+    if (report.problems.length > 0) {
+      const p = report.problems[0];
+      throw new Error(
+        `packed container failed verification (${report.problems.length} problems): ` +
+          `${p.tensor ?? "file"}${p.chunk === null ? "" : ` chunk ${p.chunk}`}: ${p.message}`,
+      );
+    }
+    return {
+      sha256: await hashReader(reader),
+      containerSize: reader.size,
+      sourceSha256: index.source.sha256,
+      sourceSize: index.source.size,
+      tensors: index.tensors.length,
+    };
+  } finally {
+    reader.close();
+  }
+}
+
+// deno-lint-ignore no-explicit-any
+const scope = globalThis as any;
+if (typeof scope.WorkerGlobalScope !== "undefined" && scope instanceof scope.WorkerGlobalScope) {
+  scope.onmessage = async (e: MessageEvent<PackJobRequest>) => {
+    try {
+      scope.postMessage({ ok: true, result: await packAndVerify(e.data) });
+    } catch (err) {
+      const x = err as Error & { kind?: string };
+      scope.postMessage({ ok: false, error: { name: x.name, kind: x.kind, message: x.message } });
+    }
+  };
+}

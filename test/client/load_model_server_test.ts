@@ -1,0 +1,131 @@
+/**
+ * `loadModel` against the real server on a random loopback port: progressive order, and a
+ * corrupted container that never yields a wrong byte.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { ClientError } from "../../src/client/errors.ts";
+import type { Fetch } from "../../src/client/http.ts";
+import { type LoadedTensor, loadModel, type Transport } from "../../src/client/load_model.ts";
+import { pullFile } from "../../src/cli/pull.ts";
+import { losslessOf } from "../../src/container/index_schema.ts";
+import { openContainerFile } from "../../src/container/read.ts";
+import { listDir, sourceTensorBytes, withTempDir } from "../helpers/container.ts";
+import { packModel, startHub } from "./hub_server.ts";
+
+const FIXTURE = new URL("../fixtures/stories260k.bf16.safetensors", import.meta.url).pathname;
+
+/** A fetch that logs `fetch <tensor>` for every request that reads a tensor's bytes. */
+function tensorLog(events: string[], owner: (req: Request) => string | undefined): Fetch {
+  return (input, init) => {
+    const req = new Request(input, init);
+    const name = owner(req);
+    if (name !== undefined) events.push(`fetch ${name}`);
+    return fetch(req);
+  };
+}
+
+for (const transport of ["decoded", "compressed"] as const) {
+  Deno.test(`loadModel ${transport}: layer 0 is yielded before the last layer is fetched`, () =>
+    withTempDir(async (dir) => {
+      const m = await packModel(`${dir}/models`, "demo/tiny", FIXTURE, 4096);
+      const c = await openContainerFile(m.container);
+      c.reader.close();
+      const { index } = c;
+      const source = await Deno.readFile(FIXTURE);
+      // Which tensor a request is for: by name in the URL, or by the container offset it reads.
+      const byOffset = new Map<number, string>();
+      for (const t of index.tensors) {
+        for (const [offset] of losslessOf(t).chunks) byOffset.set(offset, t.name);
+      }
+      const owner = (req: Request): string | undefined => {
+        const path = new URL(req.url).pathname;
+        const tensor = /\/tensors\/([^/]+)$/.exec(path);
+        if (tensor) return decodeURIComponent(tensor[1]);
+        const range = /^bytes=(\d+)-/.exec(req.headers.get("range") ?? "");
+        return path.endsWith("/container") && range ? byOffset.get(Number(range[1])) : undefined;
+      };
+      const hub = await startHub(`${dir}/models`);
+      try {
+        const events: string[] = [];
+        const got: LoadedTensor[] = [];
+        for await (
+          const t of loadModel(`${hub.base}/v1/models/demo/tiny`, {
+            transport,
+            concurrency: 2,
+            fetch: tensorLog(events, owner),
+          })
+        ) {
+          events.push(`yield ${t.name}`);
+          got.push(t);
+        }
+        const layerOf = new Map(index.tensors.map((t) => [t.name, t.layer]));
+        const first = index.layers[0], last = index.layers[index.layers.length - 1];
+        assert.equal(got[0].layer, first);
+        assert.deepEqual(
+          got.map((t) => t.layer).filter((l, i, a) => a.indexOf(l) === i),
+          index.layers,
+        );
+        const firstYield = events.indexOf(`yield ${got[0].name}`);
+        const lastFetch = events.findIndex((e) =>
+          e.startsWith("fetch ") && layerOf.get(e.slice(6)) === last
+        );
+        assert.ok(lastFetch > 0, "the last layer was fetched");
+        assert.ok(firstYield < lastFetch, events.join("\n"));
+        // Every layer-0 tensor is yielded before any last-layer request goes out.
+        for (const t of got.filter((t) => t.layer === first)) {
+          assert.ok(events.indexOf(`yield ${t.name}`) < lastFetch);
+        }
+        for (const t of got) {
+          assert.deepEqual(t.bytes, sourceTensorBytes(source, index, t.name));
+        }
+      } finally {
+        await hub.close();
+      }
+    }));
+}
+
+Deno.test("client: a container with a flipped byte never yields or writes a wrong byte", () =>
+  withTempDir(async (dir) => {
+    const m = await packModel(`${dir}/models`, "demo/bad", FIXTURE, 4096);
+    const c = await openContainerFile(m.container);
+    c.reader.close();
+    const victim = c.index.tensors[Math.floor(c.index.tensors.length / 2)];
+    const [offset, stored] = losslessOf(victim).chunks[0];
+    const bytes = await Deno.readFile(m.container);
+    bytes[offset + (stored >> 1)] ^= 0x04;
+    await Deno.writeFile(m.container, bytes);
+    const source = await Deno.readFile(FIXTURE);
+    const hub = await startHub(`${dir}/models`);
+    try {
+      for (const transport of ["compressed", "decoded"] as Transport[]) {
+        const yielded: LoadedTensor[] = [];
+        const error = await (async () => {
+          for await (
+            const t of loadModel(`${hub.base}/v1/models/demo/bad`, { transport, concurrency: 1 })
+          ) {
+            yielded.push(t);
+          }
+        })().then(() => undefined, (e) => e);
+        assert.ok(error instanceof Error, `${transport}: the load must fail`);
+        if (transport === "compressed") {
+          assert.ok(error instanceof ClientError && error.kind === "chunk_corrupt", String(error));
+          assert.match(error.message, new RegExp(`tensor "${victim.name}" chunk 0`));
+        }
+        assert.ok(!yielded.some((t) => t.name === victim.name), transport);
+        for (const t of yielded) {
+          assert.deepEqual(t.bytes, sourceTensorBytes(source, c.index, t.name));
+        }
+        const out = `${dir}/out-${transport}.safetensors`;
+        await assert.rejects(pullFile({ url: `${hub.base}/demo/bad`, out, transport }));
+        await assert.rejects(Deno.stat(out), Deno.errors.NotFound);
+      }
+      assert.ok(!listDir(dir).some((n) => n.startsWith("out-") && n.endsWith(".safetensors")));
+      // The server stays healthy.
+      const res = await fetch(`${hub.base}/v1/models/demo/bad/manifest`);
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+    } finally {
+      await hub.close();
+    }
+  }));

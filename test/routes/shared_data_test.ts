@@ -1,0 +1,44 @@
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { packFile } from "../../src/container/write.ts";
+import { sha256Hex, withServer } from "../server/harness.ts";
+
+const DATA = fileURLToPath(new URL("../../../shared/data/", import.meta.url));
+
+function dataFiles(): string[] {
+  try {
+    return [...Deno.readDirSync(DATA)].map((e) => e.name).filter((n) => n.endsWith(".safetensors"))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+const files = dataFiles();
+
+Deno.test({
+  name: "shared data: the virtual model.safetensors of every real model is byte-identical",
+  ignore: files.length === 0,
+  async fn() {
+    await withServer(
+      async ({ url }) => {
+        for (const f of files) {
+          const stem = f.replace(/\.safetensors$/, "");
+          const want = await sha256Hex(await Deno.readFile(`${DATA}/${f}`));
+          const res = await fetch(`${url}/data/${stem}/resolve/main/model.safetensors`);
+          assert.equal(res.status, 200, f);
+          assert.equal(res.headers.get("ETag"), `"${want}"`, f);
+          assert.equal(await sha256Hex(new Uint8Array(await res.arrayBuffer())), want, f);
+        }
+      },
+      { workers: 2 },
+      async (dir) => {
+        for (const f of files) {
+          const rev = `${dir}/data/${f.replace(/\.safetensors$/, "")}/main`;
+          await Deno.mkdir(rev, { recursive: true });
+          await packFile(`${DATA}/${f}`, `${rev}/model.tsr`, { mode: "fast" });
+        }
+      },
+    );
+  },
+});

@@ -1,0 +1,200 @@
+import assert from "node:assert/strict";
+import { buildSafetensors } from "../safetensors/fixture.ts";
+import { demoContainer, get, ORIGINAL, sha256Hex, withServer } from "../server/harness.ts";
+
+const TOKEN = "s3cret-token";
+const auth = { Authorization: `Bearer ${TOKEN}` };
+const json = (b: Uint8Array) => JSON.parse(new TextDecoder().decode(b));
+
+const OTHER: Uint8Array<ArrayBuffer> = buildSafetensors([
+  { name: "model.layers.0.w", dtype: "F32", shape: [64, 48] },
+  { name: "model.layers.1.w", dtype: "BF16", shape: [10, 300] },
+]) as Uint8Array<ArrayBuffer>;
+
+async function put(url: string, body: BodyInit | null, headers: Record<string, string> = auth) {
+  const res = await fetch(url, { method: "PUT", body, headers });
+  return { status: res.status, headers: res.headers, body: await res.json() };
+}
+
+function streamOf(bytes: Uint8Array, piece = 65536): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream({
+    pull(c) {
+      if (at >= bytes.length) return c.close();
+      c.enqueue(bytes.slice(at, at + piece));
+      at += piece;
+    },
+  });
+}
+
+Deno.test("upload: disabled without a token (403), 401 without or with a wrong bearer", async () => {
+  await withServer(async ({ url }) => {
+    const r = await put(`${url}/v1/models/a/b`, ORIGINAL, {});
+    assert.equal(r.status, 403);
+    assert.equal(r.body.error, "writes_disabled");
+    const d = await fetch(`${url}/v1/models/demo/stories260k`, { method: "DELETE" });
+    assert.equal(d.status, 403);
+    await d.body?.cancel();
+  });
+  await withServer(async ({ url, dir }) => {
+    const tries: Record<string, string>[] = [
+      {},
+      { Authorization: "Bearer nope" },
+      { Authorization: "Basic eA==" },
+    ];
+    for (const headers of tries) {
+      const r = await put(`${url}/v1/models/a/b`, ORIGINAL, headers);
+      assert.equal(r.status, 401);
+      assert.equal(r.headers.get("WWW-Authenticate"), 'Bearer realm="tessera"');
+    }
+    const d = await fetch(`${url}/v1/models/demo/stories260k`, { method: "DELETE" });
+    assert.equal(d.status, 401);
+    await d.body?.cancel();
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [".tmp", "demo"]);
+  }, { token: TOKEN });
+});
+
+Deno.test("upload: packs, verifies and publishes; the virtual file is the upload", async () => {
+  await withServer(async ({ url }) => {
+    const r = await put(`${url}/v1/models/acme/tiny?mode=fast`, streamOf(ORIGINAL));
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.sha256, await sha256Hex(ORIGINAL));
+    assert.equal(r.body.created, true);
+    const file = await get(`${url}/acme/tiny/resolve/main/model.safetensors`);
+    assert.deepEqual(file.body, ORIGINAL);
+    const again = await put(`${url}/v1/models/acme/tiny?revision=main`, OTHER);
+    assert.equal(again.status, 200);
+    assert.equal(again.body.created, false);
+    const now = await get(`${url}/acme/tiny/resolve/main/model.safetensors`);
+    assert.deepEqual(now.body, OTHER);
+    const m = json((await get(`${url}/v1/models/acme/tiny/manifest`)).body);
+    assert.equal(m.mode, "best");
+    const v2 = await put(`${url}/v1/models/acme/tiny?revision=v2&mode=fast`, ORIGINAL);
+    assert.equal(v2.status, 201);
+    const list = json((await get(`${url}/v1/models`)).body);
+    assert.deepEqual(list.models.find((x: { id: string }) => x.id === "acme/tiny").revisions, [
+      "main",
+      "v2",
+    ]);
+  }, { token: TOKEN, packInline: false });
+});
+
+Deno.test("upload: oversized (413) and malformed (400) uploads change nothing", async () => {
+  await withServer(async ({ url, dir }) => {
+    const before = await sha256Hex(await Deno.readFile(`${dir}/demo/stories260k/main/model.tsr`));
+    const big = await put(`${url}/v1/models/demo/stories260k`, ORIGINAL);
+    assert.equal(big.status, 413);
+    assert.equal(big.body.error, "too_large");
+    const chunked = await put(`${url}/v1/models/demo/stories260k`, streamOf(ORIGINAL));
+    assert.equal(chunked.status, 413);
+    for (
+      const [body, kind] of [
+        [new Uint8Array(3), "file_too_small"],
+        [buildBad('{"a":'), "header_invalid_json"],
+        [buildBad('{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,9]}}'), "size_mismatch"],
+      ] as const
+    ) {
+      const r = await put(`${url}/v1/models/demo/stories260k`, body as Uint8Array<ArrayBuffer>);
+      assert.equal(r.status, 400);
+      assert.equal(r.body.error, kind);
+    }
+    const bad = await put(`${url}/v1/models/..%2Fx/y`, OTHER);
+    assert.equal(bad.status, 400);
+    const after = await sha256Hex(await Deno.readFile(`${dir}/demo/stories260k/main/model.tsr`));
+    assert.equal(after, before);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/.tmp`)], [], "no temporary file left behind");
+    assert.deepEqual(json((await get(`${url}/v1/models`)).body).models.length, 1);
+  }, { token: TOKEN, maxUploadBytes: 100_000 });
+});
+
+function buildBad(header: string): Uint8Array {
+  const h = new TextEncoder().encode(header);
+  const out = new Uint8Array(8 + h.length + 8);
+  new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true);
+  out.set(h, 8);
+  return out;
+}
+
+Deno.test("upload: concurrent uploads of one model run one after the other; a reader keeps its file", async () => {
+  await withServer(async ({ url, server }) => {
+    // A download of the current version, paused after its first bytes.
+    const res = await fetch(`${url}/demo/stories260k/resolve/main/model.safetensors`);
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    const results = await Promise.all([
+      put(`${url}/v1/models/demo/stories260k?mode=fast`, OTHER),
+      put(`${url}/v1/models/demo/stories260k?mode=fast`, streamOf(ORIGINAL, 4096)),
+      put(`${url}/v1/models/demo/stories260k?mode=fast`, OTHER),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), [200, 200, 200]);
+    // The paused download still gets the old file, whole and exact.
+    const parts = [first.value!];
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      parts.push(r.value);
+    }
+    const old = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) old.set(p, (at += p.length) - p.length);
+    assert.deepEqual(old, ORIGINAL);
+    // The final state is one of the uploads, complete and consistent.
+    const m = json((await get(`${url}/v1/models/demo/stories260k/manifest`)).body);
+    const file = await get(`${url}/demo/stories260k/resolve/main/model.safetensors`);
+    assert.equal(await sha256Hex(file.body), m.sha256);
+    assert.ok([await sha256Hex(OTHER), await sha256Hex(ORIGINAL)].includes(m.sha256));
+    assert.equal(server.ctx.store.leases.open, 1, "the replaced files were closed");
+  }, { token: TOKEN });
+});
+
+Deno.test("delete: a revision goes, then 404; sidecars: put, get, validate, delete", async () => {
+  await withServer(async ({ url, dir }) => {
+    const cfg = new TextEncoder().encode('{"model_type":"llama","vocab_size":512}');
+    const p = await put(`${url}/v1/models/demo/stories260k/files/tokenizer_config.json`, cfg);
+    assert.equal(p.status, 201);
+    assert.equal(p.body.sha256, await sha256Hex(cfg));
+    const g = await get(`${url}/v1/models/demo/stories260k/files/tokenizer_config.json`);
+    assert.deepEqual(g.body, cfg);
+    assert.equal(g.headers.get("Content-Type"), "application/json; charset=utf-8");
+    const hf = await get(`${url}/demo/stories260k/resolve/main/tokenizer_config.json`);
+    assert.deepEqual(hf.body, cfg);
+    assert.equal(
+      (await put(`${url}/v1/models/demo/stories260k/files/x.json`, "{nope")).body.error,
+      "invalid_sidecar",
+    );
+    assert.equal((await put(`${url}/v1/models/demo/stories260k/files/x.bin`, "a")).status, 400);
+    assert.equal(
+      (await put(`${url}/v1/models/demo/stories260k/files/..%2Fx.json`, "{}")).status,
+      400,
+    );
+    assert.equal(
+      (await put(`${url}/v1/models/demo/stories260k/files/big.txt`, "x".repeat((16 << 20) + 1)))
+        .status,
+      413,
+    );
+    const del = await fetch(`${url}/v1/models/demo/stories260k/files/tokenizer_config.json`, {
+      method: "DELETE",
+      headers: auth,
+    });
+    assert.equal(del.status, 204);
+    assert.equal(
+      (await get(`${url}/v1/models/demo/stories260k/files/tokenizer_config.json`)).status,
+      404,
+    );
+
+    const d = await fetch(`${url}/v1/models/demo/stories260k?revision=main`, {
+      method: "DELETE",
+      headers: auth,
+    });
+    assert.equal(d.status, 204);
+    assert.equal((await get(`${url}/v1/models/demo/stories260k/manifest`)).status, 404);
+    const again = await fetch(`${url}/v1/models/demo/stories260k`, {
+      method: "DELETE",
+      headers: auth,
+    });
+    assert.equal(again.status, 404);
+    await again.body?.cancel();
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [".tmp"]);
+    assert.equal((await demoContainer()).length > 0, true);
+  }, { token: TOKEN });
+});

@@ -18,6 +18,8 @@ export interface ChunkSource {
    * The returned bytes are shared: callers must not modify them.
    */
   get(lease: ContainerLease, t: TensorEntry, i: number): Promise<Uint8Array>;
+  /** The cache behind the source, shared with caches of assembled bytes. */
+  readonly cache: ChunkCache;
 }
 
 /**
@@ -32,6 +34,7 @@ export interface ChunkSource {
 export function createChunkSource(cache: ChunkCache, pool: DecodePool): ChunkSource {
   const inflight = new Map<string, Promise<Uint8Array>>();
   return {
+    cache,
     get(lease, t, i) {
       const key = `${lease.identity}\0${t.name}\0${i}`;
       const hit = cache.get(key);

@@ -10,6 +10,7 @@ import type { TensorEntry } from "../container/index_schema.ts";
 import type { Representation } from "../http/representation.ts";
 import type { ContainerLease } from "../store/container_leases.ts";
 import type { ChunkSource } from "./chunk_source.ts";
+import { cachedRead } from "./block_cache.ts";
 import {
   type Piece,
   pieceLength,
@@ -110,12 +111,14 @@ export async function originalRepresentation(
   prefix.set(header, 8);
   const index = lease.container.index;
   const pieces: Piece[] = [{ kind: "bytes", bytes: prefix }, ...index.tensors.map(tensorPiece)];
-  return piecesRepresentation(lease, chunks, pieces, {
+  const rep = piecesRepresentation(lease, chunks, pieces, {
     contentType: OCTET,
     etag: `"${index.source.sha256}"`,
     sha256: index.source.sha256,
     headers,
   });
+  // Whole-file downloads repeat; assembled blocks save re-gathering tiles every time.
+  return { ...rep, read: cachedRead(rep.read, chunks.cache, `${lease.identity}\0file`, rep.size) };
 }
 
 /**

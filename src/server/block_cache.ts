@@ -1,0 +1,69 @@
+/**
+ * Serves a representation's bytes through a cache of its aligned 1 MiB blocks. A full-file GET of
+ * a cached model then costs one `subarray` per MiB instead of assembling tiles again, which is
+ * what keeps the virtual `model.safetensors` close to a static file server's throughput.
+ * @module
+ */
+import type { ChunkCache } from "./chunk_cache.ts";
+
+/** Block size: large enough that per-block costs vanish, small enough to cache piecemeal. */
+export const BLOCK_BYTES = 1 << 20;
+
+/** Reads bytes `[start, end)` of a representation. */
+export type ReadRange = (
+  start: number,
+  end: number,
+  signal: AbortSignal,
+) => AsyncIterable<Uint8Array>;
+
+/**
+ * Wraps `read` (a representation of `size` bytes, identified by `key`) so that whole blocks it
+ * produces are kept in `cache`, and later reads take cached blocks as they are. Bytes are produced
+ * once and copied once into their block; a read that starts mid-block caches from the next block.
+ */
+export function cachedRead(
+  read: ReadRange,
+  cache: ChunkCache,
+  key: string,
+  size: number,
+): ReadRange {
+  return async function* (start, end, signal) {
+    let pos = start;
+    while (pos < end) {
+      const index = Math.floor(pos / BLOCK_BYTES), blockStart = index * BLOCK_BYTES;
+      const hit = cache.get(`${key}\0${index}`);
+      if (hit) {
+        const to = Math.min(end, blockStart + hit.length);
+        yield hit.subarray(pos - blockStart, to - blockStart);
+        pos = to;
+        continue;
+      }
+      // A miss streams the rest with the producer's own read-ahead, filling blocks on the way.
+      let block: Uint8Array | null = null, blockAt = 0, fill = 0, at = pos;
+      for await (const part of read(pos, end, signal)) {
+        yield part;
+        for (let off = 0; off < part.length;) {
+          if (block === null) {
+            if (at % BLOCK_BYTES !== 0) {
+              // Inside a block that began before this read: skip to the next boundary.
+              const skip = Math.min(part.length - off, BLOCK_BYTES - (at % BLOCK_BYTES));
+              off += skip, at += skip;
+              continue;
+            }
+            blockAt = at;
+            block = new Uint8Array(Math.min(BLOCK_BYTES, size - at));
+            fill = 0;
+          }
+          const n = Math.min(part.length - off, block.length - fill);
+          block.set(part.subarray(off, off + n), fill);
+          fill += n, off += n, at += n;
+          if (fill === block.length) {
+            cache.set(`${key}\0${blockAt / BLOCK_BYTES}`, block);
+            block = null;
+          }
+        }
+      }
+      pos = end;
+    }
+  };
+}

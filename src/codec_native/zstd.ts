@@ -4,9 +4,7 @@
  */
 import zlib from "node:zlib";
 import type { ZstdCompress } from "../../codec/chunk_encode.ts";
-import type { ZstdDecompress } from "../../codec/zstd_decode.ts";
-import { CodecError } from "../../codec/errors.ts";
-import { checkZstdFrames } from "../../codec/zstd_frame.ts";
+import { checkedInflate, type ZstdDecompress } from "../../codec/zstd_decode.ts";
 
 /** Compresses with the native library, without a content checksum (the chunk has its own). */
 export const nativeZstdCompress: ZstdCompress = (src, level) =>
@@ -21,22 +19,14 @@ export const nativeZstdCompress: ZstdCompress = (src, level) =>
     },
   });
 
-/** Decompresses with the native library; refuses output larger than `rawLength`. */
-export const nativeZstdDecompress: ZstdDecompress = (src, rawLength) => {
-  // zlib stops after the first frame; the check makes trailing bytes an error, as in the portable
-  // decoder.
-  checkZstdFrames(src, rawLength);
-  let out: Uint8Array;
-  try {
-    out = zlib.zstdDecompressSync(src, { maxOutputLength: Math.max(1, rawLength) });
-  } catch (e) {
-    throw new CodecError("corrupt", `zstd frame does not decode: ${(e as Error).message}`);
-  }
-  if (out.length !== rawLength) {
-    throw new CodecError(
-      "corrupt",
-      `zstd frame inflates to ${out.length} bytes, expected ${rawLength}`,
-    );
-  }
-  return out;
-};
+/**
+ * Decompresses with the native library, which stops after the first frame and is told to refuse
+ * output larger than `rawLength`; the shared checks make stray bytes an error as in the portable
+ * decoder.
+ */
+export const nativeZstdDecompress: ZstdDecompress = (src, rawLength) =>
+  checkedInflate(
+    src,
+    rawLength,
+    (s) => zlib.zstdDecompressSync(s, { maxOutputLength: Math.max(1, rawLength) }),
+  );

@@ -2,6 +2,7 @@
  * The error type for containers that cannot be read, and for bad requests against them.
  * @module
  */
+import { CodecError } from "../../codec/errors.ts";
 
 /** Every way a container, or a request against one, can be invalid. */
 export type ContainerErrorKind =
@@ -35,4 +36,18 @@ export class ContainerError extends Error {
     this.name = "ContainerError";
     this.kind = kind;
   }
+}
+
+/**
+ * What a failure to decode chunk `index` of tensor `tensor` (stored at `offset`) becomes: a
+ * CodecError turns into a `chunk_corrupt` ContainerError naming the chunk; anything else is
+ * returned as it is, for the caller to rethrow.
+ */
+export function chunkFailure(tensor: string, index: number, offset: number, e: unknown): unknown {
+  if (!(e instanceof CodecError)) return e;
+  return new ContainerError(
+    "chunk_corrupt",
+    `tensor "${tensor}" chunk ${index} (offset ${offset}): ${e.message}`,
+    { cause: e },
+  );
 }

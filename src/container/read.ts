@@ -4,12 +4,11 @@
  * @module
  */
 import { decodeChunk, type DecodeOptions, scratchBytes } from "../../codec/chunk_decode.ts";
-import { CodecError } from "../../codec/errors.ts";
 import { copyTileRegion, type Rect, type TileGeometry, tilesCovering } from "../../codec/tiles.ts";
 import { openFileReader, type RandomAccessReader } from "../io/random_access.ts";
 import { sha256Bytes, sha256Hex } from "../hash/sha256.ts";
 import { nativeZstdDecompress } from "../codec_native/zstd.ts";
-import { ContainerError } from "./errors.ts";
+import { chunkFailure, ContainerError } from "./errors.ts";
 import { decodeHead, HEAD_BYTES } from "./format.ts";
 import {
   geometryOf,
@@ -125,14 +124,7 @@ export async function readChunk(
       },
     );
   } catch (e) {
-    if (e instanceof CodecError) {
-      throw new ContainerError(
-        "chunk_corrupt",
-        `tensor "${t.name}" chunk ${i} (offset ${offset}): ${e.message}`,
-        { cause: e },
-      );
-    }
-    throw e;
+    throw chunkFailure(t.name, i, offset, e);
   }
   if (options.stats) {
     options.stats.decodedBytes += rawLength;

@@ -3,8 +3,7 @@
  * leased file and decoded by the pool. Concurrent requests for one chunk share one decode.
  * @module
  */
-import { CodecError } from "../../codec/errors.ts";
-import { ContainerError } from "../container/errors.ts";
+import { chunkFailure } from "../container/errors.ts";
 import { losslessOf, type TensorEntry } from "../container/index_schema.ts";
 import type { ContainerLease } from "../store/container_leases.ts";
 import type { ChunkCache } from "./chunk_cache.ts";
@@ -54,14 +53,7 @@ export function createChunkSource(cache: ChunkCache, pool: DecodePool): ChunkSou
           cache.set(key, raw);
           return raw;
         } catch (e) {
-          if (e instanceof CodecError) {
-            throw new ContainerError(
-              "chunk_corrupt",
-              `tensor "${t.name}" chunk ${i} (offset ${offset}): ${e.message}`,
-              { cause: e },
-            );
-          }
-          throw e;
+          throw chunkFailure(t.name, i, offset, e);
         }
       })();
       inflight.set(key, p);

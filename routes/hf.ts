@@ -7,7 +7,7 @@
  */
 import { Hono } from "hono";
 import { HttpError } from "../src/http/http_error.ts";
-import { bytesRepresentation, type Representation } from "../src/http/representation.ts";
+import { hashedBytesRepresentation, type Representation } from "../src/http/representation.ts";
 import type { AppContext, AppEnv, ServerContext } from "../src/server/context.ts";
 import { hfFiles, hfModelInfo, hfTree, lfsPointer } from "../src/server/hf_info.ts";
 import { BYTE_PARAMS, BYTE_RESPONSES, P, type Paths } from "../src/server/openapi.ts";
@@ -19,7 +19,6 @@ import { sidecarRepresentation } from "../src/server/sidecar.ts";
 import { StoreError } from "../src/store/errors.ts";
 import type { RevisionRef } from "../src/store/layout.ts";
 import { CONTAINER_FILE, ORIGINAL_FILE, SIDECAR } from "../src/store/names.ts";
-import { createHash } from "node:crypto";
 
 const REV = {
   name: "revision",
@@ -193,11 +192,9 @@ export function hfRoutes(ctx: ServerContext): Hono<AppEnv> {
       };
       if (raw && entry.lfs) {
         const pointer = new TextEncoder().encode(lfsPointer(entry.sha256, entry.size));
-        const sha = createHash("sha256").update(pointer).digest("hex");
         lease.release();
-        rep = bytesRepresentation(pointer, "text/plain; charset=utf-8", `"${sha}"`, {
-          sha256: sha,
-          headers: { "X-Repo-Commit": snap.commit },
+        rep = hashedBytesRepresentation(pointer, "text/plain; charset=utf-8", {
+          "X-Repo-Commit": snap.commit,
         });
       } else if (file === ORIGINAL_FILE) {
         rep = await originalRepresentation(lease, ctx.chunks, headers);

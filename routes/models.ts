@@ -3,8 +3,7 @@
  * @module
  */
 import { Hono } from "hono";
-import { createHash } from "node:crypto";
-import { bytesRepresentation } from "../src/http/representation.ts";
+import { hashedBytesRepresentation } from "../src/http/representation.ts";
 import { HttpError } from "../src/http/http_error.ts";
 import type { AppEnv, ServerContext } from "../src/server/context.ts";
 import { buildManifest } from "../src/server/manifest.ts";
@@ -107,12 +106,7 @@ export function modelRoutes(ctx: ServerContext): Hono<AppEnv> {
     } finally {
       lease.release();
     }
-    const sha = createHash("sha256").update(body).digest("hex");
-    return respond(
-      ctx,
-      c,
-      bytesRepresentation(body, "application/json; charset=utf-8", `"${sha}"`, { sha256: sha }),
-    );
+    return respond(ctx, c, hashedBytesRepresentation(body, "application/json; charset=utf-8"));
   });
 
   const auth = requireToken(ctx.config.token);

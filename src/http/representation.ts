@@ -3,6 +3,7 @@
  * bytes can be produced from any offset. {@link sendRepresentation} turns one into a response.
  * @module
  */
+import { sha256Hex } from "../hash/sha256.ts";
 
 /** A selected representation (RFC 9110 §3.2) that can be read from any byte range. */
 export interface Representation {
@@ -49,4 +50,22 @@ export function bytesRepresentation(
       yield bytes.subarray(start, end);
     },
   };
+}
+
+/**
+ * A representation of bytes held in memory whose ETag and Repr-Digest are their SHA-256.
+ *
+ * @example
+ * ```ts
+ * hashedBytesRepresentation(new TextEncoder().encode("{}"), "application/json").etag;
+ * // '"44136fa3…"'
+ * ```
+ */
+export function hashedBytesRepresentation(
+  bytes: Uint8Array,
+  contentType: string,
+  headers?: Record<string, string>,
+): Representation {
+  const sha256 = sha256Hex(bytes);
+  return bytesRepresentation(bytes, contentType, `"${sha256}"`, { sha256, headers });
 }

@@ -2,8 +2,7 @@
  * Sidecar files (config.json, tokenizer files, …) as representations.
  * @module
  */
-import { createHash } from "node:crypto";
-import { bytesRepresentation, type Representation } from "../http/representation.ts";
+import { hashedBytesRepresentation, type Representation } from "../http/representation.ts";
 import { StoreError } from "../store/errors.ts";
 import type { RevisionRef } from "../store/layout.ts";
 import type { ModelStore } from "../store/model_store.ts";
@@ -42,9 +41,5 @@ export async function sidecarRepresentation(
     }
     throw e;
   }
-  const sha = createHash("sha256").update(bytes).digest("hex");
-  return bytesRepresentation(bytes, sidecarType(file), `"${sha}"`, {
-    sha256: sha,
-    headers,
-  });
+  return hashedBytesRepresentation(bytes, sidecarType(file), headers);
 }

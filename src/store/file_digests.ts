@@ -6,6 +6,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { sha256Hex } from "../hash/sha256.ts";
 import { createAtomicFile } from "../io/atomic_file.ts";
 import type { PositionalReader } from "../io/positional_reader.ts";
 
@@ -120,7 +121,7 @@ export function createFileDigests(): FileDigests {
       let p = sidecars.get(key);
       if (!p) {
         p = Deno.readFile(path).then((bytes) => ({
-          sha256: createHash("sha256").update(bytes).digest("hex"),
+          sha256: sha256Hex(bytes),
           gitOid: gitBlobOid(bytes),
           size: bytes.length,
         }));

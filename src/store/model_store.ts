@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Mode } from "../../codec/chunk_encode.ts";
+import { sha256Hex } from "../hash/sha256.ts";
 import { createAtomicFile } from "../io/atomic_file.ts";
 import { openFileReader } from "../io/random_access.ts";
 import { openPositionalReader } from "../io/positional_reader.ts";
@@ -316,7 +317,7 @@ export async function createModelStore(options: ModelStoreOptions): Promise<Mode
         created,
         file,
         size: bytes.length,
-        sha256: createHash("sha256").update(bytes).digest("hex"),
+        sha256: sha256Hex(bytes),
       };
     });
   }

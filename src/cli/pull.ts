@@ -8,7 +8,7 @@
 import { parseArgs } from "node:util";
 import { nativeZstdDecompress } from "../codec_native/zstd.ts";
 import { ClientError } from "../client/errors.ts";
-import type { Fetch } from "../client/http.ts";
+import { bodyPieces, type Fetch } from "../client/http.ts";
 import { openSource, type Transport } from "../client/load_model.ts";
 import { fetchManifest, type Manifest } from "../client/manifest.ts";
 import { type ModelRef, parseModelUrl, resolveUrl } from "../client/model_url.ts";
@@ -257,18 +257,7 @@ async function pullDecoded(
     );
   }
   await writeMeta(metaPath, metaOf(manifest, etag && !etag.startsWith("W/") ? etag : null));
-  if (res.body) {
-    const reader = res.body.getReader();
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        await sink.write(value);
-      }
-    } finally {
-      reader.cancel().catch(() => {});
-    }
-  }
+  for await (const piece of bodyPieces(res)) await sink.write(piece);
   return { transport: "decoded", resumedFrom: have, restarted };
 }
 

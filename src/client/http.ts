@@ -1,6 +1,6 @@
 /**
- * The few HTTP exchanges the client makes: a checked GET, a body read into a buffer of known size,
- * and a byte range. Browser-safe.
+ * The few HTTP exchanges the client makes: a checked GET, a body read piece by piece or into a
+ * buffer of known size, and a byte range. Browser-safe.
  * @module
  */
 import { ClientError } from "./errors.ts";
@@ -54,30 +54,40 @@ export async function readExact(
 ): Promise<Uint8Array> {
   const out = new Uint8Array(length);
   let pos = 0;
-  if (res.body) {
-    const reader = res.body.getReader();
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        if (pos + value.length > length) {
-          throw new ClientError(
-            "bad_response",
-            `${what}: body is longer than the expected ${length} bytes`,
-          );
-        }
-        out.set(value, pos);
-        pos += value.length;
-        onBytes?.(value.length);
-      }
-    } finally {
-      reader.cancel().catch(() => {});
+  for await (const value of bodyPieces(res)) {
+    if (pos + value.length > length) {
+      throw new ClientError(
+        "bad_response",
+        `${what}: body is longer than the expected ${length} bytes`,
+      );
     }
+    out.set(value, pos);
+    pos += value.length;
+    onBytes?.(value.length);
   }
   if (pos !== length) {
     throw new ClientError("bad_response", `${what}: body has ${pos} bytes, expected ${length}`);
   }
   return out;
+}
+
+/**
+ * Yields the pieces of `res`'s body as they arrive (nothing for a response without a body). The
+ * body is cancelled when the loop ends early, so a throw from the consumer stops the download.
+ * Browsers do not all make a `ReadableStream` iterable, hence the reader.
+ */
+export async function* bodyPieces(res: Response): AsyncGenerator<Uint8Array> {
+  if (!res.body) return;
+  const reader = res.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
 }
 
 /** A byte range read: the bytes and the total size the server reported. */

@@ -17,8 +17,6 @@ import {
   modelListSchema,
   publishResultSchema,
 } from "../src/server/schemas.ts";
-import { listRevisions } from "../src/store/layout.ts";
-import { StoreError } from "../src/store/errors.ts";
 
 /** OpenAPI description of these routes. */
 export const modelPaths: Paths = {
@@ -90,8 +88,7 @@ export function modelRoutes(ctx: ServerContext): Hono<AppEnv> {
 
   app.get("/v1/models/:org/:name", async (c) => {
     const { org, name } = modelParams(c);
-    const revisions = await listRevisions(store.root, org, name);
-    if (revisions.length === 0) throw new StoreError("model_not_found", `no model ${org}/${name}`);
+    const revisions = await store.revisions(org, name);
     return c.json(modelListingSchema.parse({ id: `${org}/${name}`, revisions }));
   });
 

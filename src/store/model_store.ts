@@ -94,6 +94,8 @@ export interface ModelStore {
   readonly digests: FileDigests;
   /** Every model with at least one revision. */
   list(): Promise<ModelListing[]>;
+  /** Revisions of `org/name` that hold a container, sorted; throws `model_not_found` if none. */
+  revisions(org: string, name: string): Promise<string[]>;
   /**
    * Resolves `org/name` at `revision`: a branch name, `HEAD` (the default branch unless a branch
    * is called so) or a commit id from {@link snapshot}. Throws `bad_name`, `model_not_found` or
@@ -176,6 +178,12 @@ export async function createModelStore(options: ModelStoreOptions): Promise<Mode
     return { ref, containerSize, containerSha256, mtimeMs, sidecars, commit: h.digest("hex") };
   }
 
+  async function revisionsOf(org: string, name: string): Promise<string[]> {
+    const found = await listRevisions(root, org, name);
+    if (found.length === 0) throw new StoreError("model_not_found", `no model ${org}/${name}`);
+    return found;
+  }
+
   async function resolve(
     org: string,
     name: string,
@@ -183,10 +191,7 @@ export async function createModelStore(options: ModelStoreOptions): Promise<Mode
   ): Promise<RevisionRef> {
     const wanted = revision == null || revision === "" ? DEFAULT_REVISION : revision;
     revisionRef(root, org, name, wanted); // validates: a bad name never reaches the file system
-    const revisions = await listRevisions(root, org, name);
-    if (revisions.length === 0) {
-      throw new StoreError("model_not_found", `no model ${org}/${name}`);
-    }
+    const revisions = await revisionsOf(org, name);
     if (revisions.includes(wanted)) return revisionRef(root, org, name, wanted);
     if (wanted === "HEAD" && revisions.includes(DEFAULT_REVISION)) {
       return revisionRef(root, org, name, DEFAULT_REVISION);
@@ -325,11 +330,7 @@ export async function createModelStore(options: ModelStoreOptions): Promise<Mode
   async function deleteRevision(org: string, name: string, revision: string | null) {
     const ref = revisionRef(root, org, name, revision);
     await mutex.run(modelKey(org, name), async () => {
-      const revisions = await listRevisions(root, org, name);
-      if (revisions.length === 0) {
-        throw new StoreError("model_not_found", `no model ${org}/${name}`);
-      }
-      if (!revisions.includes(ref.revision)) {
+      if (!(await revisionsOf(org, name)).includes(ref.revision)) {
         throw new StoreError(
           "revision_not_found",
           `model ${org}/${name} has no revision ${ref.revision}`,
@@ -376,6 +377,7 @@ export async function createModelStore(options: ModelStoreOptions): Promise<Mode
     leases,
     digests,
     list: () => listModels(root),
+    revisions: revisionsOf,
     resolve,
     snapshot,
     sidecarPath(ref, file) {

@@ -8,7 +8,7 @@
 import { parseArgs } from "node:util";
 import { nativeZstdDecompress } from "../codec_native/zstd.ts";
 import { ClientError } from "../client/errors.ts";
-import { bodyPieces, type Fetch } from "../client/http.ts";
+import { bodyPieces, type Fetch, parseContentRange } from "../client/http.ts";
 import { openSource, type Transport } from "../client/load_model.ts";
 import { fetchManifest, type Manifest } from "../client/manifest.ts";
 import { type ModelRef, parseModelUrl, resolveUrl } from "../client/model_url.ts";
@@ -228,8 +228,8 @@ async function pullDecoded(
     res = await fetchFn(url, { signal });
   }
   if (res.status === 206) {
-    const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers.get("content-range") ?? "");
-    if (!m || Number(m[1]) !== have || Number(m[3]) !== manifest.size) {
+    const range = parseContentRange(res.headers.get("content-range"));
+    if (!range || range.first !== have || range.total !== manifest.size) {
       await res.body?.cancel();
       throw new ClientError(
         "bad_response",

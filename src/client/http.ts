@@ -98,6 +98,22 @@ export interface RangeResult {
   readonly total: number;
 }
 
+/** A satisfied `Content-Range`: bytes `first` to `last` inclusive of a `total`-byte whole. */
+export interface ContentRange {
+  /** First byte sent. */
+  readonly first: number;
+  /** Last byte sent, inclusive. */
+  readonly last: number;
+  /** Size of the whole representation. */
+  readonly total: number;
+}
+
+/** Parses a `Content-Range: bytes first-last/total` value; anything else gives `undefined`. */
+export function parseContentRange(value: string | null): ContentRange | undefined {
+  const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(value ?? "");
+  return m ? { first: Number(m[1]), last: Number(m[2]), total: Number(m[3]) } : undefined;
+}
+
 /**
  * GETs bytes `[start, end)` of `url` with `Range`, and checks that the server answered 206 with
  * exactly that range.
@@ -121,13 +137,13 @@ export async function fetchRange(
     await res.body?.cancel();
     throw new ClientError("bad_response", `${what}: expected 206, received ${res.status}`);
   }
-  const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers.get("content-range") ?? "");
-  if (!m || Number(m[1]) !== start || Number(m[2]) !== end - 1) {
+  const range = parseContentRange(res.headers.get("content-range"));
+  if (!range || range.first !== start || range.last !== end - 1) {
     await res.body?.cancel();
     throw new ClientError(
       "bad_response",
       `${what}: Content-Range is "${res.headers.get("content-range")}"`,
     );
   }
-  return { bytes: await readExact(res, end - start, what, options.onBytes), total: Number(m[3]) };
+  return { bytes: await readExact(res, end - start, what, options.onBytes), total: range.total };
 }

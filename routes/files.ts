@@ -8,7 +8,7 @@ import type { AppEnv, ServerContext } from "../src/server/context.ts";
 import { requireToken } from "../src/server/middleware/auth.ts";
 import { BYTE_PARAMS, BYTE_RESPONSES, P, type Paths } from "../src/server/openapi.ts";
 import { containerRepresentation } from "../src/server/representations.ts";
-import { modelParams } from "../src/server/request_params.ts";
+import { modelParams, uploadLimits } from "../src/server/request_params.ts";
 import { respond } from "../src/server/respond.ts";
 import { sidecarResultSchema } from "../src/server/schemas.ts";
 import { sidecarRepresentation } from "../src/server/sidecar.ts";
@@ -97,12 +97,14 @@ export function fileRoutes(ctx: ServerContext): Hono<AppEnv> {
   app.put("/v1/models/:org/:name/files/:file", auth, async (c) => {
     const { org, name, revision } = modelParams(c);
     const file = checkSidecar(c.req.param("file"));
-    const length = c.req.header("Content-Length");
-    const r = await store.putSidecar(org, name, revision, file, c.req.raw.body, {
-      maxBytes: ctx.config.maxSidecarBytes,
-      contentLength: length === undefined ? null : Number(length),
-      idleTimeoutMs: ctx.config.timeoutMs,
-    });
+    const r = await store.putSidecar(
+      org,
+      name,
+      revision,
+      file,
+      c.req.raw.body,
+      uploadLimits(c, ctx.config.maxSidecarBytes, ctx.config.timeoutMs),
+    );
     return c.json(
       sidecarResultSchema.parse({
         id: `${org}/${name}`,

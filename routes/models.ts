@@ -9,7 +9,7 @@ import type { AppEnv, ServerContext } from "../src/server/context.ts";
 import { buildManifest } from "../src/server/manifest.ts";
 import { requireToken } from "../src/server/middleware/auth.ts";
 import { BYTE_RESPONSES, P, type Paths } from "../src/server/openapi.ts";
-import { modelParams } from "../src/server/request_params.ts";
+import { modelParams, uploadLimits } from "../src/server/request_params.ts";
 import { respond } from "../src/server/respond.ts";
 import {
   manifestSchema,
@@ -114,11 +114,8 @@ export function modelRoutes(ctx: ServerContext): Hono<AppEnv> {
     if (mode !== "best" && mode !== "fast") {
       throw new HttpError(400, "bad_query", `mode must be fast or best: received "${mode}"`);
     }
-    const length = c.req.header("Content-Length");
     const r = await store.publishModel(org, name, revision, c.req.raw.body, {
-      maxBytes: ctx.config.maxUploadBytes,
-      contentLength: length === undefined ? null : Number(length),
-      idleTimeoutMs: ctx.config.timeoutMs,
+      ...uploadLimits(c, ctx.config.maxUploadBytes, ctx.config.timeoutMs),
       mode,
     });
     return c.json(

@@ -5,6 +5,7 @@
  * @module
  */
 import { HttpError } from "../http/http_error.ts";
+import type { ReceiveLimits } from "../store/upload.ts";
 import type { AppContext } from "./context.ts";
 
 /**
@@ -34,4 +35,14 @@ export function modelParams(c: AppContext): { org: string; name: string; revisio
     name: c.req.param("name") ?? "",
     revision: c.req.query("revision") ?? null,
   };
+}
+
+/** The limits of an upload body: `maxBytes`, the announced `Content-Length` and `idleTimeoutMs`. */
+export function uploadLimits(
+  c: AppContext,
+  maxBytes: number,
+  idleTimeoutMs: number,
+): ReceiveLimits {
+  const length = c.req.header("Content-Length");
+  return { maxBytes, contentLength: length === undefined ? null : Number(length), idleTimeoutMs };
 }

@@ -10,7 +10,7 @@ import { decodeHead, type Head, HEAD_BYTES } from "../container/format.ts";
 import { type Index, parseIndex, type TensorEntry } from "../container/index_schema.ts";
 import { ClientError } from "./errors.ts";
 import { type Fetch, fetchRange } from "./http.ts";
-import { webSha256Hex } from "./web_sha256.ts";
+import { toHex, webSha256Hex } from "./web_sha256.ts";
 
 /** A container on a server: its validated index and where its bytes are. */
 export interface RemoteContainer {
@@ -61,7 +61,7 @@ export async function openRemoteContainer(
     head.indexOffset + head.indexLength,
     { signal, onBytes },
   )).bytes;
-  if ((await webSha256Hex(stored)) !== hex(head.indexSha256)) {
+  if ((await webSha256Hex(stored)) !== toHex(head.indexSha256)) {
     throw new ClientError(
       "container_invalid",
       `${url}: index bytes do not match the SHA-256 in the head`,
@@ -133,10 +133,4 @@ function asContainerError<T>(fn: () => T): T {
     if (!(e instanceof ContainerError)) throw e;
     throw new ClientError("container_invalid", `${e.kind}: ${e.message}`, { cause: e });
   }
-}
-
-function hex(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += b.toString(16).padStart(2, "0");
-  return s;
 }

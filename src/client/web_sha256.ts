@@ -1,5 +1,6 @@
 /**
- * SHA-256 through Web Crypto, which Deno and every browser provide. Browser-safe.
+ * SHA-256 through Web Crypto, which Deno and every browser provide, and the hex it is compared in.
+ * Browser-safe.
  * @module
  */
 
@@ -14,10 +15,14 @@
  * ```
  */
 export async function webSha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(
-    await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
+  return toHex(
+    new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>)),
   );
+}
+
+/** Lower-case hex of `bytes`, two digits a byte; how digests are written in indexes and manifests. */
+export function toHex(bytes: Uint8Array): string {
   let hex = "";
-  for (const b of digest) hex += b.toString(16).padStart(2, "0");
+  for (const b of bytes) hex += b.toString(16).padStart(2, "0");
   return hex;
 }

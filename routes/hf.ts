@@ -18,7 +18,8 @@ import { hfModelInfoSchema, hfTreeEntrySchema } from "../src/server/schemas.ts";
 import { sidecarRepresentation } from "../src/server/sidecar.ts";
 import { StoreError } from "../src/store/errors.ts";
 import type { RevisionRef } from "../src/store/layout.ts";
-import { CONTAINER_FILE, ORIGINAL_FILE, SIDECAR } from "../src/store/names.ts";
+import type { RevisionSnapshot } from "../src/store/model_store.ts";
+import { CONTAINER_FILE, DEFAULT_REVISION, ORIGINAL_FILE, SIDECAR } from "../src/store/names.ts";
 
 const REV = {
   name: "revision",
@@ -94,6 +95,18 @@ export const hfPaths: Paths = {
 const notFound = (ref: RevisionRef, file: string) =>
   new StoreError("file_not_found", `${ref.org}/${ref.name}@${ref.revision} has no file ${file}`);
 
+/** The parsed `config.json` of `snap`, when it is a JSON object of at most 1 MiB. */
+async function readConfig(snap: RevisionSnapshot): Promise<Record<string, unknown> | null> {
+  if (!snap.sidecars.some((s) => s.name === "config.json" && s.size <= 1 << 20)) return null;
+  try {
+    const parsed = JSON.parse(await Deno.readTextFile(`${snap.ref.dir}/config.json`));
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) return parsed;
+  } catch {
+    // an unreadable config is simply not reported
+  }
+  return null;
+}
+
 /**
  * The routes; register them after every other route, since `/{org}/{name}/…` is a catch-all.
  *
@@ -106,24 +119,22 @@ export function hfRoutes(ctx: ServerContext): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { store } = ctx;
 
-  async function info(c: AppContext, revision: string | null) {
-    const ref = await store.resolve(c.req.param("org")!, c.req.param("name")!, revision);
+  /** The snapshot of `ref` and the index of the very container it describes. */
+  async function snapshotOf(ref: RevisionRef) {
     const lease = await store.leases.acquire(ref.containerPath);
     try {
-      const snap = await store.snapshot(ref, lease);
-      let config: Record<string, unknown> | null = null;
-      if (snap.sidecars.some((s) => s.name === "config.json" && s.size <= 1 << 20)) {
-        try {
-          const parsed = JSON.parse(await Deno.readTextFile(`${ref.dir}/config.json`));
-          if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) config = parsed;
-        } catch {
-          // an unreadable config is simply not reported
-        }
-      }
-      return { snap, index: lease.container.index, config };
+      return { snap: await store.snapshot(ref, lease), index: lease.container.index };
     } finally {
       lease.release();
     }
+  }
+
+  const resolve = (c: AppContext, revision: string | null | undefined) =>
+    store.resolve(c.req.param("org")!, c.req.param("name")!, revision);
+
+  async function modelInfo(c: AppContext, revision: string | null): Promise<Response> {
+    const { snap, index } = await snapshotOf(await resolve(c, revision));
+    return c.json(hfModelInfoSchema.parse(hfModelInfo(snap, index, await readConfig(snap))));
   }
 
   app.get("/api/models", async (c) => {
@@ -134,30 +145,21 @@ export function hfRoutes(ctx: ServerContext): Hono<AppEnv> {
       const [org, name] = m.id.split("/");
       if (author && org !== author) continue;
       if (search && !m.id.toLowerCase().includes(search)) continue;
-      const rev = m.revisions.includes("main") ? "main" : m.revisions[0];
-      const ref = await store.resolve(org, name, rev);
-      const lease = await store.leases.acquire(ref.containerPath);
-      try {
-        out.push(hfModelInfo(await store.snapshot(ref, lease), lease.container.index, null));
-      } finally {
-        lease.release();
-      }
+      const rev = m.revisions.includes(DEFAULT_REVISION) ? DEFAULT_REVISION : m.revisions[0];
+      const { snap, index } = await snapshotOf(await store.resolve(org, name, rev));
+      out.push(hfModelInfo(snap, index, null));
     }
     return c.json(out);
   });
 
-  app.get("/api/models/:org/:name", async (c) => {
-    const { snap, index, config } = await info(c, null);
-    return c.json(hfModelInfoSchema.parse(hfModelInfo(snap, index, config)));
-  });
-
-  app.get("/api/models/:org/:name/revision/:revision{.+}", async (c) => {
-    const { snap, index, config } = await info(c, c.req.param("revision"));
-    return c.json(hfModelInfoSchema.parse(hfModelInfo(snap, index, config)));
-  });
+  app.get("/api/models/:org/:name", (c) => modelInfo(c, null));
+  app.get(
+    "/api/models/:org/:name/revision/:revision{.+}",
+    (c) => modelInfo(c, c.req.param("revision")),
+  );
 
   app.get("/api/models/:org/:name/tree/:revision/:path{.*}?", async (c) => {
-    const { snap, index } = await info(c, c.req.param("revision"));
+    const { snap, index } = await snapshotOf(await resolve(c, c.req.param("revision")));
     const path = c.req.param("path") ?? "";
     if (path !== "") {
       throw new HttpError(404, "file_not_found", `no folder ${path}: files are flat`);
@@ -167,11 +169,7 @@ export function hfRoutes(ctx: ServerContext): Hono<AppEnv> {
 
   /** `resolve` serves the files; `raw` serves model files as their Git LFS pointers. */
   async function file(c: AppContext, raw: boolean): Promise<Response> {
-    const ref = await store.resolve(
-      c.req.param("org")!,
-      c.req.param("name")!,
-      c.req.param("revision"),
-    );
+    const ref = await resolve(c, c.req.param("revision"));
     const file = restOfPath(c.req.url, 4);
     if (file !== ORIGINAL_FILE && file !== CONTAINER_FILE && !SIDECAR.test(file)) {
       throw notFound(ref, file);

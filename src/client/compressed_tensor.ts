@@ -96,6 +96,7 @@ export async function fetchCompressedTensor(
   const maxRaw = lossless.chunks.reduce((m, ch) => Math.max(m, ch[2]), 0);
   const scratch = new Uint8Array(scratchBytes(maxRaw));
   const slots = new Int32Array(4096);
+  const words = new Uint16Array(maxRaw);
   const fullWidth = g.tileCols === g.cols;
   const tile = fullWidth ? undefined : new Uint8Array(maxRaw);
   const whole = { r0: 0, r1: g.rows, c0: 0, c1: g.cols };
@@ -115,6 +116,7 @@ export async function fetchCompressedTensor(
           zstdDecompress: options.zstdDecompress,
           scratch,
           slots,
+          words,
           verifyStored: true,
         },
       );

@@ -16,7 +16,7 @@ import { restOfPath } from "../src/server/request_params.ts";
 import { respond } from "../src/server/respond.ts";
 import { hfModelInfoSchema, hfTreeEntrySchema } from "../src/server/schemas.ts";
 import { sidecarRepresentation } from "../src/server/sidecar.ts";
-import { StoreError } from "../src/store/errors.ts";
+import { fileNotFound } from "../src/store/errors.ts";
 import type { RevisionRef } from "../src/store/layout.ts";
 import type { RevisionSnapshot } from "../src/store/model_store.ts";
 import { CONTAINER_FILE, DEFAULT_REVISION, ORIGINAL_FILE, SIDECAR } from "../src/store/names.ts";
@@ -91,9 +91,6 @@ export const hfPaths: Paths = {
     },
   },
 };
-
-const notFound = (ref: RevisionRef, file: string) =>
-  new StoreError("file_not_found", `${ref.org}/${ref.name}@${ref.revision} has no file ${file}`);
 
 /** The parsed `config.json` of `snap`, when it is a JSON object of at most 1 MiB. */
 async function readConfig(snap: RevisionSnapshot): Promise<Record<string, unknown> | null> {
@@ -172,14 +169,14 @@ export function hfRoutes(ctx: ServerContext): Hono<AppEnv> {
     const ref = await resolve(c, c.req.param("revision"));
     const file = restOfPath(c.req.url, 4);
     if (file !== ORIGINAL_FILE && file !== CONTAINER_FILE && !SIDECAR.test(file)) {
-      throw notFound(ref, file);
+      throw fileNotFound(ref, file);
     }
     const lease = await store.leases.acquire(ref.containerPath);
     let rep: Representation;
     try {
       const snap = await store.snapshot(ref, lease);
       const entry = hfFiles(snap, lease.container.index).find((f) => f.path === file);
-      if (!entry) throw notFound(ref, file);
+      if (!entry) throw fileNotFound(ref, file);
       const headers: Record<string, string> = {
         "X-Repo-Commit": snap.commit,
         "X-Linked-Etag": `"${entry.sha256}"`,

@@ -3,7 +3,7 @@
  * @module
  */
 import { hashedBytesRepresentation, type Representation } from "../http/representation.ts";
-import { StoreError } from "../store/errors.ts";
+import { fileNotFound } from "../store/errors.ts";
 import type { RevisionRef } from "../store/layout.ts";
 import type { ModelStore } from "../store/model_store.ts";
 
@@ -34,10 +34,7 @@ export async function sidecarRepresentation(
     bytes = await Deno.readFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.IsADirectory) {
-      throw new StoreError(
-        "file_not_found",
-        `${ref.org}/${ref.name}@${ref.revision} has no file ${file}`,
-      );
+      throw fileNotFound(ref, file);
     }
     throw e;
   }

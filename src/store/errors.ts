@@ -3,6 +3,7 @@
  * uploads it refuses.
  * @module
  */
+import type { RevisionRef } from "./layout.ts";
 
 /** Every way a store operation can be refused. */
 export type StoreErrorKind =
@@ -32,4 +33,19 @@ export class StoreError extends Error {
     this.name = "StoreError";
     this.kind = kind;
   }
+}
+
+/**
+ * The `file_not_found` error for `file` of revision `ref`.
+ *
+ * @example
+ * ```ts
+ * throw fileNotFound(ref, "config.json"); // "demo/stories260k@main has no file config.json"
+ * ```
+ */
+export function fileNotFound(ref: RevisionRef, file: string): StoreError {
+  return new StoreError(
+    "file_not_found",
+    `${ref.org}/${ref.name}@${ref.revision} has no file ${file}`,
+  );
 }

@@ -55,7 +55,15 @@ export function layerRoutes(ctx: ServerContext): Hono<AppEnv> {
       );
     }
     const tensors = index.tensors.filter((t) => t.layer === key);
-    return respond(ctx, c, layerRepresentation(lease, ctx.chunks, key, tensors));
+    let rep;
+    try {
+      rep = layerRepresentation(lease, ctx.chunks, key, tensors);
+    } catch (e) {
+      // The representation owns the lease only once it exists.
+      lease.release();
+      throw e;
+    }
+    return respond(ctx, c, rep);
   });
   return app;
 }

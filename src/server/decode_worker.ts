@@ -7,7 +7,7 @@ import { decodeChunk, scratchBytes } from "../../codec/chunk_decode.ts";
 import { nativeZstdDecompress } from "../codec_native/zstd.ts";
 import type { DecodeReply, DecodeRequest } from "./decode_pool.ts";
 
-let planes = new Uint8Array(0);
+let planes = new Uint8Array(0), words = new Uint16Array(0);
 const slots = new Int32Array(4096);
 
 /** Decodes one request on this thread; the message handler's body. */
@@ -16,11 +16,13 @@ export function decodeRequest(req: DecodeRequest): DecodeReply {
   try {
     const need = scratchBytes(req.entry.rawLength);
     if (planes.length < need) planes = new Uint8Array(need);
+    if (words.length < req.entry.rawLength) words = new Uint16Array(req.entry.rawLength);
     const out = new Uint8Array(req.entry.rawLength);
     decodeChunk(req.stored, req.entry, req.layout, out, {
       zstdDecompress: nativeZstdDecompress,
       scratch: planes,
       slots,
+      words,
     });
     return { id: req.id, raw: out, ms: performance.now() - t0 };
   } catch (e) {

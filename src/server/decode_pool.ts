@@ -66,7 +66,7 @@ function replyToResult(reply: DecodeReply): Uint8Array {
  * pool.close();
  * ```
  */
-export async function createDecodePool(
+export function createDecodePool(
   workers: number,
   observe: DecodeObserver = () => {},
 ): Promise<DecodePool> {
@@ -80,7 +80,7 @@ export async function createDecodePool(
       return Promise.reject(e);
     }
   };
-  if (workers <= 0) return { size: 0, decode: decodeHere, close() {} };
+  if (workers <= 0) return Promise.resolve({ size: 0, decode: decodeHere, close() {} });
   const url = new URL("./decode_worker.ts", import.meta.url).href;
   const pending = new Map<
     number,
@@ -118,7 +118,7 @@ export async function createDecodePool(
     };
     return worker;
   });
-  return {
+  return Promise.resolve({
     size: workers,
     decode(stored, entry, layout) {
       if (closed) return Promise.reject(new Error("decode pool is closed"));
@@ -140,5 +140,5 @@ export async function createDecodePool(
       for (const p of pending.values()) p.reject(new Error("decode pool closed"));
       pending.clear();
     },
-  };
+  });
 }

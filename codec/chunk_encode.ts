@@ -102,12 +102,16 @@ function encodePlane(
   // there by far. Through node:zlib each call costs as much as decoding a small plane, so `fast`
   // takes it only when it saves a tenth.
   const zstd = options.zstdCompress;
+  // `best` always lets zstd compete; the sample check only keeps `fast` packing quick.
   if (zstd && (options.mode === "best" || repeatsLikely(plane, best[1].length, zstd))) {
-    // zstd levels are not monotonic on small planes, so `best` keeps the smaller of two.
     const margin = options.mode === "best" ? 1 : 0.9;
-    for (const level of options.mode === "best" ? [1, 9] : [1]) {
-      const packed = zstd(plane, level);
-      if (packed.length < best[1].length * margin) best = [CODEC_ZSTD, packed];
+    const packed = zstd(plane, 1);
+    if (packed.length < best[1].length * margin) best = [CODEC_ZSTD, packed];
+    // zstd levels are not monotonic on small planes, so `best` also tries a higher one, where
+    // level 1 came close enough to suggest repeats worth a slower search.
+    if (options.mode === "best" && packed.length < best[1].length * 1.1) {
+      const deeper = zstd(plane, 9);
+      if (deeper.length < best[1].length) best = [CODEC_ZSTD, deeper];
     }
   }
   // A coded plane must save real space to be worth decoding. In `fast`, the top plane (the

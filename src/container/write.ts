@@ -113,6 +113,7 @@ export async function packReader(
     fileHash.update(header.headerBytes);
 
     let bytesIn = header.dataStart;
+    let pendingWrite: Promise<void> = Promise.resolve();
     const tensors: TensorEntry[] = [];
     for (const t of header.tensors) {
       const tensorHash = sha256();
@@ -126,7 +127,9 @@ export async function packReader(
       for await (const raw of readTiles(reader, header.dataStart, t, g, hashBand)) {
         const stored = encodeChunk(raw, layout, { mode, zstdCompress });
         pos = alignUp(pos, alignment);
-        await out.writeAt(pos, stored);
+        // One write in flight while the next chunk encodes; order is kept by awaiting it first.
+        await pendingWrite;
+        pendingWrite = out.writeAt(pos, stored);
         chunks.push([pos, stored.length, raw.length, xxh32(stored), xxh32(raw)]);
         pos += stored.length;
         bytesIn += raw.length;
@@ -168,6 +171,7 @@ export async function packReader(
       layers: layerOrder(tensors.map((t) => t.layer), pattern),
       tensors,
     };
+    await pendingWrite;
     const indexJson = new TextEncoder().encode(JSON.stringify(index));
     if (indexJson.length > MAX_INDEX_BYTES) {
       throw new RangeError(
@@ -220,11 +224,24 @@ async function* readTiles(
 ): AsyncGenerator<Uint8Array> {
   const [gridRows, gridCols] = gridSize(g);
   const rowBytes = g.cols * g.width;
-  for (let tr = 0; tr < gridRows; tr++) {
+  const bandAt = (tr: number) => {
     const r0 = tr * g.tileRows, r1 = Math.min(g.rows, r0 + g.tileRows);
-    const bandBytes = (r1 - r0) * rowBytes;
-    const bandStart = dataStart + t.begin + r0 * rowBytes;
-    const band = bandBytes <= MAX_BAND_BYTES ? await reader.readAt(bandStart, bandBytes) : null;
+    return { r0, r1, bytes: (r1 - r0) * rowBytes, start: dataStart + t.begin + r0 * rowBytes };
+  };
+  const readBand = (tr: number) => {
+    const b = bandAt(tr);
+    if (tr >= gridRows || b.bytes > MAX_BAND_BYTES) return null;
+    const p = reader.readAt(b.start, b.bytes);
+    // Awaited when its turn comes; if packing fails first, its rejection must not go unhandled.
+    p.catch(() => {});
+    return p;
+  };
+  // The next band is read while this one's tiles encode.
+  let next = readBand(0);
+  for (let tr = 0; tr < gridRows; tr++) {
+    const { r0, r1, bytes: bandBytes, start: bandStart } = bandAt(tr);
+    const band = next ? await next : null;
+    next = readBand(tr + 1);
     if (band) {
       onBand(band);
     } else {

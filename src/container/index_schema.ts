@@ -15,14 +15,35 @@ const u32 = z.number().int().nonnegative().max(0xffffffff);
 const hex256 = z.string().regex(/^[0-9a-f]{64}$/);
 
 /** One chunk: stored offset, stored length, raw length, XXH32 of stored bytes, XXH32 of raw bytes. */
-export const chunkSchema = z.tuple([uint, u32, u32, u32, u32]);
+export type ChunkRecord = [number, number, number, number, number];
+
+const isU32 = (v: unknown) =>
+  Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff;
+
+/** Whether `v` is a list of chunk records; checked by hand, as zod tuples tripled open time. */
+function isChunkTable(v: unknown): v is ChunkRecord[] {
+  if (!Array.isArray(v)) return false;
+  for (const c of v) {
+    if (!Array.isArray(c) || c.length !== 5) return false;
+    if (!Number.isSafeInteger(c[0]) || c[0] < 0) return false;
+    if (!isU32(c[1]) || !isU32(c[2]) || !isU32(c[3]) || !isU32(c[4])) return false;
+  }
+  return true;
+}
+
+/** The chunk table of a lossless encoding. */
+export const chunkTableSchema = z.custom<ChunkRecord[]>(
+  isChunkTable,
+  "chunks must be [offset, storedLength, rawLength, storedXxh32, rawXxh32] records of integers " +
+    "(offset a safe non-negative integer, the rest u32)",
+);
 
 /** The lossless representation every tensor has. */
 export const losslessSchema = z.object({
   kind: z.literal("lossless"),
   layout: z.object({ width: z.number().int().min(1).max(8), signMoved: z.boolean() }).strict(),
   tile: z.tuple([z.number().int().positive(), z.number().int().positive()]),
-  chunks: z.array(chunkSchema),
+  chunks: chunkTableSchema,
 }).strict();
 
 // Representations a later version adds (lossy variants, deltas) carry their own kind; a reader
@@ -71,8 +92,6 @@ export type Index = z.infer<typeof indexSchema>;
 export type TensorEntry = z.infer<typeof tensorSchema>;
 /** The lossless representation of a tensor. */
 export type Lossless = z.infer<typeof losslessSchema>;
-/** One chunk record. */
-export type ChunkRecord = z.infer<typeof chunkSchema>;
 
 /** The lossless representation of `t`; the schema and {@link validateIndex} guarantee there is one. */
 export function losslessOf(t: TensorEntry): Lossless {

@@ -11,7 +11,6 @@ import { MAX_HEADER_LENGTH } from "../safetensors/limits.ts";
 import { FORMAT_VERSION, HEAD_BYTES, MAX_ALIGNMENT } from "./format.ts";
 
 const uint = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-const u32 = z.number().int().nonnegative().max(0xffffffff);
 const hex256 = z.string().regex(/^[0-9a-f]{64}$/);
 
 /** One chunk: stored offset, stored length, raw length, XXH32 of stored bytes, XXH32 of raw bytes. */

@@ -426,6 +426,8 @@ interface DecodeResult {
   ok: boolean;
   error?: string;
   source?: "memory" | "disk";
+  /** "native" when the C kernels decoded, else "typescript". */
+  kernel?: string;
   runsSeconds?: number[];
   warmupRuns?: number;
   coldSeconds?: number;
@@ -482,6 +484,7 @@ async function measureDecode(
   const res: DecodeResult = {
     ok: true,
     source,
+    kernel: w.kernel as string,
     runsSeconds: w.runsSeconds as number[],
     warmupRuns: (w.warmupSeconds as number[]).length,
     coldSeconds: cold,
@@ -1431,8 +1434,9 @@ async function main(): Promise<void> {
       pack: "packFile(input, output, {mode}) in a child process, timed around the call, once",
       decode: "in a child process: read the container into memory (untimed), warm up (untimed, " +
         ">= 2 runs and >= warmupMs; the first is coldSeconds), then per run " +
-        "openContainer(bufferReader(bytes)) + iterate streamOriginal with verifyStored; the " +
-        "median of the runs; a final untimed pass checks the whole file's SHA-256",
+        "openContainer(bufferReader(bytes)) + decodeOriginal into a reused 4 MiB block (every " +
+        "chunk's XXH32 checked; native kernels when built, see decode.kernel); the median of " +
+        "the runs; a final untimed pass checks the whole file's SHA-256",
       decodeStream: "the decode runs without the openContainer time",
       baselines: "tool run as a process on the file; compress once, decompress median of runs " +
         "(-c to /dev/null), wall time measured by the bench",

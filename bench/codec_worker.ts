@@ -10,8 +10,9 @@
  * `decode memory` reads the whole container into memory first (untimed) and warms up: at least
  * two untimed decodes and `warmup-ms` (none when 0); the first is reported as the cold time. Then
  * it times `runs` single-threaded decodes of the original file: open (index SHA-256 and parse)
- * plus iterating `streamOriginal` exactly as `unpack` and the server read: the original header's
- * SHA-256 and every chunk's decoded XXH32 are checked, so no unverified byte comes out. A last, untimed pass checks the whole file's SHA-256 and
+ * plus `decodeOriginal` into a reused block buffer, exactly as `unpack` reads (and as `zstd -d -c`
+ * writes to /dev/null): the original header's SHA-256 and every chunk's decoded XXH32 are checked,
+ * so no unverified byte comes out. The native kernels are used when built (`deno task native`). A last, untimed pass checks the whole file's SHA-256 and
  * size. `decode disk` streams from the file through `openFileReader` and never holds the
  * container.
  *
@@ -20,7 +21,9 @@
  * @module
  */
 import { packFile } from "../src/container/write.ts";
-import { openContainer, streamOriginal } from "../src/container/read.ts";
+import { openContainer } from "../src/container/read.ts";
+import { decodeOriginal } from "../src/container/decode_original.ts";
+import { nativeBatch } from "../src/codec_native/kernel.ts";
 import { bufferReader, openFileReader, type RandomAccessReader } from "../src/io/random_access.ts";
 import { sha256 } from "../src/hash/sha256.ts";
 import { losslessOf } from "../src/container/index_schema.ts";
@@ -122,10 +125,10 @@ async function decodeOnce(
   const c = await openContainer(reader);
   const t1 = performance.now();
   let bytes = 0;
-  for await (const part of streamOriginal(c)) {
+  await decodeOriginal(c, (part) => {
     bytes += part.length;
     hash?.(part);
-  }
+  });
   const t2 = performance.now();
   return {
     bytes,
@@ -205,6 +208,7 @@ async function runDecode(
     ok: true,
     kind: "decode",
     source,
+    kernel: nativeBatch ? "native" : "typescript",
     containerBytes,
     originalBytes,
     coldSeconds: warmupSeconds[0] ?? runsSeconds[0],

@@ -8,12 +8,14 @@ import { CodecError } from "./errors.ts";
 import { mergePlanes } from "./planes.ts";
 import {
   CODEC_CONST,
+  CODEC_HUFFMAN,
   CODEC_RANS,
   CODEC_RAW,
   CODEC_ZSTD,
   PLANE_ENTRY_BYTES,
 } from "./plane_codec.ts";
 import { ransDecode, ransDecodeMerged } from "./rans/decode.ts";
+import { huffmanDecode } from "./huffman/decode.ts";
 import { SCALE_TOTAL } from "./rans/constants.ts";
 import { xxh32 } from "./xxh32.ts";
 import { portableZstdDecompress, type ZstdDecompress } from "./zstd_decode.ts";
@@ -206,8 +208,11 @@ function decodePlane(
       }
       return decoded;
     }
+    case CODEC_HUFFMAN:
+      huffmanDecode(payload, target);
+      return target;
     default:
-      throw new CodecError("unknown_codec", `plane ${index} has codec id ${codec}; known: 0-3`);
+      throw new CodecError("unknown_codec", `plane ${index} has codec id ${codec}; known: 0-4`);
   }
 }
 

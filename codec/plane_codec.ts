@@ -13,5 +13,8 @@ export const CODEC_RANS = 2;
 /** One Zstandard frame (RFC 8878). */
 export const CODEC_ZSTD = 3;
 
+/** Canonical Huffman, 4 interleaved bit streams (docs/FORMAT.md, "Huffman"). */
+export const CODEC_HUFFMAN = 4;
+
 /** Size of one plane table entry: u8 codec id, u32 payload length. */
 export const PLANE_ENTRY_BYTES = 5;

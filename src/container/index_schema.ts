@@ -6,7 +6,7 @@ import { z } from "zod";
 import { DTYPES, dtypeWidth, isDtype, planeLayout } from "../../codec/dtype.ts";
 import { gridSize, type TileGeometry, tileRect } from "../../codec/tiles.ts";
 import { ContainerError } from "./errors.ts";
-import { findDuplicateKey } from "./duplicate_keys.ts";
+import { countMemberNames, countParsedMembers, findDuplicateKey } from "./duplicate_keys.ts";
 import { MAX_HEADER_LENGTH } from "../safetensors/limits.ts";
 import { FORMAT_VERSION, HEAD_BYTES, MAX_ALIGNMENT } from "./format.ts";
 
@@ -175,7 +175,9 @@ export function parseIndex(bytes: Uint8Array, fileSize: number): Index {
     // ignoreBOM keeps a leading byte-order mark in the text, so that JSON.parse refuses it.
     const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
     json = JSON.parse(text);
-    const repeated = findDuplicateKey(text);
+    const repeated = countMemberNames(text) === countParsedMembers(json)
+      ? null
+      : findDuplicateKey(text) ?? "(unknown)";
     if (repeated !== null) throw new Error(`member name "${repeated}" appears twice in one object`);
   } catch (e) {
     throw new ContainerError("index_invalid", `index is not UTF-8 JSON: ${(e as Error).message}`);

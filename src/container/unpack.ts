@@ -6,25 +6,27 @@
 import { sha256 } from "../hash/sha256.ts";
 import { createAtomicFile } from "../io/atomic_file.ts";
 import { ContainerError } from "./errors.ts";
-import { type Container, type ReadOptions, streamOriginal } from "./read.ts";
+import type { Container } from "./read.ts";
+import { decodeOriginal, type DecodeOriginalOptions } from "./decode_original.ts";
 
 /** Writes the original file of `c` to `output`; `onBytes` is told each block's size. */
 export async function unpackTo(
   c: Container,
   output: string,
   onBytes?: (n: number) => void,
-  options: ReadOptions = {},
+  options: DecodeOriginalOptions = {},
 ): Promise<void> {
   const out = await createAtomicFile(output);
   try {
     const hash = sha256();
     let pos = 0;
-    for await (const part of streamOriginal(c, options)) {
+    // Blocks reuse one buffer: each is hashed and written before the next is decoded.
+    await decodeOriginal(c, async (part) => {
       hash.update(part);
       await out.writeAt(pos, part);
       pos += part.length;
       onBytes?.(part.length);
-    }
+    }, options);
     const digest = hash.hex();
     if (pos !== c.index.source.size || digest !== c.index.source.sha256) {
       throw new ContainerError(

@@ -1,0 +1,51 @@
+/**
+ * Builds the native decode kernels (native/tsr_kernel.c) into native/build/ with the system C
+ * compiler. Optional: without a compiler it says so and succeeds, and Tessera decodes with its
+ * TypeScript codec instead.
+ *
+ * ```
+ * deno task native
+ * ```
+ * @module
+ */
+const here = new URL(".", import.meta.url).pathname;
+const source = `${here}tsr_kernel.c`, outDir = `${here}build`;
+const output = `${outDir}/libtsr_kernel.so`;
+
+async function compiler(): Promise<string | null> {
+  for (const cc of [Deno.env.get("CC"), "cc", "gcc", "clang"]) {
+    if (!cc) continue;
+    try {
+      const r = await new Deno.Command(cc, { args: ["--version"], stdout: "null", stderr: "null" })
+        .output();
+      if (r.success) return cc;
+    } catch {
+      // Not installed; try the next.
+    }
+  }
+  return null;
+}
+
+if (Deno.build.os !== "linux" && Deno.build.os !== "darwin") {
+  console.log(`native kernels: not built on ${Deno.build.os}; the TypeScript codec is used`);
+  Deno.exit(0);
+}
+const cc = await compiler();
+if (!cc) {
+  console.log("native kernels: no C compiler found; the TypeScript codec is used");
+  Deno.exit(0);
+}
+await Deno.mkdir(outDir, { recursive: true });
+// Built to a temporary name and renamed, so a running process never loads a half-written file.
+const temp = `${output}.${Deno.pid}.tmp`;
+const r = await new Deno.Command(cc, {
+  args: ["-O3", "-std=c11", "-Wall", "-Wextra", "-fPIC", "-shared", "-o", temp, source],
+}).output();
+if (!r.success) {
+  console.error(new TextDecoder().decode(r.stderr));
+  await Deno.remove(temp).catch(() => {});
+  console.error("native kernels: the build failed");
+  Deno.exit(1);
+}
+await Deno.rename(temp, output);
+console.log(`native kernels: built ${output} with ${cc}`);

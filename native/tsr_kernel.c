@@ -1,0 +1,631 @@
+/*
+ * Native chunk decoding for Tessera's server, CLI and benchmarks, loaded through Deno FFI
+ * (src/codec_native/kernel.ts). The TypeScript decoder in codec/ stays the reference and the
+ * browser path: this file decodes the common chunk shapes faster and hands every other chunk, and
+ * every chunk that fails, back to it, so error messages come from one place.
+ *
+ * Why native: a rANS lane's step is a chain of dependent operations (table load, multiply, add,
+ * compare) of about 15 cycles. The format interleaves 4 lanes per stream, so one stream cannot go
+ * below about 4 cycles per symbol however it is written. Here two chunks are decoded at once, 8
+ * independent chains, which a JIT cannot be made to schedule.
+ *
+ * Every read is bounds-checked against the lengths passed in; hostile input yields a status.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#define SCALE_BITS 12
+#define SCALE_TOTAL (1u << SCALE_BITS)
+#define MASK (SCALE_TOTAL - 1)
+#define STATE_LOW (1u << 15)
+#define MAX_RICE_K 12
+
+enum { CODEC_RAW = 0, CODEC_CONST = 1, CODEC_RANS = 2, CODEC_ZSTD = 3, CODEC_HUFFMAN = 4 };
+
+/* Chunk statuses written to the descriptor table; mirrored in src/codec_native/kernel.ts. */
+enum { ST_OK = 0, ST_FALLBACK = 1, ST_FAILED = 2 };
+
+/* Descriptor words per chunk; mirrored in src/codec_native/kernel.ts. */
+enum { D_STORED = 0, D_STORED_LEN, D_DST, D_RAW_LEN, D_LAYOUT, D_XXH32, D_STATUS, D_SPARE, D_WORDS };
+
+static const uint32_t P1 = 0x9e3779b1u, P2 = 0x85ebca77u, P3 = 0xc2b2ae3du, P4 = 0x27d4eb2fu,
+                      P5 = 0x165667b1u;
+
+static inline uint32_t rotl(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
+static inline uint32_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static inline uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline void wr16(uint8_t *p, uint32_t v) { uint16_t u = (uint16_t)v; memcpy(p, &u, 2); }
+static inline void wr32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+/* XXH32 of data[0..len) with seed. */
+uint32_t tsr_xxh32(const uint8_t *data, uint32_t len, uint32_t seed) {
+  uint32_t i = 0, h;
+  if (len >= 16) {
+    uint32_t v1 = seed + P1 + P2, v2 = seed + P2, v3 = seed, v4 = seed - P1;
+    for (; i + 16 <= len; i += 16) {
+      v1 = rotl(v1 + rd32(data + i) * P2, 13) * P1;
+      v2 = rotl(v2 + rd32(data + i + 4) * P2, 13) * P1;
+      v3 = rotl(v3 + rd32(data + i + 8) * P2, 13) * P1;
+      v4 = rotl(v4 + rd32(data + i + 12) * P2, 13) * P1;
+    }
+    h = rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18);
+  } else {
+    h = seed + P5;
+  }
+  h += len;
+  for (; i + 4 <= len; i += 4) h = rotl(h + rd32(data + i) * P3, 17) * P4;
+  for (; i < len; i++) h = rotl(h + data[i] * P5, 11) * P1;
+  h ^= h >> 15;
+  h *= P2;
+  h ^= h >> 13;
+  h *= P3;
+  h ^= h >> 16;
+  return h;
+}
+
+/* One rANS stream being decoded, with what its output merges with. */
+typedef struct {
+  uint32_t slots[SCALE_TOTAL]; /* freq << 20 | (slot - start) << 8 | symbol */
+  uint32_t x[4];
+  const uint8_t *wb; /* the 16-bit words */
+  uint32_t count;    /* words in wb */
+  uint32_t q;        /* words used */
+  uint32_t i;        /* symbols decoded */
+  uint32_t n;        /* symbols in all */
+  uint32_t mode;     /* 0 bytes, 2 BF16 merge, 4 F32 merge */
+  const uint8_t *m, *b1, *b0;
+  uint8_t *dst;
+} Stream;
+
+/* Reads a frequency table (docs/FORMAT.md, "Frequency tables") and builds the slot lookup.
+ * Returns the offset past the table, or 0 on any error. */
+static uint32_t read_table(const uint8_t *src, uint32_t len, uint32_t *slots) {
+  uint16_t freqs[256];
+  uint8_t symbols[256];
+  memset(freqs, 0, sizeof freqs);
+  if (len < 2) return 0;
+  uint32_t mode = src[0] & 0x0f, k = src[0] >> 4, count = (uint32_t)src[1] + 1, pos = 2;
+  if (mode > 1 || k > MAX_RICE_K || count < 2) return 0;
+  if (mode == 0) {
+    if (pos + count > len) return 0;
+    for (uint32_t i = 0; i < count; i++) {
+      symbols[i] = src[pos + i];
+      if (i > 0 && symbols[i] <= symbols[i - 1]) return 0;
+    }
+    pos += count;
+  } else {
+    if (pos + 32 > len) return 0;
+    uint32_t n = 0;
+    for (uint32_t s = 0; s < 256; s++) {
+      if (src[pos + (s >> 3)] & (1u << (s & 7))) {
+        if (n == count) return 0;
+        symbols[n++] = (uint8_t)s;
+      }
+    }
+    if (n != count) return 0;
+    pos += 32;
+  }
+  uint64_t bit = (uint64_t)pos * 8, end = (uint64_t)len * 8;
+  uint32_t sum = 0, max_q = SCALE_TOTAL >> k;
+  for (uint32_t i = 0; i + 1 < count; i++) {
+    uint32_t q = 0;
+    for (;;) {
+      if (bit >= end) return 0;
+      uint32_t b = (src[bit >> 3] >> (bit & 7)) & 1;
+      bit++;
+      if (!b) break;
+      if (++q > max_q) return 0;
+    }
+    if (bit + k > end) return 0;
+    uint32_t r = 0;
+    for (uint32_t j = 0; j < k; j++, bit++) r |= ((src[bit >> 3] >> (bit & 7)) & 1u) << j;
+    uint32_t f = (q << k) + r + 1;
+    sum += f;
+    if (sum >= SCALE_TOTAL) return 0;
+    freqs[symbols[i]] = (uint16_t)f;
+  }
+  freqs[symbols[count - 1]] = (uint16_t)(SCALE_TOTAL - sum);
+  if ((bit & 7) != 0 && (src[bit >> 3] >> (bit & 7)) != 0) return 0;
+  for (uint32_t s = 0, begin = 0; s < 256; s++) {
+    uint32_t f = freqs[s];
+    for (uint32_t j = 0; j < f; j++) slots[begin + j] = (f << 20) | (j << 8) | s;
+    begin += f;
+  }
+  return (uint32_t)((bit + 7) >> 3);
+}
+
+/* Sets up `st` from a rANS payload (table, states, words); returns 0 when it is malformed. */
+static int open_stream(Stream *st, const uint8_t *src, uint32_t len) {
+  uint32_t p = read_table(src, len, st->slots);
+  if (p == 0 || p + 16 > len || ((len - p - 16) & 1)) return 0;
+  for (int k = 0; k < 4; k++) {
+    st->x[k] = rd32(src + p + 4 * k);
+    if (st->x[k] < STATE_LOW || st->x[k] >= 0x80000000u) return 0;
+  }
+  st->wb = src + p + 16;
+  st->count = (len - p - 16) >> 1;
+  st->q = 0;
+  st->i = 0;
+  return 1;
+}
+
+/* Writes symbol s of element i to dst, merged as `mode` says: 0 the byte alone; 2 a sign-moved
+ * BF16 exponent with plane m; 3 the high byte of a 2-byte element over plane m; 4 a sign-moved
+ * F32 exponent with planes m, b1, b0. */
+static inline void put(uint32_t mode, const uint8_t *m, const uint8_t *b1, const uint8_t *b0,
+                       uint8_t *dst, uint32_t i, uint32_t s) {
+  if (mode == 2) {
+    uint32_t a = m[i];
+    wr16(dst + 2 * (size_t)i, ((a & 0x80) << 8) | (s << 7) | (a & 0x7f));
+  } else if (mode == 3) {
+    wr16(dst + 2 * (size_t)i, (s << 8) | m[i]);
+  } else if (mode == 4) {
+    uint32_t a = m[i];
+    wr32(dst + 4 * (size_t)i, ((a & 0x80) << 24) | (s << 23) | ((a & 0x7f) << 16) |
+                                  ((uint32_t)b1[i] << 8) | b0[i]);
+  } else {
+    dst[i] = (uint8_t)s;
+  }
+}
+
+/* The reference step: one symbol, word reads checked (a corrupt stream reads zeros past its end,
+ * as the TypeScript decoder does, and the word count then fails the final check). */
+static void decode_rest(Stream *st) {
+  for (uint32_t i = st->i; i < st->n; i++) {
+    uint32_t *x = &st->x[i & 3], e = st->slots[*x & MASK];
+    *x = (e >> 20) * (*x >> SCALE_BITS) + ((e >> 8) & MASK);
+    if (*x < STATE_LOW) {
+      *x = (*x << 16) | (st->q < st->count ? rd16(st->wb + 2 * (size_t)st->q) : 0);
+      st->q++;
+    }
+    put(st->mode, st->m, st->b1, st->b0, st->dst, i, e & 0xff);
+  }
+  st->i = st->n;
+}
+
+static int stream_ok(const Stream *st) {
+  return st->q == st->count && st->x[0] == STATE_LOW && st->x[1] == STATE_LOW &&
+         st->x[2] == STATE_LOW && st->x[3] == STATE_LOW;
+}
+
+/*
+ * One step of the four lanes of a stream, without branches: a renormalisation is taken about one
+ * time in six, at random, so a branch would mispredict often. The words the lanes may take are
+ * loaded before any lane's decision is known, so no lane waits on another's load: lane k takes
+ * word q + (how many of lanes 0..k-1 renormalised). Callers guarantee 4 words remain.
+ */
+#define STEP4(slots, x0, x1, x2, x3, wb, q, s0, s1, s2, s3)                                   \
+  do {                                                                                      \
+    uint32_t e0 = slots[x0 & MASK], e1 = slots[x1 & MASK], e2 = slots[x2 & MASK],           \
+             e3 = slots[x3 & MASK];                                                         \
+    s0 = e0 & 0xff, s1 = e1 & 0xff, s2 = e2 & 0xff, s3 = e3 & 0xff;                         \
+    x0 = (e0 >> 20) * (x0 >> SCALE_BITS) + ((e0 >> 8) & MASK);                              \
+    x1 = (e1 >> 20) * (x1 >> SCALE_BITS) + ((e1 >> 8) & MASK);                              \
+    x2 = (e2 >> 20) * (x2 >> SCALE_BITS) + ((e2 >> 8) & MASK);                              \
+    x3 = (e3 >> 20) * (x3 >> SCALE_BITS) + ((e3 >> 8) & MASK);                              \
+    const uint8_t *wq_ = (wb) + 2 * (size_t)(q);                                            \
+    uint32_t w0 = rd16(wq_), w1 = rd16(wq_ + 2), w2 = rd16(wq_ + 4), w3 = rd16(wq_ + 6);     \
+    uint32_t n0 = x0 < STATE_LOW, n1 = x1 < STATE_LOW, n2 = x2 < STATE_LOW,                 \
+             n3 = x3 < STATE_LOW;                                                           \
+    uint32_t k2 = n0 + n1, k3 = k2 + n2;                                                    \
+    uint32_t v1 = n0 ? w1 : w0, v2 = k2 == 0 ? w0 : k2 == 1 ? w1 : w2,                      \
+             v3 = k3 == 0 ? w0 : k3 == 1 ? w1 : k3 == 2 ? w2 : w3;                          \
+    x0 = n0 ? (x0 << 16) | w0 : x0;                                                         \
+    x1 = n1 ? (x1 << 16) | v1 : x1;                                                         \
+    x2 = n2 ? (x2 << 16) | v2 : x2;                                                         \
+    x3 = n3 ? (x3 << 16) | v3 : x3;                                                         \
+    q += k3 + n3;                                                                           \
+  } while (0)
+
+#define MERGE2(dst, m, i, s) \
+  wr16((dst) + 2 * (size_t)(i), (((m)[i] & 0x80u) << 8) | ((s) << 7) | ((m)[i] & 0x7fu))
+#define PLAIN2(dst, m, i, s) wr16((dst) + 2 * (size_t)(i), ((s) << 8) | (m)[i])
+#define MERGE4(dst, m, b1, b0, i, s)                                                      \
+  wr32((dst) + 4 * (size_t)(i), (((m)[i] & 0x80u) << 24) | ((s) << 23) |                 \
+                                    (((m)[i] & 0x7fu) << 16) | ((uint32_t)(b1)[i] << 8) | \
+                                    (b0)[i])
+
+/* Decodes groups of 4 symbols of `a` and `b` together while both have 4 symbols and 4 words
+ * left, then each alone. Specialised per mode so the merge costs no branch in the loop. */
+#define PAIR_LOOP(WRITE_A, WRITE_B)                                                         \
+  do {                                                                                      \
+    const uint32_t *sa = a->slots, *sb = b->slots;                                          \
+    const uint8_t *wa = a->wb, *wbb = b->wb;                                                \
+    uint32_t a0 = a->x[0], a1 = a->x[1], a2 = a->x[2], a3 = a->x[3];                        \
+    uint32_t c0 = b->x[0], c1 = b->x[1], c2 = b->x[2], c3 = b->x[3];                        \
+    uint32_t qa = a->q, qb = b->q, i = a->i, j = b->i, s0, s1, s2, s3, t0, t1, t2, t3;     \
+    const uint32_t na = a->n & ~3u, nb = b->n & ~3u, ca = a->count, cb = b->count;         \
+    while (i < na && j < nb && qa + 4 <= ca && qb + 4 <= cb) {                              \
+      STEP4(sa, a0, a1, a2, a3, wa, qa, s0, s1, s2, s3);                                    \
+      STEP4(sb, c0, c1, c2, c3, wbb, qb, t0, t1, t2, t3);                                   \
+      WRITE_A;                                                                              \
+      WRITE_B;                                                                              \
+      i += 4, j += 4;                                                                       \
+    }                                                                                       \
+    a->x[0] = a0, a->x[1] = a1, a->x[2] = a2, a->x[3] = a3, a->q = qa, a->i = i;            \
+    b->x[0] = c0, b->x[1] = c1, b->x[2] = c2, b->x[3] = c3, b->q = qb, b->i = j;            \
+  } while (0)
+
+#define SINGLE_LOOP(WRITE_A)                                                 \
+  do {                                                                       \
+    const uint32_t *sa = a->slots;                                           \
+    const uint8_t *wa = a->wb;                                               \
+    uint32_t a0 = a->x[0], a1 = a->x[1], a2 = a->x[2], a3 = a->x[3];         \
+    uint32_t qa = a->q, i = a->i, s0, s1, s2, s3;                            \
+    const uint32_t na = a->n & ~3u, ca = a->count;                           \
+    while (i < na && qa + 4 <= ca) {                                         \
+      STEP4(sa, a0, a1, a2, a3, wa, qa, s0, s1, s2, s3);                     \
+      WRITE_A;                                                               \
+      i += 4;                                                                \
+    }                                                                        \
+    a->x[0] = a0, a->x[1] = a1, a->x[2] = a2, a->x[3] = a3, a->q = qa, a->i = i; \
+  } while (0)
+
+#define W2(st, s, k0, k1, k2, k3, idx)                                             \
+  MERGE2(st##d, st##m, idx, k0), MERGE2(st##d, st##m, idx + 1, k1),                \
+      MERGE2(st##d, st##m, idx + 2, k2), MERGE2(st##d, st##m, idx + 3, k3)
+#define W4(st, s, k0, k1, k2, k3, idx)                                                       \
+  MERGE4(st##d, st##m, st##h, st##l, idx, k0), MERGE4(st##d, st##m, st##h, st##l, idx + 1, k1), \
+      MERGE4(st##d, st##m, st##h, st##l, idx + 2, k2),                                       \
+      MERGE4(st##d, st##m, st##h, st##l, idx + 3, k3)
+#define W0(st, s, k0, k1, k2, k3, idx)                                           \
+  st##d[idx] = (uint8_t)k0, st##d[idx + 1] = (uint8_t)k1, st##d[idx + 2] = (uint8_t)k2, \
+  st##d[idx + 3] = (uint8_t)k3
+
+/* Decodes `a` and, when not null, `b` (of the same mode) to the end. */
+static void decode_streams(Stream *a, Stream *b) {
+  uint8_t *Ad = a->dst, *Bd = b ? b->dst : 0;
+  const uint8_t *Am = a->m, *Ah = a->b1, *Al = a->b0;
+  const uint8_t *Bm = b ? b->m : 0, *Bh = b ? b->b1 : 0, *Bl = b ? b->b0 : 0;
+  (void)Ah, (void)Al, (void)Bh, (void)Bl, (void)Am, (void)Bm;
+  if (b) {
+    if (a->mode == 2) PAIR_LOOP(W2(A, s, s0, s1, s2, s3, i), W2(B, t, t0, t1, t2, t3, j));
+    else if (a->mode == 4) PAIR_LOOP(W4(A, s, s0, s1, s2, s3, i), W4(B, t, t0, t1, t2, t3, j));
+    else PAIR_LOOP(W0(A, s, s0, s1, s2, s3, i), W0(B, t, t0, t1, t2, t3, j));
+  }
+  for (int k = 0; k < 2; k++) {
+    Stream *st = k == 0 ? a : b;
+    if (!st) continue;
+    Ad = st->dst, Am = st->m, Ah = st->b1, Al = st->b0;
+    { Stream *const a = st;
+      if (a->mode == 2) SINGLE_LOOP(W2(A, s, s0, s1, s2, s3, i));
+      else if (a->mode == 4) SINGLE_LOOP(W4(A, s, s0, s1, s2, s3, i));
+      else SINGLE_LOOP(W0(A, s, s0, s1, s2, s3, i));
+    }
+    decode_rest(st);
+  }
+}
+
+
+/* ---------------------------------------------------------------------------------------------
+ * Huffman planes (docs/FORMAT.md, "Huffman"): 4 bit streams, symbol i in stream i mod 4, codes
+ * read least significant bit first through a 2^11-entry table of symbol | length << 8.
+ */
+#define HUF_BITS 11
+#define HUF_MASK ((1u << HUF_BITS) - 1)
+
+static inline uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+/* Builds the table from the payload's code lengths; returns the offset of the stream sizes, or 0. */
+static uint32_t huf_table(const uint8_t *src, uint32_t len, uint16_t *table) {
+  if (len < 1) return 0;
+  uint32_t max_symbol = src[0], pos = 1 + (max_symbol >> 1) + 1;
+  if (pos > len) return 0;
+  uint8_t lengths[256];
+  uint32_t per_length[HUF_BITS + 2] = {0}, kraft = 0, symbols = 0;
+  for (uint32_t s = 0; s <= max_symbol; s++) {
+    uint32_t l = (src[1 + (s >> 1)] >> ((s & 1) * 4)) & 0x0f;
+    if (l > HUF_BITS) return 0;
+    lengths[s] = (uint8_t)l;
+    if (l) per_length[l]++, kraft += 1u << (HUF_BITS - l), symbols++;
+  }
+  if ((max_symbol & 1) == 0 && (src[1 + (max_symbol >> 1)] >> 4) != 0) return 0;
+  if (lengths[max_symbol] == 0 || symbols < 2 || kraft != (1u << HUF_BITS)) return 0;
+  uint32_t next[HUF_BITS + 2];
+  for (uint32_t l = 1, code = 0; l <= HUF_BITS; l++) {
+    code = (code + per_length[l - 1]) << 1;
+    next[l] = code;
+  }
+  for (uint32_t s = 0; s <= max_symbol; s++) {
+    uint32_t l = lengths[s];
+    if (!l) continue;
+    uint32_t c = next[l]++, r = 0;
+    for (uint32_t b = 0; b < l; b++, c >>= 1) r = (r << 1) | (c & 1);
+    for (; r <= HUF_MASK; r += 1u << l) table[r] = (uint16_t)(s | (l << 8));
+  }
+  return pos;
+}
+
+/* One symbol from stream k: look up the low bits, drop the code's length. */
+#define HUF_SYM(acc, nb, e) (e = table[acc & HUF_MASK], acc >>= e >> 8, nb -= e >> 8)
+#define HUF_REFILL(acc, nb, p) (acc |= rd64(p) << nb, p += (63 - nb) >> 3, nb |= 56)
+
+/*
+ * The fast loop: while every stream has 8 readable bytes, refill each 64-bit accumulator once
+ * (56 bits or more) and take 4 symbols (44 bits at most) from each, 16 outputs. The streams'
+ * state lives in scalars so the compiler keeps all of it in registers.
+ */
+#define HUF_LOOP(WRITE)                                                                   \
+  do {                                                                                    \
+    uint64_t A0 = acc[0], A1 = acc[1], A2 = acc[2], A3 = acc[3];                          \
+    uint32_t N0 = bits[0], N1 = bits[1], N2 = bits[2], N3 = bits[3];                      \
+    const uint8_t *P0 = p[0], *P1 = p[1], *P2 = p[2], *P3 = p[3];                         \
+    while (i + 16 <= n && P0 + 8 <= end[0] && P1 + 8 <= end[1] && P2 + 8 <= end[2] &&     \
+           P3 + 8 <= end[3]) {                                                            \
+      HUF_REFILL(A0, N0, P0), HUF_REFILL(A1, N1, P1), HUF_REFILL(A2, N2, P2),             \
+          HUF_REFILL(A3, N3, P3);                                                         \
+      for (uint32_t r_ = 0; r_ < 16; r_ += 4) {                                           \
+        uint32_t e0, e1, e2, e3;                                                          \
+        HUF_SYM(A0, N0, e0), HUF_SYM(A1, N1, e1), HUF_SYM(A2, N2, e2), HUF_SYM(A3, N3, e3); \
+        uint32_t j = i + r_, s0 = e0 & 0xff, s1 = e1 & 0xff, s2 = e2 & 0xff, s3 = e3 & 0xff; \
+        WRITE;                                                                            \
+      }                                                                                   \
+      i += 16;                                                                            \
+    }                                                                                     \
+    acc[0] = A0, acc[1] = A1, acc[2] = A2, acc[3] = A3;                                   \
+    bits[0] = N0, bits[1] = N1, bits[2] = N2, bits[3] = N3;                               \
+    p[0] = P0, p[1] = P1, p[2] = P2, p[3] = P3;                                           \
+  } while (0)
+
+/*
+ * Decodes a Huffman payload of n symbols, merged per `mode` (as put()). Returns 1 when the
+ * payload is well formed and every stream is used exactly, with zero padding.
+ */
+static int huf_decode(const uint8_t *src, uint32_t len, uint32_t n, uint32_t mode, const uint8_t *m,
+                      const uint8_t *b1, const uint8_t *b0, uint8_t *dst) {
+  uint16_t table[1u << HUF_BITS];
+  uint32_t pos = huf_table(src, len, table);
+  if (!pos || pos + 12 > len) return 0;
+  const uint8_t *start[4], *p[4], *end[4];
+  uint64_t acc[4] = {0};
+  uint32_t bits[4] = {0};
+  uint64_t at = pos + 12;
+  for (int k = 0; k < 4; k++) {
+    uint64_t size = k < 3 ? rd32(src + pos + 4 * k) : 0;
+    start[k] = p[k] = src + at;
+    if (k < 3) {
+      at += size;
+      if (at > len) return 0;
+    } else {
+      at = len;
+    }
+    end[k] = src + at;
+  }
+  uint32_t i = 0;
+  if (mode == 2) {
+    HUF_LOOP((MERGE2(dst, m, j, s0), MERGE2(dst, m, j + 1, s1), MERGE2(dst, m, j + 2, s2),
+               MERGE2(dst, m, j + 3, s3)));
+  } else if (mode == 4) {
+    HUF_LOOP((MERGE4(dst, m, b1, b0, j, s0), MERGE4(dst, m, b1, b0, j + 1, s1),
+               MERGE4(dst, m, b1, b0, j + 2, s2), MERGE4(dst, m, b1, b0, j + 3, s3)));
+  } else if (mode == 3) {
+    HUF_LOOP((PLAIN2(dst, m, j, s0), PLAIN2(dst, m, j + 1, s1), PLAIN2(dst, m, j + 2, s2),
+               PLAIN2(dst, m, j + 3, s3)));
+  } else {
+    HUF_LOOP((dst[j] = (uint8_t)s0, dst[j + 1] = (uint8_t)s1, dst[j + 2] = (uint8_t)s2,
+               dst[j + 3] = (uint8_t)s3));
+  }
+  /* The rest one symbol at a time; past a stream's end it reads zero bytes, which the length
+   * check below then rejects. */
+  for (; i < n; i++) {
+    int k = i & 3;
+    while (bits[k] <= 56) {
+      acc[k] |= (uint64_t)(p[k] < end[k] ? *p[k] : 0) << bits[k];
+      p[k]++, bits[k] += 8;
+    }
+    uint32_t e = table[acc[k] & HUF_MASK];
+    acc[k] >>= e >> 8, bits[k] -= e >> 8;
+    put(mode, m, b1, b0, dst, i, e & 0xff);
+  }
+  for (int k = 0; k < 4; k++) {
+    uint64_t used = (uint64_t)(p[k] - start[k]) * 8 - bits[k];
+    if ((used + 7) / 8 != (uint64_t)(end[k] - start[k])) return 0;
+    if ((used & 7) && (end[k][-1] >> (used & 7)) != 0) return 0;
+  }
+  return 1;
+}
+
+/* A chunk parsed and ready: either a rANS stream to run, or already written. */
+typedef struct {
+  uint32_t *desc;
+  Stream st;
+  int pending; /* 1 while st still has to run */
+} Job;
+
+/* Merges an exponent (or high-byte) plane with the others, as put() does one element. */
+static void merge_exponents(uint32_t mode, const uint8_t *restrict e, const uint8_t *restrict m,
+                            const uint8_t *restrict b1, const uint8_t *restrict b0,
+                            uint8_t *restrict dst, uint32_t n) {
+  if (mode == 2) {
+    uint16_t *restrict o = (uint16_t *)dst;
+    for (uint32_t i = 0; i < n; i++) {
+      uint16_t a = m[i], s = e[i];
+      o[i] = (uint16_t)(((a & 0x80) << 8) | (s << 7) | (a & 0x7f));
+    }
+  } else if (mode == 3) {
+    uint16_t *restrict o = (uint16_t *)dst;
+    for (uint32_t i = 0; i < n; i++) o[i] = (uint16_t)((e[i] << 8) | m[i]);
+  } else {
+    uint32_t *restrict o = (uint32_t *)dst;
+    for (uint32_t i = 0; i < n; i++) {
+      uint32_t a = m[i], s = e[i];
+      o[i] = ((a & 0x80) << 24) | (s << 23) | ((a & 0x7f) << 16) | ((uint32_t)b1[i] << 8) | b0[i];
+    }
+  }
+}
+
+/* Byte-wise merge of planes into elements, as codec/planes.ts mergePlanes. */
+static void merge_planes(const uint8_t *const *planes, uint32_t width, int sign_moved,
+                         uint8_t *dst, uint32_t n) {
+  for (uint32_t p = 0; p < width; p++) {
+    const uint8_t *pl = planes[p];
+    for (uint32_t i = 0; i < n; i++) dst[(size_t)i * width + p] = pl[i];
+  }
+  if (sign_moved) {
+    for (uint32_t i = 0; i < n; i++) {
+      uint8_t *e = dst + (size_t)i * width + width - 1, *m = e - 1;
+      uint8_t ev = *e, mv = *m;
+      *e = (uint8_t)((mv & 0x80) | (ev >> 1));
+      *m = (uint8_t)(((ev & 1) << 7) | (mv & 0x7f));
+    }
+  }
+}
+
+/*
+ * Parses chunk `d` and either decodes it completely (no rANS top plane to fuse), or prepares
+ * `job->st` for the fused loop. `scratch` holds decoded lower planes. Returns the status.
+ */
+static uint32_t prepare(const uint8_t *stored, uint32_t stored_len, uint8_t *dst, uint32_t dst_len,
+                        uint32_t *d, uint8_t *scratch, uint32_t scratch_len, Job *job) {
+  uint64_t so = d[D_STORED], sl = d[D_STORED_LEN], doff = d[D_DST], raw = d[D_RAW_LEN];
+  uint32_t width = d[D_LAYOUT] & 0xff, sign_moved = (d[D_LAYOUT] >> 8) & 1;
+  job->pending = 0;
+  if (so + sl > stored_len || doff + raw > dst_len || width < 1 || width > 8) return ST_FALLBACK;
+  if (raw % width) return ST_FAILED;
+  const uint8_t *c = stored + so;
+  uint8_t *out = dst + doff;
+  uint32_t n = (uint32_t)(raw / width), head = 1 + 5 * width;
+  if (sl < head || c[0] != width) return ST_FAILED;
+  const uint8_t *payload[8];
+  uint32_t codec[8], plen[8], pos = head;
+  for (uint32_t p = 0; p < width; p++) {
+    codec[p] = c[1 + 5 * p];
+    plen[p] = rd32(c + 2 + 5 * p);
+    if (plen[p] > sl - pos) return ST_FAILED;
+    payload[p] = c + pos;
+    pos += plen[p];
+    /* zstd, or an unknown codec: the TypeScript decoder decides. */
+    if (codec[p] != CODEC_RAW && codec[p] != CODEC_CONST && codec[p] != CODEC_RANS &&
+        codec[p] != CODEC_HUFFMAN) return ST_FALLBACK;
+  }
+  if (pos != sl) return ST_FAILED;
+  /* Planes other than a fused top plane: raw planes are used in place, the rest go to scratch. */
+  uint32_t top = codec[width - 1];
+  uint32_t fused = sign_moved && (width == 2 || width == 4) && top == CODEC_RANS;
+  uint32_t huf_mode = top != CODEC_HUFFMAN ? 0
+                      : sign_moved && (width == 2 || width == 4) ? width
+                      : width == 2 ? 3 : 0;
+  const uint8_t *planes[8];
+  if ((uint64_t)width * n > scratch_len) return ST_FALLBACK;
+  for (uint32_t p = 0; p < width; p++) {
+    uint8_t *target = scratch + (size_t)p * n;
+    if ((fused || huf_mode) && p == width - 1) continue;
+    if (codec[p] == CODEC_RAW) {
+      if (plen[p] != n) return ST_FAILED;
+      planes[p] = payload[p];
+    } else if (codec[p] == CODEC_CONST) {
+      if (plen[p] != 1) return ST_FAILED;
+      memset(target, payload[p][0], n);
+      planes[p] = target;
+    } else if (codec[p] == CODEC_HUFFMAN) {
+      uint8_t *t = width == 1 ? out : target;
+      if (!huf_decode(payload[p], plen[p], n, 0, 0, 0, 0, t)) return ST_FAILED;
+      planes[p] = t;
+    } else {
+      Stream *st = &job->st;
+      if (!open_stream(st, payload[p], plen[p])) return ST_FAILED;
+      st->n = n, st->mode = 0, st->dst = width == 1 ? out : target;
+      st->m = st->b1 = st->b0 = 0;
+      decode_streams(st, 0);
+      if (!stream_ok(st)) return ST_FAILED;
+      planes[p] = st->dst;
+    }
+  }
+  if (huf_mode) {
+    /* Symbols first, then one merge pass the compiler vectorises: cheaper than merging in the
+     * decode loop, whose instruction count is what limits it. */
+    uint8_t *e = scratch + (size_t)(width - 1) * n;
+    if (!huf_decode(payload[width - 1], plen[width - 1], n, 0, 0, 0, 0, e)) return ST_FAILED;
+    merge_exponents(huf_mode, e, planes[width - 2], huf_mode == 4 ? planes[1] : 0,
+                    huf_mode == 4 ? planes[0] : 0, out, n);
+    return ST_OK;
+  }
+  if (fused) {
+    Stream *st = &job->st;
+    if (!open_stream(st, payload[width - 1], plen[width - 1])) return ST_FAILED;
+    st->n = n, st->mode = width, st->dst = out;
+    st->m = planes[width - 2], st->b1 = width == 4 ? planes[1] : 0;
+    st->b0 = width == 4 ? planes[0] : 0;
+    job->pending = 1;
+    return ST_OK;
+  }
+  if (width == 1) {
+    if (planes[0] != out) memcpy(out, planes[0], n);
+  } else {
+    merge_planes(planes, width, sign_moved, out, n);
+  }
+  return ST_OK;
+}
+
+static void settle(Job *job, const uint8_t *dst) {
+  uint32_t *d = job->desc;
+  if (job->pending && !stream_ok(&job->st)) {
+    d[D_STATUS] = ST_FAILED;
+    return;
+  }
+  d[D_STATUS] = tsr_xxh32(dst + d[D_DST], d[D_RAW_LEN], 0) == d[D_XXH32] ? ST_OK : ST_FAILED;
+}
+
+/*
+ * Decodes `count` chunks described by `desc` (D_WORDS u32 each: stored offset and length within
+ * `stored`, output offset within `dst`, raw length, width | signMoved << 8, expected XXH32 of the
+ * raw bytes, status out). Two chunks whose top planes are rANS are decoded together. `scratch`
+ * needs 2 * (largest raw length) bytes. Returns how many chunks did not end ST_OK.
+ */
+uint32_t tsr_decode_batch(const uint8_t *stored, uint32_t stored_len, uint8_t *dst,
+                          uint32_t dst_len, uint32_t *desc, uint32_t count, uint8_t *scratch,
+                          uint32_t scratch_len, uint32_t pair) {
+  static __thread Job jobs[2];
+  uint32_t half = scratch_len / 2, bad = 0;
+  int held = 0; /* jobs[0] is prepared and waiting for a partner */
+  for (uint32_t k = 0; k < count; k++) {
+    uint32_t *d = desc + (size_t)k * D_WORDS;
+    Job *job = &jobs[held];
+    job->desc = d;
+    uint32_t status = prepare(stored, stored_len, dst, dst_len, d, scratch + (size_t)held * half,
+                              half, job);
+    if (status != ST_OK) {
+      d[D_STATUS] = status;
+      bad++;
+      continue;
+    }
+    if (!job->pending) {
+      settle(job, dst);
+      bad += d[D_STATUS] != ST_OK;
+      continue;
+    }
+    if (!held && pair) {
+      held = 1;
+      continue;
+    }
+    if (!held) {
+      decode_streams(&jobs[0].st, 0);
+      settle(&jobs[0], dst);
+      bad += jobs[0].desc[D_STATUS] != ST_OK;
+      continue;
+    }
+    if (jobs[0].st.mode == jobs[1].st.mode) {
+      decode_streams(&jobs[0].st, &jobs[1].st);
+      settle(&jobs[0], dst);
+      settle(&jobs[1], dst);
+      bad += (jobs[0].desc[D_STATUS] != ST_OK) + (jobs[1].desc[D_STATUS] != ST_OK);
+      held = 0;
+    } else {
+      /* Different merges cannot share a loop: finish the older one, keep the newer waiting.
+       * Its planes live in the other half of scratch, so swap the halves' roles by copying. */
+      decode_streams(&jobs[0].st, 0);
+      settle(&jobs[0], dst);
+      bad += jobs[0].desc[D_STATUS] != ST_OK;
+      decode_streams(&jobs[1].st, 0);
+      settle(&jobs[1], dst);
+      bad += jobs[1].desc[D_STATUS] != ST_OK;
+      held = 0;
+    }
+  }
+  if (held) {
+    decode_streams(&jobs[0].st, 0);
+    settle(&jobs[0], dst);
+    bad += jobs[0].desc[D_STATUS] != ST_OK;
+  }
+  return bad;
+}

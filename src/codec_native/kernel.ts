@@ -1,0 +1,104 @@
+/**
+ * The native decode kernels (native/tsr_kernel.c) through Deno FFI, for the server, the CLI and
+ * the benchmarks. Without a built library (`deno task native`), without FFI permission, or with
+ * `TESSERA_NATIVE=0`, the exports are undefined and the codec's TypeScript runs instead: the same
+ * bytes, slower.
+ * @module
+ */
+
+const SYMBOLS = {
+  tsr_xxh32: { parameters: ["buffer", "u32", "u32"], result: "u32" },
+  tsr_decode_batch: {
+    parameters: ["buffer", "u32", "buffer", "u32", "buffer", "u32", "buffer", "u32", "u32"],
+    result: "u32",
+  },
+} as const;
+
+/** Where `deno task native` puts the library. */
+export const NATIVE_LIBRARY = new URL("../../native/build/libtsr_kernel.so", import.meta.url);
+
+/** What the batch kernel needs of one chunk. */
+export interface PieceDescription {
+  /** Stored offset in the container. */
+  readonly offset: number;
+  /** Stored bytes. */
+  readonly storedLength: number;
+  /** Decoded bytes. */
+  readonly rawLength: number;
+  /** XXH32 of the decoded bytes. */
+  readonly rawXxh32: number;
+  /** Element width in bytes. */
+  readonly width: number;
+  /** Whether the sign bit moved to the mantissa plane. */
+  readonly signMoved: boolean;
+  /** Output offset in `dst`. */
+  readonly at: number;
+}
+
+/**
+ * Decodes `pieces`, whose stored bytes are in `stored` (which starts at container offset `base`),
+ * into `dst`, checking each against its XXH32. Returns one flag per piece: 1 where the kernel left
+ * the piece (a codec it does not handle, or a failure) for the TypeScript decoder to redo.
+ */
+export type BatchKernel = (
+  stored: Uint8Array,
+  base: number,
+  pieces: PieceDescription[],
+  dst: Uint8Array,
+) => Uint8Array;
+
+// Descriptor layout, as in tsr_kernel.c.
+const D_WORDS = 8, D_STATUS = 6;
+
+function load(): { batch: BatchKernel; xxh32: (b: Uint8Array) => number } | undefined {
+  if (Deno.env.get("TESSERA_NATIVE") === "0") return undefined;
+  let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
+  try {
+    lib = Deno.dlopen(NATIVE_LIBRARY, SYMBOLS);
+  } catch {
+    return undefined;
+  }
+  const f = lib.symbols;
+  let scratch = new Uint8Array(0);
+  const batch: BatchKernel = (stored, base, pieces, dst) => {
+    const desc = new Uint32Array(pieces.length * D_WORDS);
+    let maxRaw = 0;
+    pieces.forEach((p, k) => {
+      const d = k * D_WORDS;
+      desc[d] = p.offset - base;
+      desc[d + 1] = p.storedLength;
+      desc[d + 2] = p.at;
+      desc[d + 3] = p.rawLength;
+      desc[d + 4] = p.width | (p.signMoved ? 256 : 0);
+      desc[d + 5] = p.rawXxh32;
+      maxRaw = Math.max(maxRaw, p.rawLength);
+    });
+    if (scratch.length < 2 * maxRaw + 64) scratch = new Uint8Array(2 * maxRaw + 64);
+    const left = new Uint8Array(pieces.length);
+    const bad = f.tsr_decode_batch(
+      stored,
+      stored.length,
+      dst,
+      dst.length,
+      desc,
+      pieces.length,
+      scratch,
+      scratch.length,
+      1,
+    );
+    if (bad > 0) {
+      for (let k = 0; k < pieces.length; k++) {
+        left[k] = desc[k * D_WORDS + D_STATUS] ? 1 : 0;
+      }
+    }
+    return left;
+  };
+  return { batch, xxh32: (b) => f.tsr_xxh32(b, b.length, 0) };
+}
+
+const loaded = load();
+
+/** The native batch decoder, when the library is built and loadable. */
+export const nativeBatch: BatchKernel | undefined = loaded?.batch;
+/** Native XXH32, when the library is built and loadable. */
+export const nativeXxh32: ((b: Uint8Array) => number) | undefined = loaded?.xxh32;

@@ -887,7 +887,15 @@ async function bigRun(opts: Options, tmpRoot: string): Promise<BigResult> {
 // ---------------------------------------------------------------------------------------------
 // Code snapshot
 
-const SNAPSHOT = ["codec", "src", "bench/codec_worker.ts", "deno.json", "deno.lock"];
+// native/build holds the kernels `deno task bench` has just built; absent, workers use TypeScript.
+const SNAPSHOT = [
+  "codec",
+  "src",
+  "native/build",
+  "bench/codec_worker.ts",
+  "deno.json",
+  "deno.lock",
+];
 
 async function listFiles(path: string): Promise<string[]> {
   const st = await Deno.stat(`${REPO}/${path}`);

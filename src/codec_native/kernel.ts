@@ -102,3 +102,27 @@ const loaded = load();
 export const nativeBatch: BatchKernel | undefined = loaded?.batch;
 /** Native XXH32, when the library is built and loadable. */
 export const nativeXxh32: ((b: Uint8Array) => number) | undefined = loaded?.xxh32;
+
+/**
+ * Decodes one chunk (`stored`, exactly its stored bytes) into `out` with the native kernel, checked
+ * against `rawXxh32`. Returns false, with `out` unspecified, when the kernel is not built or left the
+ * chunk; the caller then runs the TypeScript decoder, which also names any failure.
+ */
+export function decodeChunkNative(
+  stored: Uint8Array,
+  rawXxh32: number,
+  layout: { readonly width: number; readonly signMoved: boolean },
+  out: Uint8Array,
+): boolean {
+  if (!nativeBatch || out.length === 0) return false;
+  const piece: PieceDescription = {
+    offset: 0,
+    storedLength: stored.length,
+    rawLength: out.length,
+    rawXxh32,
+    width: layout.width,
+    signMoved: layout.signMoved,
+    at: 0,
+  };
+  return nativeBatch(stored, 0, [piece], out)[0] === 0;
+}

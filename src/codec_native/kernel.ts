@@ -9,7 +9,7 @@
 const SYMBOLS = {
   tsr_xxh32: { parameters: ["buffer", "u32", "u32"], result: "u32" },
   tsr_decode_batch: {
-    parameters: ["buffer", "u32", "buffer", "u32", "buffer", "u32", "buffer", "u32", "u32"],
+    parameters: ["buffer", "u32", "buffer", "u32", "buffer", "u32", "buffer", "u32"],
     result: "u32",
   },
 } as const;
@@ -73,7 +73,7 @@ function load(): { batch: BatchKernel; xxh32: (b: Uint8Array) => number } | unde
       desc[d + 5] = p.rawXxh32;
       maxRaw = Math.max(maxRaw, p.rawLength);
     });
-    if (scratch.length < 2 * maxRaw + 64) scratch = new Uint8Array(2 * maxRaw + 64);
+    if (scratch.length < maxRaw) scratch = new Uint8Array(maxRaw);
     const left = new Uint8Array(pieces.length);
     const bad = f.tsr_decode_batch(
       stored,
@@ -84,7 +84,6 @@ function load(): { batch: BatchKernel; xxh32: (b: Uint8Array) => number } | unde
       pieces.length,
       scratch,
       scratch.length,
-      1,
     );
     if (bad > 0) {
       for (let k = 0; k < pieces.length; k++) {

@@ -14,16 +14,11 @@ export function findDuplicateKey(text: string): string | null {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
       const start = i + 1;
-      let escaped = false;
-      for (i = start;; i++) {
-        const d = text.charCodeAt(i);
-        if (d === 0x5c /* \ */) escaped = true, i++;
-        else if (d === 0x22) break;
-      }
+      i = closingQuote(text, i);
       if (expectingKey) {
         // Escapes can spell one name two ways ("a" and "\u0061"), so compare decoded names.
         const raw = text.slice(start, i);
-        const name = escaped ? JSON.parse(`"${raw}"`) as string : raw;
+        const name = raw.includes("\\") ? JSON.parse(`"${raw}"`) as string : raw;
         const names = stack[stack.length - 1]!;
         if (names.has(name)) return name;
         names.add(name);
@@ -53,11 +48,7 @@ export function countMemberNames(text: string): number {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
-      for (i++;; i++) {
-        const d = text.charCodeAt(i);
-        if (d === 0x5c /* \ */) i++;
-        else if (d === 0x22) break;
-      }
+      i = closingQuote(text, i);
     } else if (c === 0x3a /* : */) {
       count++;
     }
@@ -75,4 +66,13 @@ export function countParsedMembers(v: unknown): number {
   }
   for (const k in v) count += 1 + countParsedMembers((v as Record<string, unknown>)[k]);
   return count;
+}
+
+// The index of the quote that closes the string of valid JSON `text` opened at `open`.
+function closingQuote(text: string, open: number): number {
+  for (let i = open + 1;; i++) {
+    const d = text.charCodeAt(i);
+    if (d === 0x5c /* \ */) i++;
+    else if (d === 0x22 /* " */) return i;
+  }
 }

@@ -106,38 +106,53 @@ export async function readChunk(
   i: number,
   options: ReadOptions = {},
 ): Promise<Uint8Array> {
-  const lossless = losslessOf(t);
-  const [offset, storedLength, rawLength, storedXxh32, rawXxh32] = lossless.chunks[i];
-  const stored = await c.reader.readAt(offset, storedLength);
+  const [offset, storedLength, rawLength] = losslessOf(t).chunks[i];
   const out = new Uint8Array(rawLength);
-  // The native kernel when built, unless the caller asked for the stored checksum too; the
-  // TypeScript decoder redoes whatever it leaves and names any failure.
-  const native = !options.decode?.verifyStored && stored.length === storedLength &&
-    decodeChunkNative(stored, rawXxh32, lossless.layout, out);
-  try {
-    if (!native) {
-      decodeChunk(
-        stored,
-        { storedLength, rawLength, storedXxh32, rawXxh32 },
-        lossless.layout,
-        out,
-        {
-          zstdDecompress: nativeZstdDecompress,
-          scratch: c.scratch.planes,
-          slots: c.scratch.slots,
-          words: c.scratch.words,
-          ...options.decode,
-        },
-      );
-    }
-  } catch (e) {
-    throw chunkFailure(t.name, i, offset, e);
-  }
+  decodeStoredChunk(c, t, i, await c.reader.readAt(offset, storedLength), out, options);
   if (options.stats) {
     options.stats.decodedBytes += rawLength;
     options.stats.chunks++;
   }
   return out;
+}
+
+/**
+ * Decodes `stored`, the stored bytes of chunk `i` of `t`, into `out` and verifies it; failures
+ * name the tensor and chunk. The native kernel goes first unless `native` is false or the caller
+ * asked for the stored checksum too; the TypeScript decoder redoes whatever it leaves and names
+ * any failure.
+ */
+export function decodeStoredChunk(
+  c: Container,
+  t: TensorEntry,
+  i: number,
+  stored: Uint8Array,
+  out: Uint8Array,
+  options: ReadOptions & { readonly native?: boolean } = {},
+): void {
+  const lossless = losslessOf(t);
+  const [offset, storedLength, rawLength, storedXxh32, rawXxh32] = lossless.chunks[i];
+  if (
+    options.native !== false && !options.decode?.verifyStored &&
+    stored.length === storedLength && decodeChunkNative(stored, rawXxh32, lossless.layout, out)
+  ) return;
+  try {
+    decodeChunk(
+      stored,
+      { storedLength, rawLength, storedXxh32, rawXxh32 },
+      lossless.layout,
+      out,
+      {
+        zstdDecompress: nativeZstdDecompress,
+        scratch: c.scratch.planes,
+        slots: c.scratch.slots,
+        words: c.scratch.words,
+        ...options.decode,
+      },
+    );
+  } catch (e) {
+    throw chunkFailure(t.name, i, offset, e);
+  }
 }
 
 /** The whole-matrix rectangle of `t`. */
@@ -252,15 +267,20 @@ export async function readOriginalHeader(c: Container): Promise<Uint8Array> {
   return bytes;
 }
 
+/** The 8-byte little-endian header length that starts a safetensors file. */
+export function lengthPrefix(headerLength: number): Uint8Array {
+  const prefix = new Uint8Array(8);
+  new DataView(prefix.buffer).setBigUint64(0, BigInt(headerLength), true);
+  return prefix;
+}
+
 /** Streams the original safetensors file, byte for byte: length prefix, header, tensor data. */
 export async function* streamOriginal(
   c: Container,
   options: ReadOptions = {},
 ): AsyncGenerator<Uint8Array> {
   const header = await readOriginalHeader(c);
-  const prefix = new Uint8Array(8);
-  new DataView(prefix.buffer).setBigUint64(0, BigInt(header.length), true);
-  yield prefix;
+  yield lengthPrefix(header.length);
   yield header;
   for (const t of c.index.tensors) yield* streamRegion(c, t, fullRect(t), options);
 }

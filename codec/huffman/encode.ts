@@ -27,21 +27,31 @@ export function codeLengths(counts: Uint32Array): Uint8Array {
   }
 }
 
-// Textbook Huffman over the present symbols (at least two), by repeatedly joining the two
-// lightest trees; 256 symbols at most, so a linear scan per join is cheap enough.
+// Huffman over the present symbols (at least two) by the two-queue method: leaves sorted once by
+// (count, symbol), joined nodes queued in creation order, which is already sorted because joins
+// come out in non-decreasing weight. Each join takes the two lightest heads, ties to the lower
+// node index (leaves first, in symbol order), so the code is deterministic.
 function huffmanLengths(counts: Uint32Array): Uint8Array {
   const weight: number[] = [], parent: number[] = [], leaf: number[] = [];
   for (let s = 0; s < 256; s++) {
     if (counts[s] > 0) leaf.push(s), weight.push(counts[s]), parent.push(-1);
   }
-  const alive = weight.map((_, i) => i);
-  while (alive.length > 1) {
-    alive.sort((a, b) => weight[a] - weight[b] || a - b);
-    const a = alive.shift()!, b = alive.shift()!;
-    const node = weight.length;
+  const leaves = weight.map((_, i) => i).sort((a, b) => weight[a] - weight[b] || a - b);
+  const joined: number[] = [];
+  let li = 0, ji = 0;
+  const lighter = () => {
+    if (ji >= joined.length) return leaves[li++];
+    if (li >= leaves.length) return joined[ji++];
+    const a = leaves[li], b = joined[ji];
+    return weight[a] < weight[b] || (weight[a] === weight[b] && a < b)
+      ? leaves[li++]
+      : joined[ji++];
+  };
+  for (let joins = leaves.length - 1; joins > 0; joins--) {
+    const a = lighter(), b = lighter(), node = weight.length;
     weight.push(weight[a] + weight[b]), parent.push(-1);
     parent[a] = node, parent[b] = node;
-    alive.push(node);
+    joined.push(node);
   }
   const lengths = new Uint8Array(256);
   for (let i = 0; i < leaf.length; i++) {

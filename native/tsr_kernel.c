@@ -65,9 +65,18 @@ uint32_t tsr_xxh32(const uint8_t *data, uint32_t len, uint32_t seed) {
   return h;
 }
 
+/* Streams with fewer symbols than this decode through a search over cumulative frequencies
+ * instead of a full slot table: filling 4,096 slots cost more than decoding a small chunk (715
+ * rANS exponent planes under 64 KiB took 2.9 ms for 1 MB of human-fp32.bf16). */
+#define SMALL_STREAM 2048
+
 /* One rANS stream being decoded, with what its output merges with. */
 typedef struct {
-  uint32_t slots[SCALE_TOTAL]; /* freq << 20 | (slot - start) << 8 | symbol */
+  uint32_t slots[SCALE_TOTAL]; /* freq << 20 | (slot - start) << 8 | symbol; full tables only */
+  uint16_t cum[257];           /* small streams: where symbol k's slots begin, cum[count] = 4096 */
+  uint8_t sym[256];            /* small streams: the k-th symbol present */
+  uint8_t owner[SCALE_TOTAL];  /* small streams: the k whose slots hold each slot */
+  uint32_t small;
   uint32_t x[4];
   const uint8_t *wb; /* the 16-bit words */
   uint32_t count;    /* words in wb */
@@ -79,12 +88,12 @@ typedef struct {
   uint8_t *dst;
 } Stream;
 
-/* Reads a frequency table (docs/FORMAT.md, "Frequency tables") and builds the slot lookup.
- * Returns the offset past the table, or 0 on any error. */
-static uint32_t read_table(const uint8_t *src, uint32_t len, uint32_t *slots) {
+/* Reads a frequency table (docs/FORMAT.md, "Frequency tables") into st: the full slot lookup, or
+ * for a small stream the cumulative frequencies. Returns the offset past the table, or 0 on any
+ * error. */
+static uint32_t read_table(const uint8_t *src, uint32_t len, Stream *st) {
   uint16_t freqs[256];
   uint8_t symbols[256];
-  memset(freqs, 0, sizeof freqs);
   if (len < 2) return 0;
   uint32_t mode = src[0] & 0x0f, k = src[0] >> 4, count = (uint32_t)src[1] + 1, pos = 2;
   if (mode > 1 || k > MAX_RICE_K || count < 2) return 0;
@@ -124,21 +133,33 @@ static uint32_t read_table(const uint8_t *src, uint32_t len, uint32_t *slots) {
     uint32_t f = (q << k) + r + 1;
     sum += f;
     if (sum >= SCALE_TOTAL) return 0;
-    freqs[symbols[i]] = (uint16_t)f;
+    freqs[i] = (uint16_t)f;
   }
-  freqs[symbols[count - 1]] = (uint16_t)(SCALE_TOTAL - sum);
+  freqs[count - 1] = (uint16_t)(SCALE_TOTAL - sum);
   if ((bit & 7) != 0 && (src[bit >> 3] >> (bit & 7)) != 0) return 0;
-  for (uint32_t s = 0, begin = 0; s < 256; s++) {
-    uint32_t f = freqs[s];
-    for (uint32_t j = 0; j < f; j++) slots[begin + j] = (f << 20) | (j << 8) | s;
-    begin += f;
+  if (st->small) {
+    /* Symbols were listed in ascending order, so slots follow the same order as a full table. */
+    for (uint32_t i = 0, begin = 0; i < count; i++) {
+      st->cum[i] = (uint16_t)begin, st->sym[i] = symbols[i];
+      begin += freqs[i];
+    }
+    st->cum[count] = SCALE_TOTAL;
+    for (uint32_t i = 0; i < count; i++) memset(st->owner + st->cum[i], (int)i, freqs[i]);
+  } else {
+    for (uint32_t i = 0, begin = 0; i < count; i++) {
+      uint32_t f = freqs[i], s = symbols[i];
+      for (uint32_t j = 0; j < f; j++) st->slots[begin + j] = (f << 20) | (j << 8) | s;
+      begin += f;
+    }
   }
   return (uint32_t)((bit + 7) >> 3);
 }
 
-/* Sets up `st` from a rANS payload (table, states, words); returns 0 when it is malformed. */
-static int open_stream(Stream *st, const uint8_t *src, uint32_t len) {
-  uint32_t p = read_table(src, len, st->slots);
+/* Sets up `st` to decode `n` symbols from a rANS payload (table, states, words); returns 0 when it
+ * is malformed. */
+static int open_stream(Stream *st, const uint8_t *src, uint32_t len, uint32_t n) {
+  st->small = n < SMALL_STREAM;
+  uint32_t p = read_table(src, len, st);
   if (p == 0 || p + 16 > len || ((len - p - 16) & 1)) return 0;
   for (int k = 0; k < 4; k++) {
     st->x[k] = rd32(src + p + 4 * k);
@@ -148,7 +169,14 @@ static int open_stream(Stream *st, const uint8_t *src, uint32_t len) {
   st->count = (len - p - 16) >> 1;
   st->q = 0;
   st->i = 0;
+  st->n = n;
   return 1;
+}
+
+/* The slot entry of a small stream, as a full table would hold it. */
+static inline uint32_t small_entry(const Stream *st, uint32_t slot) {
+  uint32_t k = st->owner[slot];
+  return ((uint32_t)(st->cum[k + 1] - st->cum[k]) << 20) | ((slot - st->cum[k]) << 8) | st->sym[k];
 }
 
 /* Writes symbol s of element i to dst, merged as `mode` says: 0 the byte alone; 2 a sign-moved
@@ -171,7 +199,8 @@ static inline void put(uint32_t mode, const uint8_t *m, const uint8_t *b1, const
  * as the TypeScript decoder does, and the word count then fails the final check). */
 static void decode_rest(Stream *st) {
   for (uint32_t i = st->i; i < st->n; i++) {
-    uint32_t *x = &st->x[i & 3], e = st->slots[*x & MASK];
+    uint32_t *x = &st->x[i & 3];
+    uint32_t e = st->small ? small_entry(st, *x & MASK) : st->slots[*x & MASK];
     *x = (e >> 20) * (*x >> SCALE_BITS) + ((e >> 8) & MASK);
     if (*x < STATE_LOW) {
       *x = (*x << 16) | (st->q < st->count ? rd16(st->wb + 2 * (size_t)st->q) : 0);
@@ -193,10 +222,10 @@ static int stream_ok(const Stream *st) {
  * loaded before any lane's decision is known, so no lane waits on another's load: lane k takes
  * word q + (how many of lanes 0..k-1 renormalised). Callers guarantee 4 words remain.
  */
-#define STEP4(slots, x0, x1, x2, x3, wb, q, s0, s1, s2, s3)                                   \
+#define STEP4(LOOK, x0, x1, x2, x3, wb, q, s0, s1, s2, s3)                                    \
   do {                                                                                      \
-    uint32_t e0 = slots[x0 & MASK], e1 = slots[x1 & MASK], e2 = slots[x2 & MASK],           \
-             e3 = slots[x3 & MASK];                                                         \
+    uint32_t e0 = LOOK(x0 & MASK), e1 = LOOK(x1 & MASK), e2 = LOOK(x2 & MASK),               \
+             e3 = LOOK(x3 & MASK);                                                          \
     s0 = e0 & 0xff, s1 = e1 & 0xff, s2 = e2 & 0xff, s3 = e3 & 0xff;                         \
     x0 = (e0 >> 20) * (x0 >> SCALE_BITS) + ((e0 >> 8) & MASK);                              \
     x1 = (e1 >> 20) * (x1 >> SCALE_BITS) + ((e1 >> 8) & MASK);                              \
@@ -225,34 +254,44 @@ static int stream_ok(const Stream *st) {
 
 /* Groups of 4 symbols while 4 words remain, with the stream's state in locals; WRITE stores
  * symbols s0-s3 of elements i..i+3. One copy per mode, so the merge costs no branch. */
-#define RANS_LOOP(WRITE)                                                         \
+#define RANS_LOOP(LOOK, WRITE)                                                   \
   do {                                                                           \
-    const uint32_t *sl = st->slots;                                              \
     const uint8_t *wb = st->wb;                                                  \
     uint32_t x0 = st->x[0], x1 = st->x[1], x2 = st->x[2], x3 = st->x[3];         \
     uint32_t q = st->q, i = st->i, s0, s1, s2, s3;                               \
     const uint32_t n4 = st->n & ~3u, count = st->count;                          \
     for (; i < n4 && q + 4 <= count; i += 4) {                                   \
-      STEP4(sl, x0, x1, x2, x3, wb, q, s0, s1, s2, s3);                          \
+      STEP4(LOOK, x0, x1, x2, x3, wb, q, s0, s1, s2, s3);                        \
       WRITE;                                                                     \
     }                                                                            \
     st->x[0] = x0, st->x[1] = x1, st->x[2] = x2, st->x[3] = x3, st->q = q, st->i = i; \
+  } while (0)
+
+#define FULL_LOOK(slot) sl[slot]
+#define SMALL_LOOK(slot) small_entry(st, slot)
+
+/* Decodes `st` to its end with lookup LOOK, merging as its mode says (0, 2 or 4, as put()). */
+#define DECODE_MODES(LOOK)                                                                    \
+  do {                                                                                      \
+    if (st->mode == 2) {                                                                    \
+      RANS_LOOP(LOOK, (MERGE2(d, m, i, s0), MERGE2(d, m, i + 1, s1), MERGE2(d, m, i + 2, s2), \
+                       MERGE2(d, m, i + 3, s3)));                                           \
+    } else if (st->mode == 4) {                                                             \
+      RANS_LOOP(LOOK, (MERGE4(d, m, h, l, i, s0), MERGE4(d, m, h, l, i + 1, s1),             \
+                       MERGE4(d, m, h, l, i + 2, s2), MERGE4(d, m, h, l, i + 3, s3)));       \
+    } else {                                                                                \
+      RANS_LOOP(LOOK, (d[i] = (uint8_t)s0, d[i + 1] = (uint8_t)s1, d[i + 2] = (uint8_t)s2,    \
+                       d[i + 3] = (uint8_t)s3));                                            \
+    }                                                                                       \
   } while (0)
 
 /* Decodes `st` to its end, merging as its mode says (0, 2 or 4, as put()). */
 static void decode_stream(Stream *st) {
   uint8_t *d = st->dst;
   const uint8_t *m = st->m, *h = st->b1, *l = st->b0;
-  if (st->mode == 2) {
-    RANS_LOOP((MERGE2(d, m, i, s0), MERGE2(d, m, i + 1, s1), MERGE2(d, m, i + 2, s2),
-               MERGE2(d, m, i + 3, s3)));
-  } else if (st->mode == 4) {
-    RANS_LOOP((MERGE4(d, m, h, l, i, s0), MERGE4(d, m, h, l, i + 1, s1),
-               MERGE4(d, m, h, l, i + 2, s2), MERGE4(d, m, h, l, i + 3, s3)));
-  } else {
-    RANS_LOOP((d[i] = (uint8_t)s0, d[i + 1] = (uint8_t)s1, d[i + 2] = (uint8_t)s2,
-               d[i + 3] = (uint8_t)s3));
-  }
+  const uint32_t *sl = st->slots;
+  if (st->small) DECODE_MODES(SMALL_LOOK);
+  else DECODE_MODES(FULL_LOOK);
   decode_rest(st);
 }
 
@@ -453,8 +492,8 @@ static uint32_t decode_chunk(const uint8_t *stored, uint32_t stored_len, uint8_t
       if (!huf_decode(payload[p], plen[p], n, target)) return ST_FAILED;
       planes[p] = target;
     } else {
-      if (!open_stream(&st, payload[p], plen[p])) return ST_FAILED;
-      st.n = n, st.mode = 0, st.dst = target, st.m = st.b1 = st.b0 = 0;
+      if (!open_stream(&st, payload[p], plen[p], n)) return ST_FAILED;
+      st.mode = 0, st.dst = target, st.m = st.b1 = st.b0 = 0;
       decode_stream(&st);
       if (!stream_ok(&st)) return ST_FAILED;
       planes[p] = target;
@@ -469,8 +508,8 @@ static uint32_t decode_chunk(const uint8_t *stored, uint32_t stored_len, uint8_t
   } else if (merge) {
     /* rANS is limited by its dependency chain, not its instruction count: merging in the
      * decode loop costs almost nothing. */
-    if (!open_stream(&st, payload[width - 1], plen[width - 1])) return ST_FAILED;
-    st.n = n, st.mode = merge, st.dst = out, st.m = m, st.b1 = b1, st.b0 = b0;
+    if (!open_stream(&st, payload[width - 1], plen[width - 1], n)) return ST_FAILED;
+    st.mode = merge, st.dst = out, st.m = m, st.b1 = b1, st.b0 = b0;
     decode_stream(&st);
     if (!stream_ok(&st)) return ST_FAILED;
   } else if (width == 1) {

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { DTYPES, dtypeWidth, isDtype, planeLayout } from "../../codec/dtype.ts";
 import { gridSize, type TileGeometry, tileRect } from "../../codec/tiles.ts";
 import { ContainerError } from "./errors.ts";
-import { countMemberNames, countParsedMembers, findDuplicateKey } from "./duplicate_keys.ts";
+import { repeatedMemberName } from "./duplicate_keys.ts";
 import { MAX_HEADER_LENGTH } from "../safetensors/limits.ts";
 import { FORMAT_VERSION, HEAD_BYTES, MAX_ALIGNMENT } from "./format.ts";
 
@@ -92,63 +92,78 @@ export type TensorEntry = z.infer<typeof tensorSchema>;
 /** The index as parsed. */
 export type Index = Omit<z.infer<typeof indexSchema>, "tensors"> & { tensors: TensorEntry[] };
 
-const TENSOR_KEYS = ["name", "dtype", "shape", "offsets", "layer", "sha256", "encodings"];
-const LOSSLESS_KEYS = ["kind", "layout", "tile", "chunks"];
-const HEX256 = /^[0-9a-f]{64}$/;
+const TENSOR_KEYS = new Set(["name", "dtype", "shape", "offsets", "layer", "sha256", "encodings"]);
+const LOSSLESS_KEYS = new Set(["kind", "layout", "tile", "chunks"]);
+const LAYOUT_KEYS = new Set(["width", "signMoved"]);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function hasExactly(v: Record<string, unknown>, keys: readonly string[]): boolean {
-  const own = Object.keys(v);
-  return own.length === keys.length && keys.every((k) => Object.hasOwn(v, k));
+// Names are unique within a parsed object, so as many names as `keys`, all in `keys`, is equality.
+function hasExactly(v: Record<string, unknown>, keys: ReadonlySet<string>): boolean {
+  let n = 0;
+  for (const k in v) {
+    if (!keys.has(k)) return false;
+    n++;
+  }
+  return n === keys.size;
 }
 
 const isUint = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+
+function isUintList(v: unknown, length?: number): boolean {
+  if (!Array.isArray(v) || (length !== undefined && v.length !== length)) return false;
+  for (let i = 0; i < v.length; i++) if (!isUint(v[i])) return false;
+  return true;
+}
+
+// 64 lowercase hex digits; a loop, as a regex costs 5x more per tensor.
+function isHex256(v: unknown): boolean {
+  if (typeof v !== "string" || v.length !== 64) return false;
+  for (let i = 0; i < 64; i++) {
+    const c = v.charCodeAt(i);
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
+  }
+  return true;
+}
 
 /** Checks one tensor entry as tensorSchema would; returns it, or throws naming the field. */
 function parseTensor(v: unknown, i: number): TensorEntry {
   const bad = (field: string, what: string): never =>
     fail(`index field tensors.${i}${field ? "." + field : ""}: ${what}`);
-  if (!isRecord(v) || !hasExactly(v, TENSOR_KEYS)) bad("", `expected exactly ${TENSOR_KEYS}`);
+  if (!isRecord(v) || !hasExactly(v, TENSOR_KEYS)) bad("", `expected exactly ${[...TENSOR_KEYS]}`);
   const t = v as Record<string, unknown>;
   if (typeof t.name !== "string") bad("name", "expected a string");
   if (typeof t.dtype !== "string" || !isDtype(t.dtype)) bad("dtype", `expected one of ${DTYPES}`);
-  if (!Array.isArray(t.shape) || !t.shape.every(isUint)) bad("shape", "expected integers >= 0");
-  const o = t.offsets;
-  if (!Array.isArray(o) || o.length !== 2 || !o.every(isUint)) {
-    bad("offsets", "expected [begin, end]");
-  }
+  if (!isUintList(t.shape)) bad("shape", "expected integers >= 0");
+  if (!isUintList(t.offsets, 2)) bad("offsets", "expected [begin, end]");
   if (typeof t.layer !== "string") bad("layer", "expected a string");
-  if (typeof t.sha256 !== "string" || !HEX256.test(t.sha256)) {
-    bad("sha256", "expected 64 hex digits");
-  }
+  if (!isHex256(t.sha256)) bad("sha256", "expected 64 hex digits");
   const encodings = t.encodings;
   if (!Array.isArray(encodings) || encodings.length === 0) bad("encodings", "expected a list");
-  (encodings as unknown[]).forEach((e, k) => {
-    const at = `encodings.${k}`;
+  for (let k = 0; k < (encodings as unknown[]).length; k++) {
+    const e = (encodings as unknown[])[k], at = `encodings.${k}`;
     if (!isRecord(e) || typeof e.kind !== "string") bad(at, "expected an object with a kind");
     const enc = e as Record<string, unknown>;
-    if (enc.kind !== "lossless") return;
-    if (!hasExactly(enc, LOSSLESS_KEYS)) bad(at, `expected exactly ${LOSSLESS_KEYS}`);
+    if (enc.kind !== "lossless") continue;
+    if (!hasExactly(enc, LOSSLESS_KEYS)) bad(at, `expected exactly ${[...LOSSLESS_KEYS]}`);
     const l = enc.layout;
     if (
-      !isRecord(l) || !hasExactly(l, ["width", "signMoved"]) || !Number.isInteger(l.width) ||
+      !isRecord(l) || !hasExactly(l, LAYOUT_KEYS) || !Number.isInteger(l.width) ||
       (l.width as number) < 1 || (l.width as number) > 8 || typeof l.signMoved !== "boolean"
     ) bad(`${at}.layout`, "expected {width: 1-8, signMoved: boolean}");
     const tile = enc.tile;
-    if (
-      !Array.isArray(tile) || tile.length !== 2 ||
-      !tile.every((d) => Number.isSafeInteger(d) && d > 0)
-    ) bad(`${at}.tile`, "expected [tileRows, tileCols], both > 0");
+    if (!isUintList(tile, 2) || (tile as number[])[0] === 0 || (tile as number[])[1] === 0) {
+      bad(`${at}.tile`, "expected [tileRows, tileCols], both > 0");
+    }
     if (!isChunkTable(enc.chunks)) {
       bad(
         `${at}.chunks`,
         "expected [offset, storedLength, rawLength, storedXxh32, rawXxh32] records",
       );
     }
-  });
+  }
   return v as TensorEntry;
 }
 /** The lossless representation of a tensor. */
@@ -175,9 +190,7 @@ export function parseIndex(bytes: Uint8Array, fileSize: number): Index {
     // ignoreBOM keeps a leading byte-order mark in the text, so that JSON.parse refuses it.
     const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
     json = JSON.parse(text);
-    const repeated = countMemberNames(text) === countParsedMembers(json)
-      ? null
-      : findDuplicateKey(text) ?? "(unknown)";
+    const repeated = repeatedMemberName(text, json);
     if (repeated !== null) throw new Error(`member name "${repeated}" appears twice in one object`);
   } catch (e) {
     throw new ContainerError("index_invalid", `index is not UTF-8 JSON: ${(e as Error).message}`);
@@ -231,9 +244,9 @@ export function validateIndex(index: Index, fileSize: number): void {
       );
     }
     expectedBegin = end;
-    if (t.encodings.filter((e) => e.kind === "lossless").length !== 1) {
-      fail(`tensor "${t.name}" must have exactly one lossless encoding`);
-    }
+    let losslessCount = 0;
+    for (const e of t.encodings) if (e.kind === "lossless") losslessCount++;
+    if (losslessCount !== 1) fail(`tensor "${t.name}" must have exactly one lossless encoding`);
     const lossless = losslessOf(t);
     const layout = planeLayout(t.dtype);
     if (lossless.layout.width !== layout.width || lossless.layout.signMoved !== layout.signMoved) {
@@ -246,8 +259,9 @@ export function validateIndex(index: Index, fileSize: number): void {
         `tensor "${t.name}" has ${lossless.chunks.length} chunks, its tile grid needs ${gr * gc}`,
       );
     }
-    lossless.chunks.forEach(([offset, stored, raw], i) => {
-      const r = tileRect(g, i);
+    const chunks = lossless.chunks;
+    for (let i = 0; i < chunks.length; i++) {
+      const [offset, stored, raw] = chunks[i], r = tileRect(g, i);
       if (raw !== (r.r1 - r.r0) * (r.c1 - r.c0) * width) {
         fail(`tensor "${t.name}" chunk ${i}: raw length ${raw} does not match its tile`);
       }
@@ -256,7 +270,7 @@ export function validateIndex(index: Index, fileSize: number): void {
           `tensor "${t.name}" chunk ${i}: ${offset}+${stored} is misaligned or past the file end`,
         );
       }
-    });
+    }
   }
   if (8 + header.length + expectedBegin !== source.size) {
     fail(`tensors end at ${expectedBegin}, the original file size ${source.size} disagrees`);

@@ -150,3 +150,33 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "native kernel: chunks sharing output space are each checked before being overwritten",
+  ignore,
+  fn() {
+    // The batch hashes decoded chunks in pairs; a chunk written over a waiting one must not
+    // change the waiting one's verdict.
+    const [a, b] = cases("fast").filter((c) => c.raw.length >= 1000 && c.width === 2);
+    const stored = new Uint8Array(a.stored.length + b.stored.length);
+    stored.set(a.stored), stored.set(b.stored, a.stored.length);
+    const piece = (c: Case, offset: number, rawXxh32: number) => ({
+      offset,
+      storedLength: c.stored.length,
+      rawLength: c.raw.length,
+      rawXxh32,
+      width: c.width,
+      signMoved: c.signMoved,
+      at: 0,
+    });
+    const dst = new Uint8Array(Math.max(a.raw.length, b.raw.length));
+    for (const wrong of [false, true]) {
+      const left = nativeBatch!(stored, 0, [
+        piece(a, 0, (xxh32(a.raw) ^ (wrong ? 1 : 0)) >>> 0),
+        piece(b, a.stored.length, xxh32(b.raw)),
+      ], dst);
+      assert.deepEqual([...left], [wrong ? 1 : 0, 0]);
+      assert.deepEqual(dst.subarray(0, b.raw.length), b.raw);
+    }
+  },
+});

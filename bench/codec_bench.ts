@@ -1442,7 +1442,7 @@ async function main(): Promise<void> {
       pack: "packFile(input, output, {mode}) in a child process, timed around the call, once",
       decode: "in a child process: read the container into memory (untimed), warm up (untimed, " +
         ">= 2 runs and >= warmupMs; the first is coldSeconds), then per run " +
-        "openContainer(bufferReader(bytes)) + decodeOriginal into a reused 4 MiB block (every " +
+        "openContainer(bufferReader(bytes)) + decodeOriginal into a reused 1 MiB block (every " +
         "chunk's XXH32 checked; native kernels when built, see decode.kernel); the median of " +
         "the runs; a final untimed pass checks the whole file's SHA-256",
       decodeStream: "the decode runs without the openContainer time",

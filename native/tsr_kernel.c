@@ -28,7 +28,19 @@ enum { CODEC_RAW = 0, CODEC_CONST = 1, CODEC_RANS = 2, CODEC_ZSTD = 3, CODEC_HUF
 enum { ST_OK = 0, ST_FALLBACK = 1, ST_FAILED = 2 };
 
 /* Descriptor words per chunk; mirrored in src/codec_native/kernel.ts. */
-enum { D_STORED = 0, D_STORED_LEN, D_DST, D_RAW_LEN, D_LAYOUT, D_XXH32, D_STATUS, D_SPARE, D_WORDS };
+enum {
+  D_STORED = 0,
+  D_STORED_LEN,
+  D_DST,
+  D_RAW_LEN,
+  D_LAYOUT,
+  D_XXH32,
+  D_STATUS,
+  D_ROW_BYTES, /* a column tile's row: copied D_STRIDE apart from D_TARGET after decoding; 0 none */
+  D_STRIDE,
+  D_TARGET,
+  D_WORDS
+};
 
 static const uint32_t P1 = 0x9e3779b1u, P2 = 0x85ebca77u, P3 = 0xc2b2ae3du, P4 = 0x27d4eb2fu,
                       P5 = 0x165667b1u;
@@ -600,11 +612,23 @@ static uint32_t decode_chunk(const uint8_t *stored, uint32_t stored_len, uint8_t
   return tsr_xxh32(out, (uint32_t)raw, 0) == d[D_XXH32] ? ST_OK : ST_FAILED;
 }
 
+/* Copies the rows of a decoded column tile into place; returns 0 when they would not fit. */
+static int scatter_rows(uint8_t *dst, uint32_t dst_len, const uint32_t *d) {
+  uint64_t row = d[D_ROW_BYTES], stride = d[D_STRIDE], target = d[D_TARGET], raw = d[D_RAW_LEN];
+  if (raw % row || stride < row) return 0;
+  uint64_t rows = raw / row;
+  if (rows && target + (rows - 1) * stride + row > dst_len) return 0;
+  const uint8_t *from = dst + d[D_DST];
+  for (uint64_t r = 0; r < rows; r++) memmove(dst + target + r * stride, from + r * row, row);
+  return 1;
+}
+
 /*
  * Decodes `count` chunks described by `desc` (D_WORDS u32 each: stored offset and length within
  * `stored`, output offset within `dst`, raw length, width | signMoved << 8, expected XXH32 of the
- * raw bytes, status out). `scratch` needs the largest raw length in bytes. Returns how many chunks
- * did not end ST_OK.
+ * raw bytes, status out, then for a column tile its row bytes, row stride and target in `dst`).
+ * `scratch` needs the largest raw length in bytes. Returns how many chunks did not end ST_OK; a
+ * tile that does not end ST_OK is not copied.
  */
 uint32_t tsr_decode_batch(const uint8_t *stored, uint32_t stored_len, uint8_t *dst,
                           uint32_t dst_len, uint32_t *desc, uint32_t count, uint8_t *scratch,
@@ -613,6 +637,9 @@ uint32_t tsr_decode_batch(const uint8_t *stored, uint32_t stored_len, uint8_t *d
   for (uint32_t k = 0; k < count; k++) {
     uint32_t *d = desc + (size_t)k * D_WORDS;
     d[D_STATUS] = decode_chunk(stored, stored_len, dst, dst_len, d, scratch, scratch_len);
+    if (d[D_STATUS] == ST_OK && d[D_ROW_BYTES] && !scatter_rows(dst, dst_len, d)) {
+      d[D_STATUS] = ST_FALLBACK;
+    }
     bad += d[D_STATUS] != ST_OK;
   }
   return bad;

@@ -33,12 +33,19 @@ export interface PieceDescription {
   readonly signMoved: boolean;
   /** Output offset in `dst`. */
   readonly at: number;
+  /** For a column tile: its rows, once decoded at `at`, are copied `stride` apart from `target`. */
+  readonly scatter?: {
+    readonly rowBytes: number;
+    readonly stride: number;
+    readonly target: number;
+  };
 }
 
 /**
  * Decodes `pieces`, whose stored bytes are in `stored` (which starts at container offset `base`),
- * into `dst`, checking each against its XXH32. Returns one flag per piece: 1 where the kernel left
- * the piece (a codec it does not handle, or a failure) for the TypeScript decoder to redo.
+ * into `dst`, checking each against its XXH32, and scatters column tiles. Returns one flag per
+ * piece: 1 where the kernel left the piece (a codec it does not handle, or a failure) for the
+ * TypeScript decoder to redo, scatter included.
  */
 export type BatchKernel = (
   stored: Uint8Array,
@@ -48,7 +55,7 @@ export type BatchKernel = (
 ) => Uint8Array;
 
 // Descriptor layout, as in tsr_kernel.c.
-const D_WORDS = 8, D_STATUS = 6;
+const D_WORDS = 10, D_STATUS = 6, D_ROW_BYTES = 7;
 
 function load(): { batch: BatchKernel; xxh32: (b: Uint8Array) => number } | undefined {
   if (Deno.env.get("TESSERA_NATIVE") === "0") return undefined;
@@ -63,16 +70,21 @@ function load(): { batch: BatchKernel; xxh32: (b: Uint8Array) => number } | unde
   const batch: BatchKernel = (stored, base, pieces, dst) => {
     const desc = new Uint32Array(pieces.length * D_WORDS);
     let maxRaw = 0;
-    pieces.forEach((p, k) => {
-      const d = k * D_WORDS;
+    for (let k = 0; k < pieces.length; k++) {
+      const p = pieces[k], d = k * D_WORDS;
       desc[d] = p.offset - base;
       desc[d + 1] = p.storedLength;
       desc[d + 2] = p.at;
       desc[d + 3] = p.rawLength;
       desc[d + 4] = p.width | (p.signMoved ? 256 : 0);
       desc[d + 5] = p.rawXxh32;
-      maxRaw = Math.max(maxRaw, p.rawLength);
-    });
+      if (p.scatter) {
+        desc[d + D_ROW_BYTES] = p.scatter.rowBytes;
+        desc[d + D_ROW_BYTES + 1] = p.scatter.stride;
+        desc[d + D_ROW_BYTES + 2] = p.scatter.target;
+      }
+      if (p.rawLength > maxRaw) maxRaw = p.rawLength;
+    }
     if (scratch.length < maxRaw) scratch = new Uint8Array(maxRaw);
     const left = new Uint8Array(pieces.length);
     const bad = f.tsr_decode_batch(

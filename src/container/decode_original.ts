@@ -6,8 +6,8 @@
  * @module
  */
 import { copyTileRegion, gridSize, type TileGeometry } from "../../codec/tiles.ts";
-import { type BatchKernel, nativeBatch } from "../codec_native/kernel.ts";
-import { geometryOf, losslessOf, type TensorEntry } from "./index_schema.ts";
+import { type BatchKernel, nativeBatch, type PieceDescription } from "../codec_native/kernel.ts";
+import { geometryOf, type Lossless, losslessOf, type TensorEntry } from "./index_schema.ts";
 import { type Container, decodeStoredChunk, lengthPrefix, readOriginalHeader } from "./read.ts";
 
 /** Options for {@link decodeOriginal}. */
@@ -28,7 +28,9 @@ interface Band {
   readonly bytes: number;
 }
 
-const DEFAULT_BLOCK = 4 << 20;
+// Small enough to stay in a core's L2 cache for the consumer: 1 MiB decoded human-fp32.bf16 in
+// 18.4 ms and ppocrv4.fp16 in 8.9 ms, 4 MiB in 18.9 and 11.0 (medians, same run).
+const DEFAULT_BLOCK = 1 << 20;
 
 /**
  * Calls `onBlock` with consecutive blocks of the original file, from the length prefix to the
@@ -67,6 +69,13 @@ export async function decodeOriginal(
   await flush();
 }
 
+/** A chunk to decode: what the kernel needs, and what the TypeScript decoder needs to redo it. */
+interface Piece extends PieceDescription {
+  readonly band: Band;
+  readonly index: number;
+  readonly layout: Lossless["layout"];
+}
+
 /**
  * Decodes `bands` (`bytes` in all) into the start of `block`, growing it if needed, and returns
  * it. A band cut into column tiles decodes its tiles past `bytes` first, then scatters them.
@@ -78,50 +87,51 @@ async function decodeBands(
   block: Uint8Array,
   batch: BatchKernel | null,
 ): Promise<Uint8Array> {
-  const pieces = [];
+  const pieces: Piece[] = [];
   let tileAt = bytes, first = Infinity, last = 0;
   for (const band of bands) {
-    const gridCols = Math.ceil(band.g.cols / band.g.tileCols);
-    const lossless = losslessOf(band.t);
+    const { g } = band, gridCols = Math.ceil(g.cols / g.tileCols);
+    const lossless = losslessOf(band.t), layout = lossless.layout;
     for (let k = 0; k < gridCols; k++) {
       const index = band.tileRow * gridCols + k, chunk = lossless.chunks[index];
-      const at = gridCols > 1 ? tileAt : band.at;
-      if (gridCols > 1) tileAt += chunk[2];
-      pieces.push({ band, index, chunk, layout: lossless.layout, at, tiled: gridCols > 1 });
-      first = Math.min(first, chunk[0]), last = Math.max(last, chunk[0] + chunk[1]);
+      const [offset, storedLength, rawLength, , rawXxh32] = chunk;
+      let at = band.at, scatter;
+      if (gridCols > 1) {
+        at = tileAt, tileAt += rawLength;
+        const c0 = k * g.tileCols, rowBytes = (Math.min(g.cols, c0 + g.tileCols) - c0) * g.width;
+        scatter = { rowBytes, stride: g.cols * g.width, target: band.at + c0 * g.width };
+      }
+      const { width, signMoved } = layout;
+      pieces.push({
+        offset,
+        storedLength,
+        rawLength,
+        rawXxh32,
+        width,
+        signMoved,
+        at,
+        scatter,
+        band,
+        index,
+        layout,
+      });
+      if (offset < first) first = offset;
+      if (offset + storedLength > last) last = offset + storedLength;
     }
   }
   if (block.length < tileAt) block = new Uint8Array(tileAt);
   const stored = await c.reader.readAt(first, last - first);
-  const left = batch
-    ? batch(
-      stored,
-      first,
-      pieces.map((p) => ({
-        offset: p.chunk[0],
-        storedLength: p.chunk[1],
-        rawLength: p.chunk[2],
-        rawXxh32: p.chunk[4],
-        width: p.layout.width,
-        signMoved: p.layout.signMoved,
-        at: p.at,
-      })),
-      block,
-    )
-    : null;
+  const left = batch ? batch(stored, first, pieces, block) : null;
   for (let k = 0; k < pieces.length; k++) {
-    const p = pieces[k], [offset, storedLength, rawLength] = p.chunk;
-    const out = block.subarray(p.at, p.at + rawLength);
     // The TypeScript decoder does what the kernel left (zstd planes, failures), naming any failure;
     // a chunk the kernel failed also has its stored checksum checked, to tell storage corruption.
-    if (!left || left[k]) {
-      const from = offset - first;
-      decodeStoredChunk(c, p.band.t, p.index, stored.subarray(from, from + storedLength), out, {
-        native: false,
-        decode: { verifyStored: !!left },
-      });
-    }
-    if (p.tiled) {
+    if (left && !left[k]) continue;
+    const p = pieces[k], out = block.subarray(p.at, p.at + p.rawLength), from = p.offset - first;
+    decodeStoredChunk(c, p.band.t, p.index, stored.subarray(from, from + p.storedLength), out, {
+      native: false,
+      decode: { verifyStored: !!left },
+    });
+    if (p.scatter) {
       const { g, tileRow, at, bytes } = p.band, r0 = tileRow * g.tileRows;
       const rect = { r0, r1: r0 + bytes / (g.cols * g.width), c0: 0, c1: g.cols };
       copyTileRegion(g, p.index, out, rect, block.subarray(at, at + bytes));

@@ -133,6 +133,9 @@ Deno.test({
         { ...p, offset: 1000 + 1, storedLength: c.stored.length },
         { ...p, offset: 1000, at: 1 },
         { ...p, offset: 1000, rawLength: c.raw.length + c.width },
+        // Rows copied past the end of dst, or rows that do not divide the tile.
+        { ...p, offset: 1000, scatter: { rowBytes: c.width, stride: c.width, target: 1 } },
+        { ...p, offset: 1000, scatter: { rowBytes: c.raw.length - 1, stride: 1 << 20, target: 0 } },
       ]
     ) {
       assert.equal(nativeBatch!(stored, 1000, [bad], dst)[0], 1);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { findDuplicateKey } from "../../src/container/duplicate_keys.ts";
+import { findDuplicateKey, repeatedMemberName } from "../../src/container/duplicate_keys.ts";
 
 Deno.test("findDuplicateKey: finds a repeat within one object only", () => {
   const cases: [string, string | null][] = [
@@ -21,4 +21,22 @@ Deno.test("findDuplicateKey: finds a repeat within one object only", () => {
 Deno.test("findDuplicateKey: names spelled with escapes compare decoded", () => {
   assert.equal(findDuplicateKey('{"a":1,"\\u0061":2}'), "a");
   assert.equal(findDuplicateKey('{"\\/":1,"/":2}'), "/");
+});
+
+Deno.test("repeatedMemberName: counts agree without repeats, with or without escapes", () => {
+  const cases: [string, string | null][] = [
+    ['{"a":1,"b":2}', null],
+    ['{"a:b":"c:d","e":["f:g:h",{"i":":"}],"j":null,"k":[true,1,"::"]}', null],
+    ['{"a:b":"c:d","a:b":"c"}', "a:b"],
+    ['{"a":{"x":1},"a":{"x":1}}', "a"],
+    ['[{"x":"a:b"},{"x":1,"y":{"x":2},"x":3}]', "x"],
+    ['{"n":"\\u003a","m":"\\"a:\\""}', null],
+    ['{"\\u003a":1,":":2}', ":"],
+    ['{"a":1,"\\u0061":2}', "a"],
+    ["[]", null],
+    ['"a:b"', null],
+  ];
+  for (const [text, want] of cases) {
+    assert.equal(repeatedMemberName(text, JSON.parse(text)), want, text);
+  }
 });

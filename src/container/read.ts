@@ -45,6 +45,8 @@ export interface ReadOptions {
   readonly decode?: DecodeOptions;
   /** Accumulates work done. */
   readonly stats?: ReadStats;
+  /** False to decode with the TypeScript codec only, not the native kernels. */
+  readonly native?: boolean;
 }
 
 /** Opens and validates the container behind `reader`. */
@@ -128,7 +130,7 @@ export function decodeStoredChunk(
   i: number,
   stored: Uint8Array,
   out: Uint8Array,
-  options: ReadOptions & { readonly native?: boolean } = {},
+  options: ReadOptions = {},
 ): void {
   const lossless = losslessOf(t);
   const [offset, storedLength, rawLength, storedXxh32, rawXxh32] = lossless.chunks[i];

@@ -1,8 +1,8 @@
 /**
- * Known-answer tests: the committed container test/fixtures/kat/kat.tsr (made by
- * test/fixtures/kat/make_kat.ts) must decode to the committed bytes, re-packing must reproduce it
- * byte for byte, and a decoder written from docs/FORMAT.md alone, sharing no code with codec/ or
- * src/, must decode it too.
+ * Known-answer tests: the committed containers test/fixtures/kat/kat.tsr (`best`) and kat.fast.tsr
+ * (`fast`, with a Huffman plane), made by test/fixtures/kat/make_kat.ts, must decode to the
+ * committed bytes, re-packing must reproduce them byte for byte, and a decoder written from
+ * docs/FORMAT.md alone, sharing no code with codec/ or src/, must decode them too.
  * @module
  */
 import assert from "node:assert/strict";
@@ -22,7 +22,11 @@ import { nativeZstdDecompress } from "../../src/codec_native/zstd.ts";
 import { decodeChunk } from "../../codec/chunk_decode.ts";
 import { CodecError } from "../../codec/errors.ts";
 import { portableZstdDecompress } from "../../codec/zstd_decode.ts";
-import { buildKatSafetensors, KAT_PACK_OPTIONS } from "../fixtures/kat/make_kat.ts";
+import {
+  buildKatSafetensors,
+  KAT_FAST_PACK_OPTIONS,
+  KAT_PACK_OPTIONS,
+} from "../fixtures/kat/make_kat.ts";
 
 const DIR = new URL("../fixtures/kat/", import.meta.url).pathname;
 
@@ -30,12 +34,24 @@ interface Expected {
   pack: typeof KAT_PACK_OPTIONS;
   safetensors: { size: number; sha256: string };
   tsr: { size: number; sha256: string };
+  fast: { pack: typeof KAT_FAST_PACK_OPTIONS; tsr: { size: number; sha256: string } };
   tensors: Record<string, string>;
 }
 
 const expected: Expected = JSON.parse(Deno.readTextFileSync(`${DIR}kat.json`));
 const katSafetensors = Deno.readFileSync(`${DIR}kat.safetensors`);
 const katTsr = Deno.readFileSync(`${DIR}kat.tsr`);
+
+/** Each committed container: its file name, bytes, expected digest and pack options. */
+const CONTAINERS = [
+  { file: "kat.tsr", bytes: katTsr, want: expected.tsr, pack: KAT_PACK_OPTIONS },
+  {
+    file: "kat.fast.tsr",
+    bytes: Deno.readFileSync(`${DIR}kat.fast.tsr`),
+    want: expected.fast.tsr,
+    pack: KAT_FAST_PACK_OPTIONS,
+  },
+];
 
 function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
@@ -60,87 +76,98 @@ function firstDifference(a: Uint8Array, b: Uint8Array): number {
 Deno.test("kat: committed files match kat.json and make_kat.ts", () => {
   assert.equal(katSafetensors.length, expected.safetensors.size);
   assert.equal(sha256Hex(katSafetensors), expected.safetensors.sha256);
-  assert.equal(katTsr.length, expected.tsr.size);
-  assert.equal(sha256Hex(katTsr), expected.tsr.sha256);
+  for (const { bytes, want } of CONTAINERS) {
+    assert.equal(bytes.length, want.size);
+    assert.equal(sha256Hex(bytes), want.sha256);
+  }
   assert.deepEqual(expected.pack, KAT_PACK_OPTIONS);
+  assert.deepEqual(expected.fast.pack, KAT_FAST_PACK_OPTIONS);
   assert.equal(hex(buildKatSafetensors()), hex(katSafetensors));
 });
 
-Deno.test("kat: kat.tsr decodes every tensor and the whole original file", async () => {
-  const c = await openContainerFile(`${DIR}kat.tsr`);
-  try {
-    assert.deepEqual(c.index.tensors.map((t) => t.name), Object.keys(expected.tensors));
-    for (const zstd of [undefined, portableZstdDecompress]) {
-      const options = zstd ? { decode: { zstdDecompress: zstd } } : {};
-      for (const t of c.index.tensors) {
-        const bytes = await readRegion(c, t, fullRect(t), options);
-        assert.equal(hex(bytes), expected.tensors[t.name], `tensor ${t.name}`);
-        assert.equal(sha256Hex(bytes), t.sha256, `tensor ${t.name} sha256`);
+for (const { file, bytes: katBytes, pack } of CONTAINERS) {
+  Deno.test(`kat: ${file} decodes every tensor and the whole original file`, async () => {
+    const c = await openContainerFile(`${DIR}${file}`);
+    try {
+      assert.deepEqual(c.index.tensors.map((t) => t.name), Object.keys(expected.tensors));
+      for (const zstd of [undefined, portableZstdDecompress]) {
+        for (const native of [true, false]) {
+          const options = { decode: zstd ? { zstdDecompress: zstd } : {}, native };
+          for (const t of c.index.tensors) {
+            const bytes = await readRegion(c, t, fullRect(t), options);
+            assert.equal(hex(bytes), expected.tensors[t.name], `tensor ${t.name}`);
+            assert.equal(sha256Hex(bytes), t.sha256, `tensor ${t.name} sha256`);
+          }
+        }
+        const parts: Uint8Array[] = [];
+        for await (
+          const part of streamOriginal(c, { decode: zstd ? { zstdDecompress: zstd } : {} })
+        ) {
+          parts.push(part.slice());
+        }
+        const original = concat(parts);
+        assert.equal(firstDifference(original, katSafetensors), -1);
+        assert.equal(sha256Hex(original), c.index.source.sha256);
       }
-      const parts: Uint8Array[] = [];
-      for await (const part of streamOriginal(c, options)) parts.push(part.slice());
-      const original = concat(parts);
-      assert.equal(firstDifference(original, katSafetensors), -1);
-      assert.equal(sha256Hex(original), c.index.source.sha256);
+      const report = await verifyContainer(c);
+      assert.deepEqual(report.problems, []);
+      assert.equal(report.chunks, 11);
+    } finally {
+      c.reader.close();
     }
-    const report = await verifyContainer(c);
-    assert.deepEqual(report.problems, []);
-    assert.equal(report.chunks, 11);
-  } finally {
-    c.reader.close();
-  }
-});
+  });
 
-Deno.test("kat: re-packing kat.safetensors reproduces kat.tsr byte for byte", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "tessera_kat_" });
-  try {
-    await packFile(`${DIR}kat.safetensors`, `${dir}/kat.tsr`, KAT_PACK_OPTIONS);
-    const repacked = await Deno.readFile(`${dir}/kat.tsr`);
-    const at = firstDifference(repacked, katTsr);
-    assert.equal(
-      at,
-      -1,
-      `re-packed container (${repacked.length} B, sha256 ${sha256Hex(repacked)}) differs from ` +
-        `kat.tsr (${katTsr.length} B) first at byte ${at}: the packer is non-deterministic or ` +
-        "the format changed. If intended, bump docs/FORMAT.md and re-run make_kat.ts.",
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  Deno.test(`kat: re-packing kat.safetensors reproduces ${file} byte for byte`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "tessera_kat_" });
+    try {
+      await packFile(`${DIR}kat.safetensors`, `${dir}/${file}`, pack);
+      const repacked = await Deno.readFile(`${dir}/${file}`);
+      const at = firstDifference(repacked, katBytes);
+      assert.equal(
+        at,
+        -1,
+        `re-packed container (${repacked.length} B, sha256 ${sha256Hex(repacked)}) differs from ` +
+          `${file} (${katBytes.length} B) first at byte ${at}: the packer is non-deterministic or ` +
+          "the format changed. If intended, bump docs/FORMAT.md and re-run make_kat.ts.",
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
 
-Deno.test("kat: the codec never returns wrong bytes for a flipped chunk bit", async () => {
-  // The raw XXH32 must catch what the structure checks let through; stored checksums are off.
-  const c = await openContainerFile(`${DIR}kat.tsr`);
-  try {
-    for (const t of c.index.tensors) {
-      const l = losslessOf(t);
-      for (let i = 0; i < l.chunks.length; i++) {
-        const [offset, storedLength, rawLength, storedXxh32, rawXxh32] = l.chunks[i];
-        const tile = await readChunk(c, t, i);
-        const entry = { storedLength, rawLength, storedXxh32, rawXxh32 };
-        for (let at = 0; at < storedLength; at++) {
-          for (let bit = 0; bit < 8; bit++) {
-            const bad = katTsr.slice(offset, offset + storedLength);
-            bad[at] ^= 1 << bit;
-            for (const zstdDecompress of [nativeZstdDecompress, portableZstdDecompress]) {
-              const out = new Uint8Array(rawLength);
-              try {
-                decodeChunk(bad, entry, l.layout, out, { zstdDecompress });
-              } catch (e) {
-                assert.ok(e instanceof CodecError, `${t.name}#${i} byte ${at}: ${e}`);
-                continue;
+  Deno.test(`kat: the codec never returns wrong bytes for a flipped bit of ${file}`, async () => {
+    // The raw XXH32 must catch what the structure checks let through; stored checksums are off.
+    const c = await openContainerFile(`${DIR}${file}`);
+    try {
+      for (const t of c.index.tensors) {
+        const l = losslessOf(t);
+        for (let i = 0; i < l.chunks.length; i++) {
+          const [offset, storedLength, rawLength, storedXxh32, rawXxh32] = l.chunks[i];
+          const tile = await readChunk(c, t, i);
+          const entry = { storedLength, rawLength, storedXxh32, rawXxh32 };
+          for (let at = 0; at < storedLength; at++) {
+            for (let bit = 0; bit < 8; bit++) {
+              const bad = katBytes.slice(offset, offset + storedLength);
+              bad[at] ^= 1 << bit;
+              for (const zstdDecompress of [nativeZstdDecompress, portableZstdDecompress]) {
+                const out = new Uint8Array(rawLength);
+                try {
+                  decodeChunk(bad, entry, l.layout, out, { zstdDecompress });
+                } catch (e) {
+                  assert.ok(e instanceof CodecError, `${t.name}#${i} byte ${at}: ${e}`);
+                  continue;
+                }
+                assert.equal(hex(out), hex(tile), `${t.name}#${i} byte ${at} bit ${bit}`);
               }
-              assert.equal(hex(out), hex(tile), `${t.name}#${i} byte ${at} bit ${bit}`);
             }
           }
         }
       }
+    } finally {
+      c.reader.close();
     }
-  } finally {
-    c.reader.close();
-  }
-});
+  });
+}
 
 // ---------------------------------------------------------------------------------------------
 // A decoder written from docs/FORMAT.md alone: no import from codec/ or src/. Kept naive on
@@ -279,6 +306,53 @@ function specRans(payload: Uint8Array, n: number): Uint8Array {
   return out;
 }
 
+/** FORMAT.md "Huffman": canonical codes walked a bit at a time, four streams. */
+function specHuffman(payload: Uint8Array, n: number): Uint8Array {
+  must(payload.length >= 1, "Huffman M");
+  const m = payload[0], lengthBytes = Math.floor(m / 2) + 1;
+  must(1 + lengthBytes + 12 <= payload.length, "Huffman lengths and sizes");
+  const lengths: number[] = [];
+  for (let s = 0; s <= m; s++) lengths.push((payload[1 + Math.floor(s / 2)] >> (4 * (s % 2))) & 15);
+  must(m % 2 === 1 || payload[lengthBytes] >> 4 === 0, "Huffman nibble padding");
+  const present = lengths.map((l, s) => ({ l, s })).filter((x) => x.l > 0);
+  must(lengths[m] > 0 && present.length >= 2 && present.every((x) => x.l <= 11), "lengths");
+  must(present.reduce((sum, x) => sum + 2 ** (11 - x.l), 0) === 2048, "complete code");
+  // Canonical: sorted by (length, symbol), each code the previous plus one, shifted on growth.
+  present.sort((a, b) => a.l - b.l || a.s - b.s);
+  const codes = new Map<string, number>();
+  let code = 0, prev = present[0].l;
+  for (const [k, x] of present.entries()) {
+    if (k > 0) code = (code + 1) * 2 ** (x.l - prev);
+    prev = x.l;
+    codes.set(code.toString(2).padStart(x.l, "0"), x.s);
+  }
+  let p = 1 + lengthBytes;
+  const sizes = [u32(payload, p), u32(payload, p + 4), u32(payload, p + 8)];
+  p += 12;
+  const starts = [p, p + sizes[0], p + sizes[0] + sizes[1], p + sizes[0] + sizes[1] + sizes[2]];
+  must(starts[3] <= payload.length, "Huffman stream sizes");
+  const ends = [starts[1], starts[2], starts[3], payload.length];
+  const bit = [0, 0, 0, 0].map((_, k) => starts[k] * 8);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = i % 4;
+    let word = "";
+    while (!codes.has(word)) {
+      must(bit[k] < ends[k] * 8 && word.length < 11, `stream ${k} ends early`);
+      word += (payload[bit[k] >> 3] >> (bit[k] & 7)) & 1;
+      bit[k]++;
+    }
+    out[i] = codes.get(word)!;
+  }
+  for (let k = 0; k < 4; k++) {
+    must(Math.ceil((bit[k] - starts[k] * 8) / 8) === ends[k] - starts[k], `stream ${k} length`);
+    for (let b = bit[k]; b < ends[k] * 8; b++) {
+      must(((payload[b >> 3] >> (b & 7)) & 1) === 0, "pad");
+    }
+  }
+  return out;
+}
+
 /** FORMAT.md "Chunks" and "Byte planes": a chunk to its tile's raw bytes. */
 function specChunk(stored: Uint8Array, width: number, signMoved: boolean, raw: number) {
   const n = raw / width;
@@ -294,6 +368,7 @@ function specChunk(stored: Uint8Array, width: number, signMoved: boolean, raw: n
     else if (codec === 1) must(len === 1, "const"), planes.push(new Uint8Array(n).fill(payload[0]));
     else if (codec === 2) planes.push(specRans(payload, n));
     else if (codec === 3) planes.push(zstd(payload, n));
+    else if (codec === 4) planes.push(specHuffman(payload, n));
     else throw new SpecError(`codec ${codec}`);
   }
   must(p === stored.length, "chunk length");
@@ -374,31 +449,43 @@ function specDecode(file: Uint8Array, storedChecks = true): Uint8Array {
   return original;
 }
 
-Deno.test("kat: a decoder written from docs/FORMAT.md alone rebuilds kat.safetensors", () => {
-  const original = specDecode(katTsr);
-  assert.equal(firstDifference(original, katSafetensors), -1);
-});
+for (const { file, bytes: katBytes } of CONTAINERS) {
+  Deno.test(`kat: a decoder written from docs/FORMAT.md alone rebuilds ${file}'s original`, () => {
+    const original = specDecode(katBytes);
+    assert.equal(firstDifference(original, katSafetensors), -1);
+  });
 
-Deno.test("kat: the FORMAT.md decoder never returns wrong bytes for a flipped chunk bit", () => {
-  // Without the stored checksum, only the chunk structure and the raw XXH32 stand in the way. A
-  // flip may leave the output unchanged (a one-element plane reads the same as codec 0 or 1, and
-  // a Zstandard decoder may ignore some bits of a block); anything else must be an error.
-  for (const t of specIndex(katTsr).tensors) {
-    for (const [offset, length] of t.encodings[0].chunks) {
-      for (let at = offset; at < offset + length; at++) {
-        for (let bit = 0; bit < 8; bit++) {
-          const bad = katTsr.slice();
-          bad[at] ^= 1 << bit;
-          let out: Uint8Array;
-          try {
-            out = specDecode(bad, false);
-          } catch (e) {
-            assert.ok(e instanceof SpecError || e instanceof Error, String(e));
-            continue;
+  Deno.test(`kat: the FORMAT.md decoder never returns wrong bytes for a flipped bit of ${file}`, () => {
+    // Without the stored checksum, only the chunk structure and the raw XXH32 stand in the way. A
+    // flip may leave the output unchanged (a one-element plane reads the same as codec 0 or 1, and
+    // a Zstandard decoder may ignore some bits of a block); anything else must be an error.
+    for (const t of specIndex(katBytes).tensors) {
+      for (const [offset, length] of t.encodings[0].chunks) {
+        for (let at = offset; at < offset + length; at++) {
+          for (let bit = 0; bit < 8; bit++) {
+            const bad = katBytes.slice();
+            bad[at] ^= 1 << bit;
+            let out: Uint8Array;
+            try {
+              out = specDecode(bad, false);
+            } catch (e) {
+              assert.ok(e instanceof SpecError || e instanceof Error, String(e));
+              continue;
+            }
+            assert.equal(firstDifference(out, katSafetensors), -1, `${t.name}: byte ${at}`);
           }
-          assert.equal(firstDifference(out, katSafetensors), -1, `${t.name}: byte ${at}`);
         }
       }
     }
-  }
+  });
+}
+
+Deno.test("kat: the fast container holds a Huffman plane, so the FORMAT.md decoder reads one", () => {
+  const bytes = CONTAINERS[1].bytes;
+  const codecs = specIndex(bytes).tensors.flatMap((t: Json) =>
+    t.encodings[0].chunks.flatMap(([offset]: number[]) =>
+      Array.from({ length: bytes[offset] }, (_, p) => bytes[offset + 1 + 5 * p])
+    )
+  );
+  assert.ok(codecs.includes(4), `codecs ${codecs}`);
 });

@@ -1,7 +1,18 @@
 # The Tessera hub: serves every container under /app/models (mount a volume there).
+
+# The native decode kernels, compiled in a throwaway stage so the image carries no compiler.
+FROM denoland/deno:2.9.5 AS native
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+  && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY native/ native/
+RUN deno run --allow-read --allow-write --allow-run --allow-env native/build.ts \
+  && test -f native/build/libtsr_kernel.so
+
 FROM denoland/deno:2.9.5
 WORKDIR /app
 COPY . .
+COPY --from=native /app/native/build/ native/build/
 RUN deno cache src/server_main.ts src/cli/main.ts
 VOLUME ["/app/models"]
 EXPOSE 8080

@@ -30,9 +30,25 @@ if (Deno.build.os !== "linux" && Deno.build.os !== "darwin") {
   console.log(`native kernels: not built on ${Deno.build.os}; the TypeScript codec is used`);
   Deno.exit(0);
 }
+// Skipped when the library was built from this very source (its SHA-256 is kept beside it), so
+// that `serve` and `demo` start at once.
+const digest = new Uint8Array(
+  await crypto.subtle.digest("SHA-256", await Deno.readFile(source)),
+);
+const sourceSha256 = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+const stamp = `${output}.source-sha256`;
+const built = await Deno.stat(output).then(() => true, () => false);
+if (built && (await Deno.readTextFile(stamp).catch(() => "")).trim() === sourceSha256) {
+  console.log(`native kernels: ${output} is up to date`);
+  Deno.exit(0);
+}
 const cc = await compiler();
 if (!cc) {
-  console.log("native kernels: no C compiler found; the TypeScript codec is used");
+  console.log(
+    built
+      ? `native kernels: no C compiler found; using the existing ${output}`
+      : "native kernels: no C compiler found; the TypeScript codec is used",
+  );
   Deno.exit(0);
 }
 await Deno.mkdir(outDir, { recursive: true });
@@ -48,4 +64,5 @@ if (!r.success) {
   Deno.exit(1);
 }
 await Deno.rename(temp, output);
+await Deno.writeTextFile(stamp, sourceSha256 + "\n");
 console.log(`native kernels: built ${output} with ${cc}`);

@@ -27,6 +27,11 @@ enum { CODEC_RAW = 0, CODEC_CONST = 1, CODEC_RANS = 2, CODEC_ZSTD = 3, CODEC_HUF
 /* Chunk statuses written to the descriptor table; mirrored in src/codec_native/kernel.ts. */
 enum { ST_OK = 0, ST_FALLBACK = 1, ST_FAILED = 2 };
 
+/* The interface's version, checked by src/codec_native/kernel.ts before it uses the library: a
+ * stale build with another descriptor layout is ignored, never misread. */
+#define TSR_ABI 2
+uint32_t tsr_abi(void) { return TSR_ABI; }
+
 /* Descriptor words per chunk; mirrored in src/codec_native/kernel.ts. */
 enum {
   D_STORED = 0,

@@ -7,6 +7,7 @@
  */
 
 const SYMBOLS = {
+  tsr_abi: { parameters: [], result: "u32" },
   tsr_xxh32: { parameters: ["buffer", "u32", "u32"], result: "u32" },
   tsr_decode_batch: {
     parameters: ["buffer", "u32", "buffer", "u32", "buffer", "u32", "buffer", "u32"],
@@ -54,7 +55,8 @@ export type BatchKernel = (
   dst: Uint8Array,
 ) => Uint8Array;
 
-// Descriptor layout, as in tsr_kernel.c.
+// The interface version and descriptor layout, as in tsr_kernel.c.
+const ABI = 2;
 const D_WORDS = 10, D_STATUS = 6, D_ROW_BYTES = 7;
 
 function load(): { batch: BatchKernel; xxh32: (b: Uint8Array) => number } | undefined {
@@ -62,10 +64,17 @@ function load(): { batch: BatchKernel; xxh32: (b: Uint8Array) => number } | unde
   let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
   try {
     lib = Deno.dlopen(NATIVE_LIBRARY, SYMBOLS);
-  } catch {
+  } catch (e) {
+    // No build is the normal case without a compiler; a build that will not load is worth a word.
+    if (existsSync(NATIVE_LIBRARY)) stale(`it does not load (${(e as Error).message})`);
     return undefined;
   }
   const f = lib.symbols;
+  if (f.tsr_abi() !== ABI) {
+    lib.close();
+    stale(`its interface is version ${f.tsr_abi()}, not ${ABI}`);
+    return undefined;
+  }
   let scratch = new Uint8Array(0);
   const batch: BatchKernel = (stored, base, pieces, dst) => {
     const desc = new Uint32Array(pieces.length * D_WORDS);
@@ -105,6 +114,21 @@ function load(): { batch: BatchKernel; xxh32: (b: Uint8Array) => number } | unde
     return left;
   };
   return { batch, xxh32: (b) => f.tsr_xxh32(b, b.length, 0) };
+}
+
+function existsSync(url: URL): boolean {
+  try {
+    return Deno.statSync(url).isFile;
+  } catch {
+    return false;
+  }
+}
+
+function stale(why: string): void {
+  console.warn(
+    `native kernels: ignoring ${NATIVE_LIBRARY.pathname}: ${why}; ` +
+      "run `deno task native` to rebuild it. Decoding uses the TypeScript codec meanwhile.",
+  );
 }
 
 const loaded = load();

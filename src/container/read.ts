@@ -3,12 +3,12 @@
  * and the original file as streams.
  * @module
  */
-import { decodeChunk, type DecodeOptions, scratchBytes } from "../../codec/chunk_decode.ts";
+import { type DecodeOptions, scratchBytes } from "../../codec/chunk_decode.ts";
 import { copyTileRegion, type Rect, type TileGeometry, tilesCovering } from "../../codec/tiles.ts";
 import { openFileReader, type RandomAccessReader } from "../io/random_access.ts";
 import { sha256Bytes, sha256Hex } from "../hash/sha256.ts";
 import { nativeZstdDecompress } from "../codec_native/zstd.ts";
-import { decodeChunkNative } from "../codec_native/kernel.ts";
+import { decodeChunkFast } from "../codec_native/decode_chunk.ts";
 import { chunkFailure, ContainerError } from "./errors.ts";
 import { decodeHead, HEAD_BYTES } from "./format.ts";
 import {
@@ -134,21 +134,17 @@ export function decodeStoredChunk(
 ): void {
   const lossless = losslessOf(t);
   const [offset, storedLength, rawLength, storedXxh32, rawXxh32] = lossless.chunks[i];
-  if (
-    options.native !== false && !options.decode?.verifyStored &&
-    stored.length === storedLength && decodeChunkNative(stored, rawXxh32, lossless.layout, out)
-  ) return;
   try {
-    decodeChunk(
+    decodeChunkFast(
       stored,
       { storedLength, rawLength, storedXxh32, rawXxh32 },
       lossless.layout,
       out,
       {
-        zstdDecompress: nativeZstdDecompress,
         scratch: c.scratch.planes,
         slots: c.scratch.slots,
         words: c.scratch.words,
+        native: options.native,
         ...options.decode,
       },
     );

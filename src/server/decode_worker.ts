@@ -1,11 +1,10 @@
 /**
- * Worker body of the decode pool: decodes and verifies one chunk per message with the native
- * Zstandard decoder and its own scratch buffers, and hands the raw bytes back by transfer.
+ * Worker body of the decode pool: decodes and verifies one chunk per message (native kernels first)
+ * with its own scratch buffers, and hands the raw bytes back by transfer.
  * @module
  */
-import { decodeChunk, scratchBytes } from "../../codec/chunk_decode.ts";
-import { nativeZstdDecompress } from "../codec_native/zstd.ts";
-import { decodeChunkNative } from "../codec_native/kernel.ts";
+import { scratchBytes } from "../../codec/chunk_decode.ts";
+import { decodeChunkFast } from "../codec_native/decode_chunk.ts";
 import type { DecodeReply, DecodeRequest } from "./decode_pool.ts";
 
 let planes = new Uint8Array(0), words = new Uint16Array(0);
@@ -19,15 +18,7 @@ export function decodeRequest(req: DecodeRequest): DecodeReply {
     if (planes.length < need) planes = new Uint8Array(need);
     if (words.length < req.entry.rawLength) words = new Uint16Array(req.entry.rawLength);
     const out = new Uint8Array(req.entry.rawLength);
-    if (decodeChunkNative(req.stored, req.entry.rawXxh32, req.layout, out)) {
-      return { id: req.id, raw: out, ms: performance.now() - t0 };
-    }
-    decodeChunk(req.stored, req.entry, req.layout, out, {
-      zstdDecompress: nativeZstdDecompress,
-      scratch: planes,
-      slots,
-      words,
-    });
+    decodeChunkFast(req.stored, req.entry, req.layout, out, { scratch: planes, slots, words });
     return { id: req.id, raw: out, ms: performance.now() - t0 };
   } catch (e) {
     const err = e as Error & { kind?: string };

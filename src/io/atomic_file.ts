@@ -18,6 +18,9 @@ export interface AtomicFile {
   abort(): Promise<void>;
 }
 
+// Alignment padding is at most 4095 bytes.
+const MAX_GAP = 4096;
+
 /** Creates a temporary file beside `path`. */
 export async function createAtomicFile(path: string): Promise<AtomicFile> {
   const slash = path.lastIndexOf("/");
@@ -25,7 +28,7 @@ export async function createAtomicFile(path: string): Promise<AtomicFile> {
   const base = slash >= 0 ? path.slice(slash + 1) : path;
   const tempPath = `${dir}.${base}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   const file = await Deno.open(tempPath, { write: true, createNew: true });
-  let closed = false, position = 0;
+  let closed = false, position = 0, frontier = 0;
   const close = () => {
     if (!closed) {
       closed = true;
@@ -36,11 +39,20 @@ export async function createAtomicFile(path: string): Promise<AtomicFile> {
     file,
     tempPath,
     async writeAt(offset, bytes) {
-      // Packing writes almost always continue where the last write ended; skip the seek then.
-      if (offset !== position) await file.seek(offset, Deno.SeekMode.Start);
+      const end = offset + bytes.length;
+      // Packing writes almost always continue where the last write ended, or just past it after
+      // alignment padding. Past the end of everything written, a short gap is written as zeros
+      // with the bytes instead of seeking: a seek is an async call per chunk, 6% of a pack.
+      const gap = offset - position;
+      if (gap > 0 && gap <= MAX_GAP && position === frontier) {
+        const joined = new Uint8Array(gap + bytes.length);
+        joined.set(bytes, gap);
+        bytes = joined;
+      } else if (gap !== 0) await file.seek(offset, Deno.SeekMode.Start);
       let written = 0;
       while (written < bytes.length) written += await file.write(bytes.subarray(written));
-      position = offset + bytes.length;
+      position = end;
+      frontier = Math.max(frontier, end);
     },
     async commit() {
       await file.sync();

@@ -8,7 +8,7 @@ import type { AppEnv, ServerContext } from "../src/server/context.ts";
 import { requireToken } from "../src/server/middleware/auth.ts";
 import { BYTE_PARAMS, BYTE_RESPONSES, P, type Paths } from "../src/server/openapi.ts";
 import { containerRepresentation } from "../src/server/representations.ts";
-import { modelParams, uploadLimits } from "../src/server/request_params.ts";
+import { modelParams, uploadLimits, writeExpectation } from "../src/server/request_params.ts";
 import { respond } from "../src/server/respond.ts";
 import { sidecarResultSchema } from "../src/server/schemas.ts";
 import { sidecarRepresentation } from "../src/server/sidecar.ts";
@@ -43,19 +43,25 @@ export const filePaths: Paths = {
       summary: "Store a sidecar file: UTF-8 text, valid JSON for .json, at most 16 MiB",
       tag: "files",
       auth: true,
-      params: [P.org, P.name, FILE, P.revision],
+      description: "If-Match / If-None-Match compare with the file's ETag (its sha256): 412 " +
+        "when they do not hold.",
+      params: [P.org, P.name, FILE, P.revision, P.ifMatch, P.ifNoneMatchWrite],
       requestBody: "text",
       responses: {
         "200": { description: "replaced", body: "SidecarResult" },
         "201": { description: "created", body: "SidecarResult" },
+        "412": { description: "the precondition does not hold", body: "Error" },
       },
     },
     delete: {
       summary: "Delete a sidecar file",
       tag: "files",
       auth: true,
-      params: [P.org, P.name, FILE, P.revision],
-      responses: { "204": { description: "deleted" } },
+      params: [P.org, P.name, FILE, P.revision, P.ifMatch],
+      responses: {
+        "204": { description: "deleted" },
+        "412": { description: "the precondition does not hold", body: "Error" },
+      },
     },
   },
 };
@@ -103,7 +109,10 @@ export function fileRoutes(ctx: ServerContext): Hono<AppEnv> {
       revision,
       file,
       c.req.raw.body,
-      uploadLimits(c, ctx.config.maxSidecarBytes, ctx.config.timeoutMs),
+      {
+        ...uploadLimits(c, ctx.config.maxSidecarBytes, ctx.config.timeoutMs),
+        expect: writeExpectation(c),
+      },
     );
     return c.json(
       sidecarResultSchema.parse({
@@ -120,7 +129,7 @@ export function fileRoutes(ctx: ServerContext): Hono<AppEnv> {
 
   app.delete("/v1/models/:org/:name/files/:file", auth, async (c) => {
     const { org, name, revision } = modelParams(c);
-    await store.deleteSidecar(org, name, revision, c.req.param("file"));
+    await store.deleteSidecar(org, name, revision, c.req.param("file"), writeExpectation(c));
     return c.body(null, 204);
   });
 

@@ -9,7 +9,7 @@ import type { AppEnv, ServerContext } from "../src/server/context.ts";
 import { buildManifest } from "../src/server/manifest.ts";
 import { requireToken } from "../src/server/middleware/auth.ts";
 import { BYTE_RESPONSES, P, type Paths } from "../src/server/openapi.ts";
-import { modelParams, uploadLimits } from "../src/server/request_params.ts";
+import { modelParams, uploadLimits, writeExpectation } from "../src/server/request_params.ts";
 import { respond } from "../src/server/respond.ts";
 import {
   manifestSchema,
@@ -39,26 +39,38 @@ export const modelPaths: Paths = {
         "?mode=fast), verified, then published atomically",
       description: "Uploads of one model run one after the other. Limited to --max-upload-mb " +
         "(413). A malformed file gets 400 with its SafetensorsError kind. Readers keep the old " +
-        "version until the new one is complete.",
+        "version until the new one is complete. If-Match / If-None-Match compare with the " +
+        "revision's model.safetensors ETag (the file's sha256): 412 when they do not hold.",
       tag: "models",
       auth: true,
-      params: [P.org, P.name, P.revision, {
-        name: "mode",
-        in: "query",
-        description: "fast or best (default)",
-      }],
+      params: [
+        P.org,
+        P.name,
+        P.revision,
+        {
+          name: "mode",
+          in: "query",
+          description: "fast or best (default)",
+        },
+        P.ifMatch,
+        P.ifNoneMatchWrite,
+      ],
       requestBody: "binary",
       responses: {
         "200": { description: "replaced", body: "PublishResult" },
         "201": { description: "created", body: "PublishResult" },
+        "412": { description: "the precondition does not hold", body: "Error" },
       },
     },
     delete: {
       summary: "Delete a revision and its sidecar files",
       tag: "models",
       auth: true,
-      params: [P.org, P.name, P.revision],
-      responses: { "204": { description: "deleted" } },
+      params: [P.org, P.name, P.revision, P.ifMatch],
+      responses: {
+        "204": { description: "deleted" },
+        "412": { description: "the precondition does not hold", body: "Error" },
+      },
     },
   },
   "/v1/models/{org}/{name}/manifest": {
@@ -117,6 +129,7 @@ export function modelRoutes(ctx: ServerContext): Hono<AppEnv> {
     const r = await store.publishModel(org, name, revision, c.req.raw.body, {
       ...uploadLimits(c, ctx.config.maxUploadBytes, ctx.config.timeoutMs),
       mode,
+      expect: writeExpectation(c),
     });
     return c.json(
       publishResultSchema.parse({
@@ -134,7 +147,7 @@ export function modelRoutes(ctx: ServerContext): Hono<AppEnv> {
 
   app.delete("/v1/models/:org/:name", auth, async (c) => {
     const { org, name, revision } = modelParams(c);
-    await store.deleteRevision(org, name, revision);
+    await store.deleteRevision(org, name, revision, writeExpectation(c));
     return c.body(null, 204);
   });
 

@@ -1,6 +1,6 @@
 /**
- * RFC 9110 §13 conditional requests against entity tags: `If-None-Match` and `If-Range`.
- * Tessera's entity tags are always strong content hashes.
+ * RFC 9110 §13 conditional requests against entity tags: `If-None-Match` and `If-Range` on reads,
+ * `If-Match` and `If-None-Match` on writes. Tessera's entity tags are always strong content hashes.
  * @module
  */
 
@@ -51,4 +51,33 @@ export function ifRange(header: string | null, etag: string): boolean {
   if (header === null) return true;
   const v = header.trim();
   return v.startsWith('"') && v === etag;
+}
+
+/**
+ * Whether a state-changing request may proceed given its `If-Match` and `If-None-Match` (§13.1.1,
+ * §13.1.2, in the order of §13.2.2) and the target's current entity tag, null when it does not
+ * exist. `If-Match` compares strongly and `*` needs the target to exist; `If-None-Match: *` needs
+ * it not to, as a create-only upload does.
+ *
+ * @example
+ * ```ts
+ * writeAllowed('"abc"', null, '"abc"'); // true: the client saw the current version
+ * writeAllowed(null, "*", '"abc"'); // false: it meant to create, but the target exists
+ * ```
+ */
+export function writeAllowed(
+  ifMatch: string | null,
+  ifNoneMatch: string | null,
+  current: string | null,
+): boolean {
+  if (ifMatch !== null) {
+    const list = parseEtagList(ifMatch);
+    if (current === null) return false;
+    if (!list.any && !list.tags.some((t) => !t.weak && t.tag === current)) return false;
+  }
+  if (ifNoneMatch !== null && current !== null) {
+    const list = parseEtagList(ifNoneMatch);
+    if (list.any || list.tags.some((t) => t.tag === current)) return false;
+  }
+  return true;
 }

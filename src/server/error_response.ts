@@ -31,6 +31,7 @@ const STORE_STATUS: Record<StoreErrorKind, number> = {
   too_large: 413,
   invalid_sidecar: 400,
   incomplete_upload: 400,
+  precondition_failed: 412,
 };
 
 // Hugging Face clients tell missing repos, revisions and files apart by this header.

@@ -81,6 +81,16 @@ export const P = {
   },
   ifRange: { name: "If-Range", in: "header", description: "strong entity tag" },
   ifNoneMatch: { name: "If-None-Match", in: "header", description: "entity tags; 304 on match" },
+  ifMatch: {
+    name: "If-Match",
+    in: "header",
+    description: "strong entity tags, or *: 412 unless the current version is one of them",
+  },
+  ifNoneMatchWrite: {
+    name: "If-None-Match",
+    in: "header",
+    description: "* to create only, or entity tags to refuse: 412 when the current version matches",
+  },
   wantDigest: {
     name: "Want-Content-Digest",
     in: "header",

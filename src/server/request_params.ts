@@ -4,7 +4,9 @@
  * `a%2Fb` both name the tensor `a/b`, and `%25` stays a literal `%`.
  * @module
  */
+import { writeAllowed } from "../http/conditional.ts";
 import { HttpError } from "../http/http_error.ts";
+import type { Expectation } from "../store/model_store.ts";
 import type { ReceiveLimits } from "../store/upload.ts";
 import type { AppContext } from "./context.ts";
 
@@ -45,4 +47,16 @@ export function uploadLimits(
 ): ReceiveLimits {
   const length = c.req.header("Content-Length");
   return { maxBytes, contentLength: length === undefined ? null : Number(length), idleTimeoutMs };
+}
+
+/**
+ * The request's `If-Match` / `If-None-Match` as a store expectation, or undefined without them.
+ * The entity tag of a revision is its `model.safetensors` ETag, the file's SHA-256 (the `sha256`
+ * a publish returns); a sidecar's is its own SHA-256.
+ */
+export function writeExpectation(c: AppContext): Expectation | undefined {
+  const ifMatch = c.req.header("If-Match") ?? null;
+  const ifNoneMatch = c.req.header("If-None-Match") ?? null;
+  if (ifMatch === null && ifNoneMatch === null) return undefined;
+  return (sha256) => writeAllowed(ifMatch, ifNoneMatch, sha256 === null ? null : `"${sha256}"`);
 }

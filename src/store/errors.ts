@@ -20,7 +20,9 @@ export type StoreErrorKind =
   /** A sidecar upload that is not valid UTF-8 text or, for `.json`, not valid JSON. */
   | "invalid_sidecar"
   /** The uploaded body ended before the length it announced. */
-  | "incomplete_upload";
+  | "incomplete_upload"
+  /** The caller's expectation of the current version (If-Match, If-None-Match) does not hold. */
+  | "precondition_failed";
 
 /** A refused store operation; callers match on `kind`. */
 export class StoreError extends Error {

@@ -76,6 +76,14 @@ export interface SidecarResult {
   readonly sha256: string;
 }
 
+/**
+ * A caller's expectation of what it replaces or deletes: given the SHA-256 of the current content
+ * (a revision's original safetensors file, or a sidecar's bytes), null when there is none, whether
+ * to go ahead. It is checked under the model's lock, so no other write slips in between; a refusal
+ * is a `precondition_failed` error.
+ */
+export type Expectation = (currentSha256: string | null) => boolean;
+
 /** Options of {@link createModelStore}. */
 export interface ModelStoreOptions {
   /** The models folder. */
@@ -112,7 +120,7 @@ export interface ModelStore {
     name: string,
     revision: string | null,
     body: ReadableStream<Uint8Array> | null,
-    limits: ReceiveLimits & { mode?: Mode },
+    limits: ReceiveLimits & { mode?: Mode; expect?: Expectation },
   ): Promise<PublishResult>;
   /** Stores a sidecar file in a revision folder (the container may come later). */
   putSidecar(
@@ -121,12 +129,23 @@ export interface ModelStore {
     revision: string | null,
     file: string,
     body: ReadableStream<Uint8Array> | null,
-    limits: ReceiveLimits,
+    limits: ReceiveLimits & { expect?: Expectation },
   ): Promise<SidecarResult>;
   /** Deletes a revision and its sidecars. */
-  deleteRevision(org: string, name: string, revision: string | null): Promise<void>;
+  deleteRevision(
+    org: string,
+    name: string,
+    revision: string | null,
+    expect?: Expectation,
+  ): Promise<void>;
   /** Deletes one sidecar. */
-  deleteSidecar(org: string, name: string, revision: string | null, file: string): Promise<void>;
+  deleteSidecar(
+    org: string,
+    name: string,
+    revision: string | null,
+    file: string,
+    expect?: Expectation,
+  ): Promise<void>;
   /** Removes leftovers of interrupted uploads older than `maxAgeMs`. */
   sweep(maxAgeMs?: number): Promise<void>;
   /** Closes open containers. */
@@ -232,14 +251,48 @@ export async function createModelStore(options: ModelStoreOptions): Promise<Mode
     }
   }
 
+  // The SHA-256 of the original file of the revision's container, or null without one.
+  async function modelSha256(ref: RevisionRef): Promise<string | null> {
+    let lease: ContainerLease;
+    try {
+      lease = await leases.acquire(ref.containerPath);
+    } catch (e) {
+      if (e instanceof StoreError && e.kind === "file_not_found") return null;
+      throw e;
+    }
+    try {
+      return lease.container.index.source.sha256;
+    } finally {
+      lease.release();
+    }
+  }
+
+  async function sidecarSha256(path: string): Promise<string | null> {
+    if (!(await exists(path))) return null;
+    return (await digests.sidecar(path)).sha256;
+  }
+
+  function check(expect: Expectation | undefined, current: string | null, what: string): void {
+    if (!expect || expect(current)) return;
+    throw new StoreError(
+      "precondition_failed",
+      `${what} ${current === null ? "does not exist" : `is at sha256 ${current}`}, ` +
+        "which the request's precondition rules out",
+    );
+  }
+
   async function publishModel(
     org: string,
     name: string,
     revision: string | null,
     body: ReadableStream<Uint8Array> | null,
-    limits: ReceiveLimits & { mode?: Mode },
+    limits: ReceiveLimits & { mode?: Mode; expect?: Expectation },
   ): Promise<PublishResult> {
     const ref = revisionRef(root, org, name, revision);
+    const what = `${org}/${name}@${ref.revision}`;
+    // Checked once before the upload, so a stale client learns it before sending gigabytes, and
+    // again under the lock, where it counts.
+    check(limits.expect, await modelSha256(ref), what);
     const upload = `${tmp("upload")}.safetensors`, packed = `${tmp("pack")}.tsr`;
     try {
       await receiveToFile(body, upload, limits);
@@ -251,6 +304,7 @@ export async function createModelStore(options: ModelStoreOptions): Promise<Mode
         r.close();
       }
       return await mutex.run(modelKey(org, name), async () => {
+        check(limits.expect, await modelSha256(ref), what);
         const job = await runPackJob(
           { input: upload, output: packed, mode: limits.mode ?? "best" },
           options.packInline,
@@ -284,7 +338,7 @@ export async function createModelStore(options: ModelStoreOptions): Promise<Mode
     revision: string | null,
     file: string,
     body: ReadableStream<Uint8Array> | null,
-    limits: ReceiveLimits,
+    limits: ReceiveLimits & { expect?: Expectation },
   ): Promise<SidecarResult> {
     const ref = revisionRef(root, org, name, revision);
     checkSidecar(file);
@@ -309,6 +363,7 @@ export async function createModelStore(options: ModelStoreOptions): Promise<Mode
     return await mutex.run(modelKey(org, name), async () => {
       await Deno.mkdir(ref.dir, { recursive: true });
       const path = `${ref.dir}/${file}`;
+      check(limits.expect, await sidecarSha256(path), `${org}/${name}@${ref.revision}/${file}`);
       const created = !(await exists(path));
       const f = await createAtomicFile(path);
       try {
@@ -327,7 +382,12 @@ export async function createModelStore(options: ModelStoreOptions): Promise<Mode
     });
   }
 
-  async function deleteRevision(org: string, name: string, revision: string | null) {
+  async function deleteRevision(
+    org: string,
+    name: string,
+    revision: string | null,
+    expect?: Expectation,
+  ) {
     const ref = revisionRef(root, org, name, revision);
     await mutex.run(modelKey(org, name), async () => {
       if (!(await revisionsOf(org, name)).includes(ref.revision)) {
@@ -336,6 +396,7 @@ export async function createModelStore(options: ModelStoreOptions): Promise<Mode
           `model ${org}/${name} has no revision ${ref.revision}`,
         );
       }
+      check(expect, await modelSha256(ref), `${org}/${name}@${ref.revision}`);
       // One rename takes the revision out of view; the removal can then take its time.
       const trash = tmp("deleted");
       await Deno.rename(ref.dir, trash);
@@ -346,12 +407,20 @@ export async function createModelStore(options: ModelStoreOptions): Promise<Mode
     });
   }
 
-  async function deleteSidecar(org: string, name: string, revision: string | null, file: string) {
+  async function deleteSidecar(
+    org: string,
+    name: string,
+    revision: string | null,
+    file: string,
+    expect?: Expectation,
+  ) {
     const ref = revisionRef(root, org, name, revision);
     checkSidecar(file);
     await mutex.run(modelKey(org, name), async () => {
+      const path = `${ref.dir}/${file}`;
+      check(expect, await sidecarSha256(path), `${org}/${name}@${ref.revision}/${file}`);
       try {
-        await Deno.remove(`${ref.dir}/${file}`);
+        await Deno.remove(path);
       } catch (e) {
         if (e instanceof Deno.errors.NotFound) {
           throw new StoreError("file_not_found", `${org}/${name}@${ref.revision} has no ${file}`);

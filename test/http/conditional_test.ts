@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ifNoneMatch, ifRange, parseEtagList } from "../../src/http/conditional.ts";
+import { ifNoneMatch, ifRange, parseEtagList, writeAllowed } from "../../src/http/conditional.ts";
 
 Deno.test("If-None-Match: weak comparison over a list, and *", () => {
   assert.equal(ifNoneMatch(null, '"a"'), false);
@@ -20,4 +20,26 @@ Deno.test("If-Range: only an equal strong entity tag keeps the Range", () => {
   assert.equal(ifRange('W/"a"', '"a"'), false);
   assert.equal(ifRange('"b"', '"a"'), false);
   assert.equal(ifRange("Tue, 24 Nov 2026 10:00:00 GMT", '"a"'), false);
+});
+
+Deno.test("writeAllowed: If-Match strong and existing, If-None-Match refuses a match or any", () => {
+  const cases: [string | null, string | null, string | null, boolean][] = [
+    [null, null, null, true],
+    [null, null, '"a"', true],
+    ['"a"', null, '"a"', true],
+    ['"b", "a"', null, '"a"', true],
+    ['W/"a"', null, '"a"', false], // If-Match compares strongly
+    ['"b"', null, '"a"', false],
+    ['"a"', null, null, false], // nothing to match
+    ["*", null, '"a"', true],
+    ["*", null, null, false],
+    [null, "*", null, true], // create only
+    [null, "*", '"a"', false],
+    [null, 'W/"a"', '"a"', false], // If-None-Match compares weakly
+    [null, '"b"', '"a"', true],
+    ['"a"', '"a"', '"a"', false],
+  ];
+  for (const [ifMatch, ifNone, current, want] of cases) {
+    assert.equal(writeAllowed(ifMatch, ifNone, current), want, `${ifMatch} ${ifNone} ${current}`);
+  }
 });

@@ -198,3 +198,55 @@ Deno.test("delete: a revision goes, then 404; sidecars: put, get, validate, dele
     assert.equal((await demoContainer()).length > 0, true);
   }, { token: TOKEN });
 });
+
+Deno.test("conditional writes: If-Match and If-None-Match on PUT and DELETE, 412 changes nothing", async () => {
+  await withServer(async ({ url }) => {
+    const model = `${url}/v1/models/acme/cond`;
+    const etag = async (bytes: Uint8Array) => `"${await sha256Hex(bytes)}"`;
+    // Create-only: succeeds once, then 412 (before the upload is read).
+    const first = await put(model, ORIGINAL, { ...auth, "If-None-Match": "*" });
+    assert.equal(first.status, 201, JSON.stringify(first.body));
+    const twice = await put(model, OTHER, { ...auth, "If-None-Match": "*" });
+    assert.equal(twice.status, 412);
+    assert.equal(twice.body.error, "precondition_failed");
+    // Replace only the version the client saw: the file's ETag as served.
+    const served = await get(`${url}/acme/cond/resolve/main/model.safetensors`);
+    assert.equal(served.headers.get("ETag"), await etag(ORIGINAL));
+    const stale = await put(model, OTHER, { ...auth, "If-Match": await etag(OTHER) });
+    assert.equal(stale.status, 412);
+    const weak = await put(model, OTHER, { ...auth, "If-Match": `W/${await etag(ORIGINAL)}` });
+    assert.equal(weak.status, 412);
+    assert.deepEqual((await get(`${url}/acme/cond/resolve/main/model.safetensors`)).body, ORIGINAL);
+    const ok = await put(model, OTHER, { ...auth, "If-Match": await etag(ORIGINAL) });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.equal(
+      (await put(`${model}?revision=v9`, OTHER, { ...auth, "If-Match": "*" })).status,
+      412,
+    );
+    // Delete only what the client saw.
+    const del = (headers: Record<string, string>) =>
+      fetch(model, { method: "DELETE", headers: { ...auth, ...headers } });
+    const staleDelete = await del({ "If-Match": await etag(ORIGINAL) });
+    assert.equal(staleDelete.status, 412);
+    await staleDelete.body?.cancel();
+    assert.deepEqual((await get(`${url}/acme/cond/resolve/main/model.safetensors`)).body, OTHER);
+    const gone = await del({ "If-Match": await etag(OTHER) });
+    assert.equal(gone.status, 204);
+    await gone.body?.cancel();
+
+    // Sidecars: the same rules against the file's own SHA-256.
+    const file = `${url}/v1/models/demo/stories260k/files/notes.txt`;
+    const a = new TextEncoder().encode("first"), b = new TextEncoder().encode("second");
+    assert.equal((await put(file, a, { ...auth, "If-None-Match": "*" })).status, 201);
+    assert.equal((await put(file, b, { ...auth, "If-None-Match": "*" })).status, 412);
+    assert.equal((await put(file, b, { ...auth, "If-Match": await etag(b) })).status, 412);
+    assert.equal((await put(file, b, { ...auth, "If-Match": await etag(a) })).status, 200);
+    const sidecarDelete = await fetch(file, {
+      method: "DELETE",
+      headers: { ...auth, "If-Match": await etag(a) },
+    });
+    assert.equal(sidecarDelete.status, 412);
+    await sidecarDelete.body?.cancel();
+    assert.deepEqual((await get(file)).body, b);
+  }, { token: TOKEN });
+});

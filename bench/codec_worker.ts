@@ -4,7 +4,7 @@
  *
  * ```
  * deno run -A bench/codec_worker.ts pack <input.safetensors> <output.tsr> <fast|best>
- * deno run -A bench/codec_worker.ts decode <container.tsr> <runs> <memory|disk> <warmup-ms>
+ * deno run -A bench/codec_worker.ts decode <container.tsr> <runs> <memory|disk> <warmup-ms> [<file.zst>]
  * ```
  *
  * `decode memory` reads the whole container into memory first (untimed) and warms up: at least
@@ -15,6 +15,10 @@
  * so no unverified byte comes out. The native kernels are used when built (`deno task native`). A last, untimed pass checks the whole file's SHA-256 and
  * size. `decode disk` streams from the file through `openFileReader` and never holds the
  * container.
+ *
+ * With a `.zst` file, each timed decode is followed by a timed `zstd -d -T1 -q -c` of it (process
+ * wall, output to /dev/null), so that both medians come from the same stretch of time: on a shared
+ * machine, measurements minutes apart can differ by a fifth.
  *
  * Peak RSS is `VmHWM` from `/proc/self/status` (the kernel's high-water mark); an RSS sampled
  * every 20 ms is reported beside it as a cross-check.
@@ -144,6 +148,7 @@ async function runDecode(
   runs: number,
   source: "memory" | "disk",
   warmupMs: number,
+  pairedZst: string | null,
 ): Promise<void> {
   const sampler = rssSampler();
   const containerBytes = (await Deno.stat(path)).size;
@@ -182,13 +187,14 @@ async function runDecode(
   ) {
     warmupSeconds.push((await one()).seconds);
   }
-  const runsSeconds: number[] = [], openSeconds: number[] = [];
+  const runsSeconds: number[] = [], openSeconds: number[] = [], zstdSeconds: number[] = [];
   let originalBytes = 0;
   for (let r = 0; r < runs; r++) {
     const d = await one();
     originalBytes = d.bytes;
     runsSeconds.push(d.seconds);
     openSeconds.push(d.openSeconds);
+    if (pairedZst) zstdSeconds.push(await zstdDecompressSeconds(pairedZst));
   }
   const sampled = sampler.stop();
   const mem = procMemory();
@@ -217,6 +223,8 @@ async function runDecode(
     openSeconds,
     medianSeconds: median(runsSeconds),
     medianStreamSeconds: median(runsSeconds.map((s, i) => s - openSeconds[i])),
+    pairedZstdSeconds: pairedZst ? zstdSeconds : null,
+    pairedZstdMedianSeconds: pairedZst ? median(zstdSeconds) : null,
     peakRssBytes: mem.peakRssBytes,
     sampledPeakRssBytes: sampled.max,
     rssAfterOpenBytes,
@@ -226,19 +234,34 @@ async function runDecode(
   });
 }
 
+/** Wall seconds of `zstd -d -T1 -q -c file > /dev/null`, as the bench times the tool itself. */
+async function zstdDecompressSeconds(file: string): Promise<number> {
+  const t0 = performance.now();
+  const r = await new Deno.Command("zstd", {
+    args: ["-d", "-T1", "-q", "-c", "--", file],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const seconds = (performance.now() - t0) / 1000;
+  if (!r.success) throw new Error(`zstd -d failed: ${new TextDecoder().decode(r.stderr)}`);
+  return seconds;
+}
+
 async function main(args: string[]): Promise<void> {
   const [kind, ...rest] = args;
   if (kind === "pack" && rest.length === 3 && (rest[2] === "fast" || rest[2] === "best")) {
     await runPack(rest[0], rest[1], rest[2]);
   } else if (
-    kind === "decode" && rest.length === 4 && Number(rest[1]) >= 1 &&
+    kind === "decode" && (rest.length === 4 || rest.length === 5) && Number(rest[1]) >= 1 &&
     (rest[2] === "memory" || rest[2] === "disk") && Number(rest[3]) >= 0
   ) {
-    await runDecode(rest[0], Math.floor(Number(rest[1])), rest[2], Number(rest[3]));
+    const runs = Math.floor(Number(rest[1]));
+    await runDecode(rest[0], runs, rest[2], Number(rest[3]), rest[4] ?? null);
   } else {
     throw new Error(
       "usage: codec_worker.ts pack <in> <out> <fast|best> | " +
-        "decode <tsr> <runs> <memory|disk> <warmup-ms>",
+        "decode <tsr> <runs> <memory|disk> <warmup-ms> [<file.zst>]",
     );
   }
 }

@@ -39,6 +39,9 @@ export function encodeChunk(
   options: EncodeOptions,
 ): Uint8Array {
   const width = layout.width, n = raw.length / width;
+  if (!Number.isInteger(n)) {
+    throw new RangeError(`chunk of ${raw.length} bytes is not whole ${width}-byte elements`);
+  }
   const planes: Uint8Array[] = [];
   const scratch = new Uint8Array(raw.length);
   for (let p = 0; p < width; p++) planes.push(scratch.subarray(p * n, (p + 1) * n));

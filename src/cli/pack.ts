@@ -9,7 +9,8 @@ import { UsageError } from "./usage_error.ts";
 
 /** Usage line of the command. */
 export const PACK_USAGE =
-  "pack <in.safetensors> <out.tsr> [--mode fast|best] [--align N] [--chunk-kib N] [--layer-regex R]";
+  "pack <in.safetensors> <out.tsr> [--mode fast|best] [--align N] [--chunk-kib N] " +
+  "[--layer-regex R] [--workers N]";
 
 /** Runs `pack`; returns the exit code. */
 export async function pack(args: string[]): Promise<number> {
@@ -21,6 +22,7 @@ export async function pack(args: string[]): Promise<number> {
       align: { type: "string", default: "64" },
       "chunk-kib": { type: "string", default: "256" },
       "layer-regex": { type: "string" },
+      workers: { type: "string" },
     },
   });
   if (positionals.length !== 2) throw new UsageError(PACK_USAGE);
@@ -41,6 +43,13 @@ export async function pack(args: string[]): Promise<number> {
       );
     }
   }
+  let workers: number | undefined;
+  if (values.workers !== undefined) {
+    workers = Number(values.workers);
+    if (!(Number.isInteger(workers) && workers >= 0 && workers <= 64)) {
+      throw new UsageError(`--workers must be an integer from 0 to 64: received ${values.workers}`);
+    }
+  }
   const inputSize = (await Deno.stat(input)).size;
   const bar = progressBar("pack", inputSize);
   const started = performance.now();
@@ -49,6 +58,7 @@ export async function pack(args: string[]): Promise<number> {
     alignment,
     chunkBytes,
     layerPattern,
+    workers,
     onProgress: (p) =>
       bar.update(p.bytesIn, `ratio ${(p.bytesIn / Math.max(1, p.bytesOut)).toFixed(3)}`),
   });

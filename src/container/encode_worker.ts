@@ -1,0 +1,32 @@
+/**
+ * Worker body of the encode pool: encodes one chunk per message with the native Zstandard encoder
+ * and hands the stored bytes back by transfer, with both checksums, so the packing thread only
+ * reads, hashes and writes.
+ * @module
+ */
+import { encodeChunk } from "../../codec/chunk_encode.ts";
+import { xxh32 } from "../../codec/xxh32.ts";
+import { nativeZstdCompress } from "../codec_native/zstd.ts";
+import type { EncodeReply, EncodeRequest } from "./encode_pool.ts";
+
+/** Encodes one request on this thread; the message handler's body. */
+export function encodeRequest(req: EncodeRequest): EncodeReply {
+  try {
+    const stored = encodeChunk(req.raw, req.layout, {
+      mode: req.mode,
+      zstdCompress: nativeZstdCompress,
+    });
+    return { id: req.id, stored, storedXxh32: xxh32(stored), rawXxh32: xxh32(req.raw) };
+  } catch (e) {
+    return { id: req.id, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
+  }
+}
+
+// deno-lint-ignore no-explicit-any
+const scope = globalThis as any;
+if (typeof scope.WorkerGlobalScope !== "undefined" && scope instanceof scope.WorkerGlobalScope) {
+  scope.onmessage = (e: MessageEvent<EncodeRequest>) => {
+    const reply = encodeRequest(e.data);
+    scope.postMessage(reply, "stored" in reply ? [reply.stored.buffer] : []);
+  };
+}

@@ -79,6 +79,8 @@ Deno.test("cli: pack, verify, unpack round trip the fixture byte for byte", asyn
         "128",
         "--chunk-kib",
         "8",
+        "--workers",
+        mode === "fast" ? "2" : "0",
       );
       assert.equal(p.code, 0, p.err);
       assert.match(p.out, /ratio/);
@@ -188,6 +190,8 @@ Deno.test("cli: usage errors exit 2 and write nothing", async () => {
       ["pack", FIXTURE],
       ["pack", FIXTURE, o, "extra"],
       ["pack", FIXTURE, o, "--layer-regex", "("],
+      ["pack", FIXTURE, o, "--workers", "-1"],
+      ["pack", FIXTURE, o, "--workers", "two"],
       ["unpack", tsr],
       ["unpack", tsr, o, "--force"],
       ["verify"],

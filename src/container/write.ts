@@ -134,8 +134,8 @@ export async function packReader(
     let bytesIn = header.dataStart;
     let pendingWrite: Promise<void> = Promise.resolve();
     const tensors: TensorEntry[] = [];
-    // Chunks encode in submission order's place: each waits in `inflight` until it is the oldest,
-    // then is written, so offsets follow tensor and tile order whatever finishes first.
+    // Chunks may finish encoding in any order; each waits in `inflight` until it is the oldest,
+    // then is written, so offsets follow tensor and tile order.
     const inflight: { chunk: Promise<EncodedChunk>; rawLength: number; into: ChunkRecord[] }[] = [];
     // 16 per worker: with 2 the workers sat idle 40% of the time waiting for reads and writes.
     const window = pool ? 16 * pool.size : 0;

@@ -15,9 +15,10 @@ export function ransBound(n: number): number {
 
 /**
  * Encodes `src` (two or more distinct byte values) as a frequency table followed by the rANS
- * stream, into `out` (at least `ransBound(src.length)` bytes). Returns the bytes written.
+ * stream, into `out` (at least `ransBound(src.length)` bytes). Returns the bytes written. `words`,
+ * when it holds `src.length + 1` entries, is used as the word scratch instead of a new array.
  */
-export function ransEncode(src: Uint8Array, out: Uint8Array): number {
+export function ransEncode(src: Uint8Array, out: Uint8Array, words?: Uint16Array): number {
   const counts = new Uint32Array(256), freqs = new Uint16Array(256), starts = new Uint16Array(256);
   countSymbols(src, counts);
   normalizeCounts(counts, freqs);
@@ -26,8 +27,9 @@ export function ransEncode(src: Uint8Array, out: Uint8Array): number {
 
   // Words are produced last-symbol first, so they fill a scratch area from its end.
   const n = src.length;
-  const words = new Uint16Array(n + 1);
-  let w = words.length;
+  if (!words || words.length < n + 1) words = new Uint16Array(n + 1);
+  const end = n + 1;
+  let w = end;
   const x = [STATE_LOW, STATE_LOW, STATE_LOW, STATE_LOW];
   const n4 = n & ~(LANES - 1);
   for (let i = n - 1; i >= n4; i--) {
@@ -68,7 +70,7 @@ export function ransEncode(src: Uint8Array, out: Uint8Array): number {
     out[pos + 3] = (v >>> 24) & 0xff;
     pos += 4;
   }
-  for (; w < words.length; w++) {
+  for (; w < end; w++) {
     out[pos++] = words[w] & 0xff;
     out[pos++] = words[w] >> 8;
   }

@@ -4,10 +4,13 @@
  * reads, hashes and writes.
  * @module
  */
-import { encodeChunk } from "../../codec/chunk_encode.ts";
+import { encodeChunk, encodeScratch } from "../../codec/chunk_encode.ts";
 import { xxh32 } from "../../codec/xxh32.ts";
 import { nativeZstdCompress } from "../codec_native/zstd.ts";
 import type { EncodeReply, EncodeRequest } from "./encode_pool.ts";
+
+// This thread's encoder buffers, reused from chunk to chunk.
+const scratch = encodeScratch();
 
 /** Encodes one request on this thread; the message handler's body. */
 export function encodeRequest(req: EncodeRequest): EncodeReply {
@@ -15,6 +18,7 @@ export function encodeRequest(req: EncodeRequest): EncodeReply {
     const stored = encodeChunk(req.raw, req.layout, {
       mode: req.mode,
       zstdCompress: nativeZstdCompress,
+      scratch,
     });
     return { id: req.id, stored, storedXxh32: xxh32(stored), rawXxh32: xxh32(req.raw) };
   } catch (e) {

@@ -3,7 +3,12 @@
  * the index and the head, atomically.
  * @module
  */
-import { encodeChunk, type Mode, type ZstdCompress } from "../../codec/chunk_encode.ts";
+import {
+  encodeChunk,
+  encodeScratch,
+  type Mode,
+  type ZstdCompress,
+} from "../../codec/chunk_encode.ts";
 import { type PlaneLayout, planeLayout } from "../../codec/dtype.ts";
 import {
   chooseTiles,
@@ -114,8 +119,9 @@ export async function packReader(
       ? 0
       : Math.min(8, navigator.hardwareConcurrency || 1));
   const pool = workers > 0 ? createEncodePool(workers) : null;
+  const scratch = encodeScratch();
   const encodeHere = (raw: Uint8Array, layout: PlaneLayout): EncodedChunk => {
-    const stored = encodeChunk(raw, layout, { mode, zstdCompress });
+    const stored = encodeChunk(raw, layout, { mode, zstdCompress, scratch });
     return { stored, storedXxh32: xxh32(stored), rawXxh32: xxh32(raw) };
   };
   const out = await createAtomicFile(output);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { encodeChunk, type EncodeOptions } from "../../codec/chunk_encode.ts";
+import { encodeChunk, type EncodeOptions, encodeScratch } from "../../codec/chunk_encode.ts";
 import {
   type ChunkEntry,
   decodeChunk,
@@ -688,4 +688,23 @@ Deno.test({
     assertCodecError(() => portableZstdDecompress(padded, 100), "corrupt");
     assertCodecError(() => nativeZstdDecompress(padded, 100), "corrupt");
   },
+});
+
+Deno.test("encodeChunk: reused scratch gives the same bytes as fresh buffers, chunk after chunk", () => {
+  const rng = new Rng(41), scratch = encodeScratch();
+  const items: { raw: Uint8Array; dtype: "BF16" | "F32" | "F16" | "U8" }[] = [
+    { raw: normalBf16(rng, 5000), dtype: "BF16" },
+    { raw: normalBf16OriginF32(rng, 70), dtype: "F32" },
+    { raw: normalBf16(rng, 40000), dtype: "BF16" }, // larger: the buffers grow
+    { raw: rng.bytes(333), dtype: "U8" },
+    { raw: normalBf16(rng, 6), dtype: "F16" },
+    { raw: normalBf16(rng, 9000), dtype: "BF16" }, // smaller again: views of larger buffers
+  ];
+  for (const mode of ["fast", "best"] as const) {
+    for (const { raw, dtype } of items) {
+      const options = { mode, zstdCompress: nativeZstdCompress };
+      const fresh = encodeChunk(raw, planeLayout(dtype), options);
+      assert.deepEqual(encodeChunk(raw, planeLayout(dtype), { ...options, scratch }), fresh);
+    }
+  }
 });

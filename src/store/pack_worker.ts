@@ -3,16 +3,29 @@
  * digest of the result, and hashes the container, off the server's main thread.
  * @module
  */
-import { packFile } from "../container/write.ts";
+import { packFile, PARALLEL_FROM } from "../container/write.ts";
 import { openContainer } from "../container/read.ts";
 import { verifyContainer } from "../container/verify.ts";
 import { openPositionalReader } from "../io/positional_reader.ts";
 import { hashReader } from "./file_digests.ts";
 import type { PackJobRequest, PackJobResult } from "./pack_job.ts";
 
+/**
+ * Encode threads for an upload: half the cores from 4 up, so that a large upload leaves the rest
+ * to readers; none below that, where one encode thread beside this one measured no faster (6.38
+ * against 6.34 s for 259 MB on 2 cores) and only added memory.
+ */
+export function uploadPackWorkers(dataBytes: number, cores: number): number {
+  return dataBytes >= PARALLEL_FROM && cores >= 4 ? Math.min(8, Math.floor(cores / 2)) : 0;
+}
+
 /** Runs one job in this thread; exported for the inline (no worker) path. */
 export async function packAndVerify(job: PackJobRequest): Promise<PackJobResult> {
-  const index = await packFile(job.input, job.output, { mode: job.mode });
+  const size = (await Deno.stat(job.input)).size;
+  const index = await packFile(job.input, job.output, {
+    mode: job.mode,
+    workers: uploadPackWorkers(size, navigator.hardwareConcurrency || 1),
+  });
   const reader = await openPositionalReader(job.output);
   try {
     const report = await verifyContainer(await openContainer(reader));

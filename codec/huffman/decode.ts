@@ -81,7 +81,8 @@ export function huffmanDecode(src: Uint8Array, out: Uint8Array): void {
     // apart; a second symbol not taken is overwritten by the stream's next.
     let p0 = p[0], p1 = p[1], p2 = p[2], p3 = p[3], a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     let b0 = 0, b1 = 0, b2 = 0, b3 = 0, i0 = 0, i1 = 1, i2 = 2, i3 = 3;
-    const e0 = bounds[1] - 3, e1 = bounds[2] - 3, e2 = bounds[3] - 3, e3 = bounds[4] - 3;
+    // A refill reads up to 4 bytes (the first, from an empty accumulator).
+    const e0 = bounds[1] - 4, e1 = bounds[2] - 4, e2 = bounds[3] - 4, e3 = bounds[4] - 4;
     const last = n - 12;
     while (
       p0 <= e0 && p1 <= e1 && p2 <= e2 && p3 <= e3 && i0 < last && i1 < last && i2 < last &&

@@ -57,8 +57,9 @@ function start(src: Uint8Array, slots: Int32Array, words: Uint16Array | undefine
   return { x, w, count };
 }
 
-// A corrupt stream can only make the word index run past the end (typed-array reads there yield
-// undefined, which the bitwise ops turn into 0); that, and the final states, are checked once here.
+// A corrupt stream can only make the word index run past the end: reads there yield undefined
+// (turned into 0 by the bitwise ops) or stale words of a larger reused buffer, and either way the
+// word count below no longer matches. That, and the final states, are checked once here.
 function finish(q: number, st: Stream): void {
   if (q !== st.count) {
     throw new CodecError(

@@ -1,5 +1,5 @@
 /**
- * `pack <in.safetensors> <out.tsr> [--mode fast|best] [--align N] [--chunk-kib N] [--layer-regex R]`
+ * `pack <in.safetensors> <out.tsr> [--mode fast|best] [--align N] [--chunk-kib N] [--layer-regex R] [--workers N]`
  * @module
  */
 import { parseArgs } from "node:util";

@@ -16,6 +16,10 @@ export const DEFAULT_ALIGNMENT = 64;
 export const MAX_ALIGNMENT = 4096;
 /** Default raw bytes per chunk. */
 export const DEFAULT_CHUNK_BYTES = 256 * 1024;
+/** Largest chunk raw length a container may declare (docs/FORMAT.md, "Limits"). */
+export const MAX_CHUNK_RAW = 1 << 28;
+/** Largest `chunkBytes` the writer accepts: its tiles stay well under {@link MAX_CHUNK_RAW}. */
+export const MAX_CHUNK_BYTES = 1 << 26;
 /** Largest index a reader accepts, so a hostile head cannot make it allocate without bound. */
 export const MAX_INDEX_BYTES = 1 << 30;
 

@@ -8,7 +8,7 @@ import { gridSize, type TileGeometry, tileRect } from "../../codec/tiles.ts";
 import { ContainerError } from "./errors.ts";
 import { repeatedMemberName } from "./duplicate_keys.ts";
 import { MAX_HEADER_LENGTH } from "../safetensors/limits.ts";
-import { FORMAT_VERSION, HEAD_BYTES, MAX_ALIGNMENT } from "./format.ts";
+import { FORMAT_VERSION, HEAD_BYTES, MAX_ALIGNMENT, MAX_CHUNK_RAW } from "./format.ts";
 
 const uint = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const hex256 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -262,6 +262,10 @@ export function validateIndex(index: Index, fileSize: number): void {
     const chunks = lossless.chunks;
     for (let i = 0; i < chunks.length; i++) {
       const [offset, stored, raw] = chunks[i], r = tileRect(g, i);
+      // Bounds what one chunk makes a reader allocate, whatever the index claims.
+      if (raw > MAX_CHUNK_RAW) {
+        fail(`tensor "${t.name}" chunk ${i}: raw length ${raw} exceeds ${MAX_CHUNK_RAW}`);
+      }
       if (raw !== (r.r1 - r.r0) * (r.c1 - r.c0) * width) {
         fail(`tensor "${t.name}" chunk ${i}: raw length ${raw} does not match its tile`);
       }

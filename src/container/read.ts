@@ -27,7 +27,10 @@ export interface Container {
   readonly tensors: ReadonlyMap<string, TensorEntry>;
   /** Where chunk bytes come from. */
   readonly reader: RandomAccessReader;
-  /** Buffers reused by every decode; decoding is synchronous, so reads never share them. */
+  /**
+   * Buffers reused by every TypeScript decode, grown to the largest chunk decoded so far (not to
+   * what the index claims); decoding is synchronous, so reads never share them.
+   */
   readonly scratch: { planes: Uint8Array; slots: Int32Array; words: Uint16Array };
 }
 
@@ -67,19 +70,11 @@ export async function openContainer(reader: RandomAccessReader): Promise<Contain
     inflateMeta(stored, head.indexCodec, head.indexRawLength, "index"),
     reader.size,
   );
-  const maxRaw = index.tensors.reduce(
-    (m, t) => losslessOf(t).chunks.reduce((mm, ch) => Math.max(mm, ch[2]), m),
-    0,
-  );
   return {
     index,
     reader,
     tensors: new Map(index.tensors.map((t) => [t.name, t])),
-    scratch: {
-      planes: new Uint8Array(scratchBytes(maxRaw)),
-      slots: new Int32Array(4096),
-      words: new Uint16Array(maxRaw),
-    },
+    scratch: { planes: new Uint8Array(0), slots: new Int32Array(4096), words: new Uint16Array(0) },
   };
 }
 
@@ -134,6 +129,9 @@ export function decodeStoredChunk(
 ): void {
   const lossless = losslessOf(t);
   const [offset, storedLength, rawLength, storedXxh32, rawXxh32] = lossless.chunks[i];
+  const s = c.scratch;
+  if (s.planes.length < scratchBytes(rawLength)) s.planes = new Uint8Array(scratchBytes(rawLength));
+  if (s.words.length < rawLength) s.words = new Uint16Array(rawLength);
   try {
     decodeChunkFast(
       stored,

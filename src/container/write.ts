@@ -32,6 +32,7 @@ import {
   INDEX_PLAIN,
   INDEX_ZSTD,
   MAX_ALIGNMENT,
+  MAX_CHUNK_BYTES,
   MAX_INDEX_BYTES,
 } from "./format.ts";
 import type { ChunkRecord, Index, TensorEntry } from "./index_schema.ts";
@@ -105,9 +106,9 @@ export async function packReader(
     );
   }
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
-  if (!(Number.isSafeInteger(chunkBytes) && chunkBytes >= 64)) {
+  if (!(Number.isSafeInteger(chunkBytes) && chunkBytes >= 64 && chunkBytes <= MAX_CHUNK_BYTES)) {
     throw new RangeError(
-      `chunk size must be an integer of at least 64 bytes: received ${chunkBytes}`,
+      `chunk size must be an integer from 64 to ${MAX_CHUNK_BYTES} bytes: received ${chunkBytes}`,
     );
   }
   const header = await readSafetensorsHeader(reader);

@@ -433,6 +433,9 @@ const INDEX_EDITS: [string, (j: Json) => unknown][] = [
   ["a chunk's raw length wrong", (j) => {
     j.tensors[0].encodings[0].chunks[0][2] += 2;
   }],
+  ["a chunk's raw length over the 2^28 limit", (j) => {
+    j.tensors[0].encodings[0].chunks[0][2] = 2 ** 28 + 2;
+  }],
   ["tile size changed", (j) => {
     j.tensors[0].encodings[0].tile[0] += 1;
   }],
@@ -723,6 +726,7 @@ Deno.test("corruption: invalid pack options throw RangeError and leave no files"
         { chunkBytes: 63 },
         { chunkBytes: Number.NaN },
         { chunkBytes: 1000.5 },
+        { chunkBytes: 2 ** 26 + 1 },
       ]
     ) {
       await assert.rejects(packReader(bufferReader(src), `${dir}/o.tsr`, options), RangeError);

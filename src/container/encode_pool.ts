@@ -6,6 +6,7 @@
  */
 import type { Mode } from "../../codec/chunk_encode.ts";
 import type { PlaneLayout } from "../../codec/dtype.ts";
+import { createWorkerPool } from "../threads/worker_pool.ts";
 
 /** An encode request as posted to a worker. */
 export interface EncodeRequest {
@@ -61,53 +62,16 @@ export interface EncodePool {
  */
 export function createEncodePool(workers: number): EncodePool {
   const url = new URL("./encode_worker.ts", import.meta.url).href;
-  const pending = new Map<
-    number,
-    { resolve: (c: EncodedChunk) => void; reject: (e: unknown) => void; worker: number }
-  >();
-  const load = new Array<number>(workers).fill(0);
-  let nextId = 0, closed = false;
-  const threads = Array.from({ length: workers }, (_, w) => {
-    const worker = new Worker(url, { type: "module" });
-    worker.onmessage = (e: MessageEvent<EncodeReply>) => {
-      const p = pending.get(e.data.id);
-      if (!p) return;
-      pending.delete(e.data.id);
-      load[w]--;
-      if ("stored" in e.data) p.resolve(e.data);
-      else p.reject(new Error(`chunk encoding failed: ${e.data.error}`));
-    };
-    worker.onerror = (e) => {
-      e.preventDefault();
-      for (const [id, p] of pending) {
-        if (p.worker !== w) continue;
-        pending.delete(id);
-        load[w]--;
-        p.reject(new Error(`encode worker ${w} failed: ${e.message}`));
-      }
-    };
-    return worker;
-  });
+  const pool = createWorkerPool<EncodeRequest, EncodeReply>(url, workers, "encode");
   return {
     size: workers,
-    encode(raw, layout, mode) {
-      if (closed) return Promise.reject(new Error("encode pool is closed"));
-      let w = 0;
-      for (let i = 1; i < workers; i++) if (load[i] < load[w]) w = i;
-      const id = nextId++;
-      load[w]++;
-      return new Promise<EncodedChunk>((resolve, reject) => {
-        pending.set(id, { resolve, reject, worker: w });
-        // A copy, transferred: the caller's buffer may be a view into something larger.
-        const msg: EncodeRequest = { id, raw: raw.slice(), layout, mode };
-        threads[w].postMessage(msg, [msg.raw.buffer as ArrayBuffer]);
-      });
+    async encode(raw, layout, mode) {
+      // A copy, transferred: the caller's buffer may be a view into something larger.
+      const copy = raw.slice();
+      const reply = await pool.request({ raw: copy, layout, mode }, [copy.buffer]);
+      if ("error" in reply) throw new Error(`chunk encoding failed: ${reply.error}`);
+      return reply;
     },
-    close() {
-      closed = true;
-      for (const t of threads) t.terminate();
-      for (const p of pending.values()) p.reject(new Error("encode pool closed"));
-      pending.clear();
-    },
+    close: () => pool.close(),
   };
 }

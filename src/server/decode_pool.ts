@@ -6,6 +6,7 @@
 import type { ChunkEntry } from "../../codec/chunk_decode.ts";
 import type { PlaneLayout } from "../../codec/dtype.ts";
 import { CodecError, type CodecErrorKind } from "../../codec/errors.ts";
+import { createWorkerPool } from "../threads/worker_pool.ts";
 import { decodeRequest } from "./decode_worker.ts";
 
 /**
@@ -82,63 +83,20 @@ export function createDecodePool(
   };
   if (workers <= 0) return Promise.resolve({ size: 0, decode: decodeHere, close() {} });
   const url = new URL("./decode_worker.ts", import.meta.url).href;
-  const pending = new Map<
-    number,
-    {
-      resolve: (b: Uint8Array) => void;
-      reject: (e: unknown) => void;
-      worker: number;
-      bytes: number;
-    }
-  >();
-  const load = new Array<number>(workers).fill(0);
-  let nextId = 0, closed = false;
-  const threads = Array.from({ length: workers }, (_, w) => {
-    const worker = new Worker(url, { type: "module" });
-    worker.onmessage = (e: MessageEvent<DecodeReply>) => {
-      const p = pending.get(e.data.id);
-      if (!p) return;
-      pending.delete(e.data.id);
-      load[w]--;
-      observe(p.bytes, e.data.ms / 1000);
-      try {
-        p.resolve(replyToResult(e.data));
-      } catch (err) {
-        p.reject(err);
-      }
-    };
-    worker.onerror = (e) => {
-      e.preventDefault();
-      for (const [id, p] of pending) {
-        if (p.worker !== w) continue;
-        pending.delete(id);
-        load[w]--;
-        p.reject(new Error(`decode worker ${w} failed: ${e.message}`));
-      }
-    };
-    return worker;
-  });
+  const pool = createWorkerPool<DecodeRequest, DecodeReply>(url, workers, "decode");
   return Promise.resolve({
     size: workers,
-    decode(stored, entry, layout) {
-      if (closed) return Promise.reject(new Error("decode pool is closed"));
+    async decode(stored, entry, layout) {
+      if (pool.closed) throw new Error("decode pool is closed");
       if (entry.rawLength < INLINE_BYTES) return decodeHere(stored, entry, layout);
-      let w = 0;
-      for (let i = 1; i < workers; i++) if (load[i] < load[w]) w = i;
-      const id = nextId++;
-      load[w]++;
-      return new Promise<Uint8Array>((resolve, reject) => {
-        pending.set(id, { resolve, reject, worker: w, bytes: entry.rawLength });
-        const owned = stored.byteOffset === 0 && stored.byteLength === stored.buffer.byteLength;
-        const msg: DecodeRequest = { id, stored: owned ? stored : stored.slice(), entry, layout };
-        threads[w].postMessage(msg, [msg.stored.buffer as ArrayBuffer]);
-      });
+      const owned = stored.byteOffset === 0 && stored.byteLength === stored.buffer.byteLength;
+      const sent = owned ? stored : stored.slice();
+      const reply = await pool.request({ stored: sent, entry, layout }, [
+        sent.buffer as ArrayBuffer,
+      ]);
+      observe(entry.rawLength, reply.ms / 1000);
+      return replyToResult(reply);
     },
-    close() {
-      closed = true;
-      for (const t of threads) t.terminate();
-      for (const p of pending.values()) p.reject(new Error("decode pool closed"));
-      pending.clear();
-    },
+    close: () => pool.close(),
   });
 }

@@ -22,6 +22,7 @@ import { DEFAULT_CHUNK_BYTES } from "../src/container/format.ts";
 import { nativeZstdCompress } from "../src/codec_native/zstd.ts";
 import { bufferReader } from "../src/io/random_access.ts";
 import { readSafetensorsHeader } from "../src/safetensors/parse.ts";
+import { zstdDecompressCommand } from "./zstd_command.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -90,7 +91,7 @@ const TOOLS: readonly Tool[] = [
     needs: ["zstd"],
     ext: "zst",
     compress: (i, o) => ["zstd", ["-3", "-T1", "-q", "-f", "-o", o, "--", i]],
-    decompress: (i) => ["zstd", ["-d", "-T1", "-q", "-c", "--", i]],
+    decompress: zstdDecompressCommand,
     slow: false,
   },
   {
@@ -99,7 +100,7 @@ const TOOLS: readonly Tool[] = [
     needs: ["zstd"],
     ext: "zst",
     compress: (i, o) => ["zstd", ["-19", "-T1", "-q", "-f", "-o", o, "--", i]],
-    decompress: (i) => ["zstd", ["-d", "-T1", "-q", "-c", "--", i]],
+    decompress: zstdDecompressCommand,
     slow: true,
   },
   {
@@ -911,6 +912,7 @@ const SNAPSHOT = [
   "src",
   "native/build",
   "bench/codec_worker.ts",
+  "bench/zstd_command.ts",
   "deno.json",
   "deno.lock",
 ];

@@ -32,6 +32,7 @@ import { bufferReader, openFileReader, type RandomAccessReader } from "../src/io
 import { sha256 } from "../src/hash/sha256.ts";
 import { losslessOf } from "../src/container/index_schema.ts";
 import type { Mode } from "../codec/chunk_encode.ts";
+import { zstdDecompressCommand } from "./zstd_command.ts";
 
 /** Memory figures of this process, in bytes; null where `/proc` is unavailable. */
 interface ProcMemory {
@@ -236,9 +237,10 @@ async function runDecode(
 
 /** Wall seconds of `zstd -d -T1 -q -c file > /dev/null`, as the bench times the tool itself. */
 async function zstdDecompressSeconds(file: string): Promise<number> {
+  const [cmd, args] = zstdDecompressCommand(file);
   const t0 = performance.now();
-  const r = await new Deno.Command("zstd", {
-    args: ["-d", "-T1", "-q", "-c", "--", file],
+  const r = await new Deno.Command(cmd, {
+    args,
     stdin: "null",
     stdout: "null",
     stderr: "piped",

@@ -4,7 +4,8 @@
  * chunks in flight.
  * @module
  */
-import type { Mode } from "../../codec/chunk_encode.ts";
+import { encodeChunk, type EncodeOptions, type Mode } from "../../codec/chunk_encode.ts";
+import { xxh32 } from "../../codec/xxh32.ts";
 import type { PlaneLayout } from "../../codec/dtype.ts";
 import { createWorkerPool } from "../threads/worker_pool.ts";
 
@@ -38,6 +39,16 @@ export interface EncodedChunk {
   readonly storedXxh32: number;
   /** XXH32 of the raw bytes. */
   readonly rawXxh32: number;
+}
+
+/** Encodes one chunk on this thread, with the checksums its index record needs. */
+export function encodeChecked(
+  raw: Uint8Array,
+  layout: PlaneLayout,
+  options: EncodeOptions,
+): EncodedChunk {
+  const stored = encodeChunk(raw, layout, options);
+  return { stored, storedXxh32: xxh32(stored), rawXxh32: xxh32(raw) };
 }
 
 /** The pool. */

@@ -4,10 +4,9 @@
  * reads, hashes and writes.
  * @module
  */
-import { encodeChunk, encodeScratch } from "../../codec/chunk_encode.ts";
-import { xxh32 } from "../../codec/xxh32.ts";
+import { encodeScratch } from "../../codec/chunk_encode.ts";
 import { nativeZstdCompress } from "../codec_native/zstd.ts";
-import type { EncodeReply, EncodeRequest } from "./encode_pool.ts";
+import { encodeChecked, type EncodeReply, type EncodeRequest } from "./encode_pool.ts";
 
 // This thread's encoder buffers, reused from chunk to chunk.
 const scratch = encodeScratch();
@@ -15,12 +14,12 @@ const scratch = encodeScratch();
 /** Encodes one request on this thread; the message handler's body. */
 export function encodeRequest(req: EncodeRequest): EncodeReply {
   try {
-    const stored = encodeChunk(req.raw, req.layout, {
+    const chunk = encodeChecked(req.raw, req.layout, {
       mode: req.mode,
       zstdCompress: nativeZstdCompress,
       scratch,
     });
-    return { id: req.id, stored, storedXxh32: xxh32(stored), rawXxh32: xxh32(req.raw) };
+    return { id: req.id, ...chunk };
   } catch (e) {
     return { id: req.id, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
   }

@@ -3,13 +3,8 @@
  * the index and the head, atomically.
  * @module
  */
-import {
-  encodeChunk,
-  encodeScratch,
-  type Mode,
-  type ZstdCompress,
-} from "../../codec/chunk_encode.ts";
-import { type PlaneLayout, planeLayout } from "../../codec/dtype.ts";
+import { encodeScratch, type Mode, type ZstdCompress } from "../../codec/chunk_encode.ts";
+import { planeLayout } from "../../codec/dtype.ts";
 import {
   chooseTiles,
   copyTileRegion,
@@ -17,7 +12,6 @@ import {
   type TileGeometry,
   tileRect,
 } from "../../codec/tiles.ts";
-import { xxh32 } from "../../codec/xxh32.ts";
 import { sha256, sha256Bytes, sha256Hex } from "../hash/sha256.ts";
 import { createAtomicFile } from "../io/atomic_file.ts";
 import { openFileReader, type RandomAccessReader } from "../io/random_access.ts";
@@ -37,7 +31,7 @@ import {
 } from "./format.ts";
 import type { ChunkRecord, Index, TensorEntry } from "./index_schema.ts";
 import { DEFAULT_LAYER_PATTERN, layerKey, layerOrder } from "./layers.ts";
-import { createEncodePool, type EncodedChunk } from "./encode_pool.ts";
+import { createEncodePool, encodeChecked, type EncodedChunk } from "./encode_pool.ts";
 
 /** Progress of a pack, reported after every chunk. */
 export interface PackProgress {
@@ -121,10 +115,6 @@ export async function packReader(
       : Math.min(8, navigator.hardwareConcurrency || 1));
   const pool = workers > 0 ? createEncodePool(workers) : null;
   const scratch = encodeScratch();
-  const encodeHere = (raw: Uint8Array, layout: PlaneLayout): EncodedChunk => {
-    const stored = encodeChunk(raw, layout, { mode, zstdCompress, scratch });
-    return { stored, storedXxh32: xxh32(stored), rawXxh32: xxh32(raw) };
-  };
   const out = await createAtomicFile(output);
   try {
     let pos = alignUp(HEAD_BYTES, alignment);
@@ -169,7 +159,9 @@ export async function packReader(
       const chunks: ChunkRecord[] = [];
       for await (const raw of readTiles(reader, header.dataStart, t, g, hashBand)) {
         inflight.push({
-          chunk: pool ? pool.encode(raw, layout, mode) : Promise.resolve(encodeHere(raw, layout)),
+          chunk: pool
+            ? pool.encode(raw, layout, mode)
+            : Promise.resolve(encodeChecked(raw, layout, { mode, zstdCompress, scratch })),
           rawLength: raw.length,
           into: chunks,
         });

@@ -74,7 +74,7 @@ export async function openRemoteContainer(
     options.zstdDecompress,
     "index",
   );
-  const index = asContainerError(() => parseIndex(raw, first.total));
+  const index = asContainerError(() => parseIndex(raw, first.total, head.version));
   return {
     url,
     size: first.total,

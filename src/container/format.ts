@@ -6,8 +6,13 @@ import { ContainerError } from "./errors.ts";
 
 /** First 8 bytes of every container: a non-ASCII byte, "TSR", CR LF, EOF, LF (as PNG does). */
 export const MAGIC = Uint8Array.of(0x89, 0x54, 0x53, 0x52, 0x0d, 0x0a, 0x1a, 0x0a);
-/** The format version this code writes and reads. */
-export const FORMAT_VERSION = 1;
+/** The format version this code writes. */
+export const FORMAT_VERSION = 2;
+/**
+ * The versions it reads. Version 2 added the Huffman plane codec and the limit on a chunk's raw
+ * length (docs/FORMAT.md, "Versioning"); a version 1 container is read by the same rules.
+ */
+export const READ_VERSIONS: readonly number[] = [1, 2];
 /** Size of the head at offset 0. */
 export const HEAD_BYTES = 64;
 /** Default alignment of chunk offsets. */
@@ -73,10 +78,12 @@ export function decodeHead(bytes: Uint8Array, fileSize: number): Head {
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(8, true);
-  if (version !== FORMAT_VERSION) {
+  if (!READ_VERSIONS.includes(version)) {
     throw new ContainerError(
       "unsupported_version",
-      `container format version ${version}; this reader implements version ${FORMAT_VERSION}`,
+      `container format version ${version}; this reader implements versions ${
+        READ_VERSIONS.join(" and ")
+      }`,
     );
   }
   const indexCodec = view.getUint16(12, true);

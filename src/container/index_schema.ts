@@ -8,7 +8,7 @@ import { gridSize, type TileGeometry, tileRect } from "../../codec/tiles.ts";
 import { ContainerError } from "./errors.ts";
 import { repeatedMemberName } from "./duplicate_keys.ts";
 import { MAX_HEADER_LENGTH } from "../safetensors/limits.ts";
-import { FORMAT_VERSION, HEAD_BYTES, MAX_ALIGNMENT, MAX_CHUNK_RAW } from "./format.ts";
+import { HEAD_BYTES, MAX_ALIGNMENT, MAX_CHUNK_RAW, READ_VERSIONS } from "./format.ts";
 
 const uint = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const hex256 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -65,7 +65,7 @@ export const tensorSchema = z.object({
 /** The whole index. */
 export const indexSchema = z.object({
   format: z.literal("tessera"),
-  version: z.literal(FORMAT_VERSION),
+  version: z.number().refine((v) => READ_VERSIONS.includes(v), `expected ${READ_VERSIONS}`),
   alignment: z.number().int().min(64).max(MAX_ALIGNMENT),
   chunkBytes: z.number().int().positive(),
   mode: z.enum(["fast", "best"]),
@@ -183,8 +183,11 @@ export function geometryOf(t: TensorEntry): TileGeometry {
   return { rows, cols, width: l.layout.width, tileRows: l.tile[0], tileCols: l.tile[1] };
 }
 
-/** Parses index JSON bytes and checks every cross-field rule against a file of `fileSize` bytes. */
-export function parseIndex(bytes: Uint8Array, fileSize: number): Index {
+/**
+ * Parses index JSON bytes and checks every cross-field rule against a file of `fileSize` bytes
+ * whose head declares format `version`.
+ */
+export function parseIndex(bytes: Uint8Array, fileSize: number, version: number): Index {
   let json: unknown;
   try {
     // ignoreBOM keeps a leading byte-order mark in the text, so that JSON.parse refuses it.
@@ -202,6 +205,9 @@ export function parseIndex(bytes: Uint8Array, fileSize: number): Index {
       "index_invalid",
       `index field ${issue.path.join(".") || "(root)"}: ${issue.message}`,
     );
+  }
+  if (parsed.data.version !== version) {
+    fail(`index version ${parsed.data.version} differs from the head's version ${version}`);
   }
   const index: Index = { ...parsed.data, tensors: parsed.data.tensors.map(parseTensor) };
   validateIndex(index, fileSize);

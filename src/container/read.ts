@@ -69,6 +69,7 @@ export async function openContainer(reader: RandomAccessReader): Promise<Contain
   const index = parseIndex(
     inflateMeta(stored, head.indexCodec, head.indexRawLength, "index"),
     reader.size,
+    head.version,
   );
   return {
     index,

@@ -22,6 +22,7 @@ import {
   DEFAULT_ALIGNMENT,
   DEFAULT_CHUNK_BYTES,
   encodeHead,
+  FORMAT_VERSION,
   HEAD_BYTES,
   INDEX_PLAIN,
   INDEX_ZSTD,
@@ -186,7 +187,7 @@ export async function packReader(
     }
     const index: Index = {
       format: "tessera",
-      version: 1,
+      version: FORMAT_VERSION,
       alignment,
       chunkBytes,
       mode,

@@ -132,7 +132,7 @@ Deno.test("corruption: wrong magic is bad_magic", async () => {
 
 Deno.test("corruption: another format version is unsupported_version", async () => {
   const { bytes } = await packed();
-  for (const version of [0, 2, 3, 0xffffffff]) {
+  for (const version of [0, 3, 0xffffffff]) {
     const b = bytes.slice();
     new DataView(b.buffer).setUint32(8, version, true);
     const e = await expectContainerError(openBytes(b), "unsupported_version");
@@ -389,6 +389,21 @@ Deno.test("corruption: a re-written plain index opens and reads back exactly (co
   assert.deepEqual((await verifyContainer(c)).problems, []);
 });
 
+Deno.test("corruption: version 1 containers read; a head and index of different versions do not", async () => {
+  const { bytes, src } = await packed();
+  const v1 = editIndex(bytes, (j: Json) => {
+    j.version = 1;
+  });
+  new DataView(v1.buffer).setUint32(8, 1, true);
+  const c = await openBytes(v1);
+  assert.equal(c.index.version, 1);
+  assert.deepEqual(await readOriginal(c), src);
+  const headOnly = bytes.slice();
+  new DataView(headOnly.buffer).setUint32(8, 1, true);
+  const e = await expectContainerError(openBytes(headOnly), "index_invalid");
+  assert.match(e.message, /index version 2 differs from the head's version 1/);
+});
+
 Deno.test("corruption: an unknown extra encoding kind is skipped (forward compatibility)", async () => {
   const { bytes, src } = await packed();
   const b = editIndex(bytes, (j: Json) => {
@@ -496,8 +511,11 @@ const INDEX_EDITS: [string, (j: Json) => unknown][] = [
   ["wrong format name", (j) => {
     j.format = "safetensors";
   }],
-  ["index version 2", (j) => {
-    j.version = 2;
+  ["index version 3", (j) => {
+    j.version = 3;
+  }],
+  ["index version 1 under a version 2 head", (j) => {
+    j.version = 1;
   }],
   ["unknown mode", (j) => {
     j.mode = "medium";

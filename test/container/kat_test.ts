@@ -392,7 +392,8 @@ function specIndex(file: Uint8Array): Json {
   const magic = [0x89, 0x54, 0x53, 0x52, 0x0d, 0x0a, 0x1a, 0x0a];
   must(magic.every((b, i) => file[i] === b), "magic");
   const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
-  must(view.getUint32(8, true) === 1 && view.getUint16(14, true) === 0, "version/reserved");
+  const version = view.getUint32(8, true);
+  must((version === 1 || version === 2) && view.getUint16(14, true) === 0, "version/reserved");
   const codec = view.getUint16(12, true), offset = Number(view.getBigUint64(16, true));
   const length = view.getUint32(24, true), rawLength = view.getUint32(28, true);
   must(offset >= 64 && offset + length <= file.length, "index range");
@@ -404,7 +405,7 @@ function specIndex(file: Uint8Array): Json {
       codec === 0 ? stored : zstd(stored, rawLength),
     ),
   );
-  must(index.format === "tessera" && index.version === 1, "index format");
+  must(index.format === "tessera" && index.version === version, "index format");
   return index;
 }
 

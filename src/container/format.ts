@@ -7,12 +7,13 @@ import { ContainerError } from "./errors.ts";
 /** First 8 bytes of every container: a non-ASCII byte, "TSR", CR LF, EOF, LF (as PNG does). */
 export const MAGIC = Uint8Array.of(0x89, 0x54, 0x53, 0x52, 0x0d, 0x0a, 0x1a, 0x0a);
 /** The format version this code writes. */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 /**
- * The versions it reads. Version 2 added the Huffman plane codec and the limit on a chunk's raw
- * length (docs/FORMAT.md, "Versioning"); a version 1 container is read by the same rules.
+ * The versions it reads (docs/FORMAT.md, "Versioning"). Version 2 added the Huffman plane codec and
+ * the limit on a chunk's raw length; version 3 adds what the history there lists. Older containers
+ * are read by the same rules.
  */
-export const READ_VERSIONS: readonly number[] = [1, 2];
+export const READ_VERSIONS: readonly number[] = [1, 2, 3];
 /** Size of the head at offset 0. */
 export const HEAD_BYTES = 64;
 /** Default alignment of chunk offsets. */
@@ -82,7 +83,7 @@ export function decodeHead(bytes: Uint8Array, fileSize: number): Head {
     throw new ContainerError(
       "unsupported_version",
       `container format version ${version}; this reader implements versions ${
-        READ_VERSIONS.join(" and ")
+        READ_VERSIONS.join(", ")
       }`,
     );
   }

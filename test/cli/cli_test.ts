@@ -111,7 +111,7 @@ Deno.test("cli: inspect --json of a container and of a safetensors file", async 
     const r = await run("inspect", tsr, "--json");
     assert.equal(r.code, 0, r.err);
     const j = JSON.parse(r.out);
-    assert.equal(j.format, "tessera v2");
+    assert.equal(j.format, "tessera v3");
     assert.ok(Array.isArray(j.layers) && j.layers.length > 0);
     assert.ok(Array.isArray(j.tensors) && j.tensors.length === 47);
     assert.equal(j.layers[0].key, "model.embed_tokens");

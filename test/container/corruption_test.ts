@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { DTYPES } from "../../codec/dtype.ts";
 import type { ContainerErrorKind } from "../../src/container/errors.ts";
-import { HEAD_BYTES, MAGIC } from "../../src/container/format.ts";
+import { FORMAT_VERSION, HEAD_BYTES, MAGIC, READ_VERSIONS } from "../../src/container/format.ts";
 import { type Index, losslessOf } from "../../src/container/index_schema.ts";
 import {
   type Container,
@@ -132,7 +132,7 @@ Deno.test("corruption: wrong magic is bad_magic", async () => {
 
 Deno.test("corruption: another format version is unsupported_version", async () => {
   const { bytes } = await packed();
-  for (const version of [0, 3, 0xffffffff]) {
+  for (const version of [0, 4, 0xffffffff]) {
     const b = bytes.slice();
     new DataView(b.buffer).setUint32(8, version, true);
     const e = await expectContainerError(openBytes(b), "unsupported_version");
@@ -189,9 +189,13 @@ Deno.test("corruption: reserved bytes, unknown index codec or bad raw length are
 
 Deno.test("corruption: every single-bit flip of the head gives the kind its field implies", async () => {
   const { bytes } = await packed();
-  const expected = (byte: number): ContainerErrorKind[] => {
+  const expected = (byte: number, bit: number): ContainerErrorKind[] => {
     if (byte < 8) return ["bad_magic"];
-    if (byte < 12) return ["unsupported_version"];
+    // A flip to another readable version (3 to 2 or 1) is caught by the index's own version.
+    if (byte < 12) {
+      const version = (FORMAT_VERSION ^ ((1 << bit) << (8 * (byte - 8)))) >>> 0;
+      return [READ_VERSIONS.includes(version) ? "index_invalid" : "unsupported_version"];
+    }
     if (byte < 16) return ["index_invalid"];
     // A moved or resized index either leaves the file or no longer hashes right.
     if (byte < 28) return ["truncated", "index_checksum"];
@@ -202,7 +206,7 @@ Deno.test("corruption: every single-bit flip of the head gives the kind its fiel
     for (let bit = 0; bit < 8; bit++) {
       const b = bytes.slice();
       b[byte] ^= 1 << bit;
-      await expectContainerError(openBytes(b), expected(byte));
+      await expectContainerError(openBytes(b), expected(byte, bit));
     }
   }
 });
@@ -401,7 +405,7 @@ Deno.test("corruption: version 1 containers read; a head and index of different 
   const headOnly = bytes.slice();
   new DataView(headOnly.buffer).setUint32(8, 1, true);
   const e = await expectContainerError(openBytes(headOnly), "index_invalid");
-  assert.match(e.message, /index version 2 differs from the head's version 1/);
+  assert.match(e.message, /index version 3 differs from the head's version 1/);
 });
 
 Deno.test("corruption: an unknown extra encoding kind is skipped (forward compatibility)", async () => {
@@ -511,10 +515,10 @@ const INDEX_EDITS: [string, (j: Json) => unknown][] = [
   ["wrong format name", (j) => {
     j.format = "safetensors";
   }],
-  ["index version 3", (j) => {
-    j.version = 3;
+  ["index version 4", (j) => {
+    j.version = 4;
   }],
-  ["index version 1 under a version 2 head", (j) => {
+  ["index version 1 under a version 3 head", (j) => {
     j.version = 1;
   }],
   ["unknown mode", (j) => {

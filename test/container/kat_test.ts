@@ -393,7 +393,7 @@ function specIndex(file: Uint8Array): Json {
   must(magic.every((b, i) => file[i] === b), "magic");
   const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
   const version = view.getUint32(8, true);
-  must((version === 1 || version === 2) && view.getUint16(14, true) === 0, "version/reserved");
+  must((version >= 1 && version <= 3) && view.getUint16(14, true) === 0, "version/reserved");
   const codec = view.getUint16(12, true), offset = Number(view.getBigUint64(16, true));
   const length = view.getUint32(24, true), rawLength = view.getUint32(28, true);
   must(offset >= 64 && offset + length <= file.length, "index range");

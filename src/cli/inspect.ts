@@ -6,8 +6,8 @@ import { parseArgs } from "node:util";
 import { losslessOf } from "../container/index_schema.ts";
 import { layerKey, layerOrder } from "../container/layers.ts";
 import { planeCodecSummary } from "../container/plane_codecs.ts";
-import { openContainerFile } from "../container/read.ts";
 import { MAGIC } from "../container/format.ts";
+import { openContainerFile } from "../io/container_file.ts";
 import { openFileReader } from "../io/random_access.ts";
 import { readSafetensorsHeader } from "../safetensors/parse.ts";
 import { formatBytes } from "./progress.ts";
@@ -111,7 +111,7 @@ async function containerRows(
         tile: l.tile,
       });
     }
-    const size = c.reader.size;
+    const size = c.source.size;
     return {
       rows,
       summary: {
@@ -125,7 +125,7 @@ async function containerRows(
       },
     };
   } finally {
-    c.reader.close();
+    c.source.close();
   }
 }
 

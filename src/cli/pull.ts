@@ -1,25 +1,31 @@
 /**
- * `pull <url> <out.safetensors> [--transport auto|decoded|compressed] [--concurrency N]`: downloads
+ * `pull <url> <out.safetensors> [--transport auto|decoded|compressed] [--workers N]`: downloads
  * a model's original file from a Tessera server, byte-identical. It writes `<out>.part` (with
  * `<out>.part.json` describing it), resumes an interrupted pull, checks the SHA-256 of the whole
  * file, then fsyncs and renames, so `<out>` is either absent or complete and verified.
  * @module
  */
 import { parseArgs } from "node:util";
-import { nativeZstdDecompress } from "../codec_native/zstd.ts";
+import { nativeBackends } from "../codec_native/backends.ts";
 import { ClientError } from "../client/errors.ts";
 import { bodyPieces, type Fetch, parseContentRange } from "../client/http.ts";
-import { openSource, type Transport } from "../client/load_model.ts";
-import { fetchManifest, type Manifest } from "../client/manifest.ts";
+import { type LoadOptions, openSource, type Transport } from "../client/load_model.ts";
+import type { Manifest } from "../client/manifest.ts";
 import { type ModelRef, parseModelUrl, resolveUrl } from "../client/model_url.ts";
-import { resumePoint, streamOriginal } from "../client/original_stream.ts";
-import { type Sha256, sha256 } from "../hash/sha256.ts";
+import type { RemoteContainer } from "../client/remote_container.ts";
+import { assemble } from "../container/assemble.ts";
+import type { Hasher } from "../container/backends.ts";
+import { ContainerError } from "../container/errors.ts";
+import { planBlocks, slicePieces } from "../container/plan.ts";
+import { originalPieces, readOriginalHeader } from "../container/read.ts";
+import { defaultWorkers } from "../io/unpack_file.ts";
+import { createDecodePool } from "../threads/decode_pool.ts";
 import { formatBytes, progressBar } from "./progress.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** Usage line of the command. */
 export const PULL_USAGE =
-  "pull <url> <out.safetensors> [--transport auto|decoded|compressed] [--concurrency N]";
+  "pull <url> <out.safetensors> [--transport auto|decoded|compressed] [--workers N]";
 
 /** Options for {@link pullFile}. */
 export interface PullOptions {
@@ -29,8 +35,12 @@ export interface PullOptions {
   readonly out: string;
   /** `auto` (the default) uses `compressed` when the server offers the container. */
   readonly transport?: Transport | "auto";
-  /** Requests in flight for the compressed transport; 4 by default. */
-  readonly concurrency?: number;
+  /** Decode threads for the compressed transport; by default one per core for large files. */
+  readonly workers?: number;
+  /** Output bytes per decoded block (compressed transport); 1 MiB by default. */
+  readonly blockBytes?: number;
+  /** How the container is read over HTTP; for tuning and tests. */
+  readonly http?: LoadOptions["http"];
   /** Interrupts the pull; the partial file stays for a later resume. */
   readonly signal?: AbortSignal;
   /** The `fetch` to use; the global one by default. */
@@ -83,10 +93,10 @@ export async function pullFile(options: PullOptions): Promise<PullResult> {
   const fetchFn: Fetch = options.fetch ?? ((input, init) => fetch(input, init));
   const { signal } = options;
   const ref = parseModelUrl(options.url);
-  const manifest = await fetchManifest(fetchFn, ref, signal);
-  const source = await openSource(fetchFn, ref, manifest, {
+  const { manifest, source } = await openSource(fetchFn, ref, {
     transport: options.transport,
-    zstdDecompress: nativeZstdDecompress,
+    backends: nativeBackends(),
+    http: options.http,
   }, signal);
   const partPath = `${options.out}.part`, metaPath = `${options.out}.part.json`;
   const previous = await readMeta(metaPath);
@@ -106,27 +116,17 @@ export async function pullFile(options: PullOptions): Promise<PullResult> {
     if (source.transport === "decoded") {
       result = await pullDecoded(fetchFn, ref, manifest, sink, metaPath, have, previous, signal);
     } else {
-      const point = resumePoint(source.container.index, have);
-      await sink.restart(point.offset);
+      await sink.restart(have);
       await writeMeta(metaPath, metaOf(manifest, previous?.etag ?? null));
-      for await (
-        const piece of streamOriginal(fetchFn, source.container, {
-          from: point,
-          concurrency: options.concurrency,
-          signal,
-          zstdDecompress: nativeZstdDecompress,
-        })
-      ) {
-        await sink.write(piece);
-      }
-      result = { transport: "compressed", resumedFrom: point.offset, restarted: false };
+      await pullCompressed(source.container, sink, have, options);
+      result = { transport: "compressed", resumedFrom: have, restarted: false };
     }
     const digest = sink.digest();
     if (sink.position !== manifest.size || digest !== manifest.sha256) {
       part.close();
       closed = true;
       await discard(partPath, metaPath);
-      throw new ClientError(
+      throw new ContainerError(
         "digest_mismatch",
         `${manifest.id}@${manifest.revision}: the downloaded file (${sink.position} bytes, sha256 ` +
           `${digest}) is not the ${manifest.size}-byte file ${manifest.sha256}; partial file removed`,
@@ -165,13 +165,14 @@ function partSink(
   total: number,
   onProgress?: (done: number, total: number) => void,
 ): PartSink {
-  let hash: Sha256 = sha256(), position = 0;
+  const backends = nativeBackends();
+  let hash: Hasher = backends.sha256(), position = 0;
   return {
     get position() {
       return position;
     },
     async restart(offset) {
-      hash = sha256();
+      hash = backends.sha256();
       await file.truncate(offset);
       await file.seek(0, Deno.SeekMode.Start);
       const block = new Uint8Array(Math.min(HASH_BLOCK, Math.max(1, offset)));
@@ -200,6 +201,34 @@ function partSink(
     },
     digest: () => hash.hex(),
   };
+}
+
+/**
+ * The compressed transport from byte `have` of the original file on: the container's bytes from
+ * the first block that holds it, fetched in spans and decoded here on `options.workers` threads,
+ * written in order while the next blocks decode.
+ */
+async function pullCompressed(
+  c: RemoteContainer,
+  sink: PartSink,
+  have: number,
+  options: PullOptions,
+): Promise<void> {
+  const size = c.index.source.size;
+  const pieces = originalPieces(c, await readOriginalHeader(c));
+  const workers = options.workers ?? defaultWorkers(size - have);
+  const pool = workers > 0 ? createDecodePool(workers, c.backends) : undefined;
+  try {
+    const blocks = planBlocks(slicePieces(pieces, have, size), { blockBytes: options.blockBytes });
+    for await (
+      const block of assemble(c, blocks, { executor: pool, recycle: true, signal: options.signal })
+    ) {
+      await sink.write(block);
+      options.signal?.throwIfAborted();
+    }
+  } finally {
+    pool?.close();
+  }
 }
 
 async function pullDecoded(
@@ -323,7 +352,7 @@ export async function pull(args: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       transport: { type: "string", default: "auto" },
-      concurrency: { type: "string", default: "4" },
+      workers: { type: "string" },
     },
   });
   if (positionals.length !== 2) throw new UsageError(PULL_USAGE);
@@ -331,9 +360,9 @@ export async function pull(args: string[]): Promise<number> {
   if (transport !== "auto" && transport !== "decoded" && transport !== "compressed") {
     throw new UsageError(`--transport must be auto, decoded or compressed: received ${transport}`);
   }
-  const concurrency = Number(values.concurrency);
-  if (!(Number.isInteger(concurrency) && concurrency >= 1)) {
-    throw new UsageError(`--concurrency must be an integer >= 1: received ${values.concurrency}`);
+  const workers = values.workers === undefined ? undefined : Number(values.workers);
+  if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0 && workers <= 64)) {
+    throw new UsageError(`--workers must be an integer from 0 to 64: received ${values.workers}`);
   }
   const [url, out] = positionals;
   let bar: ReturnType<typeof progressBar> | undefined;
@@ -342,7 +371,7 @@ export async function pull(args: string[]): Promise<number> {
       url,
       out,
       transport,
-      concurrency,
+      workers,
       onProgress: (done, total) => (bar ??= progressBar("pull", total)).update(done),
     });
     bar?.finish();

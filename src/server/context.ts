@@ -5,11 +5,11 @@
  */
 import type { Context } from "hono";
 import type { ModelStore } from "../store/model_store.ts";
+import type { DecodePool } from "../threads/decode_pool.ts";
 import type { ChunkCache } from "./chunk_cache.ts";
-import type { ChunkSource } from "./chunk_source.ts";
 import type { ServerConfig } from "./config.ts";
-import type { DecodePool } from "./decode_pool.ts";
 import type { Metrics } from "./metrics.ts";
+import type { ReadPipeline } from "./representations.ts";
 
 /** Long-lived services of one server. */
 export interface ServerContext {
@@ -17,9 +17,9 @@ export interface ServerContext {
   readonly config: ServerConfig;
   /** The models folder. */
   readonly store: ModelStore;
-  /** Decoded chunks, cached. */
-  readonly chunks: ChunkSource;
-  /** The cache behind `chunks`. */
+  /** How representations read: the decode pool, the block cache, the read-ahead. */
+  readonly chunks: ReadPipeline;
+  /** The cache of assembled blocks behind `chunks`. */
   readonly cache: ChunkCache;
   /** The decode workers behind `chunks`. */
   readonly pool: DecodePool;

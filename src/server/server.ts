@@ -3,14 +3,17 @@
  * `Deno.serve` on the configured address.
  * @module
  */
+import { nativeBackends } from "../codec_native/backends.ts";
 import { createModelStore } from "../store/model_store.ts";
+import { createDecodePool } from "../threads/decode_pool.ts";
 import { createApp } from "./app.ts";
 import { createChunkCache } from "./chunk_cache.ts";
-import { createChunkSource } from "./chunk_source.ts";
 import type { ServerConfig } from "./config.ts";
 import type { ServerContext } from "./context.ts";
-import { createDecodePool } from "./decode_pool.ts";
 import { createMetrics } from "./metrics.ts";
+
+/** Output bytes decoded ahead of each client: enough to keep a few decode workers busy. */
+export const AHEAD_BYTES = 8 << 20;
 
 /** A running server. */
 export interface RunningServer {
@@ -34,14 +37,18 @@ export async function createServerContext(
 ): Promise<ServerContext> {
   const metrics = createMetrics();
   const store = await createModelStore({ root: config.modelsDir, packInline: config.packInline });
-  const pool = await createDecodePool(config.workers, (b, s) => metrics.decoded(b, s));
+  const pool = createDecodePool(
+    config.workers,
+    nativeBackends(),
+    (b, s, chunks) => metrics.decoded(b, s, chunks),
+  );
   const cache = createChunkCache(config.cacheBytes);
   return {
     config,
     store,
     pool,
     cache,
-    chunks: createChunkSource(cache, pool),
+    chunks: { executor: pool, cache, aheadBytes: AHEAD_BYTES },
     metrics,
     log,
     startedAt: Date.now(),

@@ -5,7 +5,8 @@
  * bytes) until they release it; the old container is closed after its last release.
  * @module
  */
-import { type Container, openContainer } from "../container/read.ts";
+import { nativeBackends } from "../codec_native/backends.ts";
+import { type Container, openContainer } from "../container/open.ts";
 import { openPositionalReader, type PositionalReader } from "../io/positional_reader.ts";
 import { StoreError } from "./errors.ts";
 
@@ -77,7 +78,7 @@ export function createContainerLeases(): ContainerLeases {
         // Replaced between the stat and the open: the caller retries with a fresh stat.
         throw new Retry();
       }
-      const container = await openContainer(reader);
+      const container = await openContainer(reader, nativeBackends());
       return { container, reader, identity, memo: new Map(), refs: 0, retired: false };
     } catch (e) {
       reader.close();

@@ -4,7 +4,8 @@
  * @module
  */
 import { packFile, PARALLEL_FROM } from "../container/write.ts";
-import { openContainer } from "../container/read.ts";
+import { nativeBackends } from "../codec_native/backends.ts";
+import { openContainer } from "../container/open.ts";
 import { verifyContainer } from "../container/verify.ts";
 import { openPositionalReader } from "../io/positional_reader.ts";
 import { hashReader } from "./file_digests.ts";
@@ -28,7 +29,7 @@ export async function packAndVerify(job: PackJobRequest): Promise<PackJobResult>
   });
   const reader = await openPositionalReader(job.output);
   try {
-    const report = await verifyContainer(await openContainer(reader));
+    const report = await verifyContainer(await openContainer(reader, nativeBackends()));
     if (report.problems.length > 0) {
       const p = report.problems[0];
       throw new Error(

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readChunk } from "../../src/container/read.ts";
+import { readChunk } from "../helpers/container.ts";
 import { createContainerLeases } from "../../src/store/container_leases.ts";
 import { StoreError } from "../../src/store/errors.ts";
 import { demoContainer, installSynthetic } from "../server/harness.ts";

@@ -121,9 +121,15 @@ export async function openHttpSource(
       }
       const what = `GET ${url} bytes ${offset}-${offset + length - 1}`;
       const range = parseContentRange(res.headers.get("content-range"));
+      // A server that ignores If-Match still shows a change by its size or its entity tag.
+      const tag = strongTag(res.headers.get("etag"));
+      if ((range && range.total !== size) || (etag && tag && tag !== etag)) {
+        await res.body?.cancel();
+        throw changed(url);
+      }
       if (
         res.status !== 206 || !range || range.first !== offset ||
-        range.last !== offset + length - 1 || range.total !== size
+        range.last !== offset + length - 1
       ) {
         await res.body?.cancel();
         throw new ClientError(

@@ -17,6 +17,13 @@ const SYMBOLS = {
   tsr_sha256_accelerated: { parameters: [], result: "u32" },
   tsr_sha256_init: { parameters: ["buffer"], result: "void" },
   tsr_sha256_update: { parameters: ["buffer", "buffer", "u64"], result: "void" },
+  // The same, on a thread of Deno's blocking pool: hashing overlaps decoding and writing.
+  tsr_sha256_update_async: {
+    name: "tsr_sha256_update",
+    parameters: ["buffer", "buffer", "u64"],
+    result: "void",
+    nonblocking: true,
+  },
   tsr_sha256_final: { parameters: ["buffer", "buffer"], result: "void" },
 } as const;
 
@@ -120,6 +127,9 @@ function open(): NativeLibrary | undefined {
     return {
       update(bytes) {
         if (bytes.length > 0) f.tsr_sha256_update(state, bytes, BigInt(bytes.length));
+      },
+      async updateAsync(bytes) {
+        if (bytes.length > 0) await f.tsr_sha256_update_async(state, bytes, BigInt(bytes.length));
       },
       hex() {
         const out = new Uint8Array(32);

@@ -14,6 +14,11 @@ import { bytesToHex } from "@noble/hashes/utils.js";
 export interface Hasher {
   /** Feeds more bytes. */
   update(bytes: Uint8Array): void;
+  /**
+   * Feeds more bytes on another thread, where the platform has one to spare: the caller keeps
+   * `bytes` unchanged until the promise settles, and feeds nothing else meanwhile.
+   */
+  updateAsync?(bytes: Uint8Array): Promise<void>;
   /** Finishes and returns the lower-case hex digest; the hasher is spent afterwards. */
   hex(): string;
 }

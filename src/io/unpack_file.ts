@@ -60,8 +60,12 @@ export async function unpackFile(
         signal: options.signal,
       })
     ) {
-      hash.update(block);
-      await out.writeAt(pos, block);
+      // Hashing (on a native thread where there is one) and writing overlap each other and the
+      // decoding of the next blocks; the block is reused only after both.
+      await Promise.all([
+        hash.updateAsync ? hash.updateAsync(block) : hash.update(block),
+        out.writeAt(pos, block),
+      ]);
       pos += block.length;
       options.onBytes?.(block.length);
     }

@@ -10,6 +10,7 @@
 import type { ByteSource, SourceHints } from "../container/source.ts";
 import { checkRange } from "../container/source.ts";
 import { ClientError } from "./errors.ts";
+import { type LinkPacer, linkPacer, type PacedTransfer } from "./link_pacer.ts";
 import { type Fetch, parseContentRange, readExact, request } from "./http.ts";
 
 /** Bytes read from the start of the container when it is opened: the head and original header. */
@@ -36,6 +37,8 @@ export interface HttpSourceOptions {
   readonly prefixBytes?: number;
   /** Bytes fetched from the end on opening; {@link TAIL_BYTES} by default. */
   readonly tailBytes?: number;
+  /** Paces the requests; a fresh {@link linkPacer} by default. */
+  readonly pacer?: LinkPacer;
 }
 
 /** A remote byte source, with what it saw of the server. */
@@ -70,28 +73,55 @@ export async function openHttpSource(
   options: HttpSourceOptions = {},
 ): Promise<HttpSource> {
   const { signal, onBytes } = options;
+  const pacer = options.pacer ?? linkPacer();
   let requests = 0;
-  const get = (range: string, ifMatch?: string | null) => {
+  // Every request goes through the pacer, which learns the link's round trip and bandwidth.
+  const get = async (
+    range: string,
+    bytes: number,
+    ifMatch: string | null,
+    readSignal?: AbortSignal,
+  ): Promise<{ res: Response; paced: PacedTransfer }> => {
+    const paced = await pacer.acquire(bytes, readSignal);
     requests++;
     const headers: Record<string, string> = { Range: range };
     if (ifMatch) headers["If-Match"] = ifMatch;
-    return request(fetchFn, url, { headers, signal }, [412]);
+    try {
+      const res = await request(fetchFn, url, { headers, signal: readSignal }, [412]);
+      paced.headers();
+      return { res, paced };
+    } catch (e) {
+      paced.done();
+      throw e;
+    }
   };
   const prefix = options.prefixBytes ?? PREFIX_BYTES, tail = options.tailBytes ?? TAIL_BYTES;
-  const settled = await Promise.allSettled([get(`bytes=0-${prefix - 1}`), get(`bytes=-${tail}`)]);
+  const settled = await Promise.allSettled([
+    get(`bytes=0-${prefix - 1}`, prefix, null, signal),
+    get(`bytes=-${tail}`, tail, null, signal),
+  ]);
   const failure = settled.find((r) => r.status === "rejected");
   if (failure) {
     // Whatever answered is not read: cancel it so no connection is left holding a body.
-    for (const r of settled) if (r.status === "fulfilled") await r.value.body?.cancel();
+    for (const r of settled) {
+      if (r.status === "fulfilled") await r.value.res.body?.cancel(), r.value.paced.done();
+    }
     throw (failure as PromiseRejectedResult).reason;
   }
-  const responses = settled.map((r) => (r as PromiseFulfilledResult<Response>).value);
+  const answers = settled.map((r) =>
+    (r as PromiseFulfilledResult<{ res: Response; paced: PacedTransfer }>).value
+  );
+  const responses = answers.map((a) => a.res);
   let opened: Opened;
   try {
-    opened = await readOpening(url, responses, [prefix, tail], onBytes);
+    opened = await readOpening(url, responses, [prefix, tail], (n) => {
+      onBytes?.(n);
+    });
   } catch (e) {
     for (const res of responses) if (!res.bodyUsed) await res.body?.cancel().catch(() => {});
     throw e;
+  } finally {
+    for (const a of answers) a.paced.done();
   }
   const { size, etag, cached } = opened;
   let closed = false;
@@ -111,39 +141,62 @@ export async function openHttpSource(
           return c.bytes.subarray(offset - c.start, offset - c.start + length);
         }
       }
-      requests++;
-      const headers: Record<string, string> = { Range: `bytes=${offset}-${offset + length - 1}` };
-      if (etag) headers["If-Match"] = etag;
-      const res = await request(fetchFn, url, { headers, signal: readSignal ?? signal }, [412]);
-      if (res.status === 412) {
-        await res.body?.cancel();
-        throw changed(url);
+      const { res, paced } = await get(
+        `bytes=${offset}-${offset + length - 1}`,
+        length,
+        etag,
+        readSignal ?? signal,
+      );
+      try {
+        return await readRange({ url, size, etag }, res, offset, length, (n) => {
+          paced.progress(n);
+          onBytes?.(n);
+        });
+      } finally {
+        paced.done();
       }
-      const what = `GET ${url} bytes ${offset}-${offset + length - 1}`;
-      const range = parseContentRange(res.headers.get("content-range"));
-      // A server that ignores If-Match still shows a change by its size or its entity tag.
-      const tag = strongTag(res.headers.get("etag"));
-      if ((range && range.total !== size) || (etag && tag && tag !== etag)) {
-        await res.body?.cancel();
-        throw changed(url);
-      }
-      if (
-        res.status !== 206 || !range || range.first !== offset ||
-        range.last !== offset + length - 1
-      ) {
-        await res.body?.cancel();
-        throw new ClientError(
-          "bad_response",
-          `${what}: ${res.status} with Content-Range "${res.headers.get("content-range")}"`,
-        );
-      }
-      return await readExact(res, length, what, onBytes);
     },
     close() {
       closed = true;
     },
   };
   return source;
+}
+
+/**
+ * Checks the response to a read of bytes `[offset, offset + length)` of the source `s` describes
+ * and reads its body: 206 with exactly that range, of the same file (a changed size or entity tag,
+ * or 412 to our If-Match, means it changed on the server).
+ */
+async function readRange(
+  s: { readonly url: string; readonly size: number; readonly etag: string | null },
+  res: Response,
+  offset: number,
+  length: number,
+  onBytes: (n: number) => void,
+): Promise<Uint8Array> {
+  if (res.status === 412) {
+    await res.body?.cancel();
+    throw changed(s.url);
+  }
+  const what = `GET ${s.url} bytes ${offset}-${offset + length - 1}`;
+  const range = parseContentRange(res.headers.get("content-range"));
+  // A server that ignores If-Match still shows a change by its size or its entity tag.
+  const tag = strongTag(res.headers.get("etag"));
+  if ((range && range.total !== s.size) || (s.etag && tag && tag !== s.etag)) {
+    await res.body?.cancel();
+    throw changed(s.url);
+  }
+  if (
+    res.status !== 206 || !range || range.first !== offset || range.last !== offset + length - 1
+  ) {
+    await res.body?.cancel();
+    throw new ClientError(
+      "bad_response",
+      `${what}: ${res.status} with Content-Range "${res.headers.get("content-range")}"`,
+    );
+  }
+  return await readExact(res, length, what, onBytes);
 }
 
 /** What the two opening responses told: the size, the entity tag, and the bytes they held. */

@@ -1,0 +1,40 @@
+/**
+ * Dequantises an int8 tile (docs/FORMAT.md, "Variants: int8"): v = (q − z) × s in binary32, with
+ * z = 0 for the symmetric scheme. Browser-safe.
+ * @module
+ */
+import type { Rect } from "../tiles.ts";
+import { groupsIn, type Int8Encoding } from "./encoding.ts";
+import { scaleReader } from "./scales.ts";
+
+/**
+ * Writes the binary32 values of tile `t` (the whole tile, row-major) into `out`, from the tile's
+ * sections `parts` (scales, [zero points], codes).
+ */
+export function dequantiseInt8(
+  e: Int8Encoding,
+  t: Rect,
+  parts: readonly Uint8Array[],
+  out: Float32Array,
+): void {
+  const { group, scheme } = e.params;
+  const scale = scaleReader(parts[0], e.params.scale);
+  const zeros = scheme === "asymmetric" ? parts[1] : null;
+  const q = parts[scheme === "asymmetric" ? 2 : 1];
+  const cols = t.c1 - t.c0, g0 = Math.floor(t.c0 / group), groups = groupsIn(t.c0, t.c1, group);
+  const signed = scheme === "symmetric";
+  for (let r = 0; r < t.r1 - t.r0; r++) {
+    for (let j = 0; j < groups; j++) {
+      const k = r * groups + j;
+      const s = scale(k), z = zeros ? zeros[k] : 0;
+      const a = Math.max(t.c0, (g0 + j) * group) - t.c0;
+      const b = Math.min(t.c1, (g0 + j + 1) * group) - t.c0;
+      const row = r * cols;
+      if (signed) {
+        for (let c = a; c < b; c++) out[row + c] = ((q[row + c] << 24) >> 24) * s;
+      } else {
+        for (let c = a; c < b; c++) out[row + c] = (q[row + c] - z) * s;
+      }
+    }
+  }
+}

@@ -55,7 +55,10 @@ export function dequantiseRect(
       const v = values.subarray(0, n);
       if (e.kind === "int8") dequantiseInt8(e, t, parts, v);
       else if (e.kind === "ternary") dequantiseTernary(e, t, parts, v, scratch);
-      else toFloat32(parts[0], e.params.dtype, v);
+      else {
+        toFloat32(parts[0], e.params.dtype, v);
+        for (let k = 0; k < n; k++) if (v[k] !== v[k]) v[k] = NaN; // canonical NaN
+      }
       fromFloat32(v, dtype, tile);
     }
     copyIntersection(t, tile, rect, out, width);
@@ -90,6 +93,25 @@ function gather(
 }
 
 /**
+ * The rectangle of the variant's view that dequantising `rect` of the tensor's own matrix view
+ * (rows × last dimension) decodes: `rect` itself where the views agree, else the view rows that
+ * hold its elements.
+ */
+export function viewRectFor(e: LossyEncoding, shape: readonly number[], rect: Rect): Rect {
+  const [rows, cols] = matrixShape(shape);
+  if (e.view[0] === rows && e.view[1] === cols) return rect;
+  if (rect.r0 >= rect.r1 || rect.c0 >= rect.c1) return { r0: 0, r1: 0, c0: 0, c1: 0 };
+  const vc = e.view[1];
+  const first = rect.r0 * cols + rect.c0, last = (rect.r1 - 1) * cols + rect.c1;
+  return { r0: Math.floor(first / vc), r1: Math.ceil(last / vc), c0: 0, c1: vc };
+}
+
+/** The chunks dequantising `rect` of the tensor's own matrix view needs. */
+export function chunksForRegion(e: LossyEncoding, shape: readonly number[], rect: Rect): number[] {
+  return chunksFor(e, viewRectFor(e, shape, rect));
+}
+
+/**
  * Writes `rect` of the tensor's own matrix view (rows × last dimension, as tiles and slices
  * address it) into `out` in `dtype`. Where the variant's view differs, the view rows that hold
  * the rectangle's elements are dequantised and the rectangle gathered from them.
@@ -109,10 +131,9 @@ export function dequantiseRegion(
     return;
   }
   const w = dtypeWidth(dtype), vc = e.view[1];
-  const first = rect.r0 * cols + rect.c0, last = (rect.r1 - 1) * cols + rect.c1;
-  const vr0 = Math.floor(first / vc), vr1 = Math.ceil(last / vc);
-  const temp = new Uint8Array((vr1 - vr0) * vc * w);
-  dequantiseRect(e, dtype, { r0: vr0, r1: vr1, c0: 0, c1: vc }, sections, temp);
+  const v = viewRectFor(e, shape, rect), vr0 = v.r0;
+  const temp = new Uint8Array((v.r1 - v.r0) * vc * w);
+  dequantiseRect(e, dtype, v, sections, temp);
   const base = vr0 * vc, span = (rect.c1 - rect.c0) * w;
   for (let r = rect.r0; r < rect.r1; r++) {
     const from = (r * cols + rect.c0 - base) * w;

@@ -35,6 +35,10 @@ export function dequantiseInt8(
       } else {
         for (let c = a; c < b; c++) out[row + c] = (q[row + c] - z) * s;
       }
+      // 0 × ±infinity and NaN scales give NaN, written canonical (docs/FORMAT.md, "Values").
+      if (!Number.isFinite(s)) {
+        for (let c = row + a; c < row + b; c++) if (out[c] !== out[c]) out[c] = NaN;
+      }
     }
   }
 }

@@ -44,7 +44,7 @@ export function dequantiseLowRank(
       const vj = (j - vRow0) * r;
       let acc = 0;
       for (let k = 0; k < r; k++) acc = Math.fround(acc + Math.fround(us[k] * v[vj + k]));
-      out[row + j - rect.c0] = acc;
+      out[row + j - rect.c0] = acc !== acc ? NaN : acc; // canonical NaN
     }
   }
 }

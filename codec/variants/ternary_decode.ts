@@ -68,7 +68,7 @@ function fillLevels(alpha: Float32Array, bases: number, levels: Float32Array): v
       byte |= field << (2 * k);
       acc = Math.fround(acc + Math.fround(alpha[k] * FIELD_TRIT[field]));
     }
-    levels[byte] = acc;
+    levels[byte] = acc !== acc ? NaN : acc; // canonical NaN (docs/FORMAT.md, "Values")
   }
 }
 

@@ -6,6 +6,7 @@ import { CodecError } from "../../codec/errors.ts";
 import { ContainerError } from "../container/errors.ts";
 import { SafetensorsError } from "../safetensors/errors.ts";
 import { demo } from "./demo.ts";
+import { derive, DERIVE_USAGE } from "./derive.ts";
 import { extract, EXTRACT_USAGE } from "./extract.ts";
 import { inspect, INSPECT_USAGE } from "./inspect.ts";
 import { pack, PACK_USAGE } from "./pack.ts";
@@ -22,6 +23,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   extract,
   demo,
   pull,
+  derive,
 };
 
 const USAGE = [
@@ -32,6 +34,7 @@ const USAGE = [
   EXTRACT_USAGE,
   "demo [--out DIR]",
   PULL_USAGE,
+  DERIVE_USAGE,
 ]
   .map((u) => `  deno task ${u}`).join("\n");
 

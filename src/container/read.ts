@@ -276,6 +276,8 @@ export async function* streamOriginal(
   c: Container,
   options: ReadOptions = {},
 ): AsyncGenerator<Uint8Array> {
+  // A variant-only container cannot rebuild the original: fail before the first byte.
+  for (const t of c.index.tensors) losslessOf(t);
   const header = await readOriginalHeader(c);
   yield lengthPrefix(header.length);
   yield header;

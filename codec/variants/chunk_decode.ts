@@ -6,7 +6,7 @@
 import type { DecodeOptions } from "../chunk_decode.ts";
 import type { Dtype } from "../dtype.ts";
 import { chunkLayout, type LossyEncoding } from "./encoding.ts";
-import { decodeSections } from "./sections_decode.ts";
+import { decodeSections, type SectionDecoder } from "./sections_decode.ts";
 
 /**
  * Decodes `stored`, the stored bytes of chunk `i` of `e` (a variant of a `dtype` tensor), checks
@@ -18,7 +18,7 @@ export function decodeVariantChunk(
   dtype: Dtype,
   i: number,
   stored: Uint8Array,
-  options: DecodeOptions = {},
+  options: DecodeOptions & { readonly decodeSection?: SectionDecoder } = {},
 ): Uint8Array[] {
   const [, storedLength, rawLength, storedXxh32, rawXxh32] = e.chunks[i];
   const layout = chunkLayout(e, dtype, i);

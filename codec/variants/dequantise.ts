@@ -8,10 +8,15 @@ import { type Dtype, dtypeWidth } from "../dtype.ts";
 import { matrixShape, type Rect, tileRect } from "../tiles.ts";
 import { chunksFor, type LossyEncoding, lowRankPart, variantGeometry } from "./encoding.ts";
 import { fromFloat32, toFloat32 } from "./float.ts";
-import { dequantiseInt8 } from "./int8_decode.ts";
-import { dequantiseTernary, ternaryScratch } from "./ternary_decode.ts";
+import { dequantiseInt8, dequantiseInt8Bits } from "./int8_decode.ts";
+import { dequantiseTernary, dequantiseTernaryBits, ternaryScratch } from "./ternary_decode.ts";
+import { toBits, wordView } from "./bits.ts";
 import { dequantiseLowRank, factorValues } from "./lowrank_decode.ts";
 import { scatterSparse } from "./sparse_decode.ts";
+
+// From this group width a 256-entry table per group beats computing each element and converting
+// it: filling the table costs 256 conversions per group.
+const INT8_TABLE_FROM = 1024;
 
 /** The decoded sections of chunk `i` (each a view of the chunk's checked payload). */
 export type SectionSource = (i: number) => readonly Uint8Array[];
@@ -39,6 +44,7 @@ export function dequantiseRect(
   }
   const g = variantGeometry(e);
   const scratch = ternaryScratch();
+  const bits = toBits(dtype);
   let values = new Float32Array(0), bytes = new Uint8Array(0);
   for (const i of chunksFor(e, rect)) {
     const t = tileRect(g, i), n = (t.r1 - t.r0) * (t.c1 - t.c0);
@@ -51,6 +57,22 @@ export function dequantiseRect(
     } else if (e.kind === "cast" && e.params.dtype === dtype) {
       tile.set(parts[0]);
     } else {
+      if (dtype === "F32" && e.kind === "int8") {
+        // Straight into the tile's words: a multiply and a store per element.
+        dequantiseInt8(e, t, parts, new Float32Array(tile.buffer, tile.byteOffset, n));
+        copyIntersection(t, tile, rect, out, width);
+        continue;
+      }
+      if (bits && e.kind === "int8" && e.params.group >= INT8_TABLE_FROM) {
+        dequantiseInt8Bits(e, t, parts, wordView(tile, dtype), bits);
+        copyIntersection(t, tile, rect, out, width);
+        continue;
+      }
+      if (bits && e.kind === "ternary") {
+        dequantiseTernaryBits(e, t, parts, wordView(tile, dtype), bits, scratch);
+        copyIntersection(t, tile, rect, out, width);
+        continue;
+      }
       if (values.length < n) values = new Float32Array(n);
       const v = values.subarray(0, n);
       if (e.kind === "int8") dequantiseInt8(e, t, parts, v);

@@ -181,19 +181,21 @@ export function fromFloat32(values: Float32Array, dtype: Dtype, out: Uint8Array)
       break;
     }
     case "BF16":
-      for (let i = 0; i < n; i++) {
-        const h = f32BitsToBf16(bits[i]);
-        out[2 * i] = h;
-        out[2 * i + 1] = h >>> 8;
+    case "F16": {
+      const convert = dtype === "BF16" ? f32BitsToBf16 : f32BitsToF16;
+      // Word stores where aligned: a byte pair per element measured 5x slower.
+      if ((out.byteOffset & 1) === 0) {
+        const o16 = new Uint16Array(out.buffer, out.byteOffset, n);
+        for (let i = 0; i < n; i++) o16[i] = convert(bits[i]);
+      } else {
+        for (let i = 0; i < n; i++) {
+          const h = convert(bits[i]);
+          out[2 * i] = h;
+          out[2 * i + 1] = h >>> 8;
+        }
       }
       break;
-    case "F16":
-      for (let i = 0; i < n; i++) {
-        const h = f32BitsToF16(bits[i]);
-        out[2 * i] = h;
-        out[2 * i + 1] = h >>> 8;
-      }
-      break;
+    }
     case "F8_E4M3":
     case "F8_E5M2": {
       const f = dtype === "F8_E4M3" ? E4M3 : E5M2;

@@ -9,8 +9,11 @@ import type { PlaneLayout } from "../dtype.ts";
 import { CodecError } from "../errors.ts";
 import { xxh32 } from "../xxh32.ts";
 
-/** Bytes of one entry of the section table: u32 stored length, u32 raw length. */
-export const SECTION_ENTRY_BYTES = 8;
+/** Bytes of one entry of the section table: u32 stored length, raw length, XXH32 of raw bytes. */
+export const SECTION_ENTRY_BYTES = 12;
+/** XXH32 of no bytes. */
+const EMPTY_XXH32 = 0x02cc5d05;
+
 /** Most sections a chunk may hold. */
 export const MAX_SECTIONS = 8;
 
@@ -23,6 +26,17 @@ export interface Sections {
 }
 
 /**
+ * Decodes one section that is an ordinary chunk, checking its XXH32; returns false to leave it to
+ * the TypeScript codec. A native kernel is injected here, as for lossless chunks.
+ */
+export type SectionDecoder = (
+  stored: Uint8Array,
+  layout: PlaneLayout,
+  rawXxh32: number,
+  out: Uint8Array,
+) => boolean;
+
+/**
  * Decodes `stored` into `out` (`entry.rawLength` bytes), with sections of `layouts` whose raw
  * lengths must equal `rawLengths` where those are not null, and checks `rawXxh32` (and
  * `storedXxh32` with `options.verifyStored`). Throws {@link CodecError}.
@@ -33,7 +47,7 @@ export function decodeSections(
   layouts: readonly PlaneLayout[],
   rawLengths: readonly (number | null)[],
   out: Uint8Array,
-  options: DecodeOptions = {},
+  options: DecodeOptions & { readonly decodeSection?: SectionDecoder } = {},
 ): Sections {
   if (stored.length !== entry.storedLength) {
     throw new CodecError(
@@ -60,6 +74,7 @@ export function decodeSections(
   for (let k = 0; k < s; k++) {
     const storedLength = view.getUint32(1 + k * SECTION_ENTRY_BYTES, true);
     const rawLength = view.getUint32(5 + k * SECTION_ENTRY_BYTES, true);
+    const sectionXxh32 = view.getUint32(9 + k * SECTION_ENTRY_BYTES, true);
     const want = rawLengths[k];
     if (want !== null && want !== undefined && rawLength !== want) {
       throw new CodecError("corrupt", `section ${k} decodes to ${rawLength} bytes, not ${want}`);
@@ -78,7 +93,15 @@ export function decodeSections(
     }
     const target = out.subarray(rawPos, rawPos + rawLength);
     if (rawLength > 0) {
-      decodeChunkBytes(stored.subarray(pos, pos + storedLength), layouts[k], target, options);
+      const bytes = stored.subarray(pos, pos + storedLength);
+      if (!options.decodeSection?.(bytes, layouts[k], sectionXxh32, target)) {
+        decodeChunkBytes(bytes, layouts[k], target, options);
+        if (xxh32(target) !== sectionXxh32) {
+          throw new CodecError("checksum_mismatch", `section ${k} does not match its XXH32`);
+        }
+      }
+    } else if (sectionXxh32 !== EMPTY_XXH32) {
+      throw new CodecError("checksum_mismatch", `empty section ${k} does not match its XXH32`);
     }
     parts.push(target);
     pos += storedLength;

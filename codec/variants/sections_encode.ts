@@ -38,6 +38,7 @@ export function encodeSections(
   for (let k = 0; k < sections.length; k++) {
     view.setUint32(1 + k * SECTION_ENTRY_BYTES, coded[k].length, true);
     view.setUint32(5 + k * SECTION_ENTRY_BYTES, sections[k].raw.length, true);
+    view.setUint32(9 + k * SECTION_ENTRY_BYTES, xxh32(sections[k].raw), true);
     stored.set(coded[k], pos);
     pos += coded[k].length;
     rawLength += sections[k].raw.length;

@@ -7,6 +7,7 @@ import { CodecError } from "../errors.ts";
 import type { Rect } from "../tiles.ts";
 import { groupsIn, type TernaryEncoding } from "./encoding.ts";
 import { scaleReader } from "./scales.ts";
+import type { ToBits } from "./bits.ts";
 
 /** The trit a 2-bit field holds: 0 → 0, 1 → +1, 3 → −1; 2 is invalid (NaN here). */
 const FIELD_TRIT = [0, 1, NaN, -1];
@@ -54,6 +55,52 @@ export function dequantiseTernary(
       for (let c = row + a; c < row + b; c++) out[c] = levels[codes[c]];
     }
   }
+}
+
+/**
+ * As {@link dequantiseTernary}, writing the dtype's bits into `out` through `bits`: each group's
+ * 3ᴺ levels are converted once into a table indexed by element byte.
+ */
+export function dequantiseTernaryBits(
+  e: TernaryEncoding,
+  t: Rect,
+  parts: readonly Uint8Array[],
+  out: Uint16Array | Uint32Array,
+  bits: ToBits,
+  scratch: TernaryScratch = ternaryScratch(),
+): void {
+  const { group, bases } = e.params;
+  const scale = scaleReader(parts[0], e.params.scale);
+  const cols = t.c1 - t.c0, n = (t.r1 - t.r0) * cols;
+  const codes = e.params.packing === "2bit" ? parts[1] : unpackBase3(parts[1], n, bases, scratch);
+  checkCodes(codes, n, bases);
+  const g0 = Math.floor(t.c0 / group), groups = groupsIn(t.c0, t.c1, group);
+  const levels = scratch.levels, alpha = new Float32Array(bases);
+  const table = out instanceof Uint16Array ? new Uint16Array(256) : new Uint32Array(256);
+  const valid = validBytes(bases);
+  for (let r = 0; r < t.r1 - t.r0; r++) {
+    for (let j = 0; j < groups; j++) {
+      const k0 = (r * groups + j) * bases;
+      for (let k = 0; k < bases; k++) alpha[k] = scale(k0 + k);
+      fillLevels(alpha, bases, levels);
+      for (const v of valid) table[v] = bits(levels[v]);
+      const a = r * cols + Math.max(t.c0, (g0 + j) * group) - t.c0;
+      const b = r * cols + Math.min(t.c1, (g0 + j + 1) * group) - t.c0;
+      for (let c = a; c < b; c++) out[c] = table[codes[c]];
+    }
+  }
+}
+
+const VALID: Uint8Array[] = [];
+
+// The element bytes whose fields are all 0, 1 or 3, for `bases` bases.
+function validBytes(bases: number): Uint8Array {
+  if (VALID[bases]) return VALID[bases];
+  const out: number[] = [];
+  for (let b = 0; b < 256; b++) {
+    if ((((b >> 1) & ~b & 0x55) | (b >> (2 * bases))) === 0) out.push(b);
+  }
+  return VALID[bases] = Uint8Array.from(out);
 }
 
 // Levels of every valid element byte, each summed as the format says: acc = fl32(acc + αₖ·tₖ).

@@ -12,6 +12,13 @@ import { chunkFailure, ContainerError } from "./errors.ts";
 import { type TensorEntry } from "./index_schema.ts";
 import { type Container, readRegion } from "./read.ts";
 import { dtypeWidth } from "../../codec/dtype.ts";
+import type { SectionDecoder } from "../../codec/variants/sections_decode.ts";
+import { decodeChunkNative } from "../codec_native/kernel.ts";
+import { nativeZstdDecompress } from "../codec_native/zstd.ts";
+
+/** Sections are ordinary chunks with their own XXH32: the native kernel decodes them first. */
+export const nativeSection: SectionDecoder = (stored, layout, rawXxh32, out) =>
+  decodeChunkNative(stored, rawXxh32, layout, out);
 
 /** The lossy encoding of `t` named `name`, or null if the variant keeps `t` exact. */
 export function variantOf(c: Container, t: TensorEntry, name: string): LossyEncoding | null {
@@ -59,7 +66,10 @@ export async function readVariantChunk(
 ): Promise<Uint8Array[]> {
   const [offset, stored] = e.chunks[i];
   try {
-    return decodeVariantChunk(e, t.dtype, i, await c.reader.readAt(offset, stored));
+    return decodeVariantChunk(e, t.dtype, i, await c.reader.readAt(offset, stored), {
+      decodeSection: nativeSection,
+      zstdDecompress: nativeZstdDecompress,
+    });
   } catch (err) {
     throw chunkFailure(t.name, i, offset, err);
   }

@@ -522,16 +522,18 @@ function specSections(file: Uint8Array, record: number[], dtypes: string[]): Uin
   const chunk = file.subarray(off, off + len);
   must(xxh32(chunk) === storedSum, "variant stored xxh32");
   must(chunk[0] === dtypes.length, "section count");
-  let p = 1 + 8 * dtypes.length;
+  let p = 1 + 12 * dtypes.length;
   const parts: Uint8Array[] = [];
   for (let k = 0; k < dtypes.length; k++) {
-    const stored = u32(chunk, 1 + 8 * k), rawK = u32(chunk, 5 + 8 * k);
+    const stored = u32(chunk, 1 + 12 * k), rawK = u32(chunk, 5 + 12 * k);
     const [w, moved] = SPEC_LAYOUT[dtypes[k]];
     must(rawK % w === 0 && (rawK === 0) === (stored === 0), "section lengths");
     must(p + stored <= chunk.length, "section past chunk");
-    parts.push(
-      rawK === 0 ? new Uint8Array(0) : specChunk(chunk.subarray(p, p + stored), w, moved, rawK),
-    );
+    const part = rawK === 0
+      ? new Uint8Array(0)
+      : specChunk(chunk.subarray(p, p + stored), w, moved, rawK);
+    must(xxh32(part) === u32(chunk, 9 + 12 * k), "section xxh32");
+    parts.push(part);
     p += stored;
   }
   must(p === chunk.length, "sections end");

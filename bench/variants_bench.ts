@@ -63,7 +63,8 @@ try {
   result.loadAverageAfter = Deno.loadavg();
   const date = new Date().toISOString().slice(0, 10);
   const out = values.out ?? new URL(`results/variants-${date}.json`, import.meta.url).pathname;
-  await Deno.writeTextFile(out, JSON.stringify(result, null, 1) + "\n");
+  // Compact: the per-tensor rows of the shared files are most of it.
+  await Deno.writeTextFile(out, JSON.stringify(result) + "\n");
   console.log(`\nwrote ${out} in ${(result.seconds as number).toFixed(0)} s`);
 } finally {
   await Deno.remove(work, { recursive: true });

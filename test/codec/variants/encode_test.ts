@@ -33,7 +33,7 @@ function tensor(rng: Rng, dtype: Dtype, shape: number[]): Uint8Array {
   const n = shape.reduce((a, b) => a * b, 1);
   const v = new Float32Array(n);
   for (let i = 0; i < n; i++) v[i] = rng.normal() * (1 + (i % 7));
-  const width = dtype === "F64" ? 8 : dtype === "F32" ? 4 : 2;
+  const width = dtype === "F64" ? 8 : dtype === "F32" ? 4 : dtype.startsWith("F8") ? 1 : 2;
   const out = new Uint8Array(n * width);
   fromFloat32(v, dtype, out);
   return out;
@@ -69,6 +69,8 @@ for (const s of SPECS) {
         ["BF16", [3, 5, 24]],
         ["F16", [64, 16, 1, 1]],
         ["F64", [1, 50]],
+        ["F8_E4M3", [6, 10]],
+        ["F8_E5M2", [10, 3]],
       ] as [Dtype, number[]][]
     ) {
       const bytes = tensor(rng, dtype, shape);

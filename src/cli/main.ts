@@ -41,6 +41,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
     const m = await import("./pull.ts");
     return { run: m.pull, usage: m.PULL_USAGE };
   },
+  derive: async () => {
+    const m = await import("./derive.ts");
+    return { run: m.derive, usage: m.DERIVE_USAGE };
+  },
 };
 
 /** Every command's usage, for the help text (loads every command). */

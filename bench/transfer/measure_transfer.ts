@@ -2,7 +2,8 @@
  * Time to a verified `model.safetensors` on disk (tmpfs), for one file on one link profile, by
  * each way a user gets it, each a whole process:
  * - `static`: `curl -o` of the original from the static server, one GET;
- * - `decoded`, `compressed`, `auto`: `deno run -A src/cli/main.ts pull URL OUT --transport T`;
+ * - `decoded`, `compressed`: `deno run -A src/cli/main.ts pull URL OUT --transport T`, and `auto`:
+ *   the same without `--transport` (pull's default);
  * - `loadModel`: `load_model_child.ts` (no file: tensors in memory, each verified by the client),
  *   timed to the first layer and to the last tensor, by this process (from spawn) and by the child
  *   itself (from its `loadModel` call).
@@ -121,14 +122,9 @@ async function runOnce(file: BenchFile, method: Method, s: TransferSetup): Promi
       String(file.firstLayer.tensors),
     ]];
   } else {
-    [cmd, args] = cli(
-      s.repo,
-      "pull",
-      `${host(s.tesseraPort)}/${file.id}`,
-      out,
-      "--transport",
-      method,
-    );
+    // `auto` is pull's default: it is run without the flag, as a user would.
+    const transport = method === "auto" ? [] : ["--transport", method];
+    [cmd, args] = cli(s.repo, "pull", `${host(s.tesseraPort)}/${file.id}`, out, ...transport);
   }
   const t = await timed(cmd, args, { cwd: s.repo, timeoutMs });
   const serverPeak = await peakRssKiB(serverPid);
@@ -180,7 +176,12 @@ async function runOnce(file: BenchFile, method: Method, s: TransferSetup): Promi
   }
   const sha = await fileSha256(out).catch(() => "missing");
   await removeOutputs(out);
-  const transport = method === "static" ? undefined : /over (\w+)/.exec(t.stdout)?.[1];
+  // The transport pull names in its last line; failing that (a changed message), Range requests
+  // through the proxy mean chunks were fetched, i.e. the compressed transport.
+  const transport = method === "static"
+    ? undefined
+    : /over (decoded|compressed)/.exec(t.stdout)?.[1] ??
+      (stats ? (stats.rangeRequests > 0 ? "compressed" : "decoded") : undefined);
   return {
     ...base,
     verified: sha === file.sha256,

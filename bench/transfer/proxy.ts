@@ -130,22 +130,29 @@ export function startProxy(options: ProxyOptions): Proxy {
     let held = 0, ended = false, failed = false;
     const wake: { writer?: () => void; reader?: () => void } = {};
     const writer = (async () => {
-      for (;;) {
-        if (queue.length === 0) {
-          if (ended) break;
-          await new Promise<void>((r) => (wake.writer = r));
-          continue;
+      try {
+        for (;;) {
+          if (queue.length === 0) {
+            if (ended) break;
+            await new Promise<void>((r) => (wake.writer = r));
+            continue;
+          }
+          const { bytes, at } = queue[0];
+          // Never early; timers make it up to ~1 ms late, which does not add up over a transfer
+          // since every due time comes from the model, not from the previous write.
+          for (let wait; (wait = at - performance.now()) > 0;) await sleep(wait);
+          for (let n = 0; n < bytes.length;) n += await to.write(bytes.subarray(n));
+          queue.shift();
+          held -= bytes.length;
+          wake.reader?.();
         }
-        const { bytes, at } = queue[0];
-        // Never early; timers make it up to ~1 ms late, which does not add up over a transfer
-        // since every due time comes from the model, not from the previous write.
-        for (let wait; (wait = at - performance.now()) > 0;) await sleep(wait);
-        for (let n = 0; n < bytes.length;) n += await to.write(bytes.subarray(n));
-        queue.shift();
-        held -= bytes.length;
+        if (!failed) await to.closeWrite().catch(() => {});
+      } catch {
+        // The receiver is gone: stop the reader too (its pending read fails once closed).
+        failed = true;
+        closeConn(from);
         wake.reader?.();
       }
-      if (!failed) await to.closeWrite().catch(() => {});
     })();
     try {
       for (;;) {
@@ -158,7 +165,8 @@ export function startProxy(options: ProxyOptions): Proxy {
         queue.push({ bytes, at });
         held += n;
         wake.writer?.();
-        while (held > limit) await new Promise<void>((r) => (wake.reader = r));
+        while (held > limit && !failed) await new Promise<void>((r) => (wake.reader = r));
+        if (failed) break;
       }
     } catch {
       failed = true;
@@ -166,9 +174,7 @@ export function startProxy(options: ProxyOptions): Proxy {
       ended = true;
       wake.writer?.();
     }
-    await writer.catch(() => {
-      failed = true;
-    });
+    await writer;
     if (failed) {
       closeConn(from);
       closeConn(to);

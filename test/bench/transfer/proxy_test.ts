@@ -94,3 +94,27 @@ Deno.test("proxy: a refused upstream closes the client's connection", async () =
     await proxy.close();
   }
 });
+
+Deno.test("proxy: a client that leaves mid-body does not keep the proxy from closing", async () => {
+  const server = upstream();
+  const proxy = startProxy({
+    upstreamPort: server.addr.port,
+    link: { bitsPerSecond: 80e6, rttMs: 1 }, // 3 MiB take about 0.3 s: the body is in flight
+  });
+  try {
+    const res = await fetch(`http://127.0.0.1:${proxy.port}/`);
+    const reader = res.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+  } finally {
+    // A deadlocked connection would keep close() pending forever; the test would then hang.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const closed = await Promise.race([
+      proxy.close().then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 10_000))),
+    ]);
+    clearTimeout(timer);
+    await server.shutdown();
+    assert.ok(closed, "proxy.close() did not finish");
+  }
+});

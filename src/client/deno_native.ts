@@ -24,7 +24,10 @@ export async function* loadModelNative(
 ): AsyncGenerator<LoadedTensor> {
   const backends = options.backends ?? nativeBackends();
   const workers = options.workers ?? Math.min(8, navigator.hardwareConcurrency || 1);
-  const pool = options.executor || workers === 0 ? undefined : createDecodePool(workers, backends);
+  // Workers only once the model proves large: a small one decodes here without starting them.
+  const pool = options.executor || workers === 0
+    ? undefined
+    : createDecodePool(workers, backends, { startAfter: 16 << 20 });
   try {
     yield* loadModel(url, { ...options, backends, executor: options.executor ?? pool });
   } finally {

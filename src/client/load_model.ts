@@ -8,7 +8,8 @@
  */
 import type { Dtype } from "../../codec/dtype.ts";
 import { assemble, type BlockExecutor } from "../container/assemble.ts";
-import { type Backends, portableBackends } from "../container/backends.ts";
+import type { Backends } from "../container/backends.ts";
+import { portableBackends } from "../container/portable_backends.ts";
 import { ContainerError } from "../container/errors.ts";
 import type { TensorEntry } from "../container/index_schema.ts";
 import { planBlocks, tensorPiece } from "../container/plan.ts";

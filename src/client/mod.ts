@@ -27,7 +27,8 @@ export {
   type RemoteOptions,
 } from "./remote_container.ts";
 export type { Dtype } from "../../codec/dtype.ts";
-export { type Backends, portableBackends } from "../container/backends.ts";
+export type { Backends } from "../container/backends.ts";
+export { portableBackends } from "../container/portable_backends.ts";
 export { ContainerError, type ContainerErrorKind } from "../container/errors.ts";
 export type { Container } from "../container/open.ts";
 export type { Index, TensorEntry } from "../container/index_schema.ts";

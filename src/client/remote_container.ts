@@ -3,7 +3,8 @@
  * for the head, the original header and the index) and the injected backends. Browser-safe.
  * @module
  */
-import { type Backends, portableBackends } from "../container/backends.ts";
+import type { Backends } from "../container/backends.ts";
+import { portableBackends } from "../container/portable_backends.ts";
 import { type Container, openContainer } from "../container/open.ts";
 import type { Fetch } from "./http.ts";
 import { type HttpSource, type HttpSourceOptions, openHttpSource } from "./http_source.ts";

@@ -3,7 +3,8 @@
  * `native/wasm/tsr_kernel.wasm`, Zstandard from fzstd. Browser-safe.
  * @module
  */
-import { type Backends, portableBackends } from "../container/backends.ts";
+import type { Backends } from "../container/backends.ts";
+import { portableBackends } from "../container/portable_backends.ts";
 import { instantiateWasmKernel } from "./kernel.ts";
 
 /**

@@ -56,6 +56,18 @@ export interface WasmLibrary {
  */
 export async function instantiateWasmKernel(bytes: BufferSource): Promise<WasmLibrary> {
   const { instance } = await WebAssembly.instantiate(bytes, {});
+  return bind(instance);
+}
+
+/**
+ * {@link instantiateWasmKernel} without waiting: for Deno, or a browser worker, where compiling a
+ * 22 KB module synchronously is allowed.
+ */
+export function instantiateWasmKernelSync(bytes: BufferSource): WasmLibrary {
+  return bind(new WebAssembly.Instance(new WebAssembly.Module(bytes), {}));
+}
+
+function bind(instance: WebAssembly.Instance): WasmLibrary {
   const x = instance.exports as unknown as Exports;
   if (x.tsr_abi() !== ABI) {
     throw new Error(`wasm kernels: interface version ${x.tsr_abi()}, this binding speaks ${ABI}`);

@@ -2,13 +2,11 @@
  * What the reader needs from its platform, injected by the entry points: SHA-256, a Zstandard
  * decoder, and optionally a batch chunk kernel (native through FFI in the CLI and the server,
  * WebAssembly in a browser). Without a kernel every chunk decodes with the TypeScript codec.
- * Browser-safe: {@link portableBackends} runs anywhere.
+ * Browser-safe; `portable_backends.ts` has a set that runs anywhere.
  * @module
  */
 import type { PlaneLayout } from "../../codec/dtype.ts";
-import { portableZstdDecompress, type ZstdDecompress } from "../../codec/zstd_decode.ts";
-import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex } from "@noble/hashes/utils.js";
+import type { ZstdDecompress } from "../../codec/zstd_decode.ts";
 
 /** An incremental SHA-256. */
 export interface Hasher {
@@ -81,25 +79,3 @@ export function sha256Hex(backends: Backends, bytes: Uint8Array): string {
   h.update(bytes);
   return h.hex();
 }
-
-/**
- * Backends that run anywhere: pure-JavaScript SHA-256 (@noble/hashes, about 125 MB/s) and
- * Zstandard (fzstd), no kernel.
- *
- * @example
- * ```ts
- * import { portableBackends, sha256Hex } from "./backends.ts";
- * console.assert(sha256Hex(portableBackends, new Uint8Array()).startsWith("e3b0c442"));
- * ```
- */
-export const portableBackends: Backends = {
-  name: "portable",
-  sha256() {
-    const h = nobleSha256.create();
-    return {
-      update: (bytes) => void h.update(bytes),
-      hex: () => bytesToHex(h.digest()),
-    };
-  },
-  zstd: portableZstdDecompress,
-};

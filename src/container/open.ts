@@ -30,7 +30,7 @@ export interface Container {
  * @example
  * ```ts ignore
  * import { openContainer } from "./open.ts";
- * import { portableBackends } from "./backends.ts";
+ * import { portableBackends } from "./portable_backends.ts";
  * import { bufferSource } from "./source.ts";
  * const c = await openContainer(bufferSource(bytes), portableBackends);
  * console.log(c.index.tensors.length);

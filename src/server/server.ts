@@ -37,11 +37,10 @@ export async function createServerContext(
 ): Promise<ServerContext> {
   const metrics = createMetrics();
   const store = await createModelStore({ root: config.modelsDir, packInline: config.packInline });
-  const pool = createDecodePool(
-    config.workers,
-    nativeBackends(),
-    (b, s, chunks) => metrics.decoded(b, s, chunks),
-  );
+  const pool = createDecodePool(config.workers, nativeBackends(), {
+    observe: (b, s, chunks) => metrics.decoded(b, s, chunks),
+    eager: true,
+  });
   const cache = createChunkCache(config.cacheBytes);
   return {
     config,

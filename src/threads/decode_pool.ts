@@ -46,6 +46,20 @@ export interface DecodePool extends BlockExecutor {
  */
 export const INLINE_BYTES = 64 << 10;
 
+/** Options of {@link createDecodePool}. */
+export interface DecodePoolOptions {
+  /** Told of every block decoded. */
+  readonly observe?: DecodeObserver;
+  /**
+   * Decoding runs on the calling thread until this many raw bytes were asked for, and the workers
+   * start at half of it: a small model never pays for starting them (about 50 ms of CPU each),
+   * and a large one has them warm when it needs them. 0 by default.
+   */
+  readonly startAfter?: number;
+  /** Starts the workers at once (a server, which lives long enough to use them). */
+  readonly eager?: boolean;
+}
+
 /** Observes every block decoded: raw bytes, seconds and chunks (for metrics). */
 export type DecodeObserver = (rawBytes: number, seconds: number, chunks: number) => void;
 
@@ -62,8 +76,9 @@ export type DecodeObserver = (rawBytes: number, seconds: number, chunks: number)
 export function createDecodePool(
   workers: number,
   backends: Backends,
-  observe?: DecodeObserver,
+  options: DecodePoolOptions = {},
 ): DecodePool {
+  const { observe, startAfter = 0 } = options;
   const here = inThreadExecutor(backends);
   const timed = (block: Block, run: () => Promise<Uint8Array>) => {
     if (!observe) return run();
@@ -83,11 +98,17 @@ export function createDecodePool(
   }
   const url = new URL("./decode_worker.ts", import.meta.url).href;
   const pool = createWorkerPool<DecodeRequest, DecodeReply>(url, workers, "decode");
+  if (options.eager) pool.warm();
+  let asked = 0;
   return {
     size: workers,
     parallelism: workers,
     run(block, runs, buffer) {
-      if (block.rawBytes < INLINE_BYTES) return timed(block, () => here.run(block, runs, buffer));
+      asked += block.rawBytes;
+      if (asked >= startAfter / 2) pool.warm();
+      if (block.rawBytes < INLINE_BYTES || asked < startAfter) {
+        return timed(block, () => here.run(block, runs, buffer));
+      }
       return timed(block, async () => {
         const transfer: ArrayBuffer[] = [];
         const sent = runs.map((r) => {

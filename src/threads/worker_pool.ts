@@ -25,6 +25,8 @@ export interface WorkerPool<Req extends Tagged, Rep extends Tagged> {
    * or the worker fails.
    */
   request(body: Omit<Req, "id">, transfer: Transferable[]): Promise<Rep>;
+  /** Starts every worker now instead of on its first request. */
+  warm(): void;
   /** Stops the workers; pending requests reject. */
   close(): void;
 }
@@ -90,6 +92,9 @@ export function createWorkerPool<Req extends Tagged, Rep extends Tagged>(
         pending.set(id, { resolve, reject, worker: w });
         (threads[w] ?? start(w)).postMessage({ ...body, id }, transfer);
       });
+    },
+    warm() {
+      for (let w = 0; w < size; w++) if (!closed && !threads[w]) start(w);
     },
     close() {
       closed = true;

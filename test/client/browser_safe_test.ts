@@ -6,12 +6,7 @@
 import assert from "node:assert/strict";
 
 const ENTRY = new URL("../../src/client/mod.ts", import.meta.url);
-const BROWSER_PACKAGES = new Set([
-  "zod",
-  "fzstd",
-  "@noble/hashes/sha2.js",
-  "@noble/hashes/utils.js",
-]);
+const BROWSER_PACKAGES = new Set(["zod", "fzstd"]);
 
 /** Module specifiers imported or re-exported by `source`, other than type-only imports. */
 function importsOf(source: string): string[] {

@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { assemble, type BlockExecutor, blockRuns } from "../../src/container/assemble.ts";
-import { type Backends, portableBackends } from "../../src/container/backends.ts";
+import type { Backends } from "../../src/container/backends.ts";
+import { portableBackends } from "../../src/container/portable_backends.ts";
 import { ContainerError } from "../../src/container/errors.ts";
 import { losslessOf } from "../../src/container/index_schema.ts";
 import type { Container } from "../../src/container/open.ts";

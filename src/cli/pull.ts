@@ -9,8 +9,13 @@ import { parseArgs } from "node:util";
 import { nativeBackends } from "../codec_native/backends.ts";
 import { ClientError } from "../client/errors.ts";
 import { bodyPieces, type Fetch, parseContentRange } from "../client/http.ts";
-import { type LoadOptions, openSource, type Transport } from "../client/load_model.ts";
-import type { Manifest } from "../client/manifest.ts";
+import {
+  type LoadOptions,
+  openSource,
+  type SourceFile,
+  sourceFile,
+  type Transport,
+} from "../client/load_model.ts";
 import { type ModelRef, parseModelUrl, resolveUrl } from "../client/model_url.ts";
 import type { RemoteContainer } from "../client/remote_container.ts";
 import { assemble } from "../container/assemble.ts";
@@ -93,43 +98,44 @@ export async function pullFile(options: PullOptions): Promise<PullResult> {
   const fetchFn: Fetch = options.fetch ?? ((input, init) => fetch(input, init));
   const { signal } = options;
   const ref = parseModelUrl(options.url);
-  const { manifest, source } = await openSource(fetchFn, ref, {
+  const source = await openSource(fetchFn, ref, {
     transport: options.transport,
     backends: nativeBackends(),
     http: options.http,
   }, signal);
+  const file = sourceFile(ref, source);
   const partPath = `${options.out}.part`, metaPath = `${options.out}.part.json`;
   const previous = await readMeta(metaPath);
   let have = 0;
   if (
-    previous && previous.id === manifest.id && previous.sha256 === manifest.sha256 &&
-    previous.size === manifest.size
+    previous && previous.id === file.id && previous.sha256 === file.sha256 &&
+    previous.size === file.size
   ) {
     have = await fileSize(partPath);
-    if (have > manifest.size) have = 0;
+    if (have > file.size) have = 0;
   }
   const part = await Deno.open(partPath, { read: true, write: true, create: true });
   let result: Omit<PullResult, "sha256" | "size" | "id" | "revision">;
   let closed = false;
   try {
-    const sink = partSink(part, manifest.size, options.onProgress);
+    const sink = partSink(part, file.size, options.onProgress);
     if (source.transport === "decoded") {
-      result = await pullDecoded(fetchFn, ref, manifest, sink, metaPath, have, previous, signal);
+      result = await pullDecoded(fetchFn, ref, file, sink, metaPath, have, previous, signal);
     } else {
       await sink.restart(have);
-      await writeMeta(metaPath, metaOf(manifest, previous?.etag ?? null));
+      await writeMeta(metaPath, metaOf(file, previous?.etag ?? null));
       await pullCompressed(source.container, sink, have, options);
       result = { transport: "compressed", resumedFrom: have, restarted: false };
     }
     const digest = sink.digest();
-    if (sink.position !== manifest.size || digest !== manifest.sha256) {
+    if (sink.position !== file.size || digest !== file.sha256) {
       part.close();
       closed = true;
       await discard(partPath, metaPath);
       throw new ContainerError(
         "digest_mismatch",
-        `${manifest.id}@${manifest.revision}: the downloaded file (${sink.position} bytes, sha256 ` +
-          `${digest}) is not the ${manifest.size}-byte file ${manifest.sha256}; partial file removed`,
+        `${file.id}@${file.revision}: the downloaded file (${sink.position} bytes, sha256 ` +
+          `${digest}) is not the ${file.size}-byte file ${file.sha256}; partial file removed`,
       );
     }
     await part.sync();
@@ -141,10 +147,10 @@ export async function pullFile(options: PullOptions): Promise<PullResult> {
   await Deno.remove(metaPath).catch(() => {});
   return {
     ...result,
-    id: manifest.id,
-    revision: manifest.revision,
-    size: manifest.size,
-    sha256: manifest.sha256,
+    id: file.id,
+    revision: file.revision,
+    size: file.size,
+    sha256: file.sha256,
   };
 }
 
@@ -190,12 +196,14 @@ function partSink(
       if (position + bytes.length > total) {
         throw new ClientError(
           "bad_response",
-          `the server sent more than the ${total} bytes the manifest announces`,
+          `the server sent more than the ${total} bytes the file has`,
         );
       }
+      // Hashing (on a native thread where there is one) overlaps the write.
+      const hashed = hash.updateAsync ? hash.updateAsync(bytes) : hash.update(bytes);
       let written = 0;
       while (written < bytes.length) written += await file.write(bytes.subarray(written));
-      hash.update(bytes);
+      await hashed;
       position += bytes.length;
       onProgress?.(position, total);
     },
@@ -234,7 +242,7 @@ async function pullCompressed(
 async function pullDecoded(
   fetchFn: Fetch,
   ref: ModelRef,
-  manifest: Manifest,
+  file: SourceFile,
   sink: PartSink,
   metaPath: string,
   have: number,
@@ -245,7 +253,7 @@ async function pullDecoded(
   let restarted = false;
   if (have > 0 && !previous?.etag) have = 0;
   await sink.restart(have);
-  if (have === manifest.size) return { transport: "decoded", resumedFrom: have, restarted };
+  if (have === file.size) return { transport: "decoded", resumedFrom: have, restarted };
   const headers: Record<string, string> = {};
   if (have > 0) {
     headers.Range = `bytes=${have}-`;
@@ -258,7 +266,7 @@ async function pullDecoded(
   }
   if (res.status === 206) {
     const range = parseContentRange(res.headers.get("content-range"));
-    if (!range || range.first !== have || range.total !== manifest.size) {
+    if (!range || range.first !== have || range.total !== file.size) {
       await res.body?.cancel();
       throw new ClientError(
         "bad_response",
@@ -278,24 +286,24 @@ async function pullDecoded(
   }
   const etag = res.headers.get("etag");
   const tag = etag?.replace(/^W\//, "").replace(/"/g, "");
-  if (tag && /^[0-9a-f]{64}$/.test(tag) && tag !== manifest.sha256) {
+  if (tag && /^[0-9a-f]{64}$/.test(tag) && tag !== file.sha256) {
     await res.body?.cancel();
     throw new ClientError(
       "manifest_mismatch",
-      `GET ${url}: ETag ${etag} names another file than the manifest (${manifest.sha256})`,
+      `GET ${url}: ETag ${etag} names another file than the one asked for (${file.sha256})`,
     );
   }
-  await writeMeta(metaPath, metaOf(manifest, etag && !etag.startsWith("W/") ? etag : null));
+  await writeMeta(metaPath, metaOf(file, etag && !etag.startsWith("W/") ? etag : null));
   for await (const piece of bodyPieces(res)) await sink.write(piece);
   return { transport: "decoded", resumedFrom: have, restarted };
 }
 
-function metaOf(manifest: Manifest, etag: string | null): PartMeta {
+function metaOf(file: SourceFile, etag: string | null): PartMeta {
   return {
-    id: manifest.id,
-    revision: manifest.revision,
-    sha256: manifest.sha256,
-    size: manifest.size,
+    id: file.id,
+    revision: file.revision,
+    sha256: file.sha256,
+    size: file.size,
     etag,
   };
 }

@@ -196,7 +196,8 @@ async function readRange(
       `${what}: ${res.status} with Content-Range "${res.headers.get("content-range")}"`,
     );
   }
-  return await readExact(res, length, what, onBytes);
+  // Shared memory: the blocks decoded from this span on worker threads read it in place.
+  return await readExact(res, length, what, onBytes, true);
 }
 
 /** What the two opening responses told: the size, the entity tag, and the bytes they held. */

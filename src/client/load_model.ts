@@ -95,8 +95,11 @@ async function* load(
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
   try {
-    const { manifest, source } = await openSource(fetchFn, ref, options, signal);
-    const order = loadOrder(manifest);
+    const source = await openSource(fetchFn, ref, options, signal);
+    const manifestOrder = source.transport === "decoded" ? loadOrder(source.manifest) : [];
+    const order: readonly LoadEntry[] = source.transport === "decoded"
+      ? manifestOrder
+      : indexLoadOrder(source.container);
     const meter = progressMeter(
       {
         bytesTotal: order.reduce((n, t) => n + t.rawBytes, 0),
@@ -106,7 +109,7 @@ async function* load(
       options.onProgress,
     );
     const tensors = source.transport === "decoded"
-      ? decodedTensors(fetchFn, ref, order, meter, concurrency, signal)
+      ? decodedTensors(fetchFn, ref, manifestOrder, meter, concurrency, signal)
       : compressedTensors(source.container, order, meter, options, signal);
     let next = 0;
     if (order.length > 0) meter.layer(order[0].layer);
@@ -153,7 +156,7 @@ function decodedTensors(
  */
 async function* compressedTensors(
   c: RemoteContainer,
-  order: ManifestTensor[],
+  order: readonly LoadEntry[],
   meter: ProgressMeter,
   options: LoadOptions,
   signal: AbortSignal,
@@ -207,60 +210,93 @@ async function gather(
   }
 }
 
-/** Where tensor bytes come from, and the manifest that lists them. */
+/**
+ * Where tensor bytes come from: the server, which decodes them (listed by the manifest), or the
+ * container, whose index lists them.
+ */
 export type TensorSource =
-  | { readonly transport: "decoded" }
+  | { readonly transport: "decoded"; readonly manifest: Manifest }
   | { readonly transport: "compressed"; readonly container: RemoteContainer };
 
+/** What a load needs of a tensor, from the manifest or the container index. */
+export interface LoadEntry {
+  /** Name. */
+  readonly name: string;
+  /** Element type. */
+  readonly dtype: Dtype;
+  /** Dimensions. */
+  readonly shape: readonly number[];
+  /** Layer key. */
+  readonly layer: string;
+  /** Bytes of its data. */
+  readonly rawBytes: number;
+}
+
+/** The original file a source describes: the model, its revision, and the file's size and hash. */
+export interface SourceFile {
+  /** `org/name`. */
+  readonly id: string;
+  /** The revision asked for. */
+  readonly revision: string;
+  /** SHA-256 of the original file. */
+  readonly sha256: string;
+  /** Its size in bytes. */
+  readonly size: number;
+}
+
 /**
- * Fetches the manifest and, unless the transport is `decoded`, opens the container at the same
- * time (the conventional URL `…/container?revision=`), checking that both describe the same file.
- * With `auto`, a server that offers no container gets the decoded transport.
+ * Opens the source of `ref`'s tensors. The compressed transport needs only the container (at the
+ * conventional URL `…/container?revision=`): its index lists every tensor, its digest and the load
+ * order, so nothing else is fetched before the first layer's bytes are asked for. The decoded
+ * transport fetches the manifest. With `auto`, a server that offers no container gets the decoded
+ * transport.
  */
 export async function openSource(
   fetchFn: Fetch,
   ref: ModelRef,
   options: Pick<LoadOptions, "transport" | "backends" | "http">,
   signal?: AbortSignal,
-): Promise<{ manifest: Manifest; source: TensorSource }> {
+): Promise<TensorSource> {
   const wanted = options.transport ?? "auto";
-  const manifestP = fetchManifest(fetchFn, ref, signal);
-  if (wanted === "decoded") return { manifest: await manifestP, source: { transport: "decoded" } };
-  const containerP = openRemoteContainer(fetchFn, apiUrl(ref, "/container"), {
-    ...options.http,
-    signal,
-    backends: options.backends ?? portableBackends,
+  const decoded = async (): Promise<TensorSource> => ({
+    transport: "decoded",
+    manifest: await fetchManifest(fetchFn, ref, signal),
   });
-  containerP.catch(() => {}); // awaited below, after the manifest
-  const manifest = await manifestP;
-  let container: RemoteContainer;
+  if (wanted === "decoded") return await decoded();
   try {
-    container = await containerP;
+    const container = await openRemoteContainer(fetchFn, apiUrl(ref, "/container"), {
+      ...options.http,
+      signal,
+      backends: options.backends ?? portableBackends,
+    });
+    return { transport: "compressed", container };
   } catch (e) {
-    if (wanted === "auto" && e instanceof ClientError && e.kind === "http") {
-      return { manifest, source: { transport: "decoded" } };
-    }
+    if (wanted === "auto" && e instanceof ClientError && e.kind === "http") return await decoded();
     throw e;
   }
-  checkAgreement(manifest, container);
-  return { manifest, source: { transport: "compressed", container } };
 }
 
-function checkAgreement(manifest: Manifest, c: RemoteContainer): void {
-  const fail = (what: string) => {
-    throw new ClientError("manifest_mismatch", `${c.source.url}: ${what}`);
-  };
-  if (c.index.source.sha256 !== manifest.sha256 || c.index.source.size !== manifest.size) {
-    fail(`container holds file ${c.index.source.sha256}, the manifest names ${manifest.sha256}`);
+/** The original file `source` describes, for the model `ref` names. */
+export function sourceFile(ref: ModelRef, source: TensorSource): SourceFile {
+  if (source.transport === "decoded") {
+    const m = source.manifest;
+    return { id: m.id, revision: m.revision, sha256: m.sha256, size: m.size };
   }
-  for (const t of manifest.tensors) {
-    const e = c.tensors.get(t.name);
-    if (!e) fail(`tensor "${t.name}" is in the manifest but not in the container`);
-    else if (
-      e.sha256 !== t.sha256 || e.dtype !== t.dtype || e.shape.join() !== t.shape.join() ||
-      e.offsets[0] !== t.offsets[0] || e.offsets[1] !== t.offsets[1]
-    ) {
-      fail(`tensor "${t.name}" differs between the manifest and the container index`);
-    }
+  const s = source.container.index.source;
+  return { id: ref.id, revision: ref.revision, sha256: s.sha256, size: s.size };
+}
+
+/** Tensors of a container in load order: layer by layer, each layer's tensors in file order. */
+export function indexLoadOrder(c: RemoteContainer): LoadEntry[] {
+  const byLayer = new Map<string, LoadEntry[]>(c.index.layers.map((l) => [l, []]));
+  for (const t of c.index.tensors) {
+    byLayer.get(t.layer)!.push({
+      name: t.name,
+      dtype: t.dtype,
+      shape: t.shape,
+      layer: t.layer,
+      rawBytes: t.offsets[1] - t.offsets[0],
+    });
   }
+  return [...byLayer.values()].flat();
 }

@@ -1,7 +1,7 @@
 /**
  * Blocks decoded on worker threads: a {@link BlockExecutor} over the one worker protocol, for the
  * CLI, the server and the Deno client. A block's stored runs and its output buffer move to the
- * worker and back by transfer, never by copy; small blocks decode on the calling thread, where a
+ * worker and back by transfer (or, from shared memory, not at all), never by copy; small blocks decode on the calling thread, where a
  * round trip to a worker would cost more than the decode.
  * @module
  */
@@ -112,7 +112,9 @@ export function createDecodePool(
       return timed(block, async () => {
         const transfer: ArrayBuffer[] = [];
         const sent = runs.map((r) => {
-          // A run that is a view into a larger read (an HTTP span) is copied out to be moved.
+          // Shared memory (an HTTP span) is shared as it is; a buffer of its own is moved; a view
+          // into a larger private buffer is copied out, since moving it would take the rest too.
+          if (r.bytes.buffer instanceof SharedArrayBuffer) return r;
           const own = r.bytes.byteOffset === 0 &&
             r.bytes.byteLength === r.bytes.buffer.byteLength;
           const bytes = own ? r.bytes : r.bytes.slice();

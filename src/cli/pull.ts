@@ -10,7 +10,11 @@ import { nativeZstdDecompress } from "../codec_native/zstd.ts";
 import { ClientError } from "../client/errors.ts";
 import { bodyPieces, type Fetch, parseContentRange } from "../client/http.ts";
 import { openSource, type Transport } from "../client/load_model.ts";
-import { fetchManifest, type Manifest } from "../client/manifest.ts";
+import {
+  fetchManifest,
+  singleFile,
+  type SingleFileManifest as Manifest,
+} from "../client/manifest.ts";
 import { type ModelRef, parseModelUrl, resolveUrl } from "../client/model_url.ts";
 import { resumePoint, streamOriginal } from "../client/original_stream.ts";
 import { type Sha256, sha256 } from "../hash/sha256.ts";
@@ -83,7 +87,7 @@ export async function pullFile(options: PullOptions): Promise<PullResult> {
   const fetchFn: Fetch = options.fetch ?? ((input, init) => fetch(input, init));
   const { signal } = options;
   const ref = parseModelUrl(options.url);
-  const manifest = await fetchManifest(fetchFn, ref, signal);
+  const manifest = singleFile(await fetchManifest(fetchFn, ref, signal));
   const source = await openSource(fetchFn, ref, manifest, {
     transport: options.transport,
     zstdDecompress: nativeZstdDecompress,

@@ -143,7 +143,11 @@ export function hfRoutes(ctx: ServerContext): ApiRoute[] {
   ) {
     const rev = await resolveRev(p.org, p.name, p.revision);
     const f = fileAt(rev.commit, p.path);
-    if (!f) throw fileNotFound(rev.id, rev.revision, p.path);
+    if (!f) {
+      // huggingface_hub caches "no such file at this commit" under the commit it is told.
+      const e = fileNotFound(rev.id, rev.revision, p.path);
+      throw new HttpError(404, e.kind, e.message, { "X-Repo-Commit": rev.commit.id });
+    }
     if (raw && f.lfs) {
       // `raw` serves what git stores: the LFS pointer, whose ETag is its git blob id.
       const pointer = new TextEncoder().encode(lfsPointer(f.sha256, f.size));

@@ -41,8 +41,8 @@ export const UPLOAD_TTL_MS = 24 * 3600 * 1000;
 
 /** Options of {@link openRepoStore}. */
 export interface RepoStoreOptions {
-  /** Where the store lives: `file:DIR`, or a plain folder path. */
-  readonly store: string;
+  /** Where the store lives: `file:DIR` or a plain folder path, or an opened storage. */
+  readonly store: string | ObjectStore;
   /** Pack uploads on the calling thread instead of a worker (tests). */
   readonly packInline?: boolean;
   /** Retention of uploads that no commit references yet; 24 hours. */
@@ -122,7 +122,9 @@ export type { Commit, TreeFile };
  */
 export async function openRepoStore(options: RepoStoreOptions): Promise<RepoStore> {
   const log = options.log ?? (() => {});
-  const { objects, folder } = await openStorage(options.store);
+  const { objects, folder } = typeof options.store === "string"
+    ? await openStorage(options.store)
+    : { objects: options.store, folder: null };
   const leases = createContainerLeases(async (sha256) => {
     const reader = await objects.openObject(blobKey(sha256));
     return reader ? { reader, identity: `sha256:${sha256}` } : null;

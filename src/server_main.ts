@@ -6,6 +6,7 @@
  * @module
  */
 import { describeOsError, reportFileSizeLimits } from "./cli/os_errors.ts";
+import { useCallerFolder } from "./cli/paths.ts";
 import { ConfigError, parseServerArgs } from "./server/config.ts";
 import { ensureDemoModel } from "./server/demo_model.ts";
 import { startServer } from "./server/server.ts";
@@ -73,4 +74,7 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  useCallerFolder();
+  Deno.exit(await main(Deno.args));
+}

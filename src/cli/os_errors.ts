@@ -31,7 +31,8 @@ export function describeOsError(e: unknown): string | null {
   if (e instanceof StoreError && e.kind === "path_conflict") return e.message;
   if (!(e instanceof Error)) return null;
   const errno = osErrno(e);
-  const first = e.message.split("\n")[0];
+  // Outputs are written to a temporary sibling first; name the file the user asked for.
+  const first = e.message.split("\n")[0].replace(/\/\.([^/]+)\.[0-9a-f]{8}\.tmp\b/g, "/$1");
   if (e instanceof Deno.errors.AddrInUse) {
     return `${first}: another process is listening on that address; stop it or choose ` +
       "another --port";

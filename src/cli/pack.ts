@@ -4,6 +4,8 @@
  */
 import { parseArgs } from "node:util";
 import { packFile } from "../container/write.ts";
+import { Interrupted, listenForInterrupt } from "./interrupt.ts";
+import { makeParents } from "./paths.ts";
 import { formatBytes, progressBar } from "./progress.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -51,17 +53,35 @@ export async function pack(args: string[]): Promise<number> {
     }
   }
   const inputSize = (await Deno.stat(input)).size;
+  await makeParents(output);
   const bar = progressBar("pack", inputSize);
   const started = performance.now();
-  const index = await packFile(input, output, {
-    mode,
-    alignment,
-    chunkBytes,
-    layerPattern,
-    workers,
-    onProgress: (p) =>
-      bar.update(p.bytesIn, `ratio ${(p.bytesIn / Math.max(1, p.bytesOut)).toFixed(3)}`),
-  });
+  const interrupt = listenForInterrupt();
+  let index;
+  try {
+    index = await packFile(input, output, {
+      mode,
+      alignment,
+      chunkBytes,
+      layerPattern,
+      workers,
+      onProgress: (p) => {
+        // Thrown from the progress callback, the interruption makes packFile remove its
+        // temporary file: an interrupted pack leaves nothing behind.
+        interrupt.signal.throwIfAborted();
+        bar.update(p.bytesIn, `ratio ${(p.bytesIn / Math.max(1, p.bytesOut)).toFixed(3)}`);
+      },
+    });
+  } catch (e) {
+    bar.stop();
+    if (e instanceof Interrupted) {
+      console.error(`interrupted: ${output} was not written (nothing is kept; run pack again)`);
+      return 130;
+    }
+    throw e;
+  } finally {
+    interrupt.dispose();
+  }
   const outSize = (await Deno.stat(output)).size;
   bar.finish(`ratio ${(inputSize / outSize).toFixed(3)}`);
   const seconds = (performance.now() - started) / 1000;

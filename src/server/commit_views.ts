@@ -12,6 +12,7 @@ import { layerOrder } from "../container/layers.ts";
 import type { Commit, TreeFile } from "../store/commit.ts";
 import { StoreError } from "../store/errors.ts";
 import type { RepoStore } from "../store/repo_store.ts";
+import { withContainer } from "./leased.ts";
 
 /** A safetensors file of the commit and its container's index. */
 export interface ModelFile {
@@ -116,7 +117,11 @@ export function createCommitViews(store: RepoStore, capacity = 64): CommitViews 
         const files: ModelFile[] = [];
         for (const file of commit.files) {
           if (!file.container) continue;
-          const lease = await store.leases.acquire(file.container.sha256).catch((e) => {
+          const index = await withContainer(
+            { store },
+            file.container.sha256,
+            (l) => l.container.index,
+          ).catch((e) => {
             if (e instanceof StoreError && e.kind === "file_not_found") {
               throw new StoreError(
                 "file_not_found",
@@ -125,11 +130,7 @@ export function createCommitViews(store: RepoStore, capacity = 64): CommitViews 
             }
             throw e;
           });
-          try {
-            files.push({ file: file as ModelFile["file"], index: lease.container.index });
-          } finally {
-            lease.release();
-          }
+          files.push({ file: file as ModelFile["file"], index });
         }
         return buildView(files);
       })();

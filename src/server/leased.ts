@@ -9,6 +9,9 @@ import type { Representation } from "../http/representation.ts";
 import type { ContainerLease } from "../store/container_leases.ts";
 import type { ServerContext } from "./context.ts";
 
+/** What the helpers need of the server: its store, whose lease table they use. */
+export type Leasing = Pick<ServerContext, "store">;
+
 /**
  * A representation of container `sha256` built by `build`, which receives a lease the
  * representation then owns.
@@ -20,7 +23,7 @@ import type { ServerContext } from "./context.ts";
  * ```
  */
 export async function leasedRepresentation(
-  ctx: ServerContext,
+  ctx: Leasing,
   sha256: string,
   build: (lease: ContainerLease) => Representation | Promise<Representation>,
 ): Promise<Representation> {
@@ -42,7 +45,7 @@ export async function leasedRepresentation(
  * ```
  */
 export async function withContainer<T>(
-  ctx: ServerContext,
+  ctx: Leasing,
   sha256: string,
   use: (lease: ContainerLease) => T | Promise<T>,
 ): Promise<T> {

@@ -16,8 +16,9 @@ export interface RepoFile {
   readonly bytes: Uint8Array;
 }
 
-/** The shared real-weights folder. */
-export const SHARED_DATA = fileURLToPath(new URL("../../../shared/data/", import.meta.url));
+/** The shared real-weights folder: `../shared/data` beside the checkout, or `TESSERA_SHARED_DATA`. */
+export const SHARED_DATA = (Deno.env.get("TESSERA_SHARED_DATA") ??
+  fileURLToPath(new URL("../../../shared/data/", import.meta.url))).replace(/\/?$/, "/");
 /** The committed demo model (llama2.c stories260K), used when the shared folder is missing. */
 export const FIXTURE_MODEL = fileURLToPath(
   new URL("../fixtures/stories260k.bf16.safetensors", import.meta.url),

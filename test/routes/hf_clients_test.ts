@@ -69,6 +69,7 @@ async function walk(dir: string, prefix = ""): Promise<Map<string, string>> {
 
 Deno.test("@huggingface/hub against a sharded repo with a subfolder model: every call, exact bytes", async () => {
   const { files, original, note } = await repoFiles();
+  console.log(`repo: ${note}`);
   const want = new Map(files.map((f) => [f.path, sha256Hex(f.bytes)]));
   await withServer(async ({ url }) => {
     const published = await publishFiles(url, TOKEN, REPO, files);

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { packFile } from "../../src/container/write.ts";
+import { SHARED_DATA } from "../helpers/repos.ts";
 import { skipIf } from "../helpers/skip.ts";
 import { sha256Hex, withServer } from "../server/harness.ts";
 
-const DATA = fileURLToPath(new URL("../../../shared/data/", import.meta.url));
+const DATA = SHARED_DATA;
 
 function dataFiles(): string[] {
   try {

@@ -9,6 +9,7 @@ import type { ServerContext } from "../src/server/context.ts";
 import { leasedRepresentation } from "../src/server/leased.ts";
 import {
   type ApiRoute,
+  binaryBody,
   BYTE_RESPONSES,
   byteRequestHeaders,
   bytesResponse,
@@ -16,7 +17,9 @@ import {
   emptyResponse,
   jsonResponse,
   modelPathParams,
+  modeQuery,
   revisionQuery,
+  titleQuery,
   writeRequestHeaders,
 } from "../src/server/openapi.ts";
 import { cacheControl, fileRepresentation } from "../src/server/repo_files.ts";
@@ -122,16 +125,11 @@ export function fileRoutes(ctx: ServerContext): ApiRoute[] {
       params: fileParams,
       query: z.object({
         revision: revisionQuery,
-        mode: z.enum(["fast", "best"]).optional().openapi({ description: "for safetensors" }),
-        message: z.string().max(1000).optional().openapi({ description: "commit title" }),
+        mode: modeQuery,
+        message: titleQuery,
       }),
       headers: writeRequestHeaders,
-      body: {
-        description: "the file",
-        content: {
-          "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) },
-        },
-      },
+      body: binaryBody("the file"),
       responses: {
         200: jsonResponse(fileResultSchema, "replaced"),
         201: jsonResponse(fileResultSchema, "created"),

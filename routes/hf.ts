@@ -212,29 +212,23 @@ export function hfRoutes(ctx: ServerContext): ApiRoute[] {
       responses: { 200: jsonResponse(hfModelInfoSchema, "model info") },
       handler: (c, { params }) => modelInfo(c, params.org, params.name, params.revision),
     }),
-    defineRoute({
-      method: "get",
-      path: "/api/models/{org}/{name}/tree/{revision}",
-      tag: "huggingface",
-      summary: "Hugging Face file tree of a revision: files with their real size, folders",
-      description: "recursive=true lists every file and folder; expand=true adds lastCommit. " +
-        "Pages of 1000 entries, the next one named by a Link header (rel=next).",
-      params: revParams,
-      query: treeQuery,
-      responses: { 200: jsonResponse(z.array(hfTreeEntrySchema), "entries") },
-      handler: (c, { params, query }) => tree(c, params, query),
-    }),
-    defineRoute({
-      method: "get",
-      path: "/api/models/{org}/{name}/tree/{revision}/{path}",
-      rest: "path",
-      tag: "huggingface",
-      summary: "Hugging Face file tree of a folder of a revision",
-      params: fileParams,
-      query: treeQuery,
-      responses: { 200: jsonResponse(z.array(hfTreeEntrySchema), "entries") },
-      handler: (c, { params, query }) => tree(c, params, query),
-    }),
+    // The tree of the root, and of a folder (an optional path parameter is two paths in OpenAPI).
+    ...([["", revParams], ["/{path}", fileParams]] as const).map(([suffix, params]) =>
+      defineRoute({
+        method: "get",
+        path: `/api/models/{org}/{name}/tree/{revision}${suffix}`,
+        ...(suffix && { rest: "path" }),
+        tag: "huggingface",
+        summary: `Hugging Face file tree of ${suffix ? "a folder of " : ""}a revision: files ` +
+          "with their real size, folders",
+        description: "recursive=true lists every file and folder below; expand=true adds " +
+          "lastCommit. Pages of 1000 entries, the next one named by a Link header (rel=next).",
+        params,
+        query: treeQuery,
+        responses: { 200: jsonResponse(z.array(hfTreeEntrySchema), "entries") },
+        handler: (c, { params, query }) => tree(c, params, query),
+      })
+    ),
     defineRoute({
       method: "post",
       path: "/api/models/{org}/{name}/paths-info/{revision}",

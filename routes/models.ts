@@ -9,12 +9,15 @@ import type { ServerContext } from "../src/server/context.ts";
 import { buildManifest } from "../src/server/manifest.ts";
 import {
   type ApiRoute,
+  binaryBody,
   BYTE_RESPONSES,
   defineRoute,
   emptyResponse,
   jsonResponse,
   modelPathParams,
+  modeQuery,
   revisionQuery,
+  titleQuery,
   writeRequestHeaders,
 } from "../src/server/openapi.ts";
 import { cacheControl } from "../src/server/repo_files.ts";
@@ -82,16 +85,11 @@ export function modelRoutes(ctx: ServerContext): ApiRoute[] {
       params: modelPathParams,
       query: z.object({
         revision: revisionQuery,
-        mode: z.enum(["fast", "best"]).optional().openapi({ description: "default best" }),
-        message: z.string().max(1000).optional().openapi({ description: "commit title" }),
+        mode: modeQuery,
+        message: titleQuery,
       }),
       headers: writeRequestHeaders,
-      body: {
-        description: "the safetensors file",
-        content: {
-          "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) },
-        },
-      },
+      body: binaryBody("the safetensors file"),
       responses: {
         200: jsonResponse(publishResultSchema, "replaced"),
         201: jsonResponse(publishResultSchema, "created"),

@@ -9,9 +9,11 @@ import { z } from "@hono/zod-openapi";
 import type { ServerContext } from "../src/server/context.ts";
 import {
   type ApiRoute,
+  binaryBody,
   defineRoute,
   jsonResponse,
   modelPathParams,
+  modeQuery,
   revisionQuery,
 } from "../src/server/openapi.ts";
 import { uploadLimits } from "../src/server/request_params.ts";
@@ -79,14 +81,9 @@ export function uploadRoutes(ctx: ServerContext): ApiRoute[] {
         "hours. Content the server already holds is not read again (200, existed).",
       params: uploadParams,
       query: z.object({
-        mode: z.enum(["fast", "best"]).optional().openapi({ description: "for safetensors" }),
+        mode: modeQuery,
       }),
-      body: {
-        description: "the file",
-        content: {
-          "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) },
-        },
-      },
+      body: binaryBody("the file"),
       responses: {
         200: jsonResponse(uploadResultSchema, "already held"),
         201: jsonResponse(uploadResultSchema, "stored"),

@@ -129,6 +129,21 @@ export const revisionQuery = z.string().optional().openapi({
   description: "branch, refs/heads/<branch>, HEAD or commit id; default main",
 });
 
+/** The `mode` query parameter of uploads. */
+export const modeQuery = z.enum(["fast", "best"]).optional().openapi({
+  description: "codec mode of a safetensors file's container: best (default) or fast",
+});
+/** The `message` query parameter of single-file writes: the commit title. */
+export const titleQuery = z.string().max(1000).optional().openapi({ description: "commit title" });
+
+/** A request body of raw bytes. */
+export function binaryBody(description: string): NonNullable<ApiRoute["body"]> {
+  return {
+    description,
+    content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } },
+  };
+}
+
 /** Headers of every byte-serving GET. */
 export const byteRequestHeaders = z.object({
   range: z.string().optional().openapi({

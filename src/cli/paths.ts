@@ -5,13 +5,18 @@
  * @module
  */
 
+/** The project folder, where `deno task` runs its tasks. */
+const PROJECT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+
 /**
  * Moves to the caller's folder when run by `deno task`, so relative paths mean what the user
- * typed. Returns the folder now current.
+ * typed. `deno task` runs in the project folder and records the caller's in `INIT_CWD`; the
+ * variable is inherited by every process below, so it only counts while the current folder is
+ * still the project's. Returns the folder now current.
  */
 export function useCallerFolder(env: Record<string, string | undefined> = Deno.env.toObject()) {
   const caller = env.INIT_CWD;
-  if (caller) {
+  if (caller && Deno.cwd() === PROJECT) {
     try {
       Deno.chdir(caller);
     } catch {

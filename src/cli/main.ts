@@ -1,17 +1,22 @@
 /**
- * The `tessera` command line: one subcommand per file in this folder.
+ * The `tessera` command line: one subcommand per file in this folder. Relative paths are the
+ * caller's (also under `deno task`), and operating-system errors (a busy port, a full disk, a
+ * missing folder, a permission) are one line and exit code 1.
  * @module
  */
 import { CodecError } from "../../codec/errors.ts";
 import { ContainerError } from "../container/errors.ts";
 import { SafetensorsError } from "../safetensors/errors.ts";
+import { StoreError } from "../store/errors.ts";
+import { describeOsError, reportFileSizeLimits } from "./os_errors.ts";
+import { useCallerFolder } from "./paths.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** A command module: its runner and its usage line. */
 type Command = { run: (args: string[]) => Promise<number>; usage: string };
 
 // Each command is imported only when it runs: a command's start-up then pays for its own modules
-// only (unpack does not load the HTTP client, pull does not load the writer).
+// only (unpack does not load the HTTP client or the server, pull does not load the writer).
 const COMMANDS: Record<string, () => Promise<Command>> = {
   pack: async () => {
     const m = await import("./pack.ts");
@@ -33,6 +38,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
     const m = await import("./extract.ts");
     return { run: m.extract, usage: m.EXTRACT_USAGE };
   },
+  derive: async () => {
+    const m = await import("./derive.ts");
+    return { run: m.derive, usage: m.DERIVE_USAGE };
+  },
   demo: async () => {
     const m = await import("./demo.ts");
     return { run: m.demo, usage: "demo [--out DIR]" };
@@ -41,22 +50,33 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
     const m = await import("./pull.ts");
     return { run: m.pull, usage: m.PULL_USAGE };
   },
-  derive: async () => {
-    const m = await import("./derive.ts");
-    return { run: m.derive, usage: m.DERIVE_USAGE };
+  push: async () => {
+    const m = await import("./push.ts");
+    return { run: m.push, usage: m.PUSH_USAGE };
+  },
+  import: async () => {
+    const m = await import("./import.ts");
+    return { run: m.importFolder, usage: m.IMPORT_USAGE };
+  },
+  serve: async () => {
+    const [m, c] = await Promise.all([import("../server_main.ts"), import("../server/config.ts")]);
+    return {
+      run: m.main,
+      usage: c.SERVE_USAGE.replace(/^usage: deno task /, "").replace(/\n\s+/g, " "),
+    };
   },
 };
 
 /** Every command's usage, for the help text (loads every command). */
 async function usage(): Promise<string> {
   const lines = await Promise.all(Object.values(COMMANDS).map(async (c) => (await c()).usage));
-  return lines.map((u) => `  deno task ${u}`).join("\n");
+  return lines.map((u) => `  tessera ${u}`).join("\n");
 }
 
 /** Runs the command line `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   const [name, ...rest] = args;
-  const load = COMMANDS[name ?? ""];
+  const load = Object.hasOwn(COMMANDS, name ?? "") ? COMMANDS[name] : undefined;
   if (!load) {
     console.error(`usage:\n${await usage()}`);
     return 2;
@@ -69,14 +89,17 @@ export async function main(args: string[]): Promise<number> {
       e instanceof UsageError ||
       (e instanceof TypeError && "code" in e && String(e.code).startsWith("ERR_PARSE_ARGS"))
     ) {
-      console.error(`error: ${e.message}\nusage: deno task ${command.usage}`);
+      console.error(`error: ${e.message}\nusage: tessera ${command.usage}`);
       return 2;
+    }
+    const os = describeOsError(e);
+    if (os !== null) {
+      console.error(`error: ${os}`);
+      return 1;
     }
     if (
       e instanceof SafetensorsError || e instanceof ContainerError || e instanceof CodecError ||
-      e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied ||
-      e instanceof RangeError ||
-      e instanceof Deno.errors.AlreadyExists || e instanceof Deno.errors.IsADirectory
+      e instanceof StoreError || e instanceof RangeError
     ) {
       const kind = "kind" in e ? ` [${(e as { kind: string }).kind}]` : "";
       console.error(`error${kind}: ${e.message}`);
@@ -86,4 +109,8 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  useCallerFolder();
+  reportFileSizeLimits();
+  Deno.exit(await main(Deno.args));
+}

@@ -7,6 +7,8 @@ import { parseArgs } from "node:util";
 import { packFile } from "../container/write.ts";
 import { deriveFile } from "../container/derive.ts";
 import { variantArgs } from "./derive.ts";
+import { Interrupted, listenForInterrupt } from "./interrupt.ts";
+import { makeParents } from "./paths.ts";
 import { formatBytes, progressBar } from "./progress.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -61,30 +63,47 @@ export async function pack(args: string[]): Promise<number> {
     ? variantArgs(values.variant, values.only, values["variant-only"])
     : null;
   const inputSize = (await Deno.stat(input)).size;
+  await makeParents(output);
   const bar = progressBar("pack", inputSize);
   const started = performance.now();
+  const interrupt = listenForInterrupt();
   // With variants, the lossless container is packed beside the output and the variants derived
   // from it: one more copy of its chunks, and the same code path as `derive`.
   const slash = output.lastIndexOf("/");
   const packed = variants
     ? `${output.slice(0, slash + 1)}.${output.slice(slash + 1)}.lossless.tmp`
     : output;
-  const packedIndex = await packFile(input, packed, {
-    mode,
-    alignment,
-    chunkBytes,
-    layerPattern,
-    workers,
-    onProgress: (p) =>
-      bar.update(p.bytesIn, `ratio ${(p.bytesIn / Math.max(1, p.bytesOut)).toFixed(3)}`),
-  });
-  let index = packedIndex;
-  if (variants) {
-    try {
-      index = await deriveFile(packed, output, variants);
-    } finally {
-      await Deno.remove(packed).catch(() => {});
+  let index;
+  try {
+    index = await packFile(input, packed, {
+      mode,
+      alignment,
+      chunkBytes,
+      layerPattern,
+      workers,
+      onProgress: (p) => {
+        // Thrown from the progress callback, the interruption makes packFile remove its
+        // temporary file: an interrupted pack leaves nothing behind.
+        interrupt.signal.throwIfAborted();
+        bar.update(p.bytesIn, `ratio ${(p.bytesIn / Math.max(1, p.bytesOut)).toFixed(3)}`);
+      },
+    });
+    if (variants) {
+      try {
+        index = await deriveFile(packed, output, variants);
+      } finally {
+        await Deno.remove(packed).catch(() => {});
+      }
     }
+  } catch (e) {
+    bar.stop();
+    if (e instanceof Interrupted) {
+      console.error(`interrupted: ${output} was not written (nothing is kept; run pack again)`);
+      return 130;
+    }
+    throw e;
+  } finally {
+    interrupt.dispose();
   }
   const outSize = (await Deno.stat(output)).size;
   bar.finish(`ratio ${(inputSize / outSize).toFixed(3)}`);

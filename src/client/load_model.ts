@@ -17,7 +17,13 @@ import { fetchDecodedTensor } from "./decoded_tensor.ts";
 import { ClientError } from "./errors.ts";
 import type { Fetch } from "./http.ts";
 import { limiter } from "./limiter.ts";
-import { fetchManifest, loadOrder, type Manifest, type ManifestTensor } from "./manifest.ts";
+import {
+  fetchManifest,
+  loadOrder,
+  type Manifest,
+  type ManifestTensor,
+  singleFile,
+} from "./manifest.ts";
 import { apiUrl, type ModelRef, parseModelUrl, tensorUrl } from "./model_url.ts";
 import { orderedWindow } from "./ordered_window.ts";
 import { type LoadProgress, type ProgressMeter, progressMeter } from "./progress_meter.ts";
@@ -279,7 +285,7 @@ export async function openSource(
 /** The original file `source` describes, for the model `ref` names. */
 export function sourceFile(ref: ModelRef, source: TensorSource): SourceFile {
   if (source.transport === "decoded") {
-    const m = source.manifest;
+    const m = singleFile(source.manifest);
     return { id: m.id, revision: m.revision, sha256: m.sha256, size: m.size };
   }
   const s = source.container.index.source;

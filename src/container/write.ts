@@ -144,6 +144,9 @@ export async function packReader(
       // One write in flight while the next chunk encodes; order is kept by awaiting it first.
       await pendingWrite;
       pendingWrite = out.writeAt(pos, c.stored);
+      // A failed write (a full disk) is thrown where it is next awaited; until then it must not
+      // go unhandled, which would end the process with a stack trace instead of an error.
+      pendingWrite.catch(() => {});
       job.into.push([pos, c.stored.length, job.rawLength, c.storedXxh32, c.rawXxh32]);
       pos += c.stored.length;
       bytesIn += job.rawLength;

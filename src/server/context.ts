@@ -4,9 +4,10 @@
  * @module
  */
 import type { Context } from "hono";
-import type { ModelStore } from "../store/model_store.ts";
+import type { RepoStore } from "../store/repo_store.ts";
 import type { DecodePool } from "../threads/decode_pool.ts";
 import type { ChunkCache } from "./chunk_cache.ts";
+import type { CommitViews } from "./commit_views.ts";
 import type { ServerConfig } from "./config.ts";
 import type { Metrics } from "./metrics.ts";
 import type { ReadPipeline } from "./representations.ts";
@@ -15,8 +16,10 @@ import type { ReadPipeline } from "./representations.ts";
 export interface ServerContext {
   /** Configuration. */
   readonly config: ServerConfig;
-  /** The models folder. */
-  readonly store: ModelStore;
+  /** The model repos. */
+  readonly store: RepoStore;
+  /** What each commit's containers hold (tensors, layers), derived once per commit. */
+  readonly views: CommitViews;
   /** How representations read: the decode pool, the block cache, the read-ahead. */
   readonly chunks: ReadPipeline;
   /** The cache of assembled blocks behind `chunks`. */
@@ -29,6 +32,8 @@ export interface ServerContext {
   readonly log: (line: string) => void;
   /** When the server started, ms since the epoch. */
   readonly startedAt: number;
+  /** Set once the server is shutting down: new writes are refused. */
+  readonly shutdown: AbortSignal;
 }
 
 /** Per-request accounting the access log reads once the response is over. */
@@ -41,6 +46,8 @@ export interface RequestTrack {
   streaming: boolean;
   /** Set when the header timeout fired; a late response is discarded. */
   timedOut: boolean;
+  /** The request's id (`X-Request-Id`). */
+  id: string;
   /** Called by a streamed body when it ends. */
   end(how: "done" | "error" | "cancel", error?: unknown): void;
 }

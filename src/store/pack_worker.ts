@@ -8,7 +8,8 @@ import { nativeBackends } from "../codec_native/backends.ts";
 import { openContainer } from "../container/open.ts";
 import { verifyContainer } from "../container/verify.ts";
 import { openPositionalReader } from "../io/positional_reader.ts";
-import { hashReader } from "./file_digests.ts";
+import type { PositionalReader } from "../io/positional_reader.ts";
+import { sha256 } from "../hash/sha256.ts";
 import type { PackJobRequest, PackJobResult } from "./pack_job.ts";
 
 /**
@@ -18,6 +19,17 @@ import type { PackJobRequest, PackJobResult } from "./pack_job.ts";
  */
 export function uploadPackWorkers(dataBytes: number, cores: number): number {
   return dataBytes >= PARALLEL_FROM && cores >= 4 ? Math.min(8, Math.floor(cores / 2)) : 0;
+}
+
+const HASH_BLOCK = 8 << 20;
+
+/** SHA-256 of everything `reader` reads. */
+async function hashReader(reader: PositionalReader): Promise<string> {
+  const h = sha256();
+  for (let off = 0; off < reader.size; off += HASH_BLOCK) {
+    h.update(await reader.readAt(off, Math.min(HASH_BLOCK, reader.size - off)));
+  }
+  return h.hex();
 }
 
 /** Runs one job in this thread; exported for the inline (no worker) path. */

@@ -98,7 +98,7 @@ Deno.test("cli: bad variant arguments are usage errors and write nothing", async
         continue;
       }
       assert.equal(r.code, 2, `${args}: ${r.err}`);
-      assert.match(r.err, /usage: deno task derive/);
+      assert.match(r.err, /usage: tessera derive/);
     }
     const none = await run("derive", `${dir}/m.tsr`, `${dir}/o.tsr`);
     assert.equal(none.code, 2);

@@ -9,6 +9,7 @@ import type { Fetch } from "../../src/client/http.ts";
 import { pull, pullFile, type PullOptions } from "../../src/cli/pull.ts";
 import { UsageError } from "../../src/cli/usage_error.ts";
 import { sha256Hex } from "../../src/hash/sha256.ts";
+import { skipIf } from "../helpers/skip.ts";
 import { dataFiles, type Hub, packModel, startHub } from "../client/hub_server.ts";
 import { listDir, withTempDir } from "../helpers/container.ts";
 
@@ -72,7 +73,10 @@ const files = dataFiles();
 
 Deno.test({
   name: "pull: every model in ../shared/data is sha-256-identical over both transports",
-  ignore: files.length === 0,
+  ignore: skipIf(
+    files.length === 0 && "../shared/data holds no .safetensors file",
+    "pull: every model in ../shared/data",
+  ),
   fn: () =>
     withTempDir(async (dir) => {
       const models = await Promise.all(

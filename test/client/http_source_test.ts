@@ -56,14 +56,26 @@ function model(mb: number): Uint8Array {
 
 Deno.test("http source: opens in one round trip, ranges carry If-Match, a replaced file is refused", () =>
   withTempDir(async (dir) => {
-    const src = `${dir}/m.safetensors`;
-    await Deno.writeFile(src, model(3));
+    const src = `${dir}/m.safetensors`, other = `${dir}/m2.safetensors`;
+    const bytes = model(3);
+    await Deno.writeFile(src, bytes);
+    bytes[bytes.length - 1] ^= 1; // the same size, another file
+    await Deno.writeFile(other, bytes);
     await packModel(`${dir}/models`, "t/m", src);
+    await packModel(`${dir}/models`, "t/m2", other);
     const hub = await startHub(`${dir}/models`);
     try {
       const url = `${hub.base}/v1/models/t/m/container`;
       const log: Sent[] = [];
-      const c = await openRemoteContainer(recording(log), url, { backends: nativeBackends() });
+      // After `replaced`, the URL serves the other container, as after a new commit on the branch.
+      let replaced = false;
+      const fetchFn: Fetch = (input, init) => {
+        const req = new Request(input, init);
+        return recording(log)(
+          replaced ? new Request(req.url.replace("/t/m/", "/t/m2/"), req) : req,
+        );
+      };
+      const c = await openRemoteContainer(fetchFn, url, { backends: nativeBackends() });
       // The head, the original header and the index came with the two opening requests.
       assert.deepEqual(log.map((s) => s.range).sort(), ["bytes=-262144", "bytes=0-65535"]);
       assert.ok(log.every((s) => s.status === 206 && s.ifMatch === null));
@@ -72,16 +84,12 @@ Deno.test("http source: opens in one round trip, ranges carry If-Match, a replac
       await c.source.readAt(offset, stored);
       assert.equal(log.length, 3);
       assert.equal(log[2].ifMatch, c.source.etag);
-      // The container is replaced on the server: the next range gets 412, a manifest_mismatch.
-      const other = model(3);
-      other[other.length - 1] ^= 1;
-      await Deno.writeFile(src, other);
-      await packModel(`${dir}/models`, "t/m", src);
+      replaced = true;
       await assert.rejects(
         c.source.readAt(offset, stored),
         (e) => e instanceof ClientError && e.kind === "manifest_mismatch",
       );
-      // 412 once the server evaluates If-Match on GET; until then the changed size or ETag tells.
+      // 412 where the server evaluates If-Match on GET; else the changed entity tag tells.
       assert.ok([206, 412].includes(log.at(-1)!.status));
     } finally {
       await hub.close();

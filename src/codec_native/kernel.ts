@@ -32,6 +32,8 @@ export interface PieceDescription {
   readonly width: number;
   /** Whether the sign bit moved to the mantissa plane. */
   readonly signMoved: boolean;
+  /** Whether the layout is packed INT4: one plane of the tile's bytes. */
+  readonly packed?: boolean;
   /** Output offset in `dst`. */
   readonly at: number;
   /** For a column tile: its rows, once decoded at `at`, are copied `stride` apart from `target`. */
@@ -56,7 +58,7 @@ export type BatchKernel = (
 ) => Uint8Array;
 
 // The interface version and descriptor layout, as in tsr_kernel.c.
-const ABI = 2;
+const ABI = 3;
 const D_WORDS = 10, D_STATUS = 6, D_ROW_BYTES = 7;
 
 function load(): { batch: BatchKernel; xxh32: (b: Uint8Array) => number } | undefined {
@@ -85,7 +87,7 @@ function load(): { batch: BatchKernel; xxh32: (b: Uint8Array) => number } | unde
       desc[d + 1] = p.storedLength;
       desc[d + 2] = p.at;
       desc[d + 3] = p.rawLength;
-      desc[d + 4] = p.width | (p.signMoved ? 256 : 0);
+      desc[d + 4] = p.width | (p.signMoved ? 256 : 0) | (p.packed ? 512 : 0);
       desc[d + 5] = p.rawXxh32;
       if (p.scatter) {
         desc[d + D_ROW_BYTES] = p.scatter.rowBytes;
@@ -146,7 +148,7 @@ export const nativeXxh32: ((b: Uint8Array) => number) | undefined = loaded?.xxh3
 export function decodeChunkNative(
   stored: Uint8Array,
   rawXxh32: number,
-  layout: { readonly width: number; readonly signMoved: boolean },
+  layout: { readonly width: number; readonly signMoved: boolean; readonly packing?: string },
   out: Uint8Array,
 ): boolean {
   if (!nativeBatch || out.length === 0) return false;
@@ -157,6 +159,7 @@ export function decodeChunkNative(
     rawXxh32,
     width: layout.width,
     signMoved: layout.signMoved,
+    packed: layout.packing === "int4",
     at: 0,
   };
   return nativeBatch(stored, 0, [piece], out)[0] === 0;

@@ -109,6 +109,7 @@ async function decodeBands(
         rawXxh32,
         width,
         signMoved,
+        packed: layout.packing === "int4",
         at,
         scatter,
         band,

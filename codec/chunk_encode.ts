@@ -18,7 +18,7 @@ import {
 import { ransBound, ransEncode } from "./rans/encode.ts";
 import { huffmanBound, huffmanEncode } from "./huffman/encode.ts";
 import { countSymbols } from "./rans/table_write.ts";
-import { adaptiveBest, type PlaneShape } from "./adaptive/choose.ts";
+import { adaptiveBest, lanesFor, type PlaneShape } from "./adaptive/choose.ts";
 import { type AdaptiveScratch, adaptiveScratch } from "./adaptive/encode.ts";
 
 /** Compresses `src` into one Zstandard frame at `level`. */
@@ -213,8 +213,10 @@ const COST_NS: Record<number, number> = {
   [CODEC_ZSTD]: 1,
   [CODEC_HUFFMAN]: 0.6,
 };
-/** Nanoseconds an adaptive symbol costs to decode. */
+/** Nanoseconds an adaptive symbol costs to decode, in four lanes; one or two lanes cost 1.5x. */
 export const ADAPTIVE_SYMBOL_NS = 10;
+/** Nanoseconds an adaptive plane costs before its first symbol (header, tables, history). */
+export const ADAPTIVE_SETUP_NS = 2000;
 /**
  * Decode time a `best` chunk may take, per raw byte: 3 ns is 333 MB/s, which leaves room for the
  * merge, the checksum and per-chunk work within 250 MB/s per thread.
@@ -224,7 +226,7 @@ export const BUDGET_NS_PER_BYTE = 3;
  * Decode time any chunk may take whatever its size: a chunk of a few thousand bytes costs about as
  * much to fetch, check and hand over, so its planes may as well be adaptive.
  */
-export const BUDGET_FLOOR_NS = 30_000;
+export const BUDGET_FLOOR_NS = 15_000;
 /** The saving an adaptive plane must make over the static coding it replaces. */
 export const ADAPTIVE_MARGIN = 0.002;
 
@@ -257,7 +259,9 @@ function adaptWithinBudget(
   for (let p = planes.length - 1; p >= 0; p--) {
     const shape = shapeOf(layout, p, options), plane = planes[p];
     if (!shape || !adaptiveWorthTrying(plane)) continue;
-    const extra = plane.length * (symbolsPerByte(shape) * ADAPTIVE_SYMBOL_NS - COST_NS[codecs[p]]);
+    const perSymbol = ADAPTIVE_SYMBOL_NS * (lanesFor(plane.length) === 4 ? 1 : 1.5);
+    const extra = ADAPTIVE_SETUP_NS +
+      plane.length * (symbolsPerByte(shape) * perSymbol - COST_NS[codecs[p]]);
     if (time + extra > budget) continue;
     const coded = adaptiveBest(plane, shape, planes[p + 1], s.adaptive);
     if (coded && coded.length < payloads[p].length * (1 - ADAPTIVE_MARGIN)) {

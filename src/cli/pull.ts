@@ -16,7 +16,7 @@ import {
   sourceFile,
   type Transport,
 } from "../client/load_model.ts";
-import { type ModelRef, parseModelUrl, resolveUrl } from "../client/model_url.ts";
+import { parseModelUrl, resolveUrl } from "../client/model_url.ts";
 import type { RemoteContainer } from "../client/remote_container.ts";
 import { assemble } from "../container/assemble.ts";
 import type { Hasher } from "../container/backends.ts";

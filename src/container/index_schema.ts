@@ -3,7 +3,7 @@
  * @module
  */
 import { z } from "zod";
-import { DTYPES, dtypeWidth, isDtype, planeLayout } from "../../codec/dtype.ts";
+import { DTYPES, dtypeWidth, isDtype, mayPackInt4, planeLayout } from "../../codec/dtype.ts";
 import { gridSize, type TileGeometry, tileRect } from "../../codec/tiles.ts";
 import { ContainerError } from "./errors.ts";
 import { repeatedMemberName } from "./duplicate_keys.ts";
@@ -41,7 +41,12 @@ export const chunkTableSchema = z.custom<ChunkRecord[]>(
 /** The lossless representation every tensor has. */
 export const losslessSchema = z.object({
   kind: z.literal("lossless"),
-  layout: z.object({ width: z.number().int().min(1).max(8), signMoved: z.boolean() }).strict(),
+  layout: z.object({
+    width: z.number().int().min(1).max(8),
+    signMoved: z.boolean(),
+    // Version 3: packed 4-bit integers, one plane of the tile's bytes (FORMAT.md "Packed INT4").
+    packing: z.literal("int4").optional(),
+  }).strict(),
   tile: z.tuple([z.number().int().positive(), z.number().int().positive()]),
   chunks: chunkTableSchema,
 }).strict();
@@ -98,6 +103,7 @@ export type Index = Omit<z.infer<typeof indexSchema>, "tensors"> & { tensors: Te
 const TENSOR_KEYS = new Set(["name", "dtype", "shape", "offsets", "layer", "sha256", "encodings"]);
 const LOSSLESS_KEYS = new Set(["kind", "layout", "tile", "chunks"]);
 const LAYOUT_KEYS = new Set(["width", "signMoved"]);
+const PACKED_LAYOUT_KEYS = new Set(["width", "signMoved", "packing"]);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -154,9 +160,12 @@ function parseTensor(v: unknown, i: number): TensorEntry {
     if (!hasExactly(enc, LOSSLESS_KEYS)) bad(at, `expected exactly ${[...LOSSLESS_KEYS]}`);
     const l = enc.layout;
     if (
-      !isRecord(l) || !hasExactly(l, LAYOUT_KEYS) || !Number.isInteger(l.width) ||
-      (l.width as number) < 1 || (l.width as number) > 8 || typeof l.signMoved !== "boolean"
-    ) bad(`${at}.layout`, "expected {width: 1-8, signMoved: boolean}");
+      !isRecord(l) ||
+      !(hasExactly(l, LAYOUT_KEYS) ||
+        (hasExactly(l, PACKED_LAYOUT_KEYS) && l.packing === "int4")) ||
+      !Number.isInteger(l.width) || (l.width as number) < 1 || (l.width as number) > 8 ||
+      typeof l.signMoved !== "boolean"
+    ) bad(`${at}.layout`, 'expected {width: 1-8, signMoved: boolean[, packing: "int4"]}');
     const tile = enc.tile;
     if (!isUintList(tile, 2) || (tile as number[])[0] === 0 || (tile as number[])[1] === 0) {
       bad(`${at}.tile`, "expected [tileRows, tileCols], both > 0");
@@ -269,6 +278,11 @@ export function validateIndex(index: Index, fileSize: number): void {
     const layout = planeLayout(t.dtype);
     if (lossless.layout.width !== layout.width || lossless.layout.signMoved !== layout.signMoved) {
       fail(`tensor "${t.name}": plane layout does not match dtype ${t.dtype}`);
+    }
+    if (lossless.layout.packing && (index.version < 3 || !mayPackInt4(t.dtype))) {
+      fail(
+        `tensor "${t.name}": packed INT4 layout needs version 3 and an 8- or 32-bit integer dtype`,
+      );
     }
     const g = geometryOf(t);
     const [gr, gc] = gridSize(g);

@@ -194,7 +194,6 @@ export function webRoutes(ctx: ServerContext): WebRoutes {
           name,
           commit: rev.commit.id,
           revision: revParam,
-          table: packRows(fig.rows, fig.layers.map((l) => l.key)),
           duplicates: [...duplicates],
           layers: fig.layers.map((l) => [l.key, l.raw, l.stored, l.tensors]),
           histogramTensor,
@@ -231,6 +230,7 @@ export function webRoutes(ctx: ServerContext): WebRoutes {
               search={url.searchParams}
               histogramTensor={histogramTensor}
               data={data}
+              rows={packRows(fig.rows, fig.layers.map((l) => l.key))}
             />,
           ),
         );

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * Headless Chromium for the page tests and the screenshots: Debian's `chromium` driven by
  * playwright-core, started with the flags this machine needs (no sandbox as root, no GPU, no

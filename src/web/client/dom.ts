@@ -5,10 +5,10 @@
  * @module
  */
 
-/** The JSON the server embedded in `#page-data`. */
-export function pageData<T>(): T {
-  const el = document.getElementById("page-data");
-  if (!el?.textContent) throw new Error("the page has no #page-data");
+/** The JSON the server embedded in the script element `#id` (`page-data` by default). */
+export function pageData<T>(id = "page-data"): T {
+  const el = document.getElementById(id);
+  if (!el?.textContent) throw new Error(`the page has no #${id}`);
   return JSON.parse(el.textContent) as T;
 }
 

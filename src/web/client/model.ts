@@ -20,7 +20,6 @@ export interface ModelPageData {
   readonly name: string;
   readonly commit: string;
   readonly revision: string | null;
-  readonly table: PackedRows;
   readonly duplicates: string[];
   readonly layers: [key: string, raw: number, stored: number, tensors: number][];
   readonly histogramTensor: string | null;
@@ -45,12 +44,14 @@ export const HISTOGRAM_BUDGET = 2 << 20;
 const BANDS = 8;
 
 const data = pageData<ModelPageData>();
-const rows = unpackRows(data.table);
+let unpacked: TensorRow[] | null = null;
+/** The tensor rows, parsed on first use (a third of a large model's page is their JSON). */
+const tensorRows = () => (unpacked ??= unpackRows(pageData<PackedRows>("page-rows")));
 const duplicates = new Set(data.duplicates);
 const href = (r: TensorRow) =>
   tensorHref(data.org, data.name, data.revision, r, duplicates.has(r.name));
 
-enhanceTensorTable(rows, href);
+enhanceTensorTable(tensorRows, href);
 performance.mark("tessera:table-ready");
 document.documentElement.dataset.tableReady = "true";
 wireCopyButtons();
@@ -116,7 +117,7 @@ function bandsOf(r: TensorRow): [number, number, number, number][] {
 
 async function showHistogram(name: string) {
   const run = ++histRun;
-  const r = rows.find((x) => x.name === name);
+  const r = tensorRows().find((x) => x.name === name);
   if (!r) {
     histNote.textContent = `No tensor named “${name}”.`;
     return;
@@ -170,7 +171,7 @@ const histNames = byId<HTMLDataListElement>("hist-names");
 histInput.addEventListener("focus", () => {
   if (histNames.childElementCount > 0) return;
   const frag = document.createDocumentFragment();
-  for (const r of rows) {
+  for (const r of tensorRows()) {
     if (exponentField(r.dtype as Dtype)) frag.append(h("option", { value: r.name }));
   }
   histNames.append(frag);

@@ -18,9 +18,13 @@ import {
 import { formatCount } from "../shared/format.ts";
 import { byId, debounce, h } from "./dom.ts";
 
-/** Wires the server-rendered table to `rows`; `href` gives a row's tensor view. */
+/**
+ * Wires the server-rendered table to the rows `rows()` returns, called when the table is first
+ * used (the server already rendered the view the URL asks for, so nothing is parsed before);
+ * `href` gives a row's tensor view.
+ */
 export function enhanceTensorTable(
-  rows: readonly TensorRow[],
+  rows: () => readonly TensorRow[],
   href: (r: TensorRow) => string,
 ): void {
   const table = byId<HTMLTableElement>("tensor-table");
@@ -33,7 +37,8 @@ export function enhanceTensorTable(
   let query: TableQuery = parseTableQuery(new URLSearchParams(location.search));
 
   const render = (focusPager = false) => {
-    const page = tablePage(rows, query);
+    const all = rows();
+    const page = tablePage(all, query);
     query = { ...query, page: page.page };
     const frag = document.createDocumentFragment();
     for (const r of page.rows) {
@@ -52,9 +57,9 @@ export function enhanceTensorTable(
     }
     tbody.replaceChildren(frag);
     count.textContent =
-      (page.matching === rows.length
-        ? `${formatCount(rows.length)} tensors`
-        : `${formatCount(page.matching)} of ${formatCount(rows.length)} tensors match`) +
+      (page.matching === all.length
+        ? `${formatCount(all.length)} tensors`
+        : `${formatCount(page.matching)} of ${formatCount(all.length)} tensors match`) +
       (page.matching > 0
         ? ` · showing ${formatCount(page.first + 1)}–${formatCount(page.first + page.rows.length)}`
         : "");
@@ -116,5 +121,4 @@ export function enhanceTensorTable(
     query = { ...query, q: input.value, page: 1 };
     update();
   });
-  render();
 }

@@ -27,7 +27,7 @@ export interface TensorRow {
   readonly stored: number;
   /** Codec of each byte plane, most significant first (`rans+raw`). */
   readonly codecs: string;
-  /** SHA-256 of its bytes. */
+  /** SHA-256 of its bytes (in rows unpacked from {@link PackedRows}, its first digits). */
   readonly sha256: string;
 }
 
@@ -45,6 +45,9 @@ export const SORT_KEYS = [
 ] as const;
 /** A sort column; `load` is load order (layer, then file order). */
 export type SortKey = typeof SORT_KEYS[number];
+
+/** Hex digits of a tensor's SHA-256 the table shows (the tensor view shows all 64). */
+export const SHA_DIGITS = 12;
 
 /** Rows per page. */
 export const PAGE_ROWS = 50;
@@ -208,7 +211,7 @@ export function tensorCells(r: TensorRow, tensorHref: (r: TensorRow) => string):
     { text: r.stored > 0 ? formatBytes(r.stored) : "-", numeric: true },
     { text: formatRatio(r.raw, r.stored), numeric: true },
     { text: r.codecs },
-    { text: r.sha256.slice(0, 12), title: r.sha256 },
+    { text: r.sha256.slice(0, SHA_DIGITS) },
   ];
 }
 
@@ -235,7 +238,18 @@ export function packRows(rows: readonly TensorRow[], layers: readonly string[]):
         fileIndex.set(r.file, f = files.length);
         files.push(r.file);
       }
-      return [r.name, f, r.dtype, [...r.shape], r.layerIndex, r.raw, r.stored, r.codecs, r.sha256];
+      // The table shows only the first digits of the SHA-256: a third of the JSON otherwise.
+      return [
+        r.name,
+        f,
+        r.dtype,
+        [...r.shape],
+        r.layerIndex,
+        r.raw,
+        r.stored,
+        r.codecs,
+        r.sha256.slice(0, SHA_DIGITS),
+      ];
     }),
   };
 }

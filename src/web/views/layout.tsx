@@ -30,6 +30,8 @@ export interface LayoutProps {
   readonly assets: PageAssets;
   /** Data for the page script, embedded as JSON (`#page-data`). */
   readonly data?: unknown;
+  /** Bulk data the script parses only when it needs it, embedded as JSON (`#page-rows`). */
+  readonly rows?: unknown;
   /** Which navigation entry is the current page. */
   readonly current?: "models" | "status";
   /** The page's content. */
@@ -70,6 +72,9 @@ export function Layout(p: LayoutProps) {
         </footer>
         {p.data !== undefined && (
           <script type="application/json" id="page-data">{raw(scriptJson(p.data))}</script>
+        )}
+        {p.rows !== undefined && (
+          <script type="application/json" id="page-rows">{raw(scriptJson(p.rows))}</script>
         )}
       </body>
     </html>

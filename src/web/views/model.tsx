@@ -40,6 +40,8 @@ export interface CommitSummary {
 export interface ModelProps {
   /** Data for the page script. */
   readonly data: unknown;
+  /** The tensor rows for the page script, parsed when the table is first used. */
+  readonly rows: unknown;
   /** Asset URLs. */
   readonly assets: PageAssets;
   /** Org. */
@@ -223,7 +225,13 @@ export function ModelView(p: ModelProps) {
   const resolve = (path: string) =>
     `/${id}/resolve/${p.commit.id}/${path.split("/").map(encodeURIComponent).join("/")}`;
   return (
-    <Layout title={`${id} · Tessera`} assets={p.assets} data={p.data} current="models">
+    <Layout
+      title={`${id} · Tessera`}
+      assets={p.assets}
+      data={p.data}
+      rows={p.rows}
+      current="models"
+    >
       <p class="crumbs">
         <a href="/">Models</a> / {p.org}
       </p>

@@ -6,7 +6,7 @@ import { PLANE_ENTRY_BYTES } from "../../codec/plane_codec.ts";
 import { losslessOf, type TensorEntry } from "./index_schema.ts";
 import type { Container } from "./open.ts";
 
-const NAMES = ["raw", "const", "rans", "zstd"];
+const NAMES = ["raw", "const", "rans", "zstd", "huffman"];
 
 /**
  * The most common codec of each plane, most significant plane first, joined by `+`

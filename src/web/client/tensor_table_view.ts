@@ -111,6 +111,17 @@ export function enhanceTensorTable(
     });
     a.replaceWith(button);
   });
+  // The server's pager links work without a script; with one they page in place.
+  pager.addEventListener("click", (e) => {
+    const a = (e.target as Element).closest("a[href]");
+    if (!a) return;
+    e.preventDefault();
+    query = {
+      ...query,
+      page: parseTableQuery(new URL(a.getAttribute("href")!, location.href).searchParams).page,
+    };
+    update(true);
+  });
   const filter = debounce(() => {
     query = { ...query, q: input.value, page: 1 };
     update();

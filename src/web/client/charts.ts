@@ -40,6 +40,8 @@ export interface BarSeries {
 export interface BarChartOptions {
   /** X values (bar positions). */
   readonly x: ArrayLike<number>;
+  /** What x is, for the legend. */
+  readonly xName?: string;
   /** Series, drawn in order (later bars over earlier ones). */
   readonly series: readonly BarSeries[];
   /** Formats an x value for the axis and legend. */
@@ -120,7 +122,7 @@ export function barChart(container: HTMLElement, o: BarChartOptions): Chart {
   const bars = uPlot.paths.bars!({ size: [o.barWidth ?? 0.8, 80], align: 0 });
   const build = (width: number) => {
     const series: uPlot.Series[] = [{
-      label: "x",
+      label: o.xName ?? "x",
       value: (_u, v) => (v === null ? "-" : o.xLabel ? o.xLabel(v) : String(v)),
     }];
     for (const s of o.series) {

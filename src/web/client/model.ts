@@ -62,6 +62,7 @@ const layerLabel = (key: string) => {
 };
 barChart(byId("layer-chart"), {
   x: data.layers.map((_, i) => i),
+  xName: "layer",
   xLabel: (i) => (Number.isInteger(i) && data.layers[i] ? layerLabel(data.layers[i][0]) : ""),
   yFormat: formatBytes,
   y2Format: (v) => `${v.toFixed(2)}×`,
@@ -151,6 +152,7 @@ async function showHistogram(name: string) {
   histChart?.destroy();
   histChart = barChart(byId("hist-chart"), {
     x,
+    xName: "exponent",
     xLabel: (v) => String(Math.round(v)),
     yFormat: (v) => formatCount(v),
     barWidth: 0.9,

@@ -191,6 +191,7 @@ async function loadTile(i: number) {
   const w = (hist.max - hist.min) / 64 || 1;
   histChart = barChart(byId("value-hist"), {
     x: Array.from(hist.edges.subarray(0, 64), (e) => e + w / 2),
+    xName: "value",
     xLabel: (v) => v.toPrecision(2),
     yFormat: (v) => formatCount(v),
     barWidth: 1,

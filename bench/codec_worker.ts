@@ -24,7 +24,7 @@
  * every 20 ms is reported beside it as a cross-check.
  * @module
  */
-import { packFile } from "../src/container/write.ts";
+import { packFile } from "../src/pack/write.ts";
 import { assemble } from "../src/container/assemble.ts";
 import { openContainer } from "../src/container/open.ts";
 import { countedBlocks, originalPieces, readOriginalHeader } from "../src/container/read.ts";

@@ -21,7 +21,7 @@ import { openContainerFile } from "../../src/io/container_file.ts";
 import { openFileReader } from "../../src/io/random_access.ts";
 import { readChunk } from "../helpers/container.ts";
 import { verifyContainer } from "../../src/container/verify.ts";
-import { packFile } from "../../src/container/write.ts";
+import { packFile } from "../../src/pack/write.ts";
 import { losslessOf } from "../../src/container/index_schema.ts";
 import { decodeChunk } from "../../codec/chunk_decode.ts";
 import { CodecError } from "../../codec/errors.ts";

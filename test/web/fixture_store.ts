@@ -10,8 +10,8 @@
  * @module
  */
 import { parseSpecList } from "../../codec/variants/spec.ts";
-import { deriveFile } from "../../src/container/derive.ts";
-import { packFile } from "../../src/container/write.ts";
+import { deriveFile } from "../../src/pack/derive.ts";
+import { packFile } from "../../src/pack/write.ts";
 import { buildSyntheticModel } from "../../bench/transfer/synthetic_model.ts";
 import { realModel, SHARED_DATA } from "../helpers/repos.ts";
 

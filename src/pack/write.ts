@@ -36,9 +36,9 @@ import {
   MAX_ALIGNMENT,
   MAX_CHUNK_BYTES,
   MAX_INDEX_BYTES,
-} from "./format.ts";
-import type { ChunkRecord, Index, TensorEntry } from "./index_schema.ts";
-import { DEFAULT_LAYER_PATTERN, layerKey, layerOrder } from "./layers.ts";
+} from "../container/format.ts";
+import type { ChunkRecord, Index, TensorEntry } from "../container/index_schema.ts";
+import { DEFAULT_LAYER_PATTERN, layerKey, layerOrder } from "../container/layers.ts";
 import { createEncodePool, encodeChecked, type EncodedChunk } from "./encode_pool.ts";
 
 /** Progress of a pack, reported after every chunk. */

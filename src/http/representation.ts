@@ -15,6 +15,11 @@ export interface Representation {
   readonly etag: string;
   /** Lower-case hex SHA-256 of the whole representation, when known without reading it. */
   readonly sha256?: string;
+  /**
+   * Modification date in milliseconds since the epoch (whole seconds), when the representation has
+   * one: it is sent as `Last-Modified` and the date preconditions are evaluated against it.
+   */
+  readonly lastModified?: number;
   /** Further response headers (dtype, shape, linked sizes, …). */
   readonly headers?: Readonly<Record<string, string>>;
   /**

@@ -1,6 +1,8 @@
 /**
- * Answers a GET or HEAD for a {@link Representation}: `If-None-Match` (304), `Range` with
- * `If-Range` (206, multipart/byteranges, 416), `Repr-Digest` and, on request, `Content-Digest`.
+ * Answers a GET or HEAD for a {@link Representation}: the preconditions in the order of RFC 9110
+ * §13.2.2 (`If-Match` and `If-Unmodified-Since` 412, `If-None-Match` and `If-Modified-Since` 304),
+ * `Range` with `If-Range` (206, multipart/byteranges, 416), `Repr-Digest` and, on request,
+ * `Content-Digest`.
  *
  * Content-Digest policy: for a whole 200 response whose SHA-256 the index records, the digest is
  * the recorded one and nothing is buffered. Otherwise the body is produced in memory first and
@@ -9,7 +11,7 @@
  * @module
  */
 import { iterableBody } from "./body_stream.ts";
-import { ifNoneMatch, ifRange } from "./conditional.ts";
+import { evaluatePreconditions, ifRange, preconditionsOf } from "./conditional.ts";
 import { digestFromHex, digestOf, wantedDigest } from "./digest.ts";
 import { multipartBody, multipartLayout } from "./multipart.ts";
 import { type ByteRange, contentRange, MAX_RANGES, parseRange } from "./range.ts";
@@ -66,20 +68,28 @@ export async function sendRepresentation(
     headers.set("ETag", rep.etag);
     headers.set("Accept-Ranges", "bytes");
     if (rep.sha256) headers.set("Repr-Digest", digestFromHex(rep.sha256));
-    if (ifNoneMatch(req.headers.get("If-None-Match"), rep.etag)) {
-      return new Response(null, { status: 304, headers });
+    const validators = { etag: rep.etag, lastModified: rep.lastModified };
+    if (rep.lastModified !== undefined) {
+      headers.set("Last-Modified", new Date(rep.lastModified).toUTCString());
     }
-    const range = ifRange(req.headers.get("If-Range"), rep.etag)
+    const verdict = evaluatePreconditions(req.method, preconditionsOf(req.headers), validators);
+    if (verdict === "not_modified") return new Response(null, { status: 304, headers });
+    if (verdict === "failed") {
+      return jsonError(req, 412, headers, {
+        error: "precondition_failed",
+        message: `the current representation's ETag is ${rep.etag}; If-Match or ` +
+          "If-Unmodified-Since does not hold",
+      });
+    }
+    const range = ifRange(req.headers.get("If-Range"), validators)
       ? parseRange(req.headers.get("Range"), rep.size, options.maxRanges ?? MAX_RANGES)
       : { kind: "full" as const };
     if (range.kind === "unsatisfiable") {
       headers.set("Content-Range", `bytes */${rep.size}`);
-      headers.set("Content-Type", JSON_TYPE);
-      const body = JSON.stringify({
+      return jsonError(req, 416, headers, {
         error: "range_not_satisfiable",
         message: `no requested range overlaps the ${rep.size}-byte representation`,
       });
-      return new Response(req.method === "HEAD" ? null : body, { status: 416, headers });
     }
 
     let status: number, length: number;
@@ -142,6 +152,19 @@ export async function sendRepresentation(
   } finally {
     if (!handedOff) release();
   }
+}
+
+/** A JSON `{error, message}` answer with `headers` (HEAD: none of the body). */
+function jsonError(
+  req: Request,
+  status: number,
+  headers: Headers,
+  body: { error: string; message: string },
+): Response {
+  const text = new TextEncoder().encode(JSON.stringify(body));
+  headers.set("Content-Type", JSON_TYPE);
+  headers.set("Content-Length", String(text.length));
+  return new Response(req.method === "HEAD" ? null : text, { status, headers });
 }
 
 /** Passes `source` through, failing if it does not produce exactly `length` bytes. */

@@ -100,12 +100,19 @@ export const P = {
 } as const satisfies Record<string, Param>;
 
 /** Parameters every byte-serving GET takes. */
-export const BYTE_PARAMS: readonly Param[] = [P.range, P.ifRange, P.ifNoneMatch, P.wantDigest];
+export const BYTE_PARAMS: readonly Param[] = [
+  P.range,
+  P.ifRange,
+  P.ifMatch,
+  P.ifNoneMatch,
+  P.wantDigest,
+];
 
 /** Responses every byte-serving GET may give besides 200. */
 export const BYTE_RESPONSES = {
   "206": { description: "partial content (single range, or multipart/byteranges)", body: "binary" },
   "304": { description: "not modified (If-None-Match matched)" },
+  "412": { description: "precondition failed (If-Match did not match)", body: "Error" },
   "416": { description: "range not satisfiable; Content-Range: bytes */length", body: "Error" },
 } as const;
 

@@ -30,6 +30,9 @@ Deno.test("sendRepresentation: 200, 206, multipart, 304, 416, HEAD; released exa
     [{ Range: "bytes=5000-" }, "GET", 416],
     [{}, "HEAD", 200],
     [{ Range: "bytes=1-2" }, "HEAD", 206],
+    [{ "If-Match": '"stale"' }, "GET", 412],
+    [{ "If-Match": '"stale"' }, "HEAD", 412],
+    [{ "If-Match": '"e"', Range: "bytes=10-19" }, "GET", 206],
   ];
   for (const [headers, method, status] of cases) {
     const rep = counted();

@@ -1,11 +1,13 @@
 /**
  * Full verification of a container: every chunk's checksums, every tensor's SHA-256, the original
- * header and the whole file's SHA-256, reporting every problem rather than stopping at the first.
+ * header (its SHA-256, and that it lists the index's tensors), and the whole file's SHA-256,
+ * reporting every problem rather than stopping at the first.
  * @module
  */
 import { copyTileRegion, gridSize, type Rect, tilesCovering } from "../../codec/tiles.ts";
 import { sha256 } from "../hash/sha256.ts";
 import { ContainerError } from "./errors.ts";
+import { checkHeaderAgreement } from "./header_agreement.ts";
 import { geometryOf, losslessOf } from "./index_schema.ts";
 import { type Container, readChunk, type ReadOptions, readOriginalHeader } from "./read.ts";
 
@@ -46,6 +48,13 @@ export async function verifyContainer(
     new DataView(prefix.buffer).setBigUint64(0, BigInt(header.length), true);
     fileHash.update(prefix);
     fileHash.update(header);
+    try {
+      checkHeaderAgreement(c.index, header);
+    } catch (e) {
+      if (!(e instanceof ContainerError)) throw e;
+      // The tensors may still decode to the file's SHA-256: keep checking, report both.
+      problems.push({ tensor: null, chunk: null, message: e.message });
+    }
   } catch (e) {
     problems.push({ tensor: null, chunk: null, message: (e as Error).message });
     fileHashValid = false;

@@ -326,7 +326,8 @@ export const containerTarget: FuzzTarget<ContainerInput> = {
 
 // ---- chunks ----------------------------------------------------------------------------------
 
-interface ChunkInput {
+/** A chunk case: stored bytes, index record and layout, maybe mutated. */
+export interface ChunkInput {
   seed: number;
   stored: Uint8Array;
   entry: { storedLength: number; rawLength: number; storedXxh32: number; rawXxh32: number };
@@ -335,8 +336,14 @@ interface ChunkInput {
   portable: boolean;
 }
 
+/** The seed chunks (small containers), built on first use. */
+export async function seedChunks(): Promise<readonly SeedChunk[]> {
+  await corpus();
+  return chunks;
+}
+
 /** A chunk mutated in its plane table, payloads or index record. */
-function mutateChunk(rng: Rng): ChunkInput {
+export function mutateChunk(rng: Rng): ChunkInput {
   const seed = rng.int(chunks.length);
   const s = chunks[seed];
   const table = 1 + 5 * s.layout.width;
@@ -367,7 +374,8 @@ function mutateChunk(rng: Rng): ChunkInput {
   };
 }
 
-function expectedRaw(x: ChunkInput): Uint8Array | null {
+/** What `x` must decode to if it decodes at all: the seed's bytes, or null when it must fail. */
+export function expectedRaw(x: ChunkInput): Uint8Array | null {
   const s = chunks[x.seed];
   // Only an unchanged record can decode: a decode that succeeds must give the seed's bytes.
   return s && x.entry.rawLength === s.entry.rawLength && x.entry.rawXxh32 === s.entry.rawXxh32

@@ -14,6 +14,7 @@ import {
   parseHttpDate,
   type Preconditions,
 } from "../../../src/http/conditional.ts";
+import { wantedDigest } from "../../../src/http/digest.ts";
 import { HttpError } from "../../../src/http/http_error.ts";
 import { MAX_RANGES, parseRange, type RangeRequest } from "../../../src/http/range.ts";
 import { selectTile } from "../../../src/server/selection.ts";
@@ -184,12 +185,14 @@ interface ConditionalInput {
   ifRange: string | null;
   date: number;
   dateText: string;
+  wantDigest: string;
 }
 
 /** Preconditions: no error; §13.2.2 properties; HTTP-dates round-trip. */
 export const conditionalTarget: FuzzTarget<ConditionalInput> = {
   name: "conditional",
-  covers: "src/http/conditional.ts evaluatePreconditions, ifRange, parseEtagList, parseHttpDate",
+  covers: "src/http/conditional.ts evaluatePreconditions, ifRange, parseEtagList, parseHttpDate; " +
+    "src/http/digest.ts wantedDigest",
   generate(rng) {
     const date = Math.floor(rng.float() * 253402300799) * 1000; // year 1970 .. 9999
     const opt = (f: () => string) => (rng.int(2) ? f() : null);
@@ -206,6 +209,10 @@ export const conditionalTarget: FuzzTarget<ConditionalInput> = {
       ifRange: opt(() => rng.int(2) ? pick(rng, ETAGS) : dateText(rng, date)),
       date,
       dateText: dateText(rng, date),
+      wantDigest: rng.int(3)
+        ? pick(rng, ["sha-256", "sha-512=3, sha-256=9", "md5=1", "sha-256=0", "SHA-256"]) +
+          (rng.int(4) ? "" : randomString(rng, 6))
+        : randomString(rng, 20),
     };
   },
   run(x) {
@@ -225,6 +232,8 @@ export const conditionalTarget: FuzzTarget<ConditionalInput> = {
       );
     }
     ifRange(x.ifRange, cur);
+    const digest = wantedDigest(x.wantDigest);
+    check(digest === null || digest === "sha-256" || digest === "sha-512", `digest ${digest}`);
     if (x.p.ifMatch != null) parseEtagList(x.p.ifMatch);
     const parsed = parseHttpDate(x.dateText);
     check(parsed === null || Number.isSafeInteger(parsed), `date ${parsed}`);

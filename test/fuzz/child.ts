@@ -3,6 +3,7 @@
  * in time slices and reports on stdout, one line each, so that the supervisor can tell a hang or a
  * crash and the case it happened in:
  *
+ * - `R` once every target is set up (the corpus built), before the first case;
  * - `B <target>` when a slice of a target begins;
  * - `P <target> <next index> <cases> <slowest case ms>` after every slice;
  * - `S <target> <index>` before each case, in `--trace` mode only;
@@ -34,12 +35,13 @@ function say(line: string): void {
 }
 
 for (const t of targets) await t.setup?.();
+say("R");
 const next = new Map(targets.map((t) => [t.name, start[t.name] ?? 0]));
 const done = new Map(targets.map((t) => [t.name, 0]));
 let live = targets.filter((t) => (limit[t.name] ?? Infinity) > 0);
 
 async function slice(t: FuzzTarget<unknown>): Promise<void> {
-  const sliceEnd = Math.min(until, Date.now() + sliceMs);
+  const sliceEnd = Math.min(until, Date.now() + sliceMs * (t.weight ?? 1));
   let index = next.get(t.name)!, count = 0, slowest = 0;
   const max = limit[t.name] ?? Infinity;
   say(`B ${t.name}`);

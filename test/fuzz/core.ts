@@ -16,6 +16,11 @@ export interface FuzzTarget<I = unknown> {
   readonly name: string;
   /** What it feeds, for the summary. */
   readonly covers: string;
+  /**
+   * Time share relative to the others (default 1): targets whose cases are slow and reach deep
+   * (whole containers, routes) get more time than parsers that run 100,000 cases a second.
+   */
+  readonly weight?: number;
   /** Builds the corpus; called once per process before any case. */
   setup?(): Promise<void>;
   /** Frees what setup made (temporary folders, servers). */

@@ -72,6 +72,8 @@ interface Segment {
   startedAt: string;
   seconds: number;
   cases: number;
+  /** Child processes that crashed or stalled and were restarted. */
+  restarts: number;
   from: Record<string, number>;
   to: Record<string, number>;
 }
@@ -108,6 +110,10 @@ const findings: string[] = [...(previous?.findings ?? [])];
 const started = Date.now(), deadline = started + opts.seconds * 1000;
 const child = new URL("./child.ts", import.meta.url).pathname;
 const reported = new Set<string>();
+
+// Longest a child may take to build its corpus before its first case.
+const SETUP_LIMIT_MS = 180_000;
+let restarts = 0;
 
 /** What a child run ended with. */
 interface ChildEnd {
@@ -148,9 +154,10 @@ async function runChild(
   });
   const proc = cmd.spawn();
   let last = Date.now(), current: string | null = null, lastStarted: number | null = null;
-  let sawDone = false, stalled = false, stderr = "";
+  let sawDone = false, stalled = false, ready = false, stderr = "";
+  // Building the corpus may take a while on a loaded machine; cases may not.
   const watchdog = setInterval(() => {
-    if (Date.now() - last > opts.caseLimitMs + 5_000) {
+    if (Date.now() - last > (ready ? opts.caseLimitMs + 5_000 : SETUP_LIMIT_MS)) {
       stalled = true;
       try {
         proc.kill("SIGKILL");
@@ -173,7 +180,9 @@ async function runChild(
       buffer = buffer.slice(nl + 1);
       last = Date.now();
       const [tag, ...rest] = line.split(" ");
-      if (tag === "B") {
+      if (tag === "R") {
+        ready = true;
+      } else if (tag === "B") {
         current = rest[0];
         lastStarted = null;
       } else if (tag === "S") {
@@ -196,9 +205,12 @@ async function runChild(
   clearInterval(watchdog);
   await errDone;
   if (sawDone && status.success) return { how: "done", current, lastStarted, detail: "" };
+  restarts++;
   const how = stalled ? "stall" : "crash";
   const detail = stalled
-    ? `no progress for ${opts.caseLimitMs} ms`
+    ? (ready
+      ? `no progress for ${opts.caseLimitMs} ms`
+      : "no corpus after " + SETUP_LIMIT_MS + " ms")
     : `child exited with ${status.signal ?? status.code}: ${stderr.trim().slice(-1500)}`;
   return { how, current, lastStarted, detail };
 }
@@ -258,6 +270,7 @@ async function writeSummary(final: boolean): Promise<Summary> {
     startedAt: new Date(started).toISOString(),
     seconds: Math.round(seconds),
     cases,
+    restarts,
     from,
     to: Object.fromEntries([...tally].map(([n, t]) => [n, t.next])),
   };
@@ -289,7 +302,7 @@ function printSummary(s: Summary, seconds: number, cases: number): void {
   console.log(
     `fuzz: ${cases} cases in ${seconds.toFixed(0)} s this run (${
       Math.round(cases / seconds)
-    }/s), seed ${opts.seed}; ${s.totalCases} cases in all; ${
+    }/s), seed ${opts.seed}, ${restarts} child restarts; ${s.totalCases} cases in all; ${
       [...tally.values()].reduce((a, t) => a + t.findings, 0)
     } findings`,
   );
@@ -311,7 +324,10 @@ const names = targets.map((t) => t.name);
 while (Date.now() < deadline - 2_000) {
   const end = await runChild(names, deadline);
   if (end.how === "done") break;
-  console.error(`child ${end.how} in ${end.current ?? "?"}: ${end.detail.split("\n")[0]}`);
+  console.error(
+    `${new Date().toISOString()} child ${end.how} in ${end.current ?? "setup"}: ` +
+      end.detail.split("\n")[0],
+  );
   if (end.current) await pinDown(end.current, end);
 }
 if (progress !== undefined) clearInterval(progress);

@@ -92,6 +92,7 @@ interface HeaderInput {
 /** parseHeader and decodeHeaderLength: only SafetensorsError; an accepted header is sound. */
 export const safetensorsTarget: FuzzTarget<HeaderInput> = {
   name: "safetensors",
+  weight: 2,
   covers: "src/safetensors/parse.ts parseHeader, decodeHeaderLength (strict JSON included)",
   setup: corpus,
   generate(rng) {
@@ -162,6 +163,7 @@ export const headTarget: FuzzTarget<{ head: Uint8Array; fileSize: number }> = {
 /** parseIndex: only ContainerError; an accepted index has a sound tile grid for every tensor. */
 export const indexTarget: FuzzTarget<{ json: Uint8Array; size: number; version: number }> = {
   name: "index",
+  weight: 2,
   covers: "src/container/index_schema.ts parseIndex, validateIndex (zod schema included)",
   setup: corpus,
   generate(rng) {
@@ -219,6 +221,7 @@ interface ContainerInput {
  */
 export const containerTarget: FuzzTarget<ContainerInput> = {
   name: "container",
+  weight: 4,
   covers: "src/container/read.ts openContainer, readRegion, streamRegion, streamOriginal; " +
     "header_agreement.ts",
   setup: corpus,
@@ -386,6 +389,7 @@ export function expectedRaw(x: ChunkInput): Uint8Array | null {
 /** The TypeScript chunk decoder: only CodecError; a success is the seed's exact bytes. */
 export const chunkTarget: FuzzTarget<ChunkInput> = {
   name: "chunk",
+  weight: 2,
   covers: "codec/chunk_decode.ts decodeChunk: plane table, raw/const/rANS/Huffman/zstd planes, " +
     "merge, XXH32",
   setup: corpus,
@@ -416,6 +420,7 @@ interface NativeInput {
  */
 export const nativeTarget: FuzzTarget<NativeInput> = {
   name: "native",
+  weight: 2,
   covers: "native/tsr_kernel.c tsr_decode_batch through src/codec_native/kernel.ts",
   setup: corpus,
   generate(rng) {

@@ -78,6 +78,7 @@ interface RouteInput {
 /** Every route, in process: no 5xx, no canary, bodies as long as announced. */
 export const routesTarget: FuzzTarget<RouteInput> = {
   name: "routes",
+  weight: 3,
   covers: "routes/ and src/server/ request handling: route matching, path decoding, names, " +
     "revisions, query and byte-serving headers",
   async setup() {

@@ -10,7 +10,8 @@
  * the ratio shows what the load leaked, not what the caches hold.
  *
  * ```
- * deno task bench:soak [--seconds 60] [--connections 64] [--model FILE.safetensors] [--data DIR] [--out FILE]
+ * deno task bench:soak [--seconds 60] [--connections 64] [--model FILE.safetensors] [--data DIR]
+ *                      [--without manifests,ranges,tiles,tensors] [--out FILE]
  * ```
  *
  * The model defaults to `../shared/data/human-fp32.bf16.safetensors` (1,184 tensors, 21.6 MB),
@@ -29,6 +30,8 @@ const dataDir = args.get("--data") ?? `${REPO}../shared/data`;
 const port = Number(args.get("--port") ?? 18310);
 const out = args.get("--out") ??
   `${REPO}bench/results/soak-${new Date().toISOString().slice(0, 10)}.json`;
+// Request kinds left out of the mix (a diagnostic: which kind costs the latency).
+const without = new Set((args.get("--without") ?? "").split(",").filter(Boolean));
 const MODEL_FILE = "human-fp32.bf16.safetensors";
 const FALLBACK = `${REPO}test/fixtures/stories260k.bf16.safetensors`;
 
@@ -84,8 +87,11 @@ function requestMix(
   );
   const reqs: [string, Record<string, string>][] = [];
   const enc = (n: string) => n.split("/").map(encodeURIComponent).join("/");
-  for (let i = 0; i < 1000; i++) {
+  const kind = (k: number) =>
+    k < 40 ? "ranges" : k < 65 ? "tiles" : k < 80 ? "manifests" : "tensors";
+  while (reqs.length < 1000) {
     const k = rng.int(100);
+    if (without.has(kind(k))) continue;
     if (k < 40) { // a small range of the virtual original
       const len = 1 + rng.int(64 << 10), start = rng.int(file - len);
       reqs.push([`/${base}/resolve/main/model.safetensors`, {
@@ -263,7 +269,8 @@ try {
       threads: 2,
       seconds,
       mix:
-        "40% ranges of 1 B-64 KiB of model.safetensors, 25% tiles (1-16 rows x 1-64 cols), 15% manifests, 20% whole tensors <= 64 KiB",
+        "40% ranges of 1 B-64 KiB of model.safetensors, 25% tiles (1-16 rows x 1-64 cols), 15% manifests, 20% whole tensors <= 64 KiB" +
+        (without.size ? `, without ${[...without].join(" and ")}` : ""),
     },
     requests: w.requests,
     requestsPerSecond: Math.round(w.requests / (w.duration_us / 1e6)),

@@ -111,6 +111,20 @@ const started = Date.now(), deadline = started + opts.seconds * 1000;
 const child = new URL("./child.ts", import.meta.url).pathname;
 const reported = new Set<string>();
 
+const TICKS_PER_SECOND = 100; // USER_HZ, 100 on every Linux this runs on
+
+/** CPU time used so far by process `pid` (user + system, all threads), from /proc; wall time
+ * elsewhere, so that the limit still holds. */
+function cpuMs(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+  } catch {
+    return Date.now();
+  }
+}
+
 // Longest a child may take to build its corpus before its first case.
 const SETUP_LIMIT_MS = 180_000;
 let restarts = 0;
@@ -153,11 +167,16 @@ async function runChild(
     env: { NO_COLOR: "1" },
   });
   const proc = cmd.spawn();
-  let last = Date.now(), current: string | null = null, lastStarted: number | null = null;
+  let last = Date.now(), lastCpu = cpuMs(proc.pid);
+  let current: string | null = null, lastStarted: number | null = null;
   let sawDone = false, stalled = false, ready = false, stderr = "";
-  // Building the corpus may take a while on a loaded machine; cases may not.
+  // The per-case limit is on the child's CPU time, so that a starved child (a loaded machine, or
+  // nice 19) is not taken for a hung one; a child that waits without computing is caught by wall
+  // time, at ten times the limit. Building the corpus may take long; cases may not.
   const watchdog = setInterval(() => {
-    if (Date.now() - last > (ready ? opts.caseLimitMs + 5_000 : SETUP_LIMIT_MS)) {
+    const wall = Date.now() - last, cpu = cpuMs(proc.pid) - lastCpu;
+    const limit = ready ? opts.caseLimitMs : SETUP_LIMIT_MS;
+    if (cpu > limit || wall > 10 * limit) {
       stalled = true;
       try {
         proc.kill("SIGKILL");
@@ -179,6 +198,7 @@ async function runChild(
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
       last = Date.now();
+      lastCpu = cpuMs(proc.pid);
       const [tag, ...rest] = line.split(" ");
       if (tag === "R") {
         ready = true;
@@ -247,6 +267,18 @@ async function pinDown(name: string, end: ChildEnd): Promise<void> {
     return;
   }
   const index = trace.lastStarted;
+  // Confirm with that one case alone in a fresh child: a stall that does not recur was the
+  // machine, not the case.
+  tally.get(name)!.next = index;
+  const alone = await runChild([name], Date.now() + 10 * opts.caseLimitMs + SETUP_LIMIT_MS, {
+    trace: true,
+    limit: { [name]: 1 },
+  });
+  if (alone.how === "done") {
+    console.error(`${name}: case ${index} ran clean alone after a ${trace.how}; continuing`);
+    tally.get(name)!.next = index + 1;
+    return;
+  }
   const target = TARGETS.find((t) => t.name === name)!;
   await target.setup?.();
   const input = target.generate(caseRng(opts.seed, name, index));
@@ -254,8 +286,8 @@ async function pinDown(name: string, end: ChildEnd): Promise<void> {
     target: name,
     seed: opts.seed,
     index,
-    kind: trace.how === "stall" ? "hang" : "crash",
-    message: trace.detail,
+    kind: alone.how === "stall" ? "hang" : "crash",
+    message: alone.detail,
     input: encodeInput(input),
   });
   tally.get(name)!.next = index + 1;

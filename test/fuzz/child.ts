@@ -8,6 +8,7 @@
  * - `P <target> <next index> <cases> <slowest case ms>` after every slice;
  * - `S <target> <index>` before each case, in `--trace` mode only;
  * - `F <finding JSON>` for a case that broke an invariant or threw an undocumented error;
+ * - `G <target> <index> <error>` when a case's input generator threw (a bug of the fuzzer);
  * - `D` when the run is over.
  * @module
  */
@@ -48,7 +49,16 @@ async function slice(t: FuzzTarget<unknown>): Promise<void> {
   while (done.get(t.name)! + count < max) {
     if (trace) say(`S ${t.name} ${index}`);
     const t0 = performance.now();
-    const input = t.generate(caseRng(seed, t.name, index));
+    let input: unknown;
+    try {
+      input = t.generate(caseRng(seed, t.name, index));
+    } catch (e) {
+      // A bug of the fuzzer, not of the code under test: reported, and the case skipped.
+      say(`G ${t.name} ${index} ${String((e as Error)?.stack ?? e).replaceAll("\n", " | ")}`);
+      index++;
+      count++;
+      continue;
+    }
     if (selfTest && t.name === selfTarget && index === Number(selfIndex)) {
       if (selfTest === "crash") Deno.exit(134);
       for (;;) { /* hang */ }

@@ -74,6 +74,8 @@ interface Segment {
   cases: number;
   /** Child processes that crashed or stalled and were restarted. */
   restarts: number;
+  /** Cases whose input generator threw: bugs of the fuzzer itself, reported and skipped. */
+  generatorErrors: number;
   from: Record<string, number>;
   to: Record<string, number>;
 }
@@ -113,21 +115,33 @@ const reported = new Set<string>();
 
 const TICKS_PER_SECOND = 100; // USER_HZ, 100 on every Linux this runs on
 
-/** CPU time used so far by process `pid` (user + system, all threads), from /proc; wall time
- * elsewhere, so that the limit still holds. */
-function cpuMs(pid: number): number {
+const PROCFS = (() => {
+  try {
+    Deno.statSync("/proc/self/stat");
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/**
+ * CPU time used so far by process `pid` (user + system, all threads), from /proc; null once the
+ * process is gone. Without /proc, wall time, so that the limit still holds.
+ */
+function cpuMs(pid: number): number | null {
+  if (!PROCFS) return Date.now();
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
   } catch {
-    return Date.now();
+    return null;
   }
 }
 
 // Longest a child may take to build its corpus before its first case.
 const SETUP_LIMIT_MS = 180_000;
-let restarts = 0;
+let restarts = 0, generatorErrors = 0;
 
 /** What a child run ended with. */
 interface ChildEnd {
@@ -167,14 +181,16 @@ async function runChild(
     env: { NO_COLOR: "1" },
   });
   const proc = cmd.spawn();
-  let last = Date.now(), lastCpu = cpuMs(proc.pid);
+  let last = Date.now(), lastCpu = cpuMs(proc.pid) ?? 0;
   let current: string | null = null, lastStarted: number | null = null;
   let sawDone = false, stalled = false, ready = false, stderr = "";
   // The per-case limit is on the child's CPU time, so that a starved child (a loaded machine, or
   // nice 19) is not taken for a hung one; a child that waits without computing is caught by wall
   // time, at ten times the limit. Building the corpus may take long; cases may not.
   const watchdog = setInterval(() => {
-    const wall = Date.now() - last, cpu = cpuMs(proc.pid) - lastCpu;
+    const now = cpuMs(proc.pid);
+    if (now === null) return; // exited: the status tells how
+    const wall = Date.now() - last, cpu = now - lastCpu;
     const limit = ready ? opts.caseLimitMs : SETUP_LIMIT_MS;
     if (cpu > limit || wall > 10 * limit) {
       stalled = true;
@@ -198,7 +214,7 @@ async function runChild(
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
       last = Date.now();
-      lastCpu = cpuMs(proc.pid);
+      lastCpu = cpuMs(proc.pid) ?? lastCpu;
       const [tag, ...rest] = line.split(" ");
       if (tag === "R") {
         ready = true;
@@ -216,6 +232,9 @@ async function runChild(
         current = null;
       } else if (tag === "F") {
         await record(JSON.parse(line.slice(2)) as Finding);
+      } else if (tag === "G") {
+        generatorErrors++;
+        console.error(`fuzzer bug: ${line.slice(2)}`);
       } else if (tag === "D") {
         sawDone = true;
       }
@@ -229,8 +248,8 @@ async function runChild(
   const how = stalled ? "stall" : "crash";
   const detail = stalled
     ? (ready
-      ? `no progress for ${opts.caseLimitMs} ms`
-      : "no corpus after " + SETUP_LIMIT_MS + " ms")
+      ? `no progress within ${opts.caseLimitMs} ms of CPU time (or 10x that of wall time)`
+      : `no corpus within ${SETUP_LIMIT_MS} ms`)
     : `child exited with ${status.signal ?? status.code}: ${stderr.trim().slice(-1500)}`;
   return { how, current, lastStarted, detail };
 }
@@ -281,7 +300,15 @@ async function pinDown(name: string, end: ChildEnd): Promise<void> {
   }
   const target = TARGETS.find((t) => t.name === name)!;
   await target.setup?.();
-  const input = target.generate(caseRng(opts.seed, name, index));
+  let input: unknown;
+  try {
+    input = target.generate(caseRng(opts.seed, name, index));
+  } catch (e) {
+    generatorErrors++;
+    console.error(`fuzzer bug: ${name} case ${index}: the generator threw ${e}`);
+    tally.get(name)!.next = index + 1;
+    return;
+  }
   await record({
     target: name,
     seed: opts.seed,
@@ -303,6 +330,7 @@ async function writeSummary(final: boolean): Promise<Summary> {
     seconds: Math.round(seconds),
     cases,
     restarts,
+    generatorErrors,
     from,
     to: Object.fromEntries([...tally].map(([n, t]) => [n, t.next])),
   };
@@ -334,7 +362,7 @@ function printSummary(s: Summary, seconds: number, cases: number): void {
   console.log(
     `fuzz: ${cases} cases in ${seconds.toFixed(0)} s this run (${
       Math.round(cases / seconds)
-    }/s), seed ${opts.seed}, ${restarts} child restarts; ${s.totalCases} cases in all; ${
+    }/s), seed ${opts.seed}, ${restarts} child restarts, ${generatorErrors} generator errors; ${s.totalCases} cases in all; ${
       [...tally.values()].reduce((a, t) => a + t.findings, 0)
     } findings`,
   );
@@ -367,7 +395,7 @@ for (const t of targets) await t.teardown?.();
 await writeSummary(true);
 // Replay check: every saved finding must still decode as an input of its target.
 for (const f of findings) decodeInput(JSON.parse(await Deno.readTextFile(f)).input);
-const found = [...tally.values()].reduce((a, t) => a + t.findings, 0);
+const found = [...tally.values()].reduce((a, t) => a + t.findings, 0) + generatorErrors;
 Deno.exit(
   found > Object.values(previous?.targets ?? {}).reduce((a, t) => a + t.findings, 0) ? 1 : 0,
 );

@@ -229,6 +229,11 @@ function getAt(v: Json, p: Path): Json {
   return x;
 }
 
+/** Sets member `key` as data: a plain store to `"__proto__"` would change the prototype. */
+function define(obj: Record<string | number, Json>, key: string | number, value: Json): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function setAt(v: Json, p: Path, value: Json | undefined): Json {
   if (p.length === 0) return value === undefined ? null : value;
   const parent = getAt(v, p.slice(0, -1)) as Record<string | number, Json>;
@@ -236,7 +241,8 @@ function setAt(v: Json, p: Path, value: Json | undefined): Json {
   if (value === undefined) {
     if (Array.isArray(parent)) parent.splice(k as number, 1);
     else delete parent[k];
-  } else parent[k] = value;
+  } else if (Array.isArray(parent)) parent[k as number] = value;
+  else define(parent, k, value);
   return v;
 }
 
@@ -257,7 +263,7 @@ function randomScalar(rng: Rng, old: Json): Json {
         ? []
         : {};
     case 5:
-      return typeof old === "number" ? -old : String(old);
+      return typeof old === "number" ? -old : JSON.stringify(old) ?? "";
     default:
       return typeof old === "number" ? Math.floor(old * pick(rng, [2, 0.5, 1000])) : 0;
   }
@@ -298,14 +304,14 @@ export function mutateJson(rng: Rng, text: string): string {
         break;
       case 4: // add a member or element
         if (Array.isArray(node)) node.push(node.length ? structuredClone(node[0]) : 0);
-        else if (node && typeof node === "object") node[pick(rng, HOSTILE_STRINGS)] = 0;
+        else if (node && typeof node === "object") define(node, pick(rng, HOSTILE_STRINGS), 0);
         break;
       case 5: // rename a member
         if (parent && !Array.isArray(parent) && typeof parent === "object") {
           const key = p[p.length - 1] as string;
           const value = parent[key];
           delete parent[key];
-          parent[pick(rng, HOSTILE_STRINGS) + (rng.int(2) ? key : "")] = value;
+          define(parent, pick(rng, HOSTILE_STRINGS) + (rng.int(2) ? key : ""), value);
         }
         break;
       case 6: { // copy another node here

@@ -1,4 +1,4 @@
-# The Tessera hub: serves every container under /app/models (mount a volume there).
+# The Tessera hub: serves the store under /app/models (mount a volume there).
 
 # The native decode kernels, compiled in a throwaway stage so the image carries no compiler.
 FROM denoland/deno:2.9.5 AS native
@@ -16,4 +16,8 @@ COPY --from=native /app/native/build/ native/build/
 RUN deno cache src/server_main.ts src/cli/main.ts
 VOLUME ["/app/models"]
 EXPOSE 8080
-CMD ["task", "serve", "--host", "0.0.0.0", "--port", "8080"]
+# The server itself is the container's process (not `deno task`), so `docker stop`'s SIGTERM
+# reaches it: writes are refused, the listener closes, responses in flight get --timeout-s to
+# finish, and a publish is either committed or not visible (the next start removes its scratch).
+STOPSIGNAL SIGTERM
+CMD ["run", "-A", "src/server_main.ts", "--models", "/app/models", "--host", "0.0.0.0", "--port", "8080"]

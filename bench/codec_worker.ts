@@ -10,7 +10,7 @@
  * `decode memory` reads the whole container into memory first (untimed) and warms up: at least
  * two untimed decodes and `warmup-ms` (none when 0); the first is reported as the cold time. Then
  * it times `runs` single-threaded decodes of the original file: open (index SHA-256 and parse)
- * plus `decodeOriginal` into a reused block buffer, exactly as `unpack` reads (and as `zstd -d -c`
+ * plus the planner and assembler into reused block buffers, exactly as `unpack` reads (and as `zstd -d -c`
  * writes to /dev/null): the original header's SHA-256 and every chunk's decoded XXH32 are checked,
  * so no unverified byte comes out. The native kernels are used when built (`deno task native`). A last, untimed pass checks the whole file's SHA-256 and
  * size. `decode disk` streams from the file through `openFileReader` and never holds the
@@ -25,10 +25,12 @@
  * @module
  */
 import { packFile } from "../src/container/write.ts";
-import { openContainer } from "../src/container/read.ts";
-import { decodeOriginal } from "../src/container/decode_original.ts";
-import { nativeBatch } from "../src/codec_native/kernel.ts";
-import { bufferReader, openFileReader, type RandomAccessReader } from "../src/io/random_access.ts";
+import { assemble } from "../src/container/assemble.ts";
+import { openContainer } from "../src/container/open.ts";
+import { countedBlocks, originalPieces, readOriginalHeader } from "../src/container/read.ts";
+import { nativeBackends } from "../src/codec_native/backends.ts";
+import { bufferSource } from "../src/container/source.ts";
+import { openFileReader, type RandomAccessReader } from "../src/io/random_access.ts";
 import { sha256 } from "../src/hash/sha256.ts";
 import { losslessOf } from "../src/container/index_schema.ts";
 import type { Mode } from "../codec/chunk_encode.ts";
@@ -127,13 +129,14 @@ async function decodeOnce(
   { bytes: number; seconds: number; openSeconds: number; expected: number; expectedSha256: string }
 > {
   const t0 = performance.now();
-  const c = await openContainer(reader);
+  const c = await openContainer(reader, nativeBackends());
   const t1 = performance.now();
   let bytes = 0;
-  await decodeOriginal(c, (part) => {
+  const pieces = originalPieces(c, await readOriginalHeader(c));
+  for await (const part of assemble(c, countedBlocks(pieces), { recycle: true })) {
     bytes += part.length;
     hash?.(part);
-  });
+  }
   const t2 = performance.now();
   return {
     bytes,
@@ -154,7 +157,7 @@ async function runDecode(
   const sampler = rssSampler();
   const containerBytes = (await Deno.stat(path)).size;
   const held = source === "memory" ? await Deno.readFile(path) : null;
-  const open = async () => held ? bufferReader(held, true) : await openFileReader(path);
+  const open = async () => held ? bufferSource(held) : await openFileReader(path);
   const one = async () => {
     const reader = await open();
     try {
@@ -172,7 +175,7 @@ async function runDecode(
   {
     const reader = await open();
     try {
-      await openContainer(reader);
+      await openContainer(reader, nativeBackends());
       rssAfterOpenBytes = procMemory().rssBytes;
     } finally {
       reader.close();
@@ -215,7 +218,7 @@ async function runDecode(
     ok: true,
     kind: "decode",
     source,
-    kernel: nativeBatch ? "native" : "typescript",
+    kernel: nativeBackends().kernel ? "native" : "typescript",
     containerBytes,
     originalBytes,
     coldSeconds: warmupSeconds[0] ?? runsSeconds[0],

@@ -254,16 +254,19 @@ async function main(): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", stop);
   try {
-    const models = `${dir}/models`;
+    // One store per server: a store folder is locked by the server that opens it.
+    const models = `${dir}/models`, modelsNoCache = `${dir}/models-nocache`;
     const indexes = new Map<string, Index>();
+    const containerSizes = new Map<string, number>();
     for (const f of chosen) {
       const name = f.name.replace(/\.safetensors$/, "");
       await Deno.mkdir(`${models}/${ORG}/${name}/main`, { recursive: true });
+      await Deno.mkdir(`${modelsNoCache}/${ORG}/${name}/main`, { recursive: true });
       const t0 = performance.now();
-      indexes.set(
-        f.name,
-        await packFile(f.path, `${models}/${ORG}/${name}/main/model.tsr`, { mode: "fast" }),
-      );
+      const container = `${models}/${ORG}/${name}/main/model.tsr`;
+      indexes.set(f.name, await packFile(f.path, container, { mode: "fast" }));
+      containerSizes.set(name, (await Deno.stat(container)).size);
+      await Deno.copyFile(container, `${modelsNoCache}/${ORG}/${name}/main/model.tsr`);
       console.error(`packed ${f.name} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
     const tport = freePort();
@@ -278,7 +281,7 @@ async function main(): Promise<number> {
       "tessera --cache-mb 0",
       [
         "src/server_main.ts",
-        ...["--models", models, "--port", String(nport), "--no-demo", "--cache-mb", "0"],
+        ...["--models", modelsNoCache, "--port", String(nport), "--no-demo", "--cache-mb", "0"],
       ],
       `${dir}/tessera-nocache.log`,
     );
@@ -341,11 +344,10 @@ async function main(): Promise<number> {
         medianSingle: round(median(x.single)),
         medianParallel: round(median(x.parallel)),
       });
-      const containerPath = `${models}/${ORG}/${name}/main/model.tsr`;
       reports.push({
         file: f.name,
         size: f.size,
-        containerSize: (await Deno.stat(containerPath)).size,
+        containerSize: containerSizes.get(name)!,
         tessera: sum(t),
         raw: sum(r),
         ratioSingle: round(median(t.single) / median(r.single), 3),

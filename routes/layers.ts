@@ -1,69 +1,117 @@
 /**
  * Layers: `/v1/models/{org}/{name}/layers/{layer}`, all of a layer's tensors as one valid
  * safetensors file, header first, so a client loads a model layer by layer with the tools it has.
+ * A layer whose tensors span shards is read from each shard's container in turn.
  * @module
  */
-import { Hono } from "hono";
+import { createHash } from "node:crypto";
+import { z } from "@hono/zod-openapi";
 import { HttpError } from "../src/http/http_error.ts";
-import type { AppEnv, ServerContext } from "../src/server/context.ts";
-import { BYTE_PARAMS, BYTE_RESPONSES, P, type Paths } from "../src/server/openapi.ts";
-import { layerRepresentation } from "../src/server/representations.ts";
-import { modelParams, restOfPath } from "../src/server/request_params.ts";
+import { bytesRepresentation, type Representation } from "../src/http/representation.ts";
+import type { ServerContext } from "../src/server/context.ts";
+import { concatRepresentation } from "../src/server/composite.ts";
+import { leasedRepresentation } from "../src/server/leased.ts";
+import {
+  type ApiRoute,
+  BYTE_RESPONSES,
+  byteRequestHeaders,
+  bytesResponse,
+  defineRoute,
+  modelPathParams,
+  revisionQuery,
+} from "../src/server/openapi.ts";
+import { cacheControl } from "../src/server/repo_files.ts";
+import {
+  layerRepresentation,
+  OCTET,
+  safetensorsHeader,
+  tensorRepresentation,
+} from "../src/server/representations.ts";
 import { respond } from "../src/server/respond.ts";
+import type { LayerView } from "../src/server/commit_views.ts";
 
-/** OpenAPI description of these routes. */
-export const layerPaths: Paths = {
-  "/v1/models/{org}/{name}/layers/{layer}": {
-    get: {
-      summary: "One layer's tensors as a safetensors file (header padded to 8 bytes, tensors in " +
-        "file order, the original __metadata__), Content-Length known up front",
-      tag: "layers",
-      params: [
-        P.org,
-        P.name,
-        { name: "layer", in: "path", description: "layer key, URL-encoded", required: true },
-        P.revision,
-        ...BYTE_PARAMS,
-      ],
-      responses: { "200": { description: "safetensors bytes", body: "binary" }, ...BYTE_RESPONSES },
-    },
-  },
-};
+/** The layer as one representation: from its one container, or from each shard's in turn. */
+async function layerOf(ctx: ServerContext, layer: LayerView): Promise<Representation> {
+  const files = new Set(layer.tensors.map((r) => r.file));
+  const tensors = layer.tensors.map((r) => r.tensor);
+  if (files.size === 1) {
+    const [file] = files;
+    return await leasedRepresentation(
+      ctx,
+      file.file.container.sha256,
+      (lease) => layerRepresentation(lease, ctx.chunks, tensors[0].layer, tensors),
+    );
+  }
+  const parts: Representation[] = [];
+  try {
+    for (const r of layer.tensors) {
+      parts.push(
+        await leasedRepresentation(
+          ctx,
+          r.file.file.container.sha256,
+          (lease) => tensorRepresentation(lease, ctx.chunks, r.tensor),
+        ),
+      );
+    }
+  } catch (e) {
+    for (const p of parts) p.release?.();
+    throw e;
+  }
+  const metadata = [...files][0].index.metadata;
+  const head = safetensorsHeader(tensors, metadata);
+  const tag = createHash("sha256").update(`layer\0${layer.key}`);
+  for (const t of tensors) tag.update(`\0${t.sha256}`);
+  return concatRepresentation([bytesRepresentation(head, OCTET, '""'), ...parts], {
+    contentType: OCTET,
+    etag: `"${tag.digest("hex")}"`,
+    headers: { "X-Tessera-Layer": encodeURIComponent(layer.key) },
+  });
+}
 
 /**
  * The routes.
  *
  * @example
  * ```ts
- * app.route("/", layerRoutes(ctx));
+ * mountRoutes(app, ctx, layerRoutes(ctx));
  * ```
  */
-export function layerRoutes(ctx: ServerContext): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-  app.get("/v1/models/:org/:name/layers/:layer{.+}", async (c) => {
-    const { org, name, revision } = modelParams(c);
-    const key = restOfPath(c.req.url, 5);
-    const ref = await ctx.store.resolve(org, name, revision);
-    const lease = await ctx.store.leases.acquire(ref.containerPath);
-    const index = lease.container.index;
-    if (!index.layers.includes(key)) {
-      lease.release();
-      throw new HttpError(
-        404,
-        "layer_not_found",
-        `${org}/${name}@${ref.revision} has no layer ${JSON.stringify(key)}`,
-      );
-    }
-    const tensors = index.tensors.filter((t) => t.layer === key);
-    let rep;
-    try {
-      rep = layerRepresentation(lease, ctx.chunks, key, tensors);
-    } catch (e) {
-      // The representation owns the lease only once it exists.
-      lease.release();
-      throw e;
-    }
-    return respond(ctx, c, rep);
-  });
-  return app;
+export function layerRoutes(ctx: ServerContext): ApiRoute[] {
+  return [
+    defineRoute({
+      method: "get",
+      path: "/v1/models/{org}/{name}/layers/{layer}",
+      rest: "layer",
+      tag: "layers",
+      summary: "One layer's tensors as a safetensors file (header padded to 8 bytes, tensors in " +
+        "load order, the original __metadata__), Content-Length known up front",
+      description: "Layer keys are the manifest's: for a model in a subfolder, prefixed with " +
+        "the folder. A layer split across shards is served as one file.",
+      params: modelPathParams.extend({
+        layer: z.string().openapi({ description: "layer key, URL-encoded" }),
+      }),
+      query: z.object({ revision: revisionQuery }),
+      headers: byteRequestHeaders,
+      responses: { 200: bytesResponse("safetensors bytes"), ...BYTE_RESPONSES },
+      handler: async (c, { params, query }) => {
+        const rev = await ctx.store.reader.resolve(params.org, params.name, query.revision);
+        const view = await ctx.views.get(rev.id, rev.commit);
+        const layer = view.layers.find((l) => l.key === params.layer);
+        if (!layer) {
+          throw new HttpError(
+            404,
+            "layer_not_found",
+            `${rev.id}@${rev.revision} has no layer ${JSON.stringify(params.layer)}`,
+          );
+        }
+        const rep = await layerOf(ctx, layer);
+        const headers = {
+          ...rep.headers,
+          "Cache-Control": cacheControl(rev),
+          "X-Repo-Commit": rev.commit.id,
+        };
+        return respond(ctx, c, { ...rep, headers });
+      },
+    }),
+  ];
 }

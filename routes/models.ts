@@ -1,155 +1,195 @@
 /**
- * Models: the list, one model's revisions, the manifest, and upload and delete.
+ * Models: the list, one model's branches, the manifest, and the single-file upload and the branch
+ * delete (each a commit or a ref change of the repo).
  * @module
  */
-import { Hono } from "hono";
-import { hashedBytesRepresentation } from "../src/http/representation.ts";
+import { z } from "@hono/zod-openapi";
 import { HttpError } from "../src/http/http_error.ts";
-import type { AppEnv, ServerContext } from "../src/server/context.ts";
+import type { ServerContext } from "../src/server/context.ts";
 import { buildManifest } from "../src/server/manifest.ts";
-import { requireToken } from "../src/server/middleware/auth.ts";
-import { BYTE_RESPONSES, P, type Paths } from "../src/server/openapi.ts";
-import { modelParams, uploadLimits, writeExpectation } from "../src/server/request_params.ts";
-import { respond } from "../src/server/respond.ts";
 import {
+  type ApiRoute,
+  binaryBody,
+  BYTE_RESPONSES,
+  defineRoute,
+  emptyResponse,
+  jsonResponse,
+  modelPathParams,
+  modeQuery,
+  revisionQuery,
+  titleQuery,
+  writeRequestHeaders,
+} from "../src/server/openapi.ts";
+import { cacheControl } from "../src/server/repo_files.ts";
+import { uploadLimits, writeExpectation } from "../src/server/request_params.ts";
+import { jsonRepresentation, respond } from "../src/server/respond.ts";
+import {
+  errorSchema,
   manifestSchema,
   modelListingSchema,
   modelListSchema,
   publishResultSchema,
 } from "../src/server/schemas.ts";
-
-/** OpenAPI description of these routes. */
-export const modelPaths: Paths = {
-  "/v1/models": {
-    get: {
-      summary: "Models with at least one revision",
-      tag: "models",
-      responses: { "200": { description: "the list", body: "ModelList" } },
-    },
-  },
-  "/v1/models/{org}/{name}": {
-    get: {
-      summary: "One model and its revisions",
-      tag: "models",
-      params: [P.org, P.name],
-      responses: { "200": { description: "the model", body: "ModelList" } },
-    },
-    put: {
-      summary: "Upload a safetensors file: streamed to disk, packed (best mode unless " +
-        "?mode=fast), verified, then published atomically",
-      description: "Uploads of one model run one after the other. Limited to --max-upload-mb " +
-        "(413). A malformed file gets 400 with its SafetensorsError kind. Readers keep the old " +
-        "version until the new one is complete. If-Match / If-None-Match compare with the " +
-        "revision's model.safetensors ETag (the file's sha256): 412 when they do not hold.",
-      tag: "models",
-      auth: true,
-      params: [
-        P.org,
-        P.name,
-        P.revision,
-        {
-          name: "mode",
-          in: "query",
-          description: "fast or best (default)",
-        },
-        P.ifMatch,
-        P.ifNoneMatchWrite,
-      ],
-      requestBody: "binary",
-      responses: {
-        "200": { description: "replaced", body: "PublishResult" },
-        "201": { description: "created", body: "PublishResult" },
-        "412": { description: "the precondition does not hold", body: "Error" },
-      },
-    },
-    delete: {
-      summary: "Delete a revision and its sidecar files",
-      tag: "models",
-      auth: true,
-      params: [P.org, P.name, P.revision, P.ifMatch],
-      responses: {
-        "204": { description: "deleted" },
-        "412": { description: "the precondition does not hold", body: "Error" },
-      },
-    },
-  },
-  "/v1/models/{org}/{name}/manifest": {
-    get: {
-      summary: "The manifest: tensors (dtype, shape, layer, raw and stored size, sha-256), " +
-        "layers in load order, the file's sha-256, the container's location",
-      tag: "models",
-      params: [P.org, P.name, P.revision, P.ifNoneMatch],
-      responses: { "200": { description: "the manifest", body: "Manifest" }, ...BYTE_RESPONSES },
-    },
-  },
-};
+import { fileAt } from "../src/store/commit.ts";
+import { ORIGINAL_FILE } from "../src/store/names.ts";
 
 /**
  * The routes.
  *
  * @example
  * ```ts
- * app.route("/", modelRoutes(ctx));
+ * mountRoutes(app, ctx, modelRoutes(ctx));
  * ```
  */
-export function modelRoutes(ctx: ServerContext): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+export function modelRoutes(ctx: ServerContext): ApiRoute[] {
   const { store } = ctx;
-
-  app.get("/v1/models", async (c) => c.json(modelListSchema.parse({ models: await store.list() })));
-
-  app.get("/v1/models/:org/:name", async (c) => {
-    const { org, name } = modelParams(c);
-    const revisions = await store.revisions(org, name);
-    return c.json(modelListingSchema.parse({ id: `${org}/${name}`, revisions }));
-  });
-
-  app.get("/v1/models/:org/:name/manifest", async (c) => {
-    const { org, name, revision } = modelParams(c);
-    const ref = await store.resolve(org, name, revision);
-    const lease = await store.leases.acquire(ref.containerPath);
-    let body: Uint8Array;
-    try {
-      const manifest = manifestSchema.parse(buildManifest(await store.snapshot(ref, lease), lease));
-      body = new TextEncoder().encode(JSON.stringify(manifest));
-    } finally {
-      lease.release();
-    }
-    return respond(ctx, c, hashedBytesRepresentation(body, "application/json; charset=utf-8"));
-  });
-
-  const auth = requireToken(ctx.config.token);
-
-  app.put("/v1/models/:org/:name", auth, async (c) => {
-    const { org, name, revision } = modelParams(c);
-    const mode = c.req.query("mode") ?? "best";
-    if (mode !== "best" && mode !== "fast") {
-      throw new HttpError(400, "bad_query", `mode must be fast or best: received "${mode}"`);
-    }
-    const r = await store.publishModel(org, name, revision, c.req.raw.body, {
-      ...uploadLimits(c, ctx.config.maxUploadBytes, ctx.config.timeoutMs),
-      mode,
-      expect: writeExpectation(c),
-    });
-    return c.json(
-      publishResultSchema.parse({
-        id: `${org}/${name}`,
-        revision: r.ref.revision,
-        created: r.created,
-        sha256: r.sha256,
-        size: r.size,
-        containerSha256: r.containerSha256,
-        containerSize: r.containerSize,
+  return [
+    defineRoute({
+      method: "get",
+      path: "/v1/models",
+      tag: "models",
+      summary: "Models with at least one branch",
+      responses: { 200: jsonResponse(modelListSchema, "the list") },
+      handler: async (c) => {
+        const models = (await store.reader.list()).map((m) => ({
+          id: m.id,
+          revisions: [...m.branches],
+        }));
+        return c.json(modelListSchema.parse({ models }));
+      },
+    }),
+    defineRoute({
+      method: "get",
+      path: "/v1/models/{org}/{name}",
+      tag: "models",
+      summary: "One model and its branches",
+      params: modelPathParams,
+      responses: { 200: jsonResponse(modelListingSchema, "the model") },
+      handler: async (c, { params }) => {
+        const { refs } = await store.reader.refs(params.org, params.name);
+        const revisions = Object.keys(refs.branches).sort();
+        return c.json(modelListingSchema.parse({ id: `${params.org}/${params.name}`, revisions }));
+      },
+    }),
+    defineRoute({
+      method: "put",
+      path: "/v1/models/{org}/{name}",
+      tag: "models",
+      auth: true,
+      summary: "Upload a safetensors file as the branch's model.safetensors: streamed to disk, " +
+        "packed (best mode unless ?mode=fast), verified, then committed atomically",
+      description: "Limited to --max-upload-mb (413). A malformed file gets 400 with its " +
+        "SafetensorsError kind. Readers keep the old tree until the commit is complete. " +
+        "If-Match / If-None-Match compare with model.safetensors's ETag (its SHA-256): 412 when " +
+        "they do not hold. Files of several paths go up in one commit with uploads and commits.",
+      params: modelPathParams,
+      query: z.object({
+        revision: revisionQuery,
+        mode: modeQuery,
+        message: titleQuery,
       }),
-      r.created ? 201 : 200,
-    );
-  });
-
-  app.delete("/v1/models/:org/:name", auth, async (c) => {
-    const { org, name, revision } = modelParams(c);
-    await store.deleteRevision(org, name, revision, writeExpectation(c));
-    return c.body(null, 204);
-  });
-
-  return app;
+      headers: writeRequestHeaders,
+      body: binaryBody("the safetensors file"),
+      responses: {
+        200: jsonResponse(publishResultSchema, "replaced"),
+        201: jsonResponse(publishResultSchema, "created"),
+        412: jsonResponse(errorSchema, "the precondition does not hold"),
+        413: jsonResponse(errorSchema, "over the upload limit"),
+      },
+      handler: async (c, { params, query }) => {
+        const expect = writeExpectation(c, ORIGINAL_FILE);
+        const limits = uploadLimits(c, ctx.config.maxUploadBytes, ctx.config.timeoutMs);
+        // A stale client learns of its precondition before sending gigabytes; it counts again
+        // under the repo's lock.
+        if (expect) {
+          const rev = await store.reader.resolve(params.org, params.name, query.revision)
+            .catch(() => null);
+          const cur = rev && fileAt(rev.commit, ORIGINAL_FILE);
+          if (!expect.allows(cur ? cur.sha256 : null)) {
+            throw new HttpError(
+              412,
+              "precondition_failed",
+              `${params.org}/${params.name}: model.safetensors is ${
+                cur ? `at ${cur.sha256}` : "absent"
+              }, which the request's precondition rules out`,
+            );
+          }
+        }
+        const staged = await store.receive(c.req.raw.body, {
+          ...limits,
+          mode: query.mode ?? "best",
+          requireSafetensors: true,
+        });
+        const r = await store.publish(params.org, params.name, query.revision ?? null, {
+          title: query.message ?? `Upload ${ORIGINAL_FILE}`,
+          files: [{ path: ORIGINAL_FILE, content: staged }],
+          expect,
+        });
+        const f = fileAt(r.commit, ORIGINAL_FILE)!;
+        const created = r.newPaths.includes(ORIGINAL_FILE);
+        return c.json(
+          publishResultSchema.parse({
+            id: `${params.org}/${params.name}`,
+            revision: query.revision ?? "main",
+            commit: r.commit.id,
+            created,
+            sha256: f.sha256,
+            size: f.size,
+            containerSha256: f.container!.sha256,
+            containerSize: f.container!.size,
+          }),
+          created ? 201 : 200,
+        );
+      },
+    }),
+    defineRoute({
+      method: "delete",
+      path: "/v1/models/{org}/{name}",
+      tag: "models",
+      auth: true,
+      summary: "Delete a branch (the model with its last branch)",
+      description: "The commits only that branch reached stop resolving, and their contents are " +
+        "removed. If-Match compares with model.safetensors's ETag.",
+      params: modelPathParams,
+      query: z.object({ revision: revisionQuery }),
+      headers: writeRequestHeaders,
+      responses: {
+        204: emptyResponse("deleted"),
+        412: jsonResponse(errorSchema, "the precondition does not hold"),
+      },
+      handler: async (c, { params, query }) => {
+        await store.deleteBranch(
+          params.org,
+          params.name,
+          query.revision ?? null,
+          writeExpectation(c, ORIGINAL_FILE),
+        );
+        return c.body(null, 204);
+      },
+    }),
+    defineRoute({
+      method: "get",
+      path: "/v1/models/{org}/{name}/manifest",
+      tag: "models",
+      summary: "The manifest: every file, every tensor with its file (dtype, shape, layer, " +
+        "sizes, SHA-256), layers in load order across shards, each container's location",
+      params: modelPathParams,
+      query: z.object({ revision: revisionQuery }),
+      responses: { 200: jsonResponse(manifestSchema, "the manifest"), ...BYTE_RESPONSES },
+      handler: async (c, { params, query }) => {
+        const rev = await store.reader.resolve(params.org, params.name, query.revision);
+        const manifest = manifestSchema.parse(
+          buildManifest(rev, await ctx.views.get(rev.id, rev.commit)),
+        );
+        return respond(
+          ctx,
+          c,
+          jsonRepresentation(manifest, {
+            "Cache-Control": cacheControl(rev),
+            "X-Repo-Commit": rev.commit.id,
+          }),
+        );
+      },
+    }),
+  ];
 }

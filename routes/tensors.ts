@@ -1,72 +1,117 @@
 /**
  * Tensors and tiles, decoded: `/v1/models/{org}/{name}/tensors/{tensor}`, with `?rows=&cols=` or
- * `?slice=` for a tile.
+ * `?slice=` for a tile. A tensor is found in whichever safetensors file of the revision holds it;
+ * `?file=` names the file when two hold the same name (two models in subfolders).
  * @module
  */
-import { Hono } from "hono";
-import { tensorOf } from "../src/container/read.ts";
-import type { AppEnv, ServerContext } from "../src/server/context.ts";
-import { BYTE_PARAMS, BYTE_RESPONSES, P, type Paths } from "../src/server/openapi.ts";
+import { z } from "@hono/zod-openapi";
+import { HttpError } from "../src/http/http_error.ts";
+import type { ServerContext } from "../src/server/context.ts";
+import type { TensorRef } from "../src/server/commit_views.ts";
+import { leasedRepresentation } from "../src/server/leased.ts";
+import {
+  type ApiRoute,
+  BYTE_RESPONSES,
+  byteRequestHeaders,
+  bytesResponse,
+  defineRoute,
+  modelPathParams,
+  revisionQuery,
+} from "../src/server/openapi.ts";
+import { cacheControl } from "../src/server/repo_files.ts";
 import { tensorRepresentation, tileRepresentation } from "../src/server/representations.ts";
-import { modelParams, restOfPath } from "../src/server/request_params.ts";
 import { respond } from "../src/server/respond.ts";
 import { selectTile } from "../src/server/selection.ts";
 
-/** OpenAPI description of these routes. */
-export const tensorPaths: Paths = {
-  "/v1/models/{org}/{name}/tensors/{tensor}": {
-    get: {
-      summary: "One tensor decoded (raw bytes as in the original file), or a tile of it",
-      description: "The tensor name is URL-encoded (encodeURIComponent); a name's `/` may also " +
-        "be sent as is. ETag and Repr-Digest are the tensor's SHA-256. X-Tessera-Dtype gives the " +
-        "dtype and X-Tessera-Shape the shape of the bytes sent (comma-separated, empty for a " +
-        "scalar). A tile is selected with rows=a:b&cols=c:d over " +
-        "the matrix view [product of leading dims, last dim], or slice=a:b,c:d,... with one " +
-        "Python-style slice per dimension; it is returned row-major, and its ETag hashes the " +
-        "tensor's SHA-256 with the selection.",
-      tag: "tensors",
-      params: [
-        P.org,
-        P.name,
-        { name: "tensor", in: "path", description: "tensor name, URL-encoded", required: true },
-        P.revision,
-        { name: "rows", in: "query", description: "a:b rows of the matrix view" },
-        { name: "cols", in: "query", description: "c:d columns of the matrix view" },
-        { name: "slice", in: "query", description: "a:b,c:d,... one slice per dimension" },
-        ...BYTE_PARAMS,
-      ],
-      responses: { "200": { description: "raw bytes", body: "binary" }, ...BYTE_RESPONSES },
-    },
-  },
-};
+/** The one tensor `name` (of `file`, when given) among `refs`, or a 404 / 400. */
+export function pickTensor(
+  refs: readonly TensorRef[] | undefined,
+  name: string,
+  file: string | undefined,
+  where: string,
+): TensorRef {
+  const found = (refs ?? []).filter((r) => file === undefined || r.file.file.path === file);
+  if (found.length === 0) {
+    throw new HttpError(
+      404,
+      "tensor_not_found",
+      `${where} has no tensor ${JSON.stringify(name)}${file === undefined ? "" : ` in ${file}`}`,
+    );
+  }
+  if (found.length > 1) {
+    throw new HttpError(
+      400,
+      "ambiguous_tensor",
+      `${where}: ${found.map((r) => r.file.file.path).join(" and ")} both hold ` +
+        `${JSON.stringify(name)}; name one with ?file=`,
+    );
+  }
+  return found[0];
+}
 
 /**
  * The routes.
  *
  * @example
  * ```ts
- * app.route("/", tensorRoutes(ctx));
+ * mountRoutes(app, ctx, tensorRoutes(ctx));
  * ```
  */
-export function tensorRoutes(ctx: ServerContext): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-  app.get("/v1/models/:org/:name/tensors/:tensor{.+}", async (c) => {
-    const { org, name, revision } = modelParams(c);
-    const tensorName = restOfPath(c.req.url, 5);
-    const ref = await ctx.store.resolve(org, name, revision);
-    const lease = await ctx.store.leases.acquire(ref.containerPath);
-    let rep;
-    try {
-      const t = tensorOf(lease.container, tensorName);
-      const sel = selectTile(t, new URL(c.req.url).searchParams);
-      rep = sel === null
-        ? tensorRepresentation(lease, ctx.chunks, t)
-        : tileRepresentation(lease, ctx.chunks, t, sel);
-    } catch (e) {
-      lease.release();
-      throw e;
-    }
-    return respond(ctx, c, rep);
-  });
-  return app;
+export function tensorRoutes(ctx: ServerContext): ApiRoute[] {
+  return [
+    defineRoute({
+      method: "get",
+      path: "/v1/models/{org}/{name}/tensors/{tensor}",
+      rest: "tensor",
+      tag: "tensors",
+      summary: "One tensor decoded (raw bytes as in the original file), or a tile of it",
+      description: "The tensor name is URL-encoded (encodeURIComponent); a name's `/` may also " +
+        "be sent as is. ETag and Repr-Digest are the tensor's SHA-256. X-Tessera-Dtype gives the " +
+        "dtype and X-Tessera-Shape the shape of the bytes sent (comma-separated, empty for a " +
+        "scalar). A tile is selected with rows=a:b&cols=c:d over the matrix view [product of " +
+        "leading dims, last dim], or slice=a:b,c:d,... with one Python-style slice per " +
+        "dimension; it is returned row-major, and its ETag hashes the tensor's SHA-256 with the " +
+        "selection.",
+      params: modelPathParams.extend({
+        tensor: z.string().openapi({ description: "tensor name, URL-encoded" }),
+      }),
+      query: z.object({
+        revision: revisionQuery,
+        file: z.string().optional().openapi({
+          description: "the safetensors file, when several hold the name",
+        }),
+        rows: z.string().optional().openapi({ description: "a:b rows of the matrix view" }),
+        cols: z.string().optional().openapi({ description: "c:d columns of the matrix view" }),
+        slice: z.string().optional().openapi({ description: "a:b,c:d,... one per dimension" }),
+      }),
+      headers: byteRequestHeaders,
+      responses: { 200: bytesResponse("raw bytes"), ...BYTE_RESPONSES },
+      handler: async (c, { params, query }) => {
+        const rev = await ctx.store.reader.resolve(params.org, params.name, query.revision);
+        const view = await ctx.views.get(rev.id, rev.commit);
+        const ref = pickTensor(
+          view.tensors.get(params.tensor),
+          params.tensor,
+          query.file,
+          `${rev.id}@${rev.revision}`,
+        );
+        const t = ref.tensor;
+        const sel = selectTile(t, new URL(c.req.url).searchParams);
+        const rep = await leasedRepresentation(
+          ctx,
+          ref.file.file.container.sha256,
+          (lease) =>
+            sel === null
+              ? tensorRepresentation(lease, ctx.chunks, t)
+              : tileRepresentation(lease, ctx.chunks, t, sel),
+        );
+        const headers = {
+          ...rep.headers,
+          "Cache-Control": cacheControl(rev),
+          "X-Repo-Commit": rev.commit.id,
+        };
+        return respond(ctx, c, { ...rep, headers });
+      },
+    }),
+  ];
 }

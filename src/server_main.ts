@@ -1,12 +1,18 @@
 /**
- * `deno task serve`: serves the models folder (see `src/server/config.ts` for the flags). On a
- * fresh clone the folder is empty, so the shipped demo model is packed into it first.
+ * `deno task serve`: serves the store (see `src/server/config.ts` for the flags). On a fresh
+ * clone the store is empty, so the shipped demo model is published into it first. SIGINT and
+ * SIGTERM stop it gracefully: writes are refused at once, the listener closes, and responses in
+ * progress get `--timeout-s` to finish (the Docker image relies on this).
  * @module
  */
+import { describeOsError, reportFileSizeLimits } from "./cli/os_errors.ts";
+import { useCallerFolder } from "./cli/paths.ts";
 import { ConfigError, parseServerArgs } from "./server/config.ts";
 import { ensureDemoModel } from "./server/demo_model.ts";
 import { startServer } from "./server/server.ts";
-import { listModels } from "./store/layout.ts";
+
+/** How often garbage collection runs (expired uploads, unreachable commits). */
+const GC_EVERY_MS = 3600 * 1000;
 
 /** Runs the server until SIGINT or SIGTERM; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -20,41 +26,55 @@ export async function main(args: string[]): Promise<number> {
     }
     throw e;
   }
-  await Deno.mkdir(config.modelsDir, { recursive: true });
-  if (config.demo) {
-    const packed = await ensureDemoModel(config.modelsDir);
-    if (packed) {
-      console.log(`${config.modelsDir} holds no model: packed the demo model into ${packed}`);
-    }
+  reportFileSizeLimits();
+  let server;
+  try {
+    server = await startServer(config);
+  } catch (e) {
+    const line = describeOsError(e);
+    if (line === null) throw e;
+    console.error(`error: ${line}`);
+    return 1;
   }
-  const server = await startServer(config);
-  await server.ctx.store.sweep();
-  const models = await listModels(config.modelsDir);
+  const { store } = server.ctx;
+  try {
+    if (config.demo) {
+      const published = await ensureDemoModel(store);
+      if (published) console.log(`the store holds no model: published the demo as ${published}`);
+    }
+  } catch (e) {
+    console.error(`warning: the demo model was not published: ${(e as Error).message}`);
+  }
+  const models = await store.reader.list();
   console.log(
-    `Tessera serving ${models.length} model(s) from ${config.modelsDir} at ${server.url} ` +
+    `Tessera serving ${models.length} model(s) from ${store.objects.url} at ${server.url} ` +
       `(${config.workers} decode workers, ${config.cacheBytes >> 20} MiB cache, uploads ` +
       `${config.token ? "enabled" : "disabled"})`,
   );
   for (const m of models) console.log(`  ${server.url}/v1/models/${m.id}/manifest`);
   console.log(`  API: ${server.url}/openapi.json`);
-  // Hash containers that have no recorded digest yet, so the first request need not wait for it.
-  void (async () => {
-    for (const m of models) {
-      const [org, name] = m.id.split("/");
-      for (const r of m.revisions) {
-        await server.ctx.store.snapshot(await server.ctx.store.resolve(org, name, r)).catch(
-          () => {},
-        );
+  const gc = setInterval(() => {
+    store.gc().then((r) => {
+      if (r.blobs + r.commits + r.uploads > 0) {
+        console.log(`gc: removed ${r.commits} commits, ${r.blobs} contents (${r.bytes} bytes)`);
       }
+    }, (e) => console.error(`gc failed: ${(e as Error).message}`));
+  }, GC_EVERY_MS);
+  Deno.unrefTimer(gc);
+  const signal = await new Promise<string>((resolve) => {
+    for (const sig of ["SIGINT", "SIGTERM"] as const) {
+      Deno.addSignalListener(sig, () => resolve(sig));
     }
-  })();
-  const stop = new Promise<void>((resolve) => {
-    for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => resolve());
   });
-  await stop;
-  console.log("shutting down");
-  await server.close();
+  clearInterval(gc);
+  const grace = config.timeoutMs;
+  console.log(`${signal}: shutting down (responses in progress get ${grace / 1000} s)`);
+  const finished = await server.stop(grace);
+  console.log(finished ? "stopped" : "stopped; responses still running were cut");
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  useCallerFolder();
+  Deno.exit(await main(Deno.args));
+}

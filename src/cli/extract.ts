@@ -5,7 +5,8 @@
  */
 import { parseArgs } from "node:util";
 import { geometryOf } from "../container/index_schema.ts";
-import { openContainerFile, streamRegion, tensorOf } from "../container/read.ts";
+import { streamRegion, tensorOf } from "../container/read.ts";
+import { openContainerFile } from "../io/container_file.ts";
 import { parseSlice } from "../container/slice.ts";
 import { createAtomicFile } from "../io/atomic_file.ts";
 import { UsageError } from "./usage_error.ts";
@@ -59,6 +60,6 @@ export async function extract(args: string[]): Promise<number> {
     );
     return 0;
   } finally {
-    c.reader.close();
+    c.source.close();
   }
 }

@@ -4,10 +4,11 @@
  */
 import { parseArgs } from "node:util";
 import { losslessOf } from "../container/index_schema.ts";
+import { isLossy } from "../../codec/variants/encoding.ts";
 import { layerKey, layerOrder } from "../container/layers.ts";
 import { planeCodecSummary } from "../container/plane_codecs.ts";
-import { openContainerFile } from "../container/read.ts";
 import { MAGIC } from "../container/format.ts";
+import { openContainerFile } from "../io/container_file.ts";
 import { openFileReader } from "../io/random_access.ts";
 import { readSafetensorsHeader } from "../safetensors/parse.ts";
 import { formatBytes } from "./progress.ts";
@@ -15,6 +16,17 @@ import { UsageError } from "./usage_error.ts";
 
 /** Usage line of the command. */
 export const INSPECT_USAGE = "inspect <file.tsr|file.safetensors> [--json]";
+
+/** One representation of a tensor: the lossless one or a variant's. */
+interface Representation {
+  name: string;
+  kind: string;
+  storedBytes: number;
+  ratio: number;
+  relRmse: number | null;
+  maxAbs: number | null;
+  reason: string;
+}
 
 interface Row {
   name: string;
@@ -27,6 +39,7 @@ interface Row {
   codec: string;
   chunks: number;
   tile: [number, number] | null;
+  representations?: Representation[];
 }
 
 /** Runs `inspect`; returns the exit code. */
@@ -42,7 +55,9 @@ export async function inspect(args: string[]): Promise<number> {
   const head = await probe.readAt(0, Math.min(8, probe.size));
   probe.close();
   const isContainer = head.length === 8 && head.every((b, i) => b === MAGIC[i]);
-  const { rows, summary } = isContainer ? await containerRows(path) : await safetensorsRows(path);
+  const { rows, summary, variants } = isContainer
+    ? await containerRows(path)
+    : { ...(await safetensorsRows(path)), variants: [] };
   const layers = layerOrder(rows.map((r) => r.layer)).map((key) => {
     const members = rows.filter((r) => r.layer === key);
     const raw = members.reduce((s, r) => s + r.rawBytes, 0),
@@ -56,7 +71,9 @@ export async function inspect(args: string[]): Promise<number> {
     };
   });
   if (values.json) {
-    console.log(JSON.stringify({ file: path, ...summary, layers, tensors: rows }, null, 2));
+    console.log(
+      JSON.stringify({ file: path, ...summary, variants, layers, tensors: rows }, null, 2),
+    );
     return 0;
   }
   console.log(`${path}: ${Object.entries(summary).map(([k, v]) => `${k} ${v}`).join(", ")}\n`);
@@ -86,18 +103,91 @@ export async function inspect(args: string[]): Promise<number> {
       r.tile ? `${r.tile[0]}x${r.tile[1]}` : "-",
     ]),
   );
+  if (variants.length > 0) printVariants(rows, variants);
   return 0;
+}
+
+/** A variant's whole-model figures: what a client of that variant downloads. */
+interface VariantSummary {
+  name: string;
+  tensors: number;
+  storedBytes: number;
+  ratio: number;
+  deriveMs: number;
+}
+
+function printVariants(rows: Row[], variants: VariantSummary[]): void {
+  console.log("");
+  printTable(
+    ["variant", "tensors", "stored", "ratio", "derive"],
+    variants.map((v) => [
+      v.name,
+      String(v.tensors),
+      formatBytes(v.storedBytes),
+      v.ratio.toFixed(3),
+      `${v.deriveMs} ms`,
+    ]),
+  );
+  console.log("");
+  const fmt = (x: number | null) => (x === null ? "inf" : x === 0 ? "0" : x.toExponential(2));
+  printTable(
+    ["tensor", "representation", "kind", "stored", "ratio", "rel. RMSE", "max |err|"],
+    rows.flatMap((r) =>
+      (r.representations ?? []).map((p) => [
+        r.name,
+        p.name,
+        p.kind,
+        formatBytes(p.storedBytes),
+        p.ratio.toFixed(3),
+        fmt(p.relRmse),
+        fmt(p.maxAbs),
+      ])
+    ),
+  );
 }
 
 async function containerRows(
   path: string,
-): Promise<{ rows: Row[]; summary: Record<string, unknown> }> {
+): Promise<{ rows: Row[]; summary: Record<string, unknown>; variants: VariantSummary[] }> {
   const c = await openContainerFile(path);
   try {
     const rows: Row[] = [];
+    const names = (c.index.variants ?? []).map((v) => v.name);
+    const totals = new Map(names.map((n) => [n, { tensors: 0, storedBytes: 0 }]));
     for (const t of c.index.tensors) {
-      const l = losslessOf(t);
-      const raw = t.offsets[1] - t.offsets[0], stored = l.chunks.reduce((s, ch) => s + ch[1], 0);
+      const raw = t.offsets[1] - t.offsets[0];
+      const l = t.encodings.some((e) => e.kind === "lossless") ? losslessOf(t) : null;
+      const stored = l ? l.chunks.reduce((s, ch) => s + ch[1], 0) : 0;
+      const representations: Representation[] = l
+        ? [{
+          name: "lossless",
+          kind: "lossless",
+          storedBytes: stored,
+          ratio: stored ? raw / stored : 1,
+          relRmse: 0,
+          maxAbs: 0,
+          reason: "",
+        }]
+        : [];
+      for (const n of names) {
+        const e = t.encodings.find((x) => (x as { name?: string }).name === n);
+        const total = totals.get(n)!;
+        if (e && isLossy(e)) {
+          const bytes = e.chunks.reduce((s, ch) => s + ch[1], 0);
+          representations.push({
+            name: n,
+            kind: e.kind,
+            storedBytes: bytes,
+            ratio: bytes ? raw / bytes : 1,
+            ...e.error,
+            reason: e.reason,
+          });
+          total.tensors++;
+          total.storedBytes += bytes;
+        } else {
+          total.storedBytes += stored;
+        }
+      }
       rows.push({
         name: t.name,
         layer: t.layer,
@@ -106,12 +196,23 @@ async function containerRows(
         rawBytes: raw,
         storedBytes: stored,
         ratio: stored ? raw / stored : 1,
-        codec: await planeCodecSummary(c, t),
-        chunks: l.chunks.length,
-        tile: l.tile,
+        codec: l ? await planeCodecSummary(c, t) : "variant-only",
+        chunks: l ? l.chunks.length : 0,
+        tile: l ? l.tile : null,
+        ...(names.length > 0 ? { representations } : {}),
       });
     }
-    const size = c.reader.size;
+    const variants = (c.index.variants ?? []).map((v) => {
+      const total = totals.get(v.name)!;
+      return {
+        name: v.name,
+        tensors: total.tensors,
+        storedBytes: total.storedBytes,
+        ratio: total.storedBytes ? c.index.source.size / total.storedBytes : 1,
+        deriveMs: v.deriveMs,
+      };
+    });
+    const size = c.source.size;
     return {
       rows,
       summary: {
@@ -122,10 +223,14 @@ async function containerRows(
         ratio: Number((c.index.source.size / size).toFixed(4)),
         sha256: c.index.source.sha256,
         alignment: c.index.alignment,
+        ...(c.index.tensors.every((t) => t.encodings.some((e) => e.kind === "lossless"))
+          ? {}
+          : { variantOnly: true }),
       },
+      variants,
     };
   } finally {
-    c.reader.close();
+    c.source.close();
   }
 }
 

@@ -1,67 +1,105 @@
 /**
- * The `tessera` command line: one subcommand per file in this folder.
+ * The `tessera` command line: one subcommand per file in this folder. Relative paths are the
+ * caller's (also under `deno task`), and operating-system errors (a busy port, a full disk, a
+ * missing folder, a permission) are one line and exit code 1.
  * @module
  */
 import { CodecError } from "../../codec/errors.ts";
 import { ContainerError } from "../container/errors.ts";
 import { SafetensorsError } from "../safetensors/errors.ts";
-import { demo } from "./demo.ts";
-import { extract, EXTRACT_USAGE } from "./extract.ts";
-import { inspect, INSPECT_USAGE } from "./inspect.ts";
-import { pack, PACK_USAGE } from "./pack.ts";
-import { pull, PULL_USAGE } from "./pull.ts";
-import { unpack, UNPACK_USAGE } from "./unpack.ts";
+import { StoreError } from "../store/errors.ts";
+import { describeOsError, reportFileSizeLimits } from "./os_errors.ts";
+import { useCallerFolder } from "./paths.ts";
 import { UsageError } from "./usage_error.ts";
-import { verify, VERIFY_USAGE } from "./verify.ts";
 
-const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  pack,
-  unpack,
-  inspect,
-  verify,
-  extract,
-  demo,
-  pull,
+/** A command module: its runner and its usage line. */
+type Command = { run: (args: string[]) => Promise<number>; usage: string };
+
+// Each command is imported only when it runs: a command's start-up then pays for its own modules
+// only (unpack does not load the HTTP client or the server, pull does not load the writer).
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  pack: async () => {
+    const m = await import("./pack.ts");
+    return { run: m.pack, usage: m.PACK_USAGE };
+  },
+  unpack: async () => {
+    const m = await import("./unpack.ts");
+    return { run: m.unpack, usage: m.UNPACK_USAGE };
+  },
+  inspect: async () => {
+    const m = await import("./inspect.ts");
+    return { run: m.inspect, usage: m.INSPECT_USAGE };
+  },
+  verify: async () => {
+    const m = await import("./verify.ts");
+    return { run: m.verify, usage: m.VERIFY_USAGE };
+  },
+  extract: async () => {
+    const m = await import("./extract.ts");
+    return { run: m.extract, usage: m.EXTRACT_USAGE };
+  },
+  derive: async () => {
+    const m = await import("./derive.ts");
+    return { run: m.derive, usage: m.DERIVE_USAGE };
+  },
+  demo: async () => {
+    const m = await import("./demo.ts");
+    return { run: m.demo, usage: "demo [--out DIR]" };
+  },
+  pull: async () => {
+    const m = await import("./pull.ts");
+    return { run: m.pull, usage: m.PULL_USAGE };
+  },
+  push: async () => {
+    const m = await import("./push.ts");
+    return { run: m.push, usage: m.PUSH_USAGE };
+  },
+  import: async () => {
+    const m = await import("./import.ts");
+    return { run: m.importFolder, usage: m.IMPORT_USAGE };
+  },
+  serve: async () => {
+    const [m, c] = await Promise.all([import("../server_main.ts"), import("../server/config.ts")]);
+    return {
+      run: m.main,
+      usage: c.SERVE_USAGE.replace(/^usage: deno task /, "").replace(/\n\s+/g, " "),
+    };
+  },
 };
 
-const USAGE = [
-  PACK_USAGE,
-  UNPACK_USAGE,
-  INSPECT_USAGE,
-  VERIFY_USAGE,
-  EXTRACT_USAGE,
-  "demo [--out DIR]",
-  PULL_USAGE,
-]
-  .map((u) => `  deno task ${u}`).join("\n");
+/** Every command's usage, for the help text (loads every command). */
+async function usage(): Promise<string> {
+  const lines = await Promise.all(Object.values(COMMANDS).map(async (c) => (await c()).usage));
+  return lines.map((u) => `  tessera ${u}`).join("\n");
+}
 
 /** Runs the command line `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   const [name, ...rest] = args;
-  const command = COMMANDS[name ?? ""];
-  if (!command) {
-    console.error(`usage:\n${USAGE}`);
+  const load = Object.hasOwn(COMMANDS, name ?? "") ? COMMANDS[name] : undefined;
+  if (!load) {
+    console.error(`usage:\n${await usage()}`);
     return 2;
   }
+  const command = await load();
   try {
-    return await command(rest);
+    return await command.run(rest);
   } catch (e) {
     if (
       e instanceof UsageError ||
       (e instanceof TypeError && "code" in e && String(e.code).startsWith("ERR_PARSE_ARGS"))
     ) {
-      console.error(
-        `error: ${e.message}\nusage: deno task ${
-          USAGE.split("\n").find((u) => u.includes(`task ${name} `))?.trim().slice(10) ?? name
-        }`,
-      );
+      console.error(`error: ${e.message}\nusage: tessera ${command.usage}`);
       return 2;
+    }
+    const os = describeOsError(e);
+    if (os !== null) {
+      console.error(`error: ${os}`);
+      return 1;
     }
     if (
       e instanceof SafetensorsError || e instanceof ContainerError || e instanceof CodecError ||
-      e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied ||
-      e instanceof RangeError ||
-      e instanceof Deno.errors.AlreadyExists || e instanceof Deno.errors.IsADirectory
+      e instanceof StoreError || e instanceof RangeError
     ) {
       const kind = "kind" in e ? ` [${(e as { kind: string }).kind}]` : "";
       console.error(`error${kind}: ${e.message}`);
@@ -71,4 +109,8 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  useCallerFolder();
+  reportFileSizeLimits();
+  Deno.exit(await main(Deno.args));
+}

@@ -1,25 +1,39 @@
 /**
- * `pull <url> <out.safetensors> [--transport auto|decoded|compressed] [--concurrency N]`: downloads
+ * `pull <url> <out.safetensors> [--transport auto|decoded|compressed] [--workers N]`: downloads
  * a model's original file from a Tessera server, byte-identical. It writes `<out>.part` (with
  * `<out>.part.json` describing it), resumes an interrupted pull, checks the SHA-256 of the whole
  * file, then fsyncs and renames, so `<out>` is either absent or complete and verified.
  * @module
  */
 import { parseArgs } from "node:util";
-import { nativeZstdDecompress } from "../codec_native/zstd.ts";
+import { nativeBackends } from "../codec_native/backends.ts";
 import { ClientError } from "../client/errors.ts";
 import { bodyPieces, type Fetch, parseContentRange } from "../client/http.ts";
-import { openSource, type Transport } from "../client/load_model.ts";
-import { fetchManifest, type Manifest } from "../client/manifest.ts";
-import { type ModelRef, parseModelUrl, resolveUrl } from "../client/model_url.ts";
-import { resumePoint, streamOriginal } from "../client/original_stream.ts";
-import { type Sha256, sha256 } from "../hash/sha256.ts";
+import {
+  type LoadOptions,
+  openSource,
+  type SourceFile,
+  sourceFile,
+  type Transport,
+} from "../client/load_model.ts";
+import { parseModelUrl, resolveUrl } from "../client/model_url.ts";
+import type { RemoteContainer } from "../client/remote_container.ts";
+import { assemble } from "../container/assemble.ts";
+import type { Hasher } from "../container/backends.ts";
+import { ContainerError } from "../container/errors.ts";
+import { planBlocks, slicePieces } from "../container/plan.ts";
+import { originalPieces, readOriginalHeader } from "../container/read.ts";
+import { defaultWorkers } from "../io/unpack_file.ts";
+import { createDecodePool } from "../threads/decode_pool.ts";
+import { INTERRUPTED_EXIT, listenForInterrupt } from "./interrupt.ts";
+import { makeParents } from "./paths.ts";
 import { formatBytes, progressBar } from "./progress.ts";
+import { pullRepo } from "./pull_repo.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** Usage line of the command. */
-export const PULL_USAGE =
-  "pull <url> <out.safetensors> [--transport auto|decoded|compressed] [--concurrency N]";
+export const PULL_USAGE = "pull <url> <out.safetensors | folder/> [--file PATH] " +
+  "[--transport auto|decoded|compressed] [--workers N]";
 
 /** Options for {@link pullFile}. */
 export interface PullOptions {
@@ -29,8 +43,14 @@ export interface PullOptions {
   readonly out: string;
   /** `auto` (the default) uses `compressed` when the server offers the container. */
   readonly transport?: Transport | "auto";
-  /** Requests in flight for the compressed transport; 4 by default. */
-  readonly concurrency?: number;
+  /** Decode threads for the compressed transport; by default one per core for large files. */
+  readonly workers?: number;
+  /** Output bytes per decoded block (compressed transport); 1 MiB by default. */
+  readonly blockBytes?: number;
+  /** How the container is read over HTTP; for tuning and tests. */
+  readonly http?: LoadOptions["http"];
+  /** The safetensors file to pull from a revision of several: its path in the repo. */
+  readonly file?: string;
   /** Interrupts the pull; the partial file stays for a later resume. */
   readonly signal?: AbortSignal;
   /** The `fetch` to use; the global one by default. */
@@ -83,53 +103,46 @@ export async function pullFile(options: PullOptions): Promise<PullResult> {
   const fetchFn: Fetch = options.fetch ?? ((input, init) => fetch(input, init));
   const { signal } = options;
   const ref = parseModelUrl(options.url);
-  const manifest = await fetchManifest(fetchFn, ref, signal);
-  const source = await openSource(fetchFn, ref, manifest, {
+  const source = await openSource(fetchFn, ref, {
     transport: options.transport,
-    zstdDecompress: nativeZstdDecompress,
+    backends: nativeBackends(),
+    http: options.http,
+    file: options.file,
   }, signal);
+  const file = sourceFile(ref, source, options.file);
   const partPath = `${options.out}.part`, metaPath = `${options.out}.part.json`;
   const previous = await readMeta(metaPath);
   let have = 0;
   if (
-    previous && previous.id === manifest.id && previous.sha256 === manifest.sha256 &&
-    previous.size === manifest.size
+    previous && previous.id === file.id && previous.sha256 === file.sha256 &&
+    previous.size === file.size
   ) {
     have = await fileSize(partPath);
-    if (have > manifest.size) have = 0;
+    if (have > file.size) have = 0;
   }
   const part = await Deno.open(partPath, { read: true, write: true, create: true });
   let result: Omit<PullResult, "sha256" | "size" | "id" | "revision">;
   let closed = false;
   try {
-    const sink = partSink(part, manifest.size, options.onProgress);
+    const sink = partSink(part, file.size, options.onProgress);
     if (source.transport === "decoded") {
-      result = await pullDecoded(fetchFn, ref, manifest, sink, metaPath, have, previous, signal);
+      const url = resolveUrl(ref, options.file);
+      result = await pullDecoded(fetchFn, url, file, sink, metaPath, have, previous, signal);
     } else {
-      const point = resumePoint(source.container.index, have);
-      await sink.restart(point.offset);
-      await writeMeta(metaPath, metaOf(manifest, previous?.etag ?? null));
-      for await (
-        const piece of streamOriginal(fetchFn, source.container, {
-          from: point,
-          concurrency: options.concurrency,
-          signal,
-          zstdDecompress: nativeZstdDecompress,
-        })
-      ) {
-        await sink.write(piece);
-      }
-      result = { transport: "compressed", resumedFrom: point.offset, restarted: false };
+      await sink.restart(have);
+      await writeMeta(metaPath, metaOf(file, previous?.etag ?? null));
+      await pullCompressed(source.containers.get("")!, sink, have, options);
+      result = { transport: "compressed", resumedFrom: have, restarted: false };
     }
     const digest = sink.digest();
-    if (sink.position !== manifest.size || digest !== manifest.sha256) {
+    if (sink.position !== file.size || digest !== file.sha256) {
       part.close();
       closed = true;
       await discard(partPath, metaPath);
-      throw new ClientError(
+      throw new ContainerError(
         "digest_mismatch",
-        `${manifest.id}@${manifest.revision}: the downloaded file (${sink.position} bytes, sha256 ` +
-          `${digest}) is not the ${manifest.size}-byte file ${manifest.sha256}; partial file removed`,
+        `${file.id}@${file.revision}: the downloaded file (${sink.position} bytes, sha256 ` +
+          `${digest}) is not the ${file.size}-byte file ${file.sha256}; partial file removed`,
       );
     }
     await part.sync();
@@ -141,10 +154,10 @@ export async function pullFile(options: PullOptions): Promise<PullResult> {
   await Deno.remove(metaPath).catch(() => {});
   return {
     ...result,
-    id: manifest.id,
-    revision: manifest.revision,
-    size: manifest.size,
-    sha256: manifest.sha256,
+    id: file.id,
+    revision: file.revision,
+    size: file.size,
+    sha256: file.sha256,
   };
 }
 
@@ -165,13 +178,14 @@ function partSink(
   total: number,
   onProgress?: (done: number, total: number) => void,
 ): PartSink {
-  let hash: Sha256 = sha256(), position = 0;
+  const backends = nativeBackends();
+  let hash: Hasher = backends.sha256(), position = 0;
   return {
     get position() {
       return position;
     },
     async restart(offset) {
-      hash = sha256();
+      hash = backends.sha256();
       await file.truncate(offset);
       await file.seek(0, Deno.SeekMode.Start);
       const block = new Uint8Array(Math.min(HASH_BLOCK, Math.max(1, offset)));
@@ -189,12 +203,14 @@ function partSink(
       if (position + bytes.length > total) {
         throw new ClientError(
           "bad_response",
-          `the server sent more than the ${total} bytes the manifest announces`,
+          `the server sent more than the ${total} bytes the file has`,
         );
       }
+      // Hashing (on a native thread where there is one) overlaps the write.
+      const hashed = hash.updateAsync ? hash.updateAsync(bytes) : hash.update(bytes);
       let written = 0;
       while (written < bytes.length) written += await file.write(bytes.subarray(written));
-      hash.update(bytes);
+      await hashed;
       position += bytes.length;
       onProgress?.(position, total);
     },
@@ -202,21 +218,48 @@ function partSink(
   };
 }
 
+/**
+ * The compressed transport from byte `have` of the original file on: the container's bytes from
+ * the first block that holds it, fetched in spans and decoded here on `options.workers` threads,
+ * written in order while the next blocks decode.
+ */
+async function pullCompressed(
+  c: RemoteContainer,
+  sink: PartSink,
+  have: number,
+  options: PullOptions,
+): Promise<void> {
+  const size = c.index.source.size;
+  const pieces = originalPieces(c, await readOriginalHeader(c));
+  const workers = options.workers ?? defaultWorkers(size - have);
+  const pool = workers > 0 ? createDecodePool(workers, c.backends) : undefined;
+  try {
+    const blocks = planBlocks(slicePieces(pieces, have, size), { blockBytes: options.blockBytes });
+    for await (
+      const block of assemble(c, blocks, { executor: pool, recycle: true, signal: options.signal })
+    ) {
+      await sink.write(block);
+      options.signal?.throwIfAborted();
+    }
+  } finally {
+    pool?.close();
+  }
+}
+
 async function pullDecoded(
   fetchFn: Fetch,
-  ref: ModelRef,
-  manifest: Manifest,
+  url: string,
+  file: SourceFile,
   sink: PartSink,
   metaPath: string,
   have: number,
   previous: PartMeta | undefined,
   signal?: AbortSignal,
 ): Promise<Omit<PullResult, "sha256" | "size" | "id" | "revision">> {
-  const url = resolveUrl(ref);
   let restarted = false;
   if (have > 0 && !previous?.etag) have = 0;
   await sink.restart(have);
-  if (have === manifest.size) return { transport: "decoded", resumedFrom: have, restarted };
+  if (have === file.size) return { transport: "decoded", resumedFrom: have, restarted };
   const headers: Record<string, string> = {};
   if (have > 0) {
     headers.Range = `bytes=${have}-`;
@@ -229,7 +272,7 @@ async function pullDecoded(
   }
   if (res.status === 206) {
     const range = parseContentRange(res.headers.get("content-range"));
-    if (!range || range.first !== have || range.total !== manifest.size) {
+    if (!range || range.first !== have || range.total !== file.size) {
       await res.body?.cancel();
       throw new ClientError(
         "bad_response",
@@ -249,24 +292,24 @@ async function pullDecoded(
   }
   const etag = res.headers.get("etag");
   const tag = etag?.replace(/^W\//, "").replace(/"/g, "");
-  if (tag && /^[0-9a-f]{64}$/.test(tag) && tag !== manifest.sha256) {
+  if (tag && /^[0-9a-f]{64}$/.test(tag) && tag !== file.sha256) {
     await res.body?.cancel();
     throw new ClientError(
       "manifest_mismatch",
-      `GET ${url}: ETag ${etag} names another file than the manifest (${manifest.sha256})`,
+      `GET ${url}: ETag ${etag} names another file than the one asked for (${file.sha256})`,
     );
   }
-  await writeMeta(metaPath, metaOf(manifest, etag && !etag.startsWith("W/") ? etag : null));
+  await writeMeta(metaPath, metaOf(file, etag && !etag.startsWith("W/") ? etag : null));
   for await (const piece of bodyPieces(res)) await sink.write(piece);
   return { transport: "decoded", resumedFrom: have, restarted };
 }
 
-function metaOf(manifest: Manifest, etag: string | null): PartMeta {
+function metaOf(file: SourceFile, etag: string | null): PartMeta {
   return {
-    id: manifest.id,
-    revision: manifest.revision,
-    sha256: manifest.sha256,
-    size: manifest.size,
+    id: file.id,
+    revision: file.revision,
+    sha256: file.sha256,
+    size: file.size,
     etag,
   };
 }
@@ -323,7 +366,8 @@ export async function pull(args: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       transport: { type: "string", default: "auto" },
-      concurrency: { type: "string", default: "4" },
+      workers: { type: "string" },
+      file: { type: "string" },
     },
   });
   if (positionals.length !== 2) throw new UsageError(PULL_USAGE);
@@ -331,20 +375,37 @@ export async function pull(args: string[]): Promise<number> {
   if (transport !== "auto" && transport !== "decoded" && transport !== "compressed") {
     throw new UsageError(`--transport must be auto, decoded or compressed: received ${transport}`);
   }
-  const concurrency = Number(values.concurrency);
-  if (!(Number.isInteger(concurrency) && concurrency >= 1)) {
-    throw new UsageError(`--concurrency must be an integer >= 1: received ${values.concurrency}`);
+  const workers = values.workers === undefined ? undefined : Number(values.workers);
+  if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0 && workers <= 64)) {
+    throw new UsageError(`--workers must be an integer from 0 to 64: received ${values.workers}`);
   }
   const [url, out] = positionals;
+  const folder = out.endsWith("/") || (await isFolder(out));
+  if (folder && values.file !== undefined) {
+    throw new UsageError("--file names one file: give an output file, not a folder");
+  }
+  const interrupt = listenForInterrupt();
   let bar: ReturnType<typeof progressBar> | undefined;
+  const common = {
+    url,
+    transport,
+    workers,
+    signal: interrupt.signal,
+    onProgress: (done: number, total: number) => (bar ??= progressBar("pull", total)).update(done),
+  } as const;
   try {
-    const r = await pullFile({
-      url,
-      out,
-      transport,
-      concurrency,
-      onProgress: (done, total) => (bar ??= progressBar("pull", total)).update(done),
-    });
+    if (folder) {
+      const files = await pullRepo({ ...common, folder: out });
+      bar?.finish();
+      const bytes = files.reduce((n, f) => n + f.size, 0);
+      console.log(
+        `${out}: ${files.length} files of ${files[0]?.id ?? url}, ${formatBytes(bytes)}; ` +
+          "every file verified by its sha256",
+      );
+      return 0;
+    }
+    await makeParents(out);
+    const r = await pullFile({ ...common, out, file: values.file });
     bar?.finish();
     console.log(
       `${out}: ${r.id}@${r.revision}, ${
@@ -355,7 +416,14 @@ export async function pull(args: string[]): Promise<number> {
     );
     return 0;
   } catch (e) {
-    bar?.finish();
+    bar?.stop();
+    if (interrupt.signal.aborted) {
+      console.error(
+        `interrupted: what was downloaded is kept (${folder ? `in ${out}` : `${out}.part`}); ` +
+          "run the same pull again to resume",
+      );
+      return INTERRUPTED_EXIT;
+    }
     if (e instanceof ClientError) {
       console.error(`error [${e.kind}]: ${e.message}`);
       return 1;
@@ -366,5 +434,15 @@ export async function pull(args: string[]): Promise<number> {
       return 1;
     }
     throw e;
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+async function isFolder(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
   }
 }

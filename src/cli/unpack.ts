@@ -2,8 +2,8 @@
  * `unpack <in.tsr> <out.safetensors>`: rebuilds the original, byte-identical and SHA-256 checked.
  * @module
  */
-import { openContainerFile } from "../container/read.ts";
-import { unpackTo } from "../container/unpack.ts";
+import { openContainerFile } from "../io/container_file.ts";
+import { unpackFile } from "../io/unpack_file.ts";
 import { progressBar } from "./progress.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -17,13 +17,13 @@ export async function unpack(args: string[]): Promise<number> {
   try {
     const bar = progressBar("unpack", c.index.source.size);
     let done = 0;
-    await unpackTo(c, args[1], (n) => bar.update(done += n));
+    await unpackFile(c, args[1], { onBytes: (n) => bar.update(done += n) });
     bar.finish();
     console.log(
       `${args[1]}: ${c.index.source.size} bytes, sha256 ${c.index.source.sha256} (verified)`,
     );
     return 0;
   } finally {
-    c.reader.close();
+    c.source.close();
   }
 }

@@ -2,8 +2,10 @@
  * `verify <file.tsr>`: checks every chunk, tensor and the whole file; exits 1 naming each failure.
  * @module
  */
-import { openContainerFile } from "../container/read.ts";
 import { verifyContainer } from "../container/verify.ts";
+import { openContainerFile } from "../io/container_file.ts";
+import { createDecodePool } from "../threads/decode_pool.ts";
+import { defaultWorkers } from "../io/unpack_file.ts";
 import { formatBytes, progressBar } from "./progress.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -18,7 +20,14 @@ export async function verify(args: string[]): Promise<number> {
     const total = c.index.tensors.reduce((s, t) => s + t.offsets[1] - t.offsets[0], 0);
     const bar = progressBar("verify", total);
     let done = 0;
-    const report = await verifyContainer(c, (n) => bar.update(done += n));
+    const workers = defaultWorkers(c.index.source.size);
+    const pool = workers > 0 ? createDecodePool(workers, c.backends) : undefined;
+    let report;
+    try {
+      report = await verifyContainer(c, { executor: pool, onBytes: (n) => bar.update(done += n) });
+    } finally {
+      pool?.close();
+    }
     bar.finish();
     for (const p of report.problems) {
       const where = p.tensor === null
@@ -36,6 +45,6 @@ export async function verify(args: string[]): Promise<number> {
     console.log(`${args[0]}: OK; ${summary}; sha256 ${c.index.source.sha256}`);
     return 0;
   } finally {
-    c.reader.close();
+    c.source.close();
   }
 }

@@ -2,6 +2,7 @@
  * Fetches one tensor decoded by the server and checks its SHA-256. Browser-safe.
  * @module
  */
+import { ContainerError } from "../container/errors.ts";
 import { ClientError } from "./errors.ts";
 import { type Fetch, readExact, request } from "./http.ts";
 import type { Limiter } from "./limiter.ts";
@@ -45,7 +46,7 @@ export function fetchDecodedTensor(
     const bytes = await readExact(res, t.rawBytes, `GET ${url}`, options.onBytes);
     const digest = await webSha256Hex(bytes);
     if (digest !== t.sha256) {
-      throw new ClientError(
+      throw new ContainerError(
         "digest_mismatch",
         `tensor "${t.name}": received bytes hash to ${digest}, the manifest says ${t.sha256}`,
       );

@@ -1,13 +1,14 @@
 /**
- * Deno only (not browser-safe): {@link loadModel} with the native Zstandard decoder of `node:zlib`,
- * several times faster than the portable one for `compressed` transport.
+ * Deno only (not browser-safe): {@link loadModel} with the native backends (kernels, SHA-256,
+ * libzstd) and decode worker threads, which start only once a block is large enough to need them.
  * @module
  */
-import { nativeZstdDecompress } from "../codec_native/zstd.ts";
+import { nativeBackends } from "../codec_native/backends.ts";
+import { createDecodePool } from "../threads/decode_pool.ts";
 import { type LoadedTensor, loadModel, type LoadOptions } from "./load_model.ts";
 
 /**
- * {@link loadModel}, decoding Zstandard planes natively unless `options.zstdDecompress` is given.
+ * {@link loadModel} with native decoding on `workers` threads (one per core by default).
  *
  * @example
  * ```ts ignore
@@ -17,9 +18,19 @@ import { type LoadedTensor, loadModel, type LoadOptions } from "./load_model.ts"
  * }
  * ```
  */
-export function loadModelNative(
+export async function* loadModelNative(
   url: string | URL,
-  options: LoadOptions = {},
+  options: LoadOptions & { readonly workers?: number } = {},
 ): AsyncGenerator<LoadedTensor> {
-  return loadModel(url, { zstdDecompress: nativeZstdDecompress, ...options });
+  const backends = options.backends ?? nativeBackends();
+  const workers = options.workers ?? Math.min(8, navigator.hardwareConcurrency || 1);
+  // Workers only once the model proves large: a small one decodes here without starting them.
+  const pool = options.executor || workers === 0
+    ? undefined
+    : createDecodePool(workers, backends, { startAfter: 16 << 20 });
+  try {
+    yield* loadModel(url, { ...options, backends, executor: options.executor ?? pool });
+  } finally {
+    pool?.close();
+  }
 }

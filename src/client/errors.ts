@@ -1,5 +1,7 @@
 /**
- * The error type of the Tessera client. Browser-safe.
+ * The error type of the Tessera client, for what goes wrong between it and the server. Bytes that
+ * fail their checksums or digests are a `ContainerError` (`chunk_corrupt`, `digest_mismatch`, …),
+ * wherever they were decoded, as in every other reader. Browser-safe.
  * @module
  */
 
@@ -11,13 +13,10 @@ export type ClientErrorKind =
   | "http"
   /** The server answered 2xx, but the response is malformed: wrong length, range or JSON shape. */
   | "bad_response"
-  /** The container head or index is invalid, or the index fails its SHA-256. */
-  | "container_invalid"
-  /** A container chunk does not decode or does not match its checksums. */
-  | "chunk_corrupt"
-  /** Bytes do not hash to the SHA-256 the manifest or index records. */
-  | "digest_mismatch"
-  /** The manifest and the container disagree about a tensor or the file. */
+  /**
+   * The manifest and the container disagree about a tensor or the file, or the bytes on the server
+   * changed while they were being read.
+   */
   | "manifest_mismatch";
 
 /**

@@ -43,16 +43,30 @@ export async function request(
 }
 
 /**
- * Reads a body of exactly `length` bytes into one buffer; a longer or shorter body is a
- * `bad_response`. `onBytes` sees each piece as it arrives.
+ * A buffer of `length` bytes that worker threads can read without a copy: over a
+ * `SharedArrayBuffer` where the platform has one (Deno, and browsers in cross-origin isolation),
+ * else an ordinary one. A span of a remote container lands in one, and the blocks decoded from it
+ * on worker threads share it instead of each taking a copy of its part.
+ */
+export function shareableBytes(length: number): Uint8Array {
+  return typeof SharedArrayBuffer === "function"
+    ? new Uint8Array(new SharedArrayBuffer(length))
+    : new Uint8Array(length);
+}
+
+/**
+ * Reads a body of exactly `length` bytes into one buffer (with `shared`, one worker threads can
+ * read without a copy); a longer or shorter body is a `bad_response`. `onBytes` sees each piece as
+ * it arrives.
  */
 export async function readExact(
   res: Response,
   length: number,
   what: string,
   onBytes?: OnBytes,
+  shared = false,
 ): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
+  const out = shared ? shareableBytes(length) : new Uint8Array(length);
   let pos = 0;
   for await (const value of bodyPieces(res)) {
     if (pos + value.length > length) {

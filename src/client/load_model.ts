@@ -1,19 +1,33 @@
 /**
  * `loadModel`: a model, tensor by tensor in load order (embeddings, blocks, head), each yielded as
- * soon as its SHA-256 is verified. Browser-safe.
+ * soon as its SHA-256 is verified. With the compressed transport the manifest and the container
+ * are opened at once (one round trip), then the one planner and assembler fetch container spans
+ * in load order and decode them here; with the decoded transport the server decodes.
+ * Browser-safe.
  * @module
  */
 import type { Dtype } from "../../codec/dtype.ts";
-import type { ZstdDecompress } from "../../codec/zstd_decode.ts";
-import { fetchCompressedTensor } from "./compressed_tensor.ts";
+import { assemble, type BlockExecutor } from "../container/assemble.ts";
+import type { Backends } from "../container/backends.ts";
+import { portableBackends } from "../container/portable_backends.ts";
+import { ContainerError } from "../container/errors.ts";
+import type { TensorEntry } from "../container/index_schema.ts";
+import { planBlocks, tensorPiece } from "../container/plan.ts";
 import { fetchDecodedTensor } from "./decoded_tensor.ts";
 import { ClientError } from "./errors.ts";
 import type { Fetch } from "./http.ts";
-import { type Limiter, limiter } from "./limiter.ts";
-import { fetchManifest, loadOrder, type Manifest, type ManifestTensor } from "./manifest.ts";
+import { limiter } from "./limiter.ts";
+import {
+  fetchManifest,
+  loadOrder,
+  type Manifest,
+  type ManifestTensor,
+  singleFile,
+} from "./manifest.ts";
 import { apiUrl, type ModelRef, parseModelUrl, tensorUrl } from "./model_url.ts";
 import { orderedWindow } from "./ordered_window.ts";
-import { type LoadProgress, progressMeter } from "./progress_meter.ts";
+import { type LoadProgress, type ProgressMeter, progressMeter } from "./progress_meter.ts";
+import type { HttpSourceOptions } from "./http_source.ts";
 import { openRemoteContainer, type RemoteContainer } from "./remote_container.ts";
 
 /** How tensor bytes travel: decoded by the server, or as container chunks decoded here. */
@@ -21,7 +35,7 @@ export type Transport = "decoded" | "compressed";
 
 /** Options for {@link loadModel}. */
 export interface LoadOptions {
-  /** Requests in flight, and tensors fetched ahead of the one being yielded; 4 by default. */
+  /** Decoded transport: tensors requested at once, and fetched ahead; 4 by default. */
   readonly concurrency?: number;
   /** Called whenever bytes arrive or a tensor is verified. */
   readonly onProgress?: (p: LoadProgress) => void;
@@ -31,8 +45,12 @@ export interface LoadOptions {
   readonly transport?: Transport | "auto";
   /** The `fetch` to use; the global one by default. */
   readonly fetch?: Fetch;
-  /** Zstandard decoder for the compressed transport; the portable one by default. */
-  readonly zstdDecompress?: ZstdDecompress;
+  /** SHA-256, Zstandard and the chunk kernel; the portable ones by default. */
+  readonly backends?: Backends;
+  /** Where the compressed transport decodes blocks; this thread by default. */
+  readonly executor?: BlockExecutor;
+  /** How the container is read over HTTP (span sizes, what the open fetches); for tuning. */
+  readonly http?: Omit<HttpSourceOptions, "signal" | "onBytes">;
 }
 
 /** One verified tensor. */
@@ -50,10 +68,9 @@ export interface LoadedTensor {
 }
 
 /**
- * Loads the model at `url` (`http://host/v1/models/org/name[?revision=r]`). Fetches the manifest,
- * then tensors layer by layer, `concurrency` at a time, and yields each in load order once its
- * SHA-256 matches the manifest. Breaking out of the loop cancels the requests in flight. A URL
- * that names no model, or a bad `concurrency`, throws at once.
+ * Loads the model at `url` (`http://host/v1/models/org/name[?revision=r]`), yielding each tensor
+ * in load order once its SHA-256 matches. Breaking out of the loop cancels the requests in
+ * flight. A URL that names no model, or a bad `concurrency`, throws at once.
  *
  * @example
  * ```ts ignore
@@ -69,22 +86,28 @@ export function loadModel(
 ): AsyncGenerator<LoadedTensor> {
   const ref = parseModelUrl(url);
   const concurrency = options.concurrency ?? 4;
-  return load(ref, options, concurrency, limiter(concurrency));
+  if (!(Number.isInteger(concurrency) && concurrency >= 1)) {
+    throw new RangeError(`concurrency must be an integer >= 1: received ${concurrency}`);
+  }
+  return load(ref, options, concurrency);
 }
 
 async function* load(
   ref: ModelRef,
   options: LoadOptions,
   concurrency: number,
-  limit: Limiter,
 ): AsyncGenerator<LoadedTensor> {
   const fetchFn: Fetch = options.fetch ?? ((input, init) => fetch(input, init));
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
   try {
-    const manifest = await fetchManifest(fetchFn, ref, signal);
-    const source = await openSource(fetchFn, ref, manifest, options, signal);
-    const order = loadOrder(manifest);
+    const source = await openSource(fetchFn, ref, options, signal);
+    const manifestOrder = source.transport === "decoded" ? loadOrder(source.manifest) : [];
+    const order: readonly LoadEntry[] = source.transport === "decoded"
+      ? manifestOrder
+      : source.manifest
+      ? loadOrder(source.manifest)
+      : indexLoadOrder(source.containers.get("")!);
     const meter = progressMeter(
       {
         bytesTotal: order.reduce((n, t) => n + t.rawBytes, 0),
@@ -93,30 +116,12 @@ async function* load(
       },
       options.onProgress,
     );
-    const fetchOne = (t: ManifestTensor) => {
-      if (source.transport === "decoded") {
-        return fetchDecodedTensor(fetchFn, tensorUrl(ref, t.name), t, {
-          signal,
-          limit,
-          onBytes: (n) => meter.add(n, n),
-        });
-      }
-      return fetchCompressedTensor(
-        fetchFn,
-        source.container,
-        source.container.tensors.get(t.name)!,
-        {
-          signal,
-          limit,
-          zstdDecompress: options.zstdDecompress,
-          onWireBytes: (n) => meter.add(0, n),
-          onRawBytes: (n) => meter.add(n, 0),
-        },
-      );
-    };
+    const tensors = source.transport === "decoded"
+      ? decodedTensors(fetchFn, ref, manifestOrder, meter, concurrency, signal)
+      : compressedTensors(source.containers, order, meter, options, signal);
     let next = 0;
     if (order.length > 0) meter.layer(order[0].layer);
-    for await (const bytes of orderedWindow(order, concurrency, fetchOne)) {
+    for await (const bytes of tensors) {
       signal.throwIfAborted();
       const t = order[next++];
       if (next < order.length) meter.layer(order[next].layer);
@@ -131,73 +136,236 @@ async function* load(
   }
 }
 
-/** Where tensor bytes come from. */
-export type TensorSource =
-  | { readonly transport: "decoded" }
-  | { readonly transport: "compressed"; readonly container: RemoteContainer };
+/** The decoded transport: each tensor from the server, `concurrency` at a time, in order. */
+function decodedTensors(
+  fetchFn: Fetch,
+  ref: ModelRef,
+  order: ManifestTensor[],
+  meter: ProgressMeter,
+  concurrency: number,
+  signal: AbortSignal,
+): AsyncIterable<Uint8Array> {
+  const limit = limiter(concurrency);
+  return orderedWindow(
+    order,
+    concurrency,
+    (t) =>
+      fetchDecodedTensor(fetchFn, tensorUrl(ref, t.name), t, {
+        signal,
+        limit,
+        onBytes: (n) => meter.add(n, n),
+      }),
+  );
+}
 
 /**
- * Chooses the transport and, for `compressed`, opens the container and checks that it describes
- * the same file as the manifest.
+ * The compressed transport: the tensors of `order` planned as one body per container (each tensor
+ * in blocks of its own), assembled from container spans, each tensor checked against its SHA-256.
+ * Tensors of a sharded repo come from their file's container, in the manifest's load order; a run
+ * of tensors of one file is one body, so spans keep coalescing within a shard.
+ */
+async function* compressedTensors(
+  containers: ReadonlyMap<string, RemoteContainer>,
+  order: readonly LoadEntry[],
+  meter: ProgressMeter,
+  options: LoadOptions,
+  signal: AbortSignal,
+): AsyncGenerator<Uint8Array> {
+  for (let at = 0; at < order.length;) {
+    const file = order[at].file ?? "";
+    let end = at + 1;
+    while (end < order.length && (order[end].file ?? "") === file) end++;
+    const c = containers.get(file);
+    if (!c) throw new ClientError("bad_response", `no container for file "${file}"`);
+    const entries = order.slice(at, end).map((t) => {
+      const e = c.tensors.get(t.name);
+      if (!e) {
+        throw new ClientError("manifest_mismatch", `${c.source.url} holds no tensor "${t.name}"`);
+      }
+      return e;
+    });
+    const blocks = planBlocks(entries.map(tensorPiece), { pieceAligned: true });
+    const parts = assemble(c, blocks, {
+      executor: options.executor,
+      signal,
+      onStoredBytes: (n) => meter.add(0, n),
+    });
+    try {
+      for (const t of entries) yield await gather(c, t, parts, meter);
+    } finally {
+      await parts.return(undefined);
+    }
+    at = end;
+  }
+}
+
+/** The bytes of tensor `t` from the next blocks of `parts`, checked against its SHA-256. */
+async function gather(
+  c: RemoteContainer,
+  t: TensorEntry,
+  parts: AsyncGenerator<Uint8Array>,
+  meter: ProgressMeter,
+): Promise<Uint8Array> {
+  {
+    const size = t.offsets[1] - t.offsets[0];
+    let bytes: Uint8Array = new Uint8Array(0);
+    for (let got = 0; got < size;) {
+      const n = await parts.next();
+      if (n.done) throw new Error(`the plan ended inside tensor "${t.name}"`);
+      // A tensor of one block is that block; a larger one is gathered.
+      if (got === 0 && n.value.length === size) bytes = n.value;
+      else {
+        if (got === 0) bytes = new Uint8Array(size);
+        bytes.set(n.value, got);
+      }
+      got += n.value.length;
+      meter.add(n.value.length, 0);
+    }
+    const h = c.backends.sha256();
+    h.update(bytes);
+    const digest = h.hex();
+    if (digest !== t.sha256) {
+      throw new ContainerError(
+        "digest_mismatch",
+        `tensor "${t.name}": decoded bytes hash to ${digest}, the index says ${t.sha256}`,
+      );
+    }
+    return bytes;
+  }
+}
+
+/**
+ * Where tensor bytes come from: the server, which decodes them (listed by the manifest), or the
+ * container, whose index lists them.
+ */
+export type TensorSource =
+  | { readonly transport: "decoded"; readonly manifest: Manifest }
+  | {
+    readonly transport: "compressed";
+    /** The containers by safetensors file path; `""` for the one of a single-file revision. */
+    readonly containers: ReadonlyMap<string, RemoteContainer>;
+    /** For a revision of several files, the manifest that lists them; else absent. */
+    readonly manifest?: Manifest;
+  };
+
+/** What a load needs of a tensor, from the manifest or the container index. */
+export interface LoadEntry {
+  /** Name. */
+  readonly name: string;
+  /** Element type. */
+  readonly dtype: Dtype;
+  /** Dimensions. */
+  readonly shape: readonly number[];
+  /** Layer key. */
+  readonly layer: string;
+  /** Bytes of its data. */
+  readonly rawBytes: number;
+  /** The safetensors file that holds it, in a revision of several. */
+  readonly file?: string;
+}
+
+/** The original file a source describes: the model, its revision, and the file's size and hash. */
+export interface SourceFile {
+  /** `org/name`. */
+  readonly id: string;
+  /** The revision asked for. */
+  readonly revision: string;
+  /** SHA-256 of the original file. */
+  readonly sha256: string;
+  /** Its size in bytes. */
+  readonly size: number;
+}
+
+/**
+ * Opens the source of `ref`'s tensors. The compressed transport needs only the container (at the
+ * conventional URL `…/container?revision=`): its index lists every tensor, its digest and the load
+ * order, so nothing else is fetched before the first layer's bytes are asked for. The decoded
+ * transport fetches the manifest. With `auto`, a server that offers no container gets the decoded
+ * transport.
  */
 export async function openSource(
   fetchFn: Fetch,
   ref: ModelRef,
-  manifest: Manifest,
-  options: Pick<LoadOptions, "transport" | "zstdDecompress">,
+  options: Pick<LoadOptions, "transport" | "backends" | "http"> & {
+    /** One safetensors file of a revision of several: its path. */
+    readonly file?: string;
+  },
   signal?: AbortSignal,
 ): Promise<TensorSource> {
   const wanted = options.transport ?? "auto";
-  if (wanted === "decoded") return { transport: "decoded" };
-  const url = containerUrl(ref, manifest);
-  if (wanted === "auto" && !(await offersContainer(fetchFn, url, signal))) {
-    return { transport: "decoded" };
-  }
-  const container = await openRemoteContainer(fetchFn, url, {
-    signal,
-    zstdDecompress: options.zstdDecompress,
+  const decoded = async (): Promise<TensorSource> => ({
+    transport: "decoded",
+    manifest: await fetchManifest(fetchFn, ref, signal),
   });
-  checkAgreement(manifest, container);
-  return { transport: "compressed", container };
-}
-
-/** The container URL: the manifest's, resolved against the API, else the conventional one. */
-export function containerUrl(ref: ModelRef, manifest: Manifest): string {
-  const fallback = apiUrl(ref, "/container");
-  const given = manifest.container?.url;
-  return given ? new URL(given, fallback).href : fallback;
-}
-
-async function offersContainer(
-  fetchFn: Fetch,
-  url: string,
-  signal?: AbortSignal,
-): Promise<boolean> {
+  if (wanted === "decoded") return await decoded();
+  const open = (url: string) =>
+    openRemoteContainer(fetchFn, url, {
+      ...options.http,
+      signal,
+      backends: options.backends ?? portableBackends,
+    });
+  const one = options.file === undefined
+    ? apiUrl(ref, "/container")
+    : `${apiUrl(ref, "/container")}&${new URLSearchParams({ file: options.file })}`;
   try {
-    const res = await fetchFn(url, { method: "HEAD", signal });
-    await res.body?.cancel();
-    return res.status === 200;
+    const container = await open(one);
+    return { transport: "compressed", containers: new Map([["", container]]) };
   } catch (e) {
-    if (signal?.aborted) throw e;
-    return false;
+    if (!(e instanceof ClientError && e.kind === "http")) throw e;
+    // Several safetensors files (400), or no container at all: the manifest says which.
+    const manifest = await fetchManifest(fetchFn, ref, signal);
+    const files = (manifest.files ?? []).filter((f) => f.container);
+    if (e.status === 400 && files.length > 1 && options.file === undefined) {
+      const base = apiUrl(ref, "/container");
+      const opened = await Promise.all(
+        files.map(async (f) => [f.path, await open(new URL(f.container!.url, base).href)] as const),
+      );
+      return { transport: "compressed", containers: new Map(opened), manifest };
+    }
+    if (wanted === "auto") return { transport: "decoded", manifest };
+    throw e;
   }
 }
 
-function checkAgreement(manifest: Manifest, c: RemoteContainer): void {
-  const fail = (what: string) => {
-    throw new ClientError("manifest_mismatch", `${c.url}: ${what}`);
-  };
-  if (c.index.source.sha256 !== manifest.sha256 || c.index.source.size !== manifest.size) {
-    fail(`container holds file ${c.index.source.sha256}, the manifest names ${manifest.sha256}`);
-  }
-  for (const t of manifest.tensors) {
-    const e = c.tensors.get(t.name);
-    if (!e) fail(`tensor "${t.name}" is in the manifest but not in the container`);
-    else if (
-      e.sha256 !== t.sha256 || e.dtype !== t.dtype || e.shape.join() !== t.shape.join() ||
-      e.offsets[0] !== t.offsets[0] || e.offsets[1] !== t.offsets[1]
-    ) {
-      fail(`tensor "${t.name}" differs between the manifest and the container index`);
+/**
+ * The original file `source` describes, for the model `ref` names: the revision's only
+ * safetensors file, or the one at path `file`.
+ */
+export function sourceFile(ref: ModelRef, source: TensorSource, file?: string): SourceFile {
+  if (source.transport === "decoded") {
+    if (file !== undefined) {
+      const f = (source.manifest.files ?? []).find((f) => f.path === file);
+      if (!f) {
+        throw new ClientError("bad_response", `${ref.id}@${ref.revision} has no file ${file}`);
+      }
+      return { id: ref.id, revision: ref.revision, sha256: f.sha256, size: f.size };
     }
+    const m = singleFile(source.manifest);
+    return { id: m.id, revision: m.revision, sha256: m.sha256, size: m.size };
   }
+  const c = source.containers.get("");
+  if (!c) {
+    throw new ClientError(
+      "bad_response",
+      `${ref.id}@${ref.revision} has ${source.containers.size} safetensors files, not one; ` +
+        "name one, or pull them all into a folder",
+    );
+  }
+  const s = c.index.source;
+  return { id: ref.id, revision: ref.revision, sha256: s.sha256, size: s.size };
+}
+
+/** Tensors of a container in load order: layer by layer, each layer's tensors in file order. */
+export function indexLoadOrder(c: RemoteContainer): LoadEntry[] {
+  const byLayer = new Map<string, LoadEntry[]>(c.index.layers.map((l) => [l, []]));
+  for (const t of c.index.tensors) {
+    byLayer.get(t.layer)!.push({
+      name: t.name,
+      dtype: t.dtype,
+      shape: t.shape,
+      layer: t.layer,
+      rawBytes: t.offsets[1] - t.offsets[0],
+    });
+  }
+  return [...byLayer.values()].flat();
 }

@@ -1,6 +1,13 @@
 /**
  * The model manifest the server publishes at `/v1/models/{org}/{name}/manifest`: its schema, the
  * checks a schema cannot express, and the fetch. Browser-safe.
+ *
+ * A manifest describes a repo revision: `files` (every file; safetensors files with their
+ * `container`), `tensors` (every tensor of every safetensors file, each with its `file`) and
+ * `layers` in load order across shards. A tensor is identified by its file and name: two models
+ * in subfolders may hold the same names (their layer keys are prefixed with the folder). A
+ * revision with one safetensors file also has that file's `sha256`, `size` and `container` at
+ * the top level.
  * @module
  */
 import { z } from "zod";
@@ -15,6 +22,7 @@ const hex256 = z.string().regex(/^[0-9a-f]{64}$/);
 /** One tensor as the manifest lists it. */
 export const manifestTensorSchema = z.object({
   name: z.string(),
+  file: z.string().optional(),
   dtype: z.enum(DTYPES),
   shape: z.array(uint),
   layer: z.string(),
@@ -32,24 +40,46 @@ export const manifestLayerSchema = z.object({
   rawBytes: uint.optional(),
 });
 
+const containerSchema = z.object({
+  url: z.string(),
+  headLength: uint.optional(),
+  sha256: hex256.optional(),
+  size: uint.optional(),
+});
+
+/** One file of the revision. */
+export const manifestFileSchema = z.object({
+  path: z.string(),
+  size: uint,
+  sha256: hex256,
+  container: containerSchema.optional(),
+});
+
 /** The whole manifest. Fields the client does not use are dropped, unknown ones ignored. */
 export const manifestSchema = z.object({
   id: z.string(),
   revision: z.string(),
-  sha256: hex256,
-  size: uint,
+  commit: z.string().regex(/^[0-9a-f]{40}$/).optional(),
+  files: z.array(manifestFileSchema).optional(),
+  sha256: hex256.optional(),
+  size: uint.optional(),
   containerSize: uint.optional(),
   mode: z.string().optional(),
   metadata: z.record(z.string()).nullable().optional(),
   layers: z.array(manifestLayerSchema),
   tensors: z.array(manifestTensorSchema),
-  container: z.object({ url: z.string(), headLength: uint.optional() }).nullable().optional(),
+  container: containerSchema.nullable().optional(),
 });
 
 /** A validated manifest. */
 export type Manifest = z.infer<typeof manifestSchema>;
 /** One tensor of a manifest. */
 export type ManifestTensor = z.infer<typeof manifestTensorSchema>;
+/** One file of a manifest. */
+export type ManifestFile = z.infer<typeof manifestFileSchema>;
+
+/** What identifies a tensor in a manifest: its layer (unique per model folder) and its name. */
+const tensorKey = (layer: string, name: string) => `${layer}\0${name}`;
 
 /**
  * Validates manifest JSON: the schema, then that every tensor's byte count matches its shape and
@@ -65,10 +95,15 @@ export function parseManifest(json: unknown): Manifest {
     );
   }
   const m = parsed.data;
-  const byName = new Map<string, ManifestTensor>();
+  const files = new Map((m.files ?? []).map((f) => [f.path, f]));
+  const byKey = new Map<string, ManifestTensor>();
   for (const t of m.tensors) {
-    if (byName.has(t.name)) fail(`tensor "${t.name}" appears twice`);
-    byName.set(t.name, t);
+    const key = tensorKey(t.layer, t.name);
+    if (byKey.has(key)) fail(`tensor "${t.name}" appears twice in layer "${t.layer}"`);
+    byKey.set(key, t);
+    if (t.file !== undefined && m.files && !files.get(t.file)?.container) {
+      fail(`tensor "${t.name}" names file "${t.file}", which is not a safetensors file listed`);
+    }
     const elements = t.shape.reduce((a, b) => a * b, 1);
     const bytes = elements * dtypeWidth(t.dtype);
     if (bytes !== t.rawBytes || t.offsets[1] - t.offsets[0] !== bytes) {
@@ -81,17 +116,14 @@ export function parseManifest(json: unknown): Manifest {
   const seen = new Set<string>();
   for (const layer of m.layers) {
     for (const name of layer.tensors) {
-      const t = byName.get(name);
-      if (!t) fail(`layer "${layer.key}" lists unknown tensor "${name}"`);
-      if (seen.has(name)) fail(`tensor "${name}" is listed in two layers`);
-      if (t.layer !== layer.key) {
-        fail(`tensor "${name}" says layer "${t.layer}", is listed under "${layer.key}"`);
-      }
-      seen.add(name);
+      const key = tensorKey(layer.key, name);
+      if (!byKey.has(key)) fail(`layer "${layer.key}" lists unknown tensor "${name}"`);
+      if (seen.has(key)) fail(`tensor "${name}" is listed twice in layer "${layer.key}"`);
+      seen.add(key);
     }
   }
-  if (seen.size !== byName.size) {
-    fail(`layers list ${seen.size} tensors, the manifest has ${byName.size}`);
+  if (seen.size !== byKey.size) {
+    fail(`layers list ${seen.size} tensors, the manifest has ${byKey.size}`);
   }
   return m;
 }
@@ -120,6 +152,23 @@ export async function fetchManifest(
 
 /** Tensors of `m` in load order: layer by layer, in the order each layer lists them. */
 export function loadOrder(m: Manifest): ManifestTensor[] {
-  const byName = new Map(m.tensors.map((t) => [t.name, t]));
-  return m.layers.flatMap((l) => l.tensors.map((name) => byName.get(name)!));
+  const byKey = new Map(m.tensors.map((t) => [tensorKey(t.layer, t.name), t]));
+  return m.layers.flatMap((l) => l.tensors.map((name) => byKey.get(tensorKey(l.key, name))!));
+}
+
+/** A manifest of a revision with exactly one safetensors file, whose fields are at the top. */
+export type SingleFileManifest = Manifest & { readonly sha256: string; readonly size: number };
+
+/**
+ * `m` when its revision has one safetensors file; otherwise a `bad_response` error naming the
+ * files, for callers that fetch one file (pull).
+ */
+export function singleFile(m: Manifest): SingleFileManifest {
+  if (m.sha256 !== undefined && m.size !== undefined) return m as SingleFileManifest;
+  const models = (m.files ?? []).filter((f) => f.container).map((f) => f.path);
+  throw new ClientError(
+    "bad_response",
+    `${m.id}@${m.revision} has ${models.length} safetensors files (${models.join(", ")}), ` +
+      "not one; fetch them by path",
+  );
 }

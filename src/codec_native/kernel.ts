@@ -1,10 +1,11 @@
 /**
- * The native decode kernels (native/tsr_kernel.c) through Deno FFI, for the server, the CLI and
- * the benchmarks. Without a built library (`deno task native`), without FFI permission, or with
- * `TESSERA_NATIVE=0`, the exports are undefined and the codec's TypeScript runs instead: the same
- * bytes, slower.
+ * The native library (native/tsr_kernel.c and native/tsr_sha256.c) through Deno FFI: the batch
+ * chunk decoder, XXH32 and SHA-256. Nothing is opened on import: an entry point calls
+ * {@link loadNativeLibrary}, which finds nothing without a build (`deno task native`), without FFI
+ * permission, or with `TESSERA_NATIVE=0`; the TypeScript codec then decodes the same bytes.
  * @module
  */
+import type { BatchKernel, Hasher } from "../container/backends.ts";
 
 const SYMBOLS = {
   tsr_abi: { parameters: [], result: "u32" },
@@ -13,54 +14,63 @@ const SYMBOLS = {
     parameters: ["buffer", "u32", "buffer", "u32", "buffer", "u32", "buffer", "u32"],
     result: "u32",
   },
+  tsr_sha256_accelerated: { parameters: [], result: "u32" },
+  tsr_sha256_init: { parameters: ["buffer"], result: "void" },
+  tsr_sha256_update: { parameters: ["buffer", "buffer", "u64"], result: "void" },
+  // The same, on a thread of Deno's blocking pool: hashing overlaps decoding and writing.
+  tsr_sha256_update_async: {
+    name: "tsr_sha256_update",
+    parameters: ["buffer", "buffer", "u64"],
+    result: "void",
+    nonblocking: true,
+  },
+  tsr_sha256_final: { parameters: ["buffer", "buffer"], result: "void" },
 } as const;
 
 /** Where `deno task native` puts the library. */
 export const NATIVE_LIBRARY = new URL("../../native/build/libtsr_kernel.so", import.meta.url);
 
-/** What the batch kernel needs of one chunk. */
-export interface PieceDescription {
-  /** Stored offset in the container. */
-  readonly offset: number;
-  /** Stored bytes. */
-  readonly storedLength: number;
-  /** Decoded bytes. */
-  readonly rawLength: number;
-  /** XXH32 of the decoded bytes. */
-  readonly rawXxh32: number;
-  /** Element width in bytes. */
-  readonly width: number;
-  /** Whether the sign bit moved to the mantissa plane. */
-  readonly signMoved: boolean;
-  /** Output offset in `dst`. */
-  readonly at: number;
-  /** For a column tile: its rows, once decoded at `at`, are copied `stride` apart from `target`. */
-  readonly scatter?: {
-    readonly rowBytes: number;
-    readonly stride: number;
-    readonly target: number;
-  };
+/** What the native library offers. */
+export interface NativeLibrary {
+  /** The batch chunk decoder. */
+  readonly batch: BatchKernel;
+  /** XXH32 with seed 0. */
+  readonly xxh32: (b: Uint8Array) => number;
+  /** Starts an incremental SHA-256. */
+  readonly sha256: () => Hasher;
+  /** Whether SHA-256 runs on the CPU's SHA extensions. */
+  readonly shaAccelerated: boolean;
 }
-
-/**
- * Decodes `pieces`, whose stored bytes are in `stored` (which starts at container offset `base`),
- * into `dst`, checking each against its XXH32, and scatters column tiles. Returns one flag per
- * piece: 1 where the kernel left the piece (a codec it does not handle, or a failure) for the
- * TypeScript decoder to redo, scatter included.
- */
-export type BatchKernel = (
-  stored: Uint8Array,
-  base: number,
-  pieces: PieceDescription[],
-  dst: Uint8Array,
-) => Uint8Array;
 
 // The interface version and descriptor layout, as in tsr_kernel.c.
 const ABI = 2;
 const D_WORDS = 10, D_STATUS = 6, D_ROW_BYTES = 7;
+// sizeof(tsr_sha256_state) in tsr_sha256.c.
+const SHA_STATE_BYTES = 112;
 
-function load(): { batch: BatchKernel; xxh32: (b: Uint8Array) => number } | undefined {
-  if (Deno.env.get("TESSERA_NATIVE") === "0") return undefined;
+let loaded: NativeLibrary | null | undefined;
+
+/**
+ * The native library, opened on the first call; undefined when it is not built, not loadable,
+ * not permitted, or turned off with `TESSERA_NATIVE=0`.
+ *
+ * @example
+ * ```ts ignore
+ * const lib = loadNativeLibrary();
+ * console.log(lib ? "native kernels" : "TypeScript codec");
+ * ```
+ */
+export function loadNativeLibrary(): NativeLibrary | undefined {
+  if (loaded === undefined) loaded = open() ?? null;
+  return loaded ?? undefined;
+}
+
+function open(): NativeLibrary | undefined {
+  try {
+    if (Deno.env.get("TESSERA_NATIVE") === "0") return undefined;
+  } catch {
+    // No permission to read the environment: the default applies.
+  }
   let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
   try {
     lib = Deno.dlopen(NATIVE_LIBRARY, SYMBOLS);
@@ -85,7 +95,7 @@ function load(): { batch: BatchKernel; xxh32: (b: Uint8Array) => number } | unde
       desc[d + 1] = p.storedLength;
       desc[d + 2] = p.at;
       desc[d + 3] = p.rawLength;
-      desc[d + 4] = p.width | (p.signMoved ? 256 : 0);
+      desc[d + 4] = p.layout.width | (p.layout.signMoved ? 256 : 0);
       desc[d + 5] = p.rawXxh32;
       if (p.scatter) {
         desc[d + D_ROW_BYTES] = p.scatter.rowBytes;
@@ -107,13 +117,35 @@ function load(): { batch: BatchKernel; xxh32: (b: Uint8Array) => number } | unde
       scratch.length,
     );
     if (bad > 0) {
-      for (let k = 0; k < pieces.length; k++) {
-        left[k] = desc[k * D_WORDS + D_STATUS] ? 1 : 0;
-      }
+      for (let k = 0; k < pieces.length; k++) left[k] = desc[k * D_WORDS + D_STATUS];
     }
     return left;
   };
-  return { batch, xxh32: (b) => f.tsr_xxh32(b, b.length, 0) };
+  const sha256 = (): Hasher => {
+    const state = new Uint8Array(SHA_STATE_BYTES);
+    f.tsr_sha256_init(state);
+    return {
+      update(bytes) {
+        if (bytes.length > 0) f.tsr_sha256_update(state, bytes, BigInt(bytes.length));
+      },
+      async updateAsync(bytes) {
+        if (bytes.length > 0) await f.tsr_sha256_update_async(state, bytes, BigInt(bytes.length));
+      },
+      hex() {
+        const out = new Uint8Array(32);
+        f.tsr_sha256_final(state, out);
+        let s = "";
+        for (const b of out) s += (b < 16 ? "0" : "") + b.toString(16);
+        return s;
+      },
+    };
+  };
+  return {
+    batch,
+    xxh32: (b) => f.tsr_xxh32(b, b.length, 0),
+    sha256,
+    shaAccelerated: f.tsr_sha256_accelerated() === 1,
+  };
 }
 
 function existsSync(url: URL): boolean {
@@ -129,35 +161,4 @@ function stale(why: string): void {
     `native kernels: ignoring ${NATIVE_LIBRARY.pathname}: ${why}; ` +
       "run `deno task native` to rebuild it. Decoding uses the TypeScript codec meanwhile.",
   );
-}
-
-const loaded = load();
-
-/** The native batch decoder, when the library is built and loadable. */
-export const nativeBatch: BatchKernel | undefined = loaded?.batch;
-/** Native XXH32, when the library is built and loadable. */
-export const nativeXxh32: ((b: Uint8Array) => number) | undefined = loaded?.xxh32;
-
-/**
- * Decodes one chunk (`stored`, exactly its stored bytes) into `out` with the native kernel, checked
- * against `rawXxh32`. Returns false, with `out` unspecified, when the kernel is not built or left the
- * chunk; the caller then runs the TypeScript decoder, which also names any failure.
- */
-export function decodeChunkNative(
-  stored: Uint8Array,
-  rawXxh32: number,
-  layout: { readonly width: number; readonly signMoved: boolean },
-  out: Uint8Array,
-): boolean {
-  if (!nativeBatch || out.length === 0) return false;
-  const piece: PieceDescription = {
-    offset: 0,
-    storedLength: stored.length,
-    rawLength: out.length,
-    rawXxh32,
-    width: layout.width,
-    signMoved: layout.signMoved,
-    at: 0,
-  };
-  return nativeBatch(stored, 0, [piece], out)[0] === 0;
 }

@@ -21,15 +21,17 @@ export interface EncodeRequest {
   readonly mode: Mode;
 }
 
-/** A worker's reply: the stored chunk and its checksums, or an error message. */
-export type EncodeReply =
-  | {
-    readonly id: number;
-    readonly stored: Uint8Array;
-    readonly storedXxh32: number;
-    readonly rawXxh32: number;
-  }
-  | { readonly id: number; readonly error: string };
+/** A worker's reply: the stored chunk and its checksums. */
+export interface EncodeReply {
+  /** Matches the reply to the request. */
+  readonly id: number;
+  /** The stored chunk (transferred). */
+  readonly stored: Uint8Array;
+  /** XXH32 of the stored bytes. */
+  readonly storedXxh32: number;
+  /** XXH32 of the raw bytes. */
+  readonly rawXxh32: number;
+}
 
 /** An encoded chunk. */
 export interface EncodedChunk {
@@ -79,9 +81,7 @@ export function createEncodePool(workers: number): EncodePool {
     async encode(raw, layout, mode) {
       // A copy, transferred: the caller's buffer may be a view into something larger.
       const copy = raw.slice();
-      const reply = await pool.request({ raw: copy, layout, mode }, [copy.buffer]);
-      if ("error" in reply) throw new Error(`chunk encoding failed: ${reply.error}`);
-      return reply;
+      return await pool.request({ raw: copy, layout, mode }, [copy.buffer]);
     },
     close: () => pool.close(),
   };

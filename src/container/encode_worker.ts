@@ -7,29 +7,24 @@
 import { encodeScratch } from "../../codec/chunk_encode.ts";
 import { nativeZstdCompress } from "../codec_native/zstd.ts";
 import { encodeChecked, type EncodeReply, type EncodeRequest } from "./encode_pool.ts";
+import { inWorker, serveRequests } from "../threads/worker_pool.ts";
 
 // This thread's encoder buffers, reused from chunk to chunk.
 const scratch = encodeScratch();
 
 /** Encodes one request on this thread; the message handler's body. */
 export function encodeRequest(req: EncodeRequest): EncodeReply {
-  try {
-    const chunk = encodeChecked(req.raw, req.layout, {
-      mode: req.mode,
-      zstdCompress: nativeZstdCompress,
-      scratch,
-    });
-    return { id: req.id, ...chunk };
-  } catch (e) {
-    return { id: req.id, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
-  }
+  const chunk = encodeChecked(req.raw, req.layout, {
+    mode: req.mode,
+    zstdCompress: nativeZstdCompress,
+    scratch,
+  });
+  return { id: req.id, ...chunk };
 }
 
-// deno-lint-ignore no-explicit-any
-const scope = globalThis as any;
-if (typeof scope.WorkerGlobalScope !== "undefined" && scope instanceof scope.WorkerGlobalScope) {
-  scope.onmessage = (e: MessageEvent<EncodeRequest>) => {
-    const reply = encodeRequest(e.data);
-    scope.postMessage(reply, "stored" in reply ? [reply.stored.buffer] : []);
-  };
+if (inWorker()) {
+  serveRequests<EncodeRequest, EncodeReply>((req) => {
+    const reply = encodeRequest(req);
+    return { reply, transfer: [reply.stored.buffer as ArrayBuffer] };
+  });
 }

@@ -25,7 +25,9 @@ export type ContainerErrorKind =
   /** No tensor of that name. */
   | "tensor_not_found"
   /** A row or column slice outside the tensor, or malformed. */
-  | "bad_slice";
+  | "bad_slice"
+  /** The original bytes of a tensor, or the original file, asked of a variant-only container. */
+  | "variant_only";
 
 /** A container failure; callers match on `kind`. */
 export class ContainerError extends Error {

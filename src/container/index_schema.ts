@@ -9,6 +9,7 @@ import { ContainerError } from "./errors.ts";
 import { repeatedMemberName } from "./duplicate_keys.ts";
 import { MAX_HEADER_LENGTH } from "../safetensors/limits.ts";
 import { HEAD_BYTES, MAX_ALIGNMENT, MAX_CHUNK_RAW, READ_VERSIONS } from "./format.ts";
+import { checkVariantMembers, DEFINED_VARIANT_KINDS, validateVariants } from "./variant_index.ts";
 
 const uint = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const hex256 = z.string().regex(/^[0-9a-f]{64}$/);
@@ -85,6 +86,8 @@ export const indexSchema = z.object({
   // Checked by parseTensor, which follows tensorSchema exactly at a tenth of zod's cost: with
   // hundreds of tensors, zod objects were a third of the time to open a container.
   tensors: z.array(z.unknown()),
+  // Version 3: the variants the container holds (docs/FORMAT.md, "Variants"); absent means none.
+  variants: z.array(z.object({ name: z.string(), deriveMs: uint }).strict()).optional(),
 }).strict();
 
 /** One tensor entry of the index. */
@@ -146,6 +149,7 @@ function parseTensor(v: unknown, i: number): TensorEntry {
     const e = (encodings as unknown[])[k], at = `encodings.${k}`;
     if (!isRecord(e) || typeof e.kind !== "string") bad(at, "expected an object with a kind");
     const enc = e as Record<string, unknown>;
+    if (DEFINED_VARIANT_KINDS.has(enc.kind as string)) checkVariantMembers(enc, at, bad);
     if (enc.kind !== "lossless") continue;
     if (!hasExactly(enc, LOSSLESS_KEYS)) bad(at, `expected exactly ${[...LOSSLESS_KEYS]}`);
     const l = enc.layout;
@@ -169,10 +173,16 @@ function parseTensor(v: unknown, i: number): TensorEntry {
 /** The lossless representation of a tensor. */
 export type Lossless = z.infer<typeof losslessSchema>;
 
-/** The lossless representation of `t`; the schema and {@link validateIndex} guarantee there is one. */
+/**
+ * The lossless representation of `t`. Only a variant-only container has a tensor without one
+ * (docs/FORMAT.md, "Variants"): that is a `variant_only` error.
+ */
 export function losslessOf(t: TensorEntry): Lossless {
   for (const e of t.encodings) if (e.kind === "lossless") return e as Lossless;
-  throw new ContainerError("index_invalid", `tensor "${t.name}" has no lossless encoding`);
+  throw new ContainerError(
+    "variant_only",
+    `tensor "${t.name}" has no lossless encoding: the container holds only variants of it`,
+  );
 }
 
 /** The tile geometry of `t`'s lossless representation. */
@@ -256,7 +266,9 @@ export function validateIndex(index: Index, fileSize: number): void {
     expectedBegin = end;
     let losslessCount = 0;
     for (const e of t.encodings) if (e.kind === "lossless") losslessCount++;
-    if (losslessCount !== 1) fail(`tensor "${t.name}" must have exactly one lossless encoding`);
+    if (losslessCount > 1) fail(`tensor "${t.name}" has more than one lossless encoding`);
+    // A variant-only tensor has none; validateVariants checks that its variants cover it.
+    if (losslessCount === 0) continue;
     const lossless = losslessOf(t);
     const layout = planeLayout(t.dtype);
     if (lossless.layout.width !== layout.width || lossless.layout.signMoved !== layout.signMoved) {
@@ -301,6 +313,7 @@ export function validateIndex(index: Index, fileSize: number): void {
   if (8 + header.length + expectedBegin !== source.size) {
     fail(`tensors end at ${expectedBegin}, the original file size ${source.size} disagrees`);
   }
+  validateVariants(index, index.variants ?? [], fileSize, fail);
   const layers = new Set(index.layers);
   if (layers.size !== index.layers.length) fail("layers list a key twice");
   for (const t of index.tensors) {

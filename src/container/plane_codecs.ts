@@ -4,7 +4,7 @@
  */
 import { PLANE_ENTRY_BYTES } from "../../codec/plane_codec.ts";
 import { losslessOf, type TensorEntry } from "./index_schema.ts";
-import type { Container } from "./read.ts";
+import type { Container } from "./open.ts";
 
 const NAMES = ["raw", "const", "rans", "zstd"];
 
@@ -17,7 +17,7 @@ export async function planeCodecSummary(c: Container, t: TensorEntry): Promise<s
   const width = l.layout.width;
   const counts: Map<string, number>[] = Array.from({ length: width }, () => new Map());
   for (const [offset, stored] of l.chunks) {
-    const head = await c.reader.readAt(offset, Math.min(stored, 1 + width * PLANE_ENTRY_BYTES));
+    const head = await c.source.readAt(offset, Math.min(stored, 1 + width * PLANE_ENTRY_BYTES));
     for (let p = 0; p < width; p++) {
       const name = NAMES[head[1 + p * PLANE_ENTRY_BYTES]] ?? "?";
       counts[p].set(name, (counts[p].get(name) ?? 0) + 1);

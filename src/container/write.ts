@@ -13,7 +13,7 @@ import {
   tileRect,
 } from "../../codec/tiles.ts";
 import { sha256, sha256Bytes, sha256Hex } from "../hash/sha256.ts";
-import { createAtomicFile } from "../io/atomic_file.ts";
+import { type AtomicFile, createAtomicFile } from "../io/atomic_file.ts";
 import { openFileReader, type RandomAccessReader } from "../io/random_access.ts";
 import { readSafetensorsHeader, type TensorInfo } from "../safetensors/parse.ts";
 import { nativeZstdCompress } from "../codec_native/zstd.ts";
@@ -144,6 +144,9 @@ export async function packReader(
       // One write in flight while the next chunk encodes; order is kept by awaiting it first.
       await pendingWrite;
       pendingWrite = out.writeAt(pos, c.stored);
+      // A failed write (a full disk) is thrown where it is next awaited; until then it must not
+      // go unhandled, which would end the process with a stack trace instead of an error.
+      pendingWrite.catch(() => {});
       job.into.push([pos, c.stored.length, job.rawLength, c.storedXxh32, c.rawXxh32]);
       pos += c.stored.length;
       bytesIn += job.rawLength;
@@ -208,26 +211,7 @@ export async function packReader(
     };
     while (inflight.length > 0) await writeOldest();
     await pendingWrite;
-    const indexJson = new TextEncoder().encode(JSON.stringify(index));
-    if (indexJson.length > MAX_INDEX_BYTES) {
-      throw new RangeError(
-        `index of ${indexJson.length} bytes exceeds the ${MAX_INDEX_BYTES}-byte limit`,
-      );
-    }
-    const storedIndex = compressMeta(indexJson, zstdCompress, mode);
-    pos = alignUp(pos, alignment);
-    await out.writeAt(pos, storedIndex.bytes);
-    await out.writeAt(
-      0,
-      encodeHead({
-        indexCodec: storedIndex.codec,
-        indexOffset: pos,
-        indexLength: storedIndex.bytes.length,
-        indexRawLength: indexJson.length,
-        indexSha256: sha256Bytes(storedIndex.bytes),
-      }),
-    );
-    pos += storedIndex.bytes.length;
+    pos = await writeIndexAndHead(out, pos, index, zstdCompress, mode);
     options.onProgress?.({ bytesIn: reader.size, bytesOut: pos, totalBytes: reader.size });
     await out.commit();
     return index;
@@ -237,6 +221,40 @@ export async function packReader(
   } finally {
     pool?.close();
   }
+}
+
+/**
+ * Ends a container whose regions up to `pos` are written: the index at the next multiple of its
+ * alignment (zstd if smaller), then the head at 0. Returns the file's length. Shared by packing
+ * and by `derive`, which writes containers from containers.
+ */
+export async function writeIndexAndHead(
+  out: AtomicFile,
+  pos: number,
+  index: Index,
+  zstdCompress: ZstdCompress,
+  mode: Mode,
+): Promise<number> {
+  const indexJson = new TextEncoder().encode(JSON.stringify(index));
+  if (indexJson.length > MAX_INDEX_BYTES) {
+    throw new RangeError(
+      `index of ${indexJson.length} bytes exceeds the ${MAX_INDEX_BYTES}-byte limit`,
+    );
+  }
+  const storedIndex = compressMeta(indexJson, zstdCompress, mode);
+  pos = alignUp(pos, index.alignment);
+  await out.writeAt(pos, storedIndex.bytes);
+  await out.writeAt(
+    0,
+    encodeHead({
+      indexCodec: storedIndex.codec,
+      indexOffset: pos,
+      indexLength: storedIndex.bytes.length,
+      indexRawLength: indexJson.length,
+      indexSha256: sha256Bytes(storedIndex.bytes),
+    }),
+  );
+  return pos + storedIndex.bytes.length;
 }
 
 // The original header and the index are JSON, which zstd shrinks 3-5x: on small models that is

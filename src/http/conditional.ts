@@ -8,13 +8,14 @@
  * - `If-None-Match` compares weakly (§13.1.2); `*` matches any current representation. False: 304
  *   on GET and HEAD, 412 on any other method.
  * - `If-Modified-Since` (§13.1.3) applies to GET and HEAD only, and is ignored when `If-None-Match`
- *   is present, when it is not one valid HTTP-date, or without a modification date. False: 304.
+ *   is present, when it is not one valid HTTP-date, when that date is in the future, or without a
+ *   modification date. False: 304.
  * - `If-Range` (§13.1.5): the Range is honoured only for a strong entity tag equal to the current
  *   one, or an HTTP-date exactly equal to a modification date.
  *
- * Tessera's entity tags are always strong content hashes. Its representations have no modification
- * date today, so the two date conditions are ignored as §13.1.3-4 allow, but they are evaluated
- * exactly when a target has one.
+ * Tessera's entity tags are always strong content hashes. Repo files carry their commit's date as
+ * `Last-Modified`; decoded representations (tensors, tiles, layers) have none, and there the date
+ * conditions are ignored as §13.1.3-4 allow.
  * @module
  */
 
@@ -112,8 +113,9 @@ export function evaluatePreconditions(
     if (weakMatch(p.ifNoneMatch, current.etag)) return read ? "not_modified" : "failed";
   } else if (read && p.ifModifiedSince != null && date !== undefined) {
     // 4. If-Modified-Since, GET and HEAD only, only without If-None-Match.
+    // A date later than the server's current time is invalid (§13.1.3) and ignored.
     const since = parseHttpDate(p.ifModifiedSince);
-    if (since !== null && date <= since) return "not_modified";
+    if (since !== null && since <= Date.now() && date <= since) return "not_modified";
   }
   return "proceed";
 }

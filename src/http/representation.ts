@@ -16,11 +16,9 @@ export interface Representation {
   /** Lower-case hex SHA-256 of the whole representation, when known without reading it. */
   readonly sha256?: string;
   /**
-   * Modification date in milliseconds since the epoch (whole seconds), when the representation has
-   * one: it is sent as `Last-Modified` and the date preconditions are evaluated against it.
+   * Further response headers (dtype, shape, linked sizes, …). A `Last-Modified` among them is the
+   * date that `If-Modified-Since`, `If-Unmodified-Since` and `If-Range` are evaluated against.
    */
-  readonly lastModified?: number;
-  /** Further response headers (dtype, shape, linked sizes, …). */
   readonly headers?: Readonly<Record<string, string>>;
   /**
    * Yields exactly bytes `[start, end)`, verified. Rejects rather than yield a wrong byte. Stops

@@ -11,7 +11,7 @@
  * @module
  */
 import { iterableBody } from "./body_stream.ts";
-import { evaluatePreconditions, ifRange, preconditionsOf } from "./conditional.ts";
+import { evaluatePreconditions, ifRange, parseHttpDate, preconditionsOf } from "./conditional.ts";
 import { digestFromHex, digestOf, wantedDigest } from "./digest.ts";
 import { multipartBody, multipartLayout } from "./multipart.ts";
 import { type ByteRange, contentRange, MAX_RANGES, parseRange } from "./range.ts";
@@ -68,10 +68,11 @@ export async function sendRepresentation(
     headers.set("ETag", rep.etag);
     headers.set("Accept-Ranges", "bytes");
     if (rep.sha256) headers.set("Repr-Digest", digestFromHex(rep.sha256));
-    const validators = { etag: rep.etag, lastModified: rep.lastModified };
-    if (rep.lastModified !== undefined) {
-      headers.set("Last-Modified", new Date(rep.lastModified).toUTCString());
-    }
+    const modified = rep.headers?.["Last-Modified"];
+    const validators = {
+      etag: rep.etag,
+      lastModified: modified === undefined ? undefined : parseHttpDate(modified) ?? undefined,
+    };
     const verdict = evaluatePreconditions(req.method, preconditionsOf(req.headers), validators);
     if (verdict === "not_modified") return new Response(null, { status: 304, headers });
     if (verdict === "failed") {

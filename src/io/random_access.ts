@@ -1,35 +1,18 @@
 /**
- * Positional reads over a file or an in-memory buffer, so parsers can fetch
- * exactly the byte ranges they need without streaming a whole file.
+ * Positional reads over a file or an in-memory buffer, so parsers can fetch exactly the byte
+ * ranges they need without streaming a whole file. These are the container reader's byte sources
+ * for local files.
  * @module
  */
+import { type ByteSource, checkRange } from "../container/source.ts";
 
-/** Positional reads over a file or buffer. */
-export interface RandomAccessReader {
-  /** Total size in bytes, fixed when the reader was opened. */
-  readonly size: number;
-  /** Reads exactly `length` bytes at `offset`; rejects if the range is out of bounds. */
-  readAt(offset: number, length: number): Promise<Uint8Array>;
-  /** Releases the underlying resource; later reads reject. */
-  close(): void;
-}
+/** Positional reads over a file or buffer: a {@link ByteSource}. */
+export type RandomAccessReader = ByteSource;
 
-function checkRange(offset: number, length: number, size: number, what: string): void {
-  if (!Number.isSafeInteger(offset) || offset < 0) {
-    throw new RangeError(`${what}: offset must be a non-negative integer, got ${offset}`);
-  }
-  if (!Number.isSafeInteger(length) || length < 0) {
-    throw new RangeError(`${what}: length must be a non-negative integer, got ${length}`);
-  }
-  // Compare against the remaining size rather than offset+length to stay overflow-free.
-  if (offset > size || length > size - offset) {
-    throw new RangeError(
-      `${what}: read of ${length} bytes at offset ${offset} exceeds size ${size}`,
-    );
-  }
-}
-
-/** Opens `path` for positional reads; reads are serialized because seek+read is not atomic. */
+/**
+ * Opens `path` for positional reads; reads are serialized because seek+read is not atomic. It uses
+ * no `node:` module, so a command that reads one file does not pay for Node compatibility.
+ */
 export async function openFileReader(path: string): Promise<RandomAccessReader> {
   const file = await Deno.open(path, { read: true });
   let size: number;

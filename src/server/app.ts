@@ -1,41 +1,38 @@
 /**
- * Builds the Hono app from the route modules in `routes/`, with the cross-cutting middleware:
- * access log and metrics, CORS, header timeout, JSON errors and 405s.
+ * Builds the app from the route modules in `routes/`, each a list of route definitions (see
+ * `openapi.ts`), with the cross-cutting middleware: access log, request ids and metrics, CORS,
+ * refusing writes while shutting down, header timeout, JSON errors and 404s.
  * @module
  */
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
-import { filePaths, fileRoutes } from "../../routes/files.ts";
-import { healthPaths, healthRoutes } from "../../routes/health.ts";
-import { hfPaths, hfRoutes } from "../../routes/hf.ts";
-import { layerPaths, layerRoutes } from "../../routes/layers.ts";
-import { modelPaths, modelRoutes } from "../../routes/models.ts";
-import { tensorPaths, tensorRoutes } from "../../routes/tensors.ts";
+import { fileRoutes } from "../../routes/files.ts";
+import { healthRoutes } from "../../routes/health.ts";
+import { hfRoutes } from "../../routes/hf.ts";
+import { layerRoutes } from "../../routes/layers.ts";
+import { modelRoutes } from "../../routes/models.ts";
+import { tensorRoutes } from "../../routes/tensors.ts";
+import { uploadRoutes } from "../../routes/uploads.ts";
 import { HttpError } from "../http/http_error.ts";
 import type { AppEnv, ServerContext } from "./context.ts";
 import { errorAnswer, errorResponse } from "./error_response.ts";
 import { accessLog } from "./middleware/access_log.ts";
+import { refuseWritesOnShutdown } from "./middleware/shutdown.ts";
 import { headerTimeout } from "./middleware/timeout.ts";
-import type { Paths } from "./openapi.ts";
-
-/** Every documented path and operation. */
-export const API_PATHS: Paths = {
-  ...healthPaths,
-  ...modelPaths,
-  ...tensorPaths,
-  ...layerPaths,
-  ...filePaths,
-  ...hfPaths,
-};
+import { type ApiRoute, mountRoutes, openApiDocument } from "./openapi.ts";
 
 /** Headers a browser client may read. */
-const EXPOSED = [
+export const EXPOSED_HEADERS = [
   "Accept-Ranges",
   "Content-Length",
   "Content-Range",
   "Content-Digest",
+  "Content-Disposition",
   "Repr-Digest",
   "ETag",
+  "Last-Modified",
+  "Link",
+  "X-Request-Id",
   "X-Tessera-Dtype",
   "X-Tessera-Shape",
   "X-Tessera-Tensor",
@@ -48,25 +45,34 @@ const EXPOSED = [
   "X-Error-Message",
 ];
 
-/** Route patterns and the methods they answer, for 405 with `Allow`. */
-const METHODS: [string, string[]][] = [
-  ["/healthz", ["GET", "HEAD"]],
-  ["/metrics", ["GET", "HEAD"]],
-  ["/openapi.json", ["GET", "HEAD"]],
-  ["/v1/models", ["GET", "HEAD"]],
-  ["/v1/models/:org/:name", ["GET", "HEAD", "PUT", "DELETE"]],
-  ["/v1/models/:org/:name/manifest", ["GET", "HEAD"]],
-  ["/v1/models/:org/:name/tensors/:tensor{.+}", ["GET", "HEAD"]],
-  ["/v1/models/:org/:name/layers/:layer{.+}", ["GET", "HEAD"]],
-  ["/v1/models/:org/:name/container", ["GET", "HEAD"]],
-  ["/v1/models/:org/:name/files/:file", ["GET", "HEAD", "PUT", "DELETE"]],
-  ["/api/models", ["GET", "HEAD"]],
-  ["/api/models/:org/:name", ["GET", "HEAD"]],
-  ["/api/models/:org/:name/revision/:revision{.+}", ["GET", "HEAD"]],
-  ["/api/models/:org/:name/tree/:revision/:path{.*}?", ["GET", "HEAD"]],
-  ["/:org/:name/resolve/:revision/:file{.+}", ["GET", "HEAD"]],
-  ["/:org/:name/raw/:revision/:file{.+}", ["GET", "HEAD"]],
+/** Request headers a browser app may send: every documented call, conditional writes included. */
+export const ALLOWED_HEADERS = [
+  "Range",
+  "If-Range",
+  "If-Match",
+  "If-None-Match",
+  "If-Modified-Since",
+  "If-Unmodified-Since",
+  "Want-Content-Digest",
+  "Want-Repr-Digest",
+  "Authorization",
+  "Content-Type",
+  "X-Request-Id",
 ];
+
+/** Every route of the server, in the order they are matched. */
+export function apiRoutes(ctx: ServerContext, document: () => Record<string, unknown>): ApiRoute[] {
+  return [
+    ...healthRoutes(ctx, document),
+    ...modelRoutes(ctx),
+    ...uploadRoutes(ctx),
+    ...tensorRoutes(ctx),
+    ...layerRoutes(ctx),
+    ...fileRoutes(ctx),
+    // `/{org}/{name}/resolve/…` would catch much: last.
+    ...hfRoutes(ctx),
+  ];
+}
 
 /**
  * The app for `ctx`.
@@ -76,44 +82,22 @@ const METHODS: [string, string[]][] = [
  * const res = await createApp(ctx).request("/healthz");
  * ```
  */
-export function createApp(ctx: ServerContext): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+export function createApp(ctx: ServerContext): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>();
   app.use("*", accessLog(ctx));
   app.use(
     "*",
     cors({
       origin: "*",
-      allowMethods: ["GET", "HEAD", "PUT", "DELETE", "OPTIONS"],
-      allowHeaders: [
-        "Range",
-        "If-Range",
-        "If-None-Match",
-        "Want-Content-Digest",
-        "Want-Repr-Digest",
-        "Authorization",
-        "Content-Type",
-      ],
-      exposeHeaders: EXPOSED,
+      allowMethods: ["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"],
+      allowHeaders: ALLOWED_HEADERS,
+      exposeHeaders: EXPOSED_HEADERS,
       maxAge: 600,
     }),
   );
+  app.use("*", refuseWritesOnShutdown(ctx.shutdown));
   app.use("*", headerTimeout(ctx.config.timeoutMs));
-  app.route("/", healthRoutes(ctx, API_PATHS));
-  app.route("/", modelRoutes(ctx));
-  app.route("/", tensorRoutes(ctx));
-  app.route("/", layerRoutes(ctx));
-  app.route("/", fileRoutes(ctx));
-  app.route("/", hfRoutes(ctx));
-  for (const [path, allowed] of METHODS) {
-    app.all(path, (c) => {
-      throw new HttpError(
-        405,
-        "method_not_allowed",
-        `${c.req.method} is not allowed here; allowed: ${allowed.join(", ")}`,
-        { Allow: allowed.join(", ") },
-      );
-    });
-  }
+  mountRoutes(app, ctx, apiRoutes(ctx, () => openApiDocument(app)));
   app.notFound((c) =>
     errorResponse(
       errorAnswer(new HttpError(404, "not_found", `no route for ${new URL(c.req.url).pathname}`)),

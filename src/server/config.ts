@@ -3,7 +3,7 @@
  *
  * | flag | env | default |
  * |---|---|---|
- * | `--models DIR` | `TESSERA_MODELS` | `./models` |
+ * | `--store file:DIR` or `--models DIR` | `TESSERA_MODELS` | `./models` |
  * | `--port N` | `PORT` | 8080 |
  * | `--host H` | | 127.0.0.1 |
  * | `--cache-mb N` | | 256 |
@@ -11,6 +11,7 @@
  * | `--max-upload-mb N` | | 4096 |
  * | `--workers N` | | min(4, cores) |
  * | `--timeout-s N` | | 30 |
+ * | `--upload-ttl-h N` | | 24: uploads no commit names are kept this long |
  * | `--no-demo` | | pack the demo model into an empty models folder |
  * | `--quiet` | | log each request |
  * @module
@@ -19,7 +20,7 @@ import { parseArgs } from "node:util";
 
 /** Everything the server needs to start. */
 export interface ServerConfig {
-  /** The models folder. */
+  /** Where the store lives: a folder path, or `file:DIR`. */
   readonly modelsDir: string;
   /** TCP port; 0 picks a free one. */
   readonly port: number;
@@ -31,8 +32,8 @@ export interface ServerConfig {
   readonly token: string | null;
   /** Largest model upload. */
   readonly maxUploadBytes: number;
-  /** Largest sidecar upload. */
-  readonly maxSidecarBytes: number;
+  /** How long uploads that no commit names are kept, ms. */
+  readonly uploadTtlMs: number;
   /** Decode worker threads; 0 decodes on the main thread. */
   readonly workers: number;
   /** Limit on the time to response headers, and on any stall of a body (download or upload). */
@@ -58,8 +59,9 @@ export class ConfigError extends Error {
 
 /** Usage text. */
 export const SERVE_USAGE =
-  `usage: deno task serve [--models DIR] [--port N] [--host H] [--cache-mb N]
-       [--token T] [--max-upload-mb N] [--workers N] [--timeout-s N] [--no-demo] [--quiet]`;
+  `usage: deno task serve [--store file:DIR | --models DIR] [--port N] [--host H] [--cache-mb N]
+       [--token T] [--max-upload-mb N] [--upload-ttl-h N] [--workers N] [--timeout-s N]
+       [--no-demo] [--quiet]`;
 
 /** The defaults, with `overrides` applied: what tests build servers from. */
 export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
@@ -70,7 +72,7 @@ export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConf
     cacheBytes: 256 << 20,
     token: null,
     maxUploadBytes: 4096 * (1 << 20),
-    maxSidecarBytes: 16 << 20,
+    uploadTtlMs: 24 * 3600 * 1000,
     workers: Math.min(4, navigator.hardwareConcurrency || 1),
     timeoutMs: 30_000,
     demo: true,
@@ -107,6 +109,8 @@ export function parseServerArgs(
       args,
       options: {
         models: { type: "string" },
+        store: { type: "string" },
+        "upload-ttl-h": { type: "string" },
         port: { type: "string" },
         host: { type: "string" },
         "cache-mb": { type: "string" },
@@ -133,9 +137,13 @@ export function parseServerArgs(
   };
   const workers = num("workers", values.workers, 0);
   const timeout = num("timeout-s", values["timeout-s"], 0.001);
+  const ttl = num("upload-ttl-h", values["upload-ttl-h"], 0);
+  if (values.models !== undefined && values.store !== undefined) {
+    throw new ConfigError(`give --store or --models, not both\n${SERVE_USAGE}`);
+  }
   return {
     ...d,
-    modelsDir: values.models ?? env.TESSERA_MODELS ?? d.modelsDir,
+    modelsDir: values.store ?? values.models ?? env.TESSERA_MODELS ?? d.modelsDir,
     port,
     host: values.host ?? d.host,
     cacheBytes: mb("cache-mb", values["cache-mb"], d.cacheBytes),
@@ -143,6 +151,7 @@ export function parseServerArgs(
     maxUploadBytes: mb("max-upload-mb", values["max-upload-mb"], d.maxUploadBytes),
     workers: workers === undefined ? d.workers : Math.floor(workers),
     timeoutMs: timeout === undefined ? d.timeoutMs : Math.round(timeout * 1000),
+    uploadTtlMs: ttl === undefined ? d.uploadTtlMs : Math.round(ttl * 3600 * 1000),
     demo: !values["no-demo"],
     quiet: values.quiet ?? false,
   };

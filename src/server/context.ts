@@ -4,22 +4,25 @@
  * @module
  */
 import type { Context } from "hono";
-import type { ModelStore } from "../store/model_store.ts";
+import type { RepoStore } from "../store/repo_store.ts";
+import type { DecodePool } from "../threads/decode_pool.ts";
 import type { ChunkCache } from "./chunk_cache.ts";
-import type { ChunkSource } from "./chunk_source.ts";
+import type { CommitViews } from "./commit_views.ts";
 import type { ServerConfig } from "./config.ts";
-import type { DecodePool } from "./decode_pool.ts";
 import type { Metrics } from "./metrics.ts";
+import type { ReadPipeline } from "./representations.ts";
 
 /** Long-lived services of one server. */
 export interface ServerContext {
   /** Configuration. */
   readonly config: ServerConfig;
-  /** The models folder. */
-  readonly store: ModelStore;
-  /** Decoded chunks, cached. */
-  readonly chunks: ChunkSource;
-  /** The cache behind `chunks`. */
+  /** The model repos. */
+  readonly store: RepoStore;
+  /** What each commit's containers hold (tensors, layers), derived once per commit. */
+  readonly views: CommitViews;
+  /** How representations read: the decode pool, the block cache, the read-ahead. */
+  readonly chunks: ReadPipeline;
+  /** The cache of assembled blocks behind `chunks`. */
   readonly cache: ChunkCache;
   /** The decode workers behind `chunks`. */
   readonly pool: DecodePool;
@@ -29,6 +32,8 @@ export interface ServerContext {
   readonly log: (line: string) => void;
   /** When the server started, ms since the epoch. */
   readonly startedAt: number;
+  /** Set once the server is shutting down: new writes are refused. */
+  readonly shutdown: AbortSignal;
 }
 
 /** Per-request accounting the access log reads once the response is over. */
@@ -41,6 +46,8 @@ export interface RequestTrack {
   streaming: boolean;
   /** Set when the header timeout fired; a late response is discarded. */
   timedOut: boolean;
+  /** The request's id (`X-Request-Id`). */
+  id: string;
   /** Called by a streamed body when it ends. */
   end(how: "done" | "error" | "cancel", error?: unknown): void;
 }

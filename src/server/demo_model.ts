@@ -4,11 +4,9 @@
  * @module
  */
 import { DEMO_MODEL } from "../cli/demo.ts";
-import { packFile } from "../container/write.ts";
-import { createAtomicFile } from "../io/atomic_file.ts";
-import { listModels } from "../store/layout.ts";
+import type { RepoStore } from "../store/repo_store.ts";
 
-/** Where the demo model goes under the models folder. */
+/** Where the demo model goes in the store. */
 export const DEMO_ID = { org: "demo", name: "stories260k", revision: "main" } as const;
 
 /** `config.json` of the demo model (llama2.c stories260K: see test/fixtures/PROVENANCE.md). */
@@ -28,28 +26,29 @@ export const DEMO_CONFIG = {
 };
 
 /**
- * Packs the demo model into `root` when it holds no model; returns the container path when it
- * did, else null.
+ * Publishes the demo model into `store` when it holds no model; returns its id when it did, else
+ * null.
  *
  * @example
  * ```ts
- * const packed = await ensureDemoModel("./models");
- * if (packed) console.log(`packed the demo model into ${packed}`);
+ * const published = await ensureDemoModel(store);
+ * if (published) console.log(`published the demo model as ${published}`);
  * ```
  */
-export async function ensureDemoModel(root: string): Promise<string | null> {
-  if ((await listModels(root)).length > 0) return null;
-  const dir = `${root}/${DEMO_ID.org}/${DEMO_ID.name}/${DEMO_ID.revision}`;
-  await Deno.mkdir(dir, { recursive: true });
-  const f = await createAtomicFile(`${dir}/config.json`);
-  try {
-    await f.writeAt(0, new TextEncoder().encode(JSON.stringify(DEMO_CONFIG, null, 2) + "\n"));
-    await f.commit();
-  } catch (e) {
-    await f.abort();
-    throw e;
-  }
-  const path = `${dir}/model.tsr`;
-  await packFile(DEMO_MODEL, path, { mode: "best" });
-  return path;
+export async function ensureDemoModel(store: RepoStore): Promise<string | null> {
+  if ((await store.reader.list()).length > 0) return null;
+  const file = await Deno.open(DEMO_MODEL);
+  const model = await store.receive(file.readable, { maxBytes: Number.MAX_SAFE_INTEGER });
+  const config = await store.receive(
+    new Blob([JSON.stringify(DEMO_CONFIG, null, 2) + "\n"]).stream(),
+    { maxBytes: 1 << 20 },
+  );
+  await store.publish(DEMO_ID.org, DEMO_ID.name, DEMO_ID.revision, {
+    title: "Add the demo model (llama2.c stories260K)",
+    files: [{ path: "model.safetensors", content: model }, {
+      path: "config.json",
+      content: config,
+    }],
+  });
+  return `${DEMO_ID.org}/${DEMO_ID.name}`;
 }

@@ -29,9 +29,16 @@ const STORE_STATUS: Record<StoreErrorKind, number> = {
   revision_not_found: 404,
   file_not_found: 404,
   too_large: 413,
-  invalid_sidecar: 400,
+  invalid_file: 400,
   incomplete_upload: 400,
+  digest_mismatch: 400,
+  missing_upload: 409,
   precondition_failed: 412,
+  // Retried by the store; reaching a client means a writer kept losing the race.
+  ref_conflict: 409,
+  path_conflict: 409,
+  store_locked: 503,
+  no_space: 507,
 };
 
 // Hugging Face clients tell missing repos, revisions and files apart by this header.
@@ -61,7 +68,7 @@ export function errorAnswer(e: unknown): ErrorAnswer {
   } else if (e instanceof StoreError) {
     ({ kind, message } = e);
     status = STORE_STATUS[e.kind];
-    fault = false;
+    fault = status >= 500;
   } else if (e instanceof SafetensorsError) {
     ({ kind, message } = e);
     status = 400;

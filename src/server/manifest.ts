@@ -1,81 +1,106 @@
 /**
- * The manifest of a model revision: what a client needs to load it tensor by tensor or layer by
- * layer, and to check every byte it receives.
+ * The manifest of a repo revision: every file, and every tensor of every safetensors file with
+ * the file that holds it, and the layers in load order across shards, so a client can load the
+ * model tensor by tensor or layer by layer and check every byte it receives. A revision with a
+ * single safetensors file also carries that file's fields at the top level (`sha256`, `size`,
+ * `container`, …), as manifests did before repos held several files.
  * @module
  */
 import type { z } from "zod";
 import { losslessOf } from "../container/index_schema.ts";
-import type { ContainerLease } from "../store/container_leases.ts";
-import type { RevisionSnapshot } from "../store/model_store.ts";
+import type { Revision } from "../store/repo_reader.ts";
+import type { CommitView, ModelFile } from "./commit_views.ts";
 import type { manifestSchema } from "./schemas.ts";
 
 /** A manifest body. */
 export type Manifest = z.infer<typeof manifestSchema>;
 
-/** Path of the raw container of a revision, as the manifest and the HF routes name it. */
-export function containerPath(org: string, name: string, revision: string): string {
-  return `/v1/models/${encodeURIComponent(org)}/${encodeURIComponent(name)}/container?revision=${
-    encodeURIComponent(revision)
-  }`;
+/**
+ * Path of the raw container of `file` of a revision, as the manifest names it. Manifests name
+ * the commit, so the URL is immutable.
+ */
+export function containerPath(org: string, name: string, revision: string, file: string): string {
+  const q = new URLSearchParams({ revision, file });
+  return `/v1/models/${encodeURIComponent(org)}/${encodeURIComponent(name)}/container?${q}`;
+}
+
+function containerOf(rev: Revision, f: ModelFile) {
+  const { sha256, size } = f.file.container;
+  return {
+    url: containerPath(rev.org, rev.name, rev.commit.id, f.file.path),
+    headLength: 64 as const,
+    etag: `"${sha256}"`,
+    sha256,
+    size,
+  };
 }
 
 /**
- * Builds the manifest of `snap` from the container `lease` holds.
+ * Builds the manifest of `rev` from the view of its commit.
  *
  * @example
  * ```ts
- * const m = buildManifest(snapshot, lease);
+ * const m = buildManifest(rev, await ctx.views.get(rev.id, rev.commit));
  * m.layers[0].key; // "model.embed_tokens"
  * ```
  */
-export function buildManifest(snap: RevisionSnapshot, lease: ContainerLease): Manifest {
-  const { ref } = snap;
-  const index = lease.container.index;
-  const tensors = index.tensors.map((t) => {
-    const l = losslessOf(t);
+export function buildManifest(rev: Revision, view: CommitView): Manifest {
+  const byPath = new Map(view.files.map((f) => [f.file.path, f]));
+  const files = rev.commit.files.map((file) => {
+    const m = byPath.get(file.path);
     return {
-      name: t.name,
-      dtype: t.dtype,
-      shape: t.shape,
-      layer: t.layer,
-      offsets: t.offsets,
-      rawBytes: t.offsets[1] - t.offsets[0],
-      storedBytes: l.chunks.reduce((n, ch) => n + ch[1], 0),
-      sha256: t.sha256,
-      tile: l.tile,
-      chunks: l.chunks.length,
+      path: file.path,
+      size: file.size,
+      sha256: file.sha256,
+      ...(m && {
+        container: containerOf(rev, m),
+        mode: m.index.mode,
+        metadata: m.index.metadata,
+      }),
     };
   });
-  const byLayer = new Map<string, typeof tensors>();
-  for (const t of tensors) {
-    const list = byLayer.get(t.layer);
-    if (list) list.push(t);
-    else byLayer.set(t.layer, [t]);
+  const layerOf = new Map<string, string>();
+  for (const l of view.layers) {
+    for (const r of l.tensors) layerOf.set(`${r.file.file.path}\0${r.tensor.name}`, l.key);
   }
-  return {
-    id: `${ref.org}/${ref.name}`,
-    revision: ref.revision,
-    commit: snap.commit,
-    sha256: index.source.sha256,
-    size: index.source.size,
-    containerSize: snap.containerSize,
-    containerSha256: snap.containerSha256,
-    mode: index.mode,
-    metadata: index.metadata,
-    layers: index.layers.map((key) => {
-      const list = byLayer.get(key) ?? [];
+  const tensors = view.layers.flatMap((l) =>
+    l.tensors.map(({ file, tensor: t }) => {
+      const lossless = losslessOf(t);
       return {
-        key,
-        tensors: list.map((t) => t.name),
-        rawBytes: list.reduce((n, t) => n + t.rawBytes, 0),
+        name: t.name,
+        file: file.file.path,
+        dtype: t.dtype,
+        shape: t.shape,
+        layer: layerOf.get(`${file.file.path}\0${t.name}`)!,
+        offsets: t.offsets,
+        rawBytes: t.offsets[1] - t.offsets[0],
+        storedBytes: lossless.chunks.reduce((n, ch) => n + ch[1], 0),
+        sha256: t.sha256,
+        tile: lossless.tile,
+        chunks: lossless.chunks.length,
       };
-    }),
+    })
+  );
+  const single = view.files.length === 1 ? view.files[0] : null;
+  return {
+    id: rev.id,
+    revision: rev.revision,
+    commit: rev.commit.id,
+    files,
+    layers: view.layers.map((l) => ({
+      key: l.key,
+      tensors: l.tensors.map((r) => r.tensor.name),
+      rawBytes: l.tensors.reduce((n, r) => n + r.tensor.offsets[1] - r.tensor.offsets[0], 0),
+    })),
     tensors: tensors as Manifest["tensors"],
-    container: {
-      url: containerPath(ref.org, ref.name, ref.revision),
-      headLength: 64,
-      etag: `"${snap.containerSha256}"`,
-    },
-    files: snap.sidecars.map((s) => ({ name: s.name, size: s.size, sha256: s.sha256 })),
+    ...(single && {
+      sha256: single.file.sha256,
+      size: single.file.size,
+      containerSize: single.file.container.size,
+      containerSha256: single.file.container.sha256,
+      mode: single.index.mode,
+      metadata: single.index.metadata,
+      container: containerOf(rev, single),
+    }),
   };
 }

@@ -26,8 +26,8 @@ export interface Metrics {
   request(route: string, method: string, status: number, seconds: number): void;
   /** Counts body bytes sent for `route`. */
   bytesOut(route: string, bytes: number): void;
-  /** Counts one chunk decode. */
-  decoded(bytes: number, seconds: number): void;
+  /** Counts decoded chunks (one block of them): raw bytes, seconds, chunks. */
+  decoded(bytes: number, seconds: number, chunks?: number): void;
   /** Counts a response body cut short by an error (never by a client going away). */
   streamFailure(route: string): void;
   /** Adjusts the in-flight request gauge. */
@@ -74,10 +74,10 @@ export function createMetrics(): Metrics {
     bytesOut(route, n) {
       add(bytes, `route="${esc(route)}"`, n);
     },
-    decoded(n, seconds) {
+    decoded(n, seconds, chunks = 1) {
       decodeBytes += n;
       decodeSeconds += seconds;
-      decodeChunks++;
+      decodeChunks += chunks;
     },
     streamFailure(route) {
       add(failures, `route="${esc(route)}"`, 1);

@@ -1,11 +1,26 @@
 /**
  * Sends a representation from a handler: wires the body into the access log and metrics, applies
- * the idle timeout, and logs a body cut short by a server fault (a corrupt chunk, say).
+ * the idle timeout, and logs a body cut short by a server fault (a corrupt chunk, say). The
+ * preconditions, `If-Modified-Since` against a `Last-Modified` header included, are
+ * {@link sendRepresentation}'s (RFC 9110 §13.2.2 order).
  * @module
  */
-import type { Representation } from "../http/representation.ts";
+import { hashedBytesRepresentation, type Representation } from "../http/representation.ts";
 import { sendRepresentation } from "../http/send.ts";
+import { routePath } from "hono/route";
 import type { AppContext, ServerContext } from "./context.ts";
+
+/** A JSON body as a representation: ETag its SHA-256, so clients can revalidate it. */
+export function jsonRepresentation(
+  body: unknown,
+  headers?: Record<string, string>,
+): Representation {
+  return hashedBytesRepresentation(
+    new TextEncoder().encode(JSON.stringify(body)),
+    "application/json; charset=utf-8",
+    headers,
+  );
+}
 
 /**
  * The response for `rep`, which it takes ownership of.
@@ -21,6 +36,8 @@ export async function respond(
   rep: Representation,
 ): Promise<Response> {
   const track = c.get("track");
+  // A streamed body may send its first bytes before the access log learns the route.
+  track.route = routePath(c) || track.route;
   if (track.timedOut) {
     rep.release?.();
     return new Response(null, { status: 503 });

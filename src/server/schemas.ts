@@ -1,9 +1,10 @@
 /**
- * Zod schemas of every JSON body the server sends or accepts. Handlers build bodies through them
- * and `/openapi.json` is generated from them, so the document cannot drift from the code.
+ * Zod schemas of every JSON body the server sends or accepts. Handlers build bodies through them,
+ * request bodies are validated by them, and `/openapi.json` is generated from them (each carries
+ * its component name), so the document cannot drift from the code.
  * @module
  */
-import { z } from "zod";
+import { z } from "@hono/zod-openapi";
 import { DTYPES } from "../../codec/dtype.ts";
 
 const uint = z.number().int().nonnegative();
@@ -14,7 +15,7 @@ const hex40 = z.string().regex(/^[0-9a-f]{40}$/);
 export const errorSchema = z.object({
   error: z.string().describe("machine-readable kind, e.g. bad_name, model_not_found, bad_slice"),
   message: z.string().describe("what was expected and what was received"),
-}).describe("Error");
+}).openapi("Error");
 
 /** `GET /healthz`. */
 export const healthSchema = z.object({
@@ -22,83 +23,146 @@ export const healthSchema = z.object({
   uptimeSeconds: z.number(),
   openContainers: uint,
   workers: uint,
-}).describe("Health");
+}).openapi("Health");
 
 /** One model of `GET /v1/models`. */
 export const modelListingSchema = z.object({
   id: z.string().describe("org/name"),
-  revisions: z.array(z.string()),
-}).describe("ModelListing");
+  revisions: z.array(z.string()).describe("branch names"),
+}).openapi("ModelListing");
 
 /** `GET /v1/models`. */
-export const modelListSchema = z.object({ models: z.array(modelListingSchema) }).describe(
+export const modelListSchema = z.object({ models: z.array(modelListingSchema) }).openapi(
   "ModelList",
 );
 
 /** One tensor of a manifest. */
 export const manifestTensorSchema = z.object({
   name: z.string(),
+  file: z.string().describe("the repo file that holds it"),
   dtype: z.enum(DTYPES),
   shape: z.array(uint),
-  layer: z.string(),
-  offsets: z.tuple([uint, uint]).describe("[begin, end) within the original data section"),
+  layer: z.string().describe("key of its layer in `layers`"),
+  offsets: z.tuple([uint, uint]).describe("[begin, end) within its file's data section"),
   rawBytes: uint,
   storedBytes: uint.describe("bytes of its chunks in the container"),
   sha256: hex256,
   tile: z.tuple([uint, uint]).describe("[tileRows, tileCols] of the matrix view"),
   chunks: uint,
-}).describe("ManifestTensor");
+}).openapi("ManifestTensor");
 
 /** One layer of a manifest. */
 export const manifestLayerSchema = z.object({
-  key: z.string(),
-  tensors: z.array(z.string()).describe("names, in file order"),
+  key: z.string().describe(
+    "the layer key of its tensors; for a model in a subfolder, prefixed with the folder and /",
+  ),
+  tensors: z.array(z.string()).describe("names, in load order (which may span files)"),
   rawBytes: uint,
-}).describe("ManifestLayer");
+}).openapi("ManifestLayer");
+
+/** The container of one safetensors file of a manifest. */
+export const manifestContainerSchema = z.object({
+  url: z.string().describe("path of the raw container, relative to the server, commit-addressed"),
+  headLength: z.literal(64),
+  etag: z.string(),
+  sha256: hex256,
+  size: uint,
+});
+
+/** One file of a manifest. */
+export const manifestFileSchema = z.object({
+  path: z.string(),
+  size: uint,
+  sha256: hex256,
+  container: manifestContainerSchema.optional().describe("present for safetensors files"),
+  mode: z.enum(["fast", "best"]).optional(),
+  metadata: z.record(z.string()).nullable().optional(),
+}).openapi("ManifestFile");
 
 /** `GET /v1/models/{org}/{name}/manifest`. */
 export const manifestSchema = z.object({
   id: z.string(),
   revision: z.string(),
   commit: hex40.describe("the revision's commit id, as X-Repo-Commit"),
-  sha256: hex256.describe("SHA-256 of the original safetensors file"),
-  size: uint.describe("size of the original safetensors file"),
-  containerSize: uint,
-  containerSha256: hex256,
-  mode: z.enum(["fast", "best"]),
-  metadata: z.record(z.string()).nullable(),
-  layers: z.array(manifestLayerSchema).describe("in load order"),
-  tensors: z.array(manifestTensorSchema).describe("in file order"),
-  container: z.object({
-    url: z.string().describe("path of the raw container, relative to the server"),
-    headLength: z.literal(64),
-    etag: z.string(),
-  }),
-  files: z.array(z.object({ name: z.string(), size: uint, sha256: hex256 })).describe(
-    "sidecar files",
+  files: z.array(manifestFileSchema).describe("every file of the revision, sorted by path"),
+  layers: z.array(manifestLayerSchema).describe(
+    "in load order: the root model's layers across its shards, then each subfolder's",
   ),
-}).describe("Manifest");
+  tensors: z.array(manifestTensorSchema).describe("every tensor of every safetensors file"),
+  sha256: hex256.optional().describe("with exactly one safetensors file: its SHA-256"),
+  size: uint.optional().describe("with exactly one safetensors file: its size"),
+  containerSize: uint.optional(),
+  containerSha256: hex256.optional(),
+  mode: z.enum(["fast", "best"]).optional(),
+  metadata: z.record(z.string()).nullable().optional(),
+  container: manifestContainerSchema.optional().describe(
+    "with exactly one safetensors file: its container",
+  ),
+}).openapi("Manifest");
 
 /** `PUT /v1/models/{org}/{name}`. */
 export const publishResultSchema = z.object({
   id: z.string(),
   revision: z.string(),
-  created: z.boolean(),
+  commit: hex40,
+  created: z.boolean().describe("whether the file is new in the branch"),
   sha256: hex256,
   size: uint,
   containerSha256: hex256,
   containerSize: uint,
-}).describe("PublishResult");
+}).openapi("PublishResult");
 
-/** `PUT /v1/models/{org}/{name}/files/{file}`. */
-export const sidecarResultSchema = z.object({
+/** `PUT /v1/models/{org}/{name}/files/{path}`. */
+export const fileResultSchema = z.object({
   id: z.string(),
   revision: z.string(),
+  commit: hex40,
   file: z.string(),
   created: z.boolean(),
   size: uint,
   sha256: hex256,
-}).describe("SidecarResult");
+  etag: z.string().describe("the ETag the file is now served with"),
+}).openapi("FileResult");
+
+/** `PUT /v1/models/{org}/{name}/uploads/{sha256}`. */
+export const uploadResultSchema = z.object({
+  sha256: hex256,
+  size: uint,
+  stored: z.enum(["container", "raw"]).describe(
+    "container: a safetensors file, packed; raw: kept as it is",
+  ),
+  container: z.object({ sha256: hex256, size: uint }).optional(),
+  existed: z.boolean().describe("whether the server already held it (nothing was stored)"),
+}).openapi("UploadResult");
+
+/** `POST /v1/models/{org}/{name}/commits`. */
+export const commitRequestSchema = z.object({
+  title: z.string().max(1000).default("Upload files").describe("first line of the message"),
+  message: z.string().max(100_000).optional(),
+  parentCommit: hex40.optional().describe(
+    "the branch head this commit builds on: 412 if the branch has moved. For a new branch, " +
+      "where it starts.",
+  ),
+  replace: z.boolean().default(false).describe(
+    "true: the tree becomes exactly `files` (a folder push); false: the head's tree plus " +
+      "`files` minus `deletes`",
+  ),
+  files: z.array(z.object({
+    path: z.string().describe("path in the repo, / between folders"),
+    sha256: hex256.describe("content uploaded before with PUT .../uploads/{sha256}"),
+  })).max(100_000).default([]),
+  deletes: z.array(z.string()).max(100_000).default([]),
+}).openapi("CommitRequest");
+
+/** Result of `POST /v1/models/{org}/{name}/commits`. */
+export const commitResultSchema = z.object({
+  id: z.string(),
+  revision: z.string(),
+  commit: hex40,
+  parent: hex40.nullable(),
+  created: z.boolean().describe("false when the tree was unchanged (no commit was made)"),
+  files: uint.describe("files in the new tree"),
+}).openapi("CommitResult");
 
 /** A sibling of Hugging Face's model info. */
 export const hfSiblingSchema = z.object({
@@ -106,7 +170,7 @@ export const hfSiblingSchema = z.object({
   size: uint.optional(),
   blobId: z.string().optional(),
   lfs: z.object({ sha256: hex256, size: uint, pointerSize: uint }).optional(),
-}).describe("HfSibling");
+}).openapi("HfSibling");
 
 /** `GET /api/models/{org}/{name}[/revision/{rev}]`, the subset of Hugging Face's fields served. */
 export const hfModelInfoSchema = z.object({
@@ -127,15 +191,43 @@ export const hfModelInfoSchema = z.object({
   pipeline_tag: z.string().optional(),
   config: z.record(z.unknown()).optional(),
   siblings: z.array(hfSiblingSchema),
-  safetensors: z.object({ parameters: z.record(uint), total: uint }),
+  safetensors: z.object({ parameters: z.record(uint), total: uint }).optional(),
   usedStorage: uint,
-}).describe("HfModelInfo");
+}).openapi("HfModelInfo");
 
-/** One entry of `GET /api/models/{org}/{name}/tree/{rev}`. */
+const lastCommit = z.object({ id: hex40, title: z.string(), date: z.string() });
+
+/** One entry of the tree and of `paths-info`. */
 export const hfTreeEntrySchema = z.object({
-  type: z.literal("file"),
-  oid: hex40.describe("git blob id"),
-  size: uint,
+  type: z.enum(["file", "directory"]),
+  oid: hex40.describe("git blob id (file) or tree id (directory)"),
+  size: uint.describe("the file's size (0 for a directory)"),
   path: z.string(),
   lfs: z.object({ oid: hex256, size: uint, pointerSize: uint }).optional(),
-}).describe("HfTreeEntry");
+  lastCommit: lastCommit.optional().describe("with expand=true"),
+}).openapi("HfTreeEntry");
+
+/** `POST /api/models/{org}/{name}/paths-info/{revision}` body (JSON or form). */
+export const hfPathsInfoRequestSchema = z.object({
+  paths: z.union([z.array(z.string()), z.string()]).describe("paths to describe"),
+  expand: z.union([z.boolean(), z.string()]).optional().describe("true: add lastCommit"),
+}).openapi("HfPathsInfoRequest");
+
+const gitRef = z.object({ name: z.string(), ref: z.string(), targetCommit: hex40 });
+
+/** `GET /api/models/{org}/{name}/refs`. */
+export const hfRefsSchema = z.object({
+  branches: z.array(gitRef),
+  converts: z.array(gitRef),
+  tags: z.array(gitRef),
+  pullRequests: z.array(gitRef).optional().describe("with include_prs=1"),
+}).openapi("HfRefs");
+
+/** One commit of `GET /api/models/{org}/{name}/commits/{revision}`. */
+export const hfCommitSchema = z.object({
+  id: hex40,
+  title: z.string(),
+  message: z.string(),
+  authors: z.array(z.object({ user: z.string(), avatar: z.string() })),
+  date: z.string(),
+}).openapi("HfCommit");

@@ -1,16 +1,21 @@
 /**
  * Starts and stops a Tessera server: the store, the decode pool and cache, the app, and
- * `Deno.serve` on the configured address.
+ * `Deno.serve` on the configured address. Stopping is graceful: writes are refused at once, the
+ * listener stops accepting, and responses in progress get a bounded time to finish.
  * @module
  */
-import { createModelStore } from "../store/model_store.ts";
+import { nativeBackends } from "../codec_native/backends.ts";
+import { openRepoStore } from "../store/repo_store.ts";
+import { createDecodePool } from "../threads/decode_pool.ts";
 import { createApp } from "./app.ts";
 import { createChunkCache } from "./chunk_cache.ts";
-import { createChunkSource } from "./chunk_source.ts";
+import { createCommitViews } from "./commit_views.ts";
 import type { ServerConfig } from "./config.ts";
 import type { ServerContext } from "./context.ts";
-import { createDecodePool } from "./decode_pool.ts";
 import { createMetrics } from "./metrics.ts";
+
+/** Output bytes decoded ahead of each client: enough to keep a few decode workers busy. */
+export const AHEAD_BYTES = 8 << 20;
 
 /** A running server. */
 export interface RunningServer {
@@ -20,7 +25,13 @@ export interface RunningServer {
   readonly port: number;
   /** Its services. */
   readonly ctx: ServerContext;
-  /** Stops accepting, waits for responses in progress, then frees everything. */
+  /**
+   * Stops: refuses writes, stops accepting, waits up to `graceMs` (default: the configured
+   * timeout) for responses in progress, then frees everything. Resolves to whether every response
+   * finished within the bound.
+   */
+  stop(graceMs?: number): Promise<boolean>;
+  /** {@link RunningServer.stop} with the default bound. */
   close(): Promise<void>;
 }
 
@@ -31,27 +42,38 @@ export interface RunningServer {
 export async function createServerContext(
   config: ServerConfig,
   log: (line: string) => void = console.log,
+  shutdown: AbortSignal = new AbortController().signal,
 ): Promise<ServerContext> {
   const metrics = createMetrics();
-  const store = await createModelStore({ root: config.modelsDir, packInline: config.packInline });
-  const pool = await createDecodePool(config.workers, (b, s) => metrics.decoded(b, s));
+  const store = await openRepoStore({
+    store: config.modelsDir,
+    packInline: config.packInline,
+    uploadTtlMs: config.uploadTtlMs,
+    log,
+  });
+  const pool = createDecodePool(config.workers, nativeBackends(), {
+    observe: (b, s, chunks) => metrics.decoded(b, s, chunks),
+    eager: true,
+  });
   const cache = createChunkCache(config.cacheBytes);
   return {
     config,
     store,
+    views: createCommitViews(store),
     pool,
     cache,
-    chunks: createChunkSource(cache, pool),
+    chunks: { executor: pool, cache, aheadBytes: AHEAD_BYTES },
     metrics,
     log,
     startedAt: Date.now(),
+    shutdown,
   };
 }
 
 /** Frees what {@link createServerContext} made. */
-export function closeContext(ctx: ServerContext): void {
+export async function closeContext(ctx: ServerContext): Promise<void> {
   ctx.pool.close();
-  ctx.store.close();
+  await ctx.store.close();
 }
 
 /**
@@ -68,7 +90,8 @@ export async function startServer(
   config: ServerConfig,
   log: (line: string) => void = console.log,
 ): Promise<RunningServer> {
-  const ctx = await createServerContext(config, log);
+  const stopping = new AbortController();
+  const ctx = await createServerContext(config, log, stopping.signal);
   const app = createApp(ctx);
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
@@ -85,17 +108,30 @@ export async function startServer(
       },
     }, app.fetch);
   } catch (e) {
-    closeContext(ctx);
+    await closeContext(ctx);
     throw e;
   }
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  let closing: Promise<boolean> | null = null;
+  const stop = (graceMs = config.timeoutMs) => {
+    closing ??= (async () => {
+      stopping.abort();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const finished = await Promise.race([
+        server.shutdown().then(() => true),
+        new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), graceMs)),
+      ]);
+      clearTimeout(timer);
+      await closeContext(ctx);
+      return finished;
+    })();
+    return closing;
+  };
   return {
     url: `http://${host}:${server.addr.port}`,
     port: server.addr.port,
     ctx,
-    async close() {
-      await server.shutdown();
-      closeContext(ctx);
-    },
+    stop,
+    close: () => stop().then(() => {}),
   };
 }

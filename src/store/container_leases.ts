@@ -1,142 +1,148 @@
 /**
- * Shared, reference-counted open containers. A request leases the container at a path for as long
- * as its response needs it. When a new file is renamed over the path, the next lease opens the
- * new file, while responses still streaming keep the old descriptor (and so the old file's
- * bytes) until they release it; the old container is closed after its last release.
+ * Shared, reference-counted open containers. A request leases a container for as long as its
+ * response needs it; the store's containers are content-addressed objects, so a key (the
+ * container's SHA-256) always names the same bytes, and an open container never goes stale:
+ * its `identity` (`sha256:<hex>`) is a cache key that holds across revisions, repos and restarts.
+ * Containers no request holds stay open up to a bound, least recently used first out.
  * @module
  */
-import { type Container, openContainer } from "../container/read.ts";
-import { openPositionalReader, type PositionalReader } from "../io/positional_reader.ts";
+import { nativeBackends } from "../codec_native/backends.ts";
+import { type Container, openContainer } from "../container/open.ts";
+import { openPositionalReader } from "../io/positional_reader.ts";
+import type { RandomAccessReader } from "../io/random_access.ts";
 import { StoreError } from "./errors.ts";
 
 /** A leased open container. */
 export interface ContainerLease {
   /** The open, validated container. */
   readonly container: Container;
-  /** The reader behind it, with the identity of the file it has open. */
-  readonly reader: PositionalReader;
-  /** Identifies the exact file: path, inode, size and mtime. Cache keys build on it. */
+  /** The reader behind it. */
+  readonly reader: RandomAccessReader;
+  /** Names the exact bytes (for the store: `sha256:<hex>`). Cache keys build on it. */
   readonly identity: string;
-  /** Values derived from the file (its original header, say), kept while the file is open. */
+  /** Values derived from the container (its original header, say), kept while it is open. */
   readonly memo: Map<string, Promise<unknown>>;
   /** Gives the lease back; idempotent. */
   release(): void;
 }
 
-/** Leases open containers by path. */
+/** What an opener returns: a reader over the bytes a key names, and their identity. */
+export interface OpenedBytes {
+  /** Positional reads over the container's bytes. */
+  readonly reader: RandomAccessReader;
+  /** Names those bytes for caches. */
+  readonly identity: string;
+}
+
+/** Opens the bytes a key names, or null when there are none. */
+export type ContainerOpener = (key: string) => Promise<OpenedBytes | null>;
+
+/** Leases open containers by key. */
 export interface ContainerLeases {
-  /** Leases the container currently at `path`; throws `file_not_found` when there is none. */
-  acquire(path: string): Promise<ContainerLease>;
-  /** Open files, including replaced ones still in use. */
+  /** Leases the container `key` names; throws `file_not_found` when there is none. */
+  acquire(key: string): Promise<ContainerLease>;
+  /** Closes the container `key` names once nothing holds it (its bytes were removed). */
+  forget(key: string): void;
+  /** Open containers, held or idle. */
   readonly open: number;
-  /** Closes every file not in use and refuses new leases; files in use close on release. */
+  /** Closes every container not in use and refuses new leases; held ones close on release. */
   close(): void;
 }
 
 interface Entry {
+  readonly key: string;
   readonly container: Container;
-  readonly reader: PositionalReader;
+  readonly reader: RandomAccessReader;
   readonly identity: string;
   readonly memo: Map<string, Promise<unknown>>;
   refs: number;
   retired: boolean;
 }
 
-const identityOf = (path: string, s: { ino: number | null; size: number; mtimeMs: number }) =>
-  `${path}|${s.ino}|${s.size}|${Math.floor(s.mtimeMs)}`;
+/** Opens a file path, for callers (tests, tools) that lease files that do not change. */
+export const fileOpener: ContainerOpener = async (path) => {
+  try {
+    const reader = await openPositionalReader(path);
+    return {
+      reader,
+      identity: `${path}|${reader.ino}|${reader.size}|${Math.floor(reader.mtimeMs)}`,
+    };
+  } catch (e) {
+    if ((e as { code?: string }).code === "ENOENT") return null;
+    throw e;
+  }
+};
 
 /**
- * Creates an empty lease table.
+ * Creates an empty lease table over `open`; at most `maxIdle` containers no one holds stay open.
  *
  * @example
  * ```ts
  * const leases = createContainerLeases();
- * const lease = await leases.acquire("models/demo/stories260k/main/model.tsr");
+ * const lease = await leases.acquire("model.tsr");
  * try { console.log(lease.container.index.tensors.length); } finally { lease.release(); }
  * ```
  */
-export function createContainerLeases(): ContainerLeases {
-  const current = new Map<string, Entry>();
+export function createContainerLeases(
+  open: ContainerOpener = fileOpener,
+  maxIdle = 64,
+): ContainerLeases {
+  const entries = new Map<string, Entry>();
   const opening = new Map<string, Promise<Entry>>();
-  const all = new Set<Entry>();
+  // Idle entries in least-recently-released order (a Map keeps insertion order).
+  const idle = new Map<string, Entry>();
   let closed = false;
 
-  const maybeClose = (e: Entry) => {
-    if (e.retired && e.refs === 0 && all.delete(e)) e.reader.close();
-  };
-  const retire = (e: Entry) => {
-    e.retired = true;
-    maybeClose(e);
+  const shut = (e: Entry) => {
+    idle.delete(e.key);
+    if (entries.get(e.key) === e) entries.delete(e.key);
+    e.reader.close();
   };
 
-  async function openEntry(path: string, identity: string): Promise<Entry> {
-    const reader = await openPositionalReader(path);
+  async function openEntry(key: string): Promise<Entry> {
+    const opened = await open(key);
+    if (!opened) throw new StoreError("file_not_found", `no container ${key}`);
     try {
-      const opened = identityOf(path, reader);
-      if (opened !== identity) {
-        // Replaced between the stat and the open: the caller retries with a fresh stat.
-        throw new Retry();
-      }
-      const container = await openContainer(reader);
-      return { container, reader, identity, memo: new Map(), refs: 0, retired: false };
+      const container = await openContainer(opened.reader, nativeBackends());
+      return {
+        key,
+        container,
+        reader: opened.reader,
+        identity: opened.identity,
+        memo: new Map(),
+        refs: 0,
+        retired: false,
+      };
     } catch (e) {
-      reader.close();
+      opened.reader.close();
       throw e;
     }
   }
 
-  async function statOrNotFound(path: string): Promise<Deno.FileInfo> {
-    try {
-      const s = await Deno.stat(path);
-      if (!s.isFile) throw new Deno.errors.NotFound(path);
-      return s;
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) {
-        throw new StoreError("file_not_found", `no container at ${path}`);
-      }
-      throw e;
+  async function entryFor(key: string): Promise<Entry> {
+    const cur = entries.get(key);
+    if (cur) return cur;
+    let pending = opening.get(key);
+    if (!pending) {
+      pending = openEntry(key);
+      opening.set(key, pending);
+      pending.finally(() => opening.delete(key)).catch(() => {});
     }
-  }
-
-  async function entryFor(path: string): Promise<Entry> {
-    for (let attempt = 0;; attempt++) {
-      const s = await statOrNotFound(path);
-      const identity = identityOf(path, {
-        ino: s.ino,
-        size: s.size,
-        mtimeMs: s.mtime?.getTime() ?? 0,
-      });
-      const cur = current.get(path);
-      if (cur && cur.identity === identity) return cur;
-      let pending = opening.get(identity);
-      if (!pending) {
-        pending = openEntry(path, identity);
-        opening.set(identity, pending);
-        pending.finally(() => opening.delete(identity)).catch(() => {});
-      }
-      try {
-        const e = await pending;
-        if (closed) throw new Error("container leases are closed");
-        if (!all.has(e)) {
-          all.add(e);
-          const old = current.get(path);
-          current.set(path, e);
-          if (old && old !== e) retire(old);
-        }
-        return e;
-      } catch (err) {
-        if (err instanceof Retry && attempt < 5) continue;
-        if (err instanceof Retry) throw new Error(`${path} keeps changing while being opened`);
-        throw err;
-      }
+    const e = await pending;
+    if (closed) {
+      if (e.refs === 0) e.reader.close();
+      throw new Error("container leases are closed");
     }
+    if (!entries.has(key)) entries.set(key, e);
+    return entries.get(key)!;
   }
 
   return {
-    async acquire(path) {
+    async acquire(key) {
       if (closed) throw new Error("container leases are closed");
-      const e = await entryFor(path);
+      const e = await entryFor(key);
       e.refs++;
+      idle.delete(key);
       let released = false;
       return {
         container: e.container,
@@ -146,20 +152,30 @@ export function createContainerLeases(): ContainerLeases {
         release() {
           if (released) return;
           released = true;
-          e.refs--;
-          maybeClose(e);
+          if (--e.refs > 0) return;
+          if (e.retired || closed) return shut(e);
+          idle.set(key, e);
+          if (idle.size > maxIdle) shut(idle.values().next().value!);
         },
       };
     },
+    forget(key) {
+      const e = entries.get(key);
+      if (!e) return;
+      entries.delete(key);
+      e.retired = true;
+      if (e.refs === 0) shut(e);
+    },
     get open() {
-      return all.size;
+      return entries.size;
     },
     close() {
       closed = true;
-      for (const e of [...all]) retire(e);
-      current.clear();
+      for (const e of [...entries.values()]) {
+        e.retired = true;
+        if (e.refs === 0) shut(e);
+      }
+      entries.clear();
     },
   };
 }
-
-class Retry extends Error {}

@@ -4,10 +4,12 @@
  * @module
  */
 import { packFile, PARALLEL_FROM } from "../container/write.ts";
-import { openContainer } from "../container/read.ts";
+import { nativeBackends } from "../codec_native/backends.ts";
+import { openContainer } from "../container/open.ts";
 import { verifyContainer } from "../container/verify.ts";
 import { openPositionalReader } from "../io/positional_reader.ts";
-import { hashReader } from "./file_digests.ts";
+import type { PositionalReader } from "../io/positional_reader.ts";
+import { sha256 } from "../hash/sha256.ts";
 import type { PackJobRequest, PackJobResult } from "./pack_job.ts";
 
 /**
@@ -19,6 +21,17 @@ export function uploadPackWorkers(dataBytes: number, cores: number): number {
   return dataBytes >= PARALLEL_FROM && cores >= 4 ? Math.min(8, Math.floor(cores / 2)) : 0;
 }
 
+const HASH_BLOCK = 8 << 20;
+
+/** SHA-256 of everything `reader` reads. */
+async function hashReader(reader: PositionalReader): Promise<string> {
+  const h = sha256();
+  for (let off = 0; off < reader.size; off += HASH_BLOCK) {
+    h.update(await reader.readAt(off, Math.min(HASH_BLOCK, reader.size - off)));
+  }
+  return h.hex();
+}
+
 /** Runs one job in this thread; exported for the inline (no worker) path. */
 export async function packAndVerify(job: PackJobRequest): Promise<PackJobResult> {
   const size = (await Deno.stat(job.input)).size;
@@ -28,7 +41,7 @@ export async function packAndVerify(job: PackJobRequest): Promise<PackJobResult>
   });
   const reader = await openPositionalReader(job.output);
   try {
-    const report = await verifyContainer(await openContainer(reader));
+    const report = await verifyContainer(await openContainer(reader, nativeBackends()));
     if (report.problems.length > 0) {
       const p = report.problems[0];
       throw new Error(

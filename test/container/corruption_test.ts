@@ -7,15 +7,10 @@ import { DTYPES } from "../../codec/dtype.ts";
 import type { ContainerErrorKind } from "../../src/container/errors.ts";
 import { FORMAT_VERSION, HEAD_BYTES, MAGIC, READ_VERSIONS } from "../../src/container/format.ts";
 import { type Index, losslessOf } from "../../src/container/index_schema.ts";
-import {
-  type Container,
-  openContainer,
-  openContainerFile,
-  readChunk,
-  readRegion,
-  tensorOf,
-} from "../../src/container/read.ts";
-import { unpackTo } from "../../src/container/unpack.ts";
+import type { Container } from "../../src/container/open.ts";
+import { readRegion, tensorOf } from "../../src/container/read.ts";
+import { openContainerFile } from "../../src/io/container_file.ts";
+import { unpackFile } from "../../src/io/unpack_file.ts";
 import { verifyContainer } from "../../src/container/verify.ts";
 import { packFile, packReader } from "../../src/container/write.ts";
 import { bufferReader } from "../../src/io/random_access.ts";
@@ -30,6 +25,7 @@ import {
   listDir,
   openBytes,
   packBytes,
+  readChunk,
   readIndexJson,
   readOriginal,
   sourceTensorBytes,
@@ -374,7 +370,7 @@ Deno.test("corruption: unpackTo a corrupted container throws and leaves no file"
   b[offset + (stored >> 1)] ^= 0x01;
   await withTempDir(async (dir) => {
     const c = await openBytes(b);
-    await expectContainerError(unpackTo(c, `${dir}/out.safetensors`), "chunk_corrupt");
+    await expectContainerError(unpackFile(c, `${dir}/out.safetensors`), "chunk_corrupt");
     assert.deepEqual(listDir(dir), []);
   });
 });
@@ -660,7 +656,7 @@ Deno.test("corruption: index edits that keep the index valid are caught when rea
     null,
   ]]);
   await withTempDir(async (dir) => {
-    await unpackTo(c, `${dir}/x`);
+    await unpackFile(c, `${dir}/x`);
     assert.deepEqual(await Deno.readFile(`${dir}/x`), src);
   });
   // A wrong file digest likewise.
@@ -669,14 +665,14 @@ Deno.test("corruption: index edits that keep the index valid are caught when rea
   }));
   assert.equal((await verifyContainer(c2)).problems.length, 1);
   await withTempDir(async (dir) => {
-    await expectContainerError(unpackTo(c2, `${dir}/x`), "digest_mismatch");
+    await expectContainerError(unpackFile(c2, `${dir}/x`), "digest_mismatch");
     assert.deepEqual(listDir(dir), []);
   });
 });
 
 Deno.test("corruption: readIndexJson helper agrees with openContainer", async () => {
   const { bytes } = await packed();
-  const c = await openContainer(bufferReader(bytes));
+  const c = await openBytes(bytes);
   assert.deepEqual(readIndexJson(bytes), c.index);
 });
 

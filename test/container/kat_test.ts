@@ -2,23 +2,26 @@
  * Known-answer tests: the committed containers test/fixtures/kat/kat.tsr (`best`) and kat.fast.tsr
  * (`fast`, with a Huffman plane), made by test/fixtures/kat/make_kat.ts, must decode to the
  * committed bytes, re-packing must reproduce them byte for byte, and a decoder written from
- * docs/FORMAT.md alone, sharing no code with codec/ or src/, must decode them too.
+ * docs/FORMAT.md alone, sharing no code with codec/ or src/, must decode them too. The same holds
+ * for the variants containers (variants.tsr, variants.edge.tsr, made by make_kat_variants.ts),
+ * one tensor of every variant layout each.
  * @module
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { decompress as fzstdDecompress } from "fzstd";
-import {
-  fullRect,
-  openContainerFile,
-  readChunk,
-  readRegion,
-  streamOriginal,
-} from "../../src/container/read.ts";
+import { fullRect, readRegion, streamOriginal } from "../../src/container/read.ts";
+import type { Backends } from "../../src/container/backends.ts";
+import { portableBackends } from "../../src/container/portable_backends.ts";
+import { openContainer } from "../../src/container/open.ts";
+import { nativeBackends } from "../../src/codec_native/backends.ts";
+import { loadLibzstd } from "../../src/codec_native/libzstd.ts";
+import { openContainerFile } from "../../src/io/container_file.ts";
+import { openFileReader } from "../../src/io/random_access.ts";
+import { readChunk } from "../helpers/container.ts";
 import { verifyContainer } from "../../src/container/verify.ts";
 import { packFile } from "../../src/container/write.ts";
 import { losslessOf } from "../../src/container/index_schema.ts";
-import { nativeZstdDecompress } from "../../src/codec_native/zstd.ts";
 import { decodeChunk } from "../../codec/chunk_decode.ts";
 import { CodecError } from "../../codec/errors.ts";
 import { portableZstdDecompress } from "../../codec/zstd_decode.ts";
@@ -27,6 +30,12 @@ import {
   KAT_FAST_PACK_OPTIONS,
   KAT_PACK_OPTIONS,
 } from "../fixtures/kat/make_kat.ts";
+import {
+  buildKatVariantsSafetensors,
+  KAT_VARIANT_SPECS,
+  writeKatVariants,
+} from "../fixtures/kat/make_kat_variants.ts";
+import { readVariantRegion } from "../../src/container/variant_read.ts";
 
 const DIR = new URL("../fixtures/kat/", import.meta.url).pathname;
 
@@ -87,33 +96,30 @@ Deno.test("kat: committed files match kat.json and make_kat.ts", () => {
 
 for (const { file, bytes: katBytes, pack } of CONTAINERS) {
   Deno.test(`kat: ${file} decodes every tensor and the whole original file`, async () => {
-    const c = await openContainerFile(`${DIR}${file}`);
-    try {
-      assert.deepEqual(c.index.tensors.map((t) => t.name), Object.keys(expected.tensors));
-      for (const zstd of [undefined, portableZstdDecompress]) {
-        for (const native of [true, false]) {
-          const options = { decode: zstd ? { zstdDecompress: zstd } : {}, native };
-          for (const t of c.index.tensors) {
-            const bytes = await readRegion(c, t, fullRect(t), options);
-            assert.equal(hex(bytes), expected.tensors[t.name], `tensor ${t.name}`);
-            assert.equal(sha256Hex(bytes), t.sha256, `tensor ${t.name} sha256`);
-          }
+    // Every backend combination decodes the same bytes: the native kernel and libzstd, the
+    // TypeScript codec with libzstd, and the portable set a browser gets.
+    const native = nativeBackends();
+    const sets: Backends[] = [native, { ...native, kernel: undefined }, portableBackends];
+    for (const backends of sets) {
+      const c = await openContainer(await openFileReader(`${DIR}${file}`), backends);
+      try {
+        assert.deepEqual(c.index.tensors.map((t) => t.name), Object.keys(expected.tensors));
+        for (const t of c.index.tensors) {
+          const bytes = await readRegion(c, t, fullRect(t));
+          assert.equal(hex(bytes), expected.tensors[t.name], `${backends.name}: tensor ${t.name}`);
+          assert.equal(sha256Hex(bytes), t.sha256, `tensor ${t.name} sha256`);
         }
         const parts: Uint8Array[] = [];
-        for await (
-          const part of streamOriginal(c, { decode: zstd ? { zstdDecompress: zstd } : {} })
-        ) {
-          parts.push(part.slice());
-        }
+        for await (const part of streamOriginal(c)) parts.push(part.slice());
         const original = concat(parts);
         assert.equal(firstDifference(original, katSafetensors), -1);
         assert.equal(sha256Hex(original), c.index.source.sha256);
+        const report = await verifyContainer(c);
+        assert.deepEqual(report.problems, []);
+        assert.equal(report.chunks, 11);
+      } finally {
+        c.source.close();
       }
-      const report = await verifyContainer(c);
-      assert.deepEqual(report.problems, []);
-      assert.equal(report.chunks, 11);
-    } finally {
-      c.reader.close();
     }
   });
 
@@ -149,7 +155,7 @@ for (const { file, bytes: katBytes, pack } of CONTAINERS) {
             for (let bit = 0; bit < 8; bit++) {
               const bad = katBytes.slice(offset, offset + storedLength);
               bad[at] ^= 1 << bit;
-              for (const zstdDecompress of [nativeZstdDecompress, portableZstdDecompress]) {
+              for (const zstdDecompress of [loadLibzstd()!, portableZstdDecompress]) {
                 const out = new Uint8Array(rawLength);
                 try {
                   decodeChunk(bad, entry, l.layout, out, { zstdDecompress });
@@ -164,7 +170,7 @@ for (const { file, bytes: katBytes, pack } of CONTAINERS) {
         }
       }
     } finally {
-      c.reader.close();
+      c.source.close();
     }
   });
 }
@@ -489,4 +495,364 @@ Deno.test("kat: the fast container holds a Huffman plane, so the FORMAT.md decod
     )
   );
   assert.ok(codecs.includes(4), `codecs ${codecs}`);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Variants (FORMAT.md "Variants"), decoded by the same FORMAT.md-only helpers above.
+
+const variantsJson = JSON.parse(Deno.readTextFileSync(`${DIR}variants.json`));
+const variantsTsr = Deno.readFileSync(`${DIR}variants.tsr`);
+const variantsEdge = Deno.readFileSync(`${DIR}variants.edge.tsr`);
+
+/** FORMAT.md "Dtypes": width and sign move of the section dtypes. */
+const SPEC_LAYOUT: Record<string, [number, boolean]> = {
+  U8: [1, false],
+  U32: [4, false],
+  F16: [2, false],
+  BF16: [2, true],
+  F32: [4, true],
+  F64: [8, false],
+};
+
+/** FORMAT.md "Variant chunks": the checked sections of one chunk. */
+function specSections(file: Uint8Array, record: number[], dtypes: string[]): Uint8Array[] {
+  const [off, len, raw, storedSum, rawSum] = record;
+  const chunk = file.subarray(off, off + len);
+  must(xxh32(chunk) === storedSum, "variant stored xxh32");
+  must(chunk[0] === dtypes.length, "section count");
+  let p = 1 + 12 * dtypes.length;
+  const parts: Uint8Array[] = [];
+  for (let k = 0; k < dtypes.length; k++) {
+    const stored = u32(chunk, 1 + 12 * k), rawK = u32(chunk, 5 + 12 * k);
+    const [w, moved] = SPEC_LAYOUT[dtypes[k]];
+    must(rawK % w === 0 && (rawK === 0) === (stored === 0), "section lengths");
+    must(p + stored <= chunk.length, "section past chunk");
+    const part = rawK === 0
+      ? new Uint8Array(0)
+      : specChunk(chunk.subarray(p, p + stored), w, moved, rawK);
+    must(xxh32(part) === u32(chunk, 9 + 12 * k), "section xxh32");
+    parts.push(part);
+    p += stored;
+  }
+  must(p === chunk.length, "sections end");
+  const payload = concat(parts);
+  must(payload.length === raw && xxh32(payload) === rawSum, "variant raw xxh32");
+  return parts;
+}
+
+const f32 = Math.fround;
+
+function halfToNumber(h: number): number {
+  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 31, m = h & 1023;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return e === 0 ? s * m * 2 ** -24 : s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** An element of a section of `dtype` as a binary32 value. */
+function readElement(b: Uint8Array, dtype: string, i: number): number {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (dtype === "F32") return v.getFloat32(4 * i, true);
+  if (dtype === "BF16") {
+    return new DataView(Uint32Array.of(v.getUint16(2 * i, true) << 16).buffer).getFloat32(0, true);
+  }
+  return halfToNumber(v.getUint16(2 * i, true));
+}
+
+/** FORMAT.md "Values": binary32 `x` written in `dtype` (F16 and BF16 by exact rounding). */
+function writeElement(out: DataView, dtype: string, i: number, x: number) {
+  if (dtype === "F32") {
+    if (Number.isNaN(x)) out.setUint32(4 * i, 0x7fc00000, true);
+    else out.setFloat32(4 * i, x, true);
+    return;
+  }
+  if (Number.isNaN(x)) return out.setUint16(2 * i, dtype === "F16" ? 0x7e00 : 0x7fc0, true);
+  // Round to the nearest representable value, ties to the even significand, by search over the
+  // two neighbours: the formats are small enough to enumerate around x.
+  const sign = x < 0 || Object.is(x, -0) ? 0x8000 : 0, a = Math.abs(x);
+  const value = (h: number) =>
+    dtype === "F16" ? halfToNumber(h) : readElement(Uint8Array.of(h & 255, h >> 8), "BF16", 0);
+  let lo = 0, hi = 0x7f80 >> (dtype === "F16" ? 0 : 0);
+  hi = dtype === "F16" ? 0x7c00 : 0x7f80; // +infinity
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (value(mid) <= a) lo = mid;
+    else hi = mid;
+  }
+  let h: number;
+  if (value(lo) === a) h = lo;
+  else {
+    const top = dtype === "F16" ? 0x7bff : 0x7f7f; // largest finite
+    if (lo === top) {
+      // Beyond the largest finite: the next step would be 2^16 (F16) or 2^128 (BF16).
+      const next = dtype === "F16" ? 65536 : 2 ** 128;
+      h = a - value(lo) < next - a || (a - value(lo) === next - a && (lo & 1) === 0) ? lo : hi;
+    } else {
+      const dl = a - value(lo), dh = value(hi) - a;
+      h = dl < dh || (dl === dh && (lo & 1) === 0) ? lo : hi;
+    }
+  }
+  out.setUint16(2 * i, sign | h, true);
+}
+
+/** FORMAT.md "Variants": the whole tensor `t` under variant `name`, in its dtype. */
+function specVariant(file: Uint8Array, t: Json, name: string): Uint8Array {
+  const e = t.encodings.find((x: Json) => x.name === name);
+  if (!e || e.kind === "exact") {
+    const l = t.encodings.find((x: Json) => x.kind === "lossless");
+    must(l !== undefined, "no lossless encoding");
+    return specTensor(file, t, l);
+  }
+  const [rows, cols] = e.view, [tr, tc] = e.tile;
+  const w = SPEC_LAYOUT[t.dtype][0];
+  const data = new Uint8Array(rows * cols * w), out = new DataView(data.buffer);
+  const gridCols = Math.ceil(cols / tc), gridRows = Math.ceil(rows / tr);
+  const p = e.params;
+  if (e.kind === "lowrank") {
+    const r = p.rank, fw = p.factor;
+    const s = specSections(file, e.chunks[0], ["F32"])[0];
+    const U: number[][] = [], V: number[][] = [];
+    for (let b = 0; b < gridRows; b++) {
+      const sec = specSections(file, e.chunks[1 + b], [fw])[0];
+      for (let i = 0; i < sec.length / 2 / r; i++) {
+        U.push(Array.from({ length: r }, (_, k) => readElement(sec, fw, i * r + k)));
+      }
+    }
+    for (let b = 0; b < gridCols; b++) {
+      const sec = specSections(file, e.chunks[1 + gridRows + b], [fw])[0];
+      for (let j = 0; j < sec.length / 2 / r; j++) {
+        V.push(Array.from({ length: r }, (_, k) => readElement(sec, fw, j * r + k)));
+      }
+    }
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < cols; j++) {
+        let acc = 0;
+        for (let k = 0; k < r; k++) {
+          acc = f32(acc + f32(f32(U[i][k] * readElement(s, "F32", k)) * V[j][k]));
+        }
+        writeElement(out, t.dtype, i * cols + j, acc);
+      }
+    }
+    return data;
+  }
+  must(e.chunks.length === gridRows * gridCols, "chunk count");
+  e.chunks.forEach((record: number[], idx: number) => {
+    const r0 = Math.floor(idx / gridCols) * tr, c0 = (idx % gridCols) * tc;
+    const r1 = Math.min(rows, r0 + tr), c1 = Math.min(cols, c0 + tc), R = r1 - r0, C = c1 - c0;
+    const at = (el: number) => (r0 + Math.floor(el / C)) * cols + c0 + (el % C);
+    const G = p.group ? Math.ceil(c1 / p.group) - Math.floor(c0 / p.group) : 0;
+    const groupOf = (el: number) =>
+      Math.floor((c0 + (el % C)) / p.group) - Math.floor(c0 / p.group);
+    if (e.kind === "int8") {
+      const asym = p.scheme === "asymmetric";
+      const parts = specSections(file, record, asym ? [p.scale, "U8", "U8"] : [p.scale, "U8"]);
+      const codes = parts[parts.length - 1];
+      for (let el = 0; el < R * C; el++) {
+        const g = Math.floor(el / C) * G + groupOf(el), s = readElement(parts[0], p.scale, g);
+        const q = asym ? codes[el] - parts[1][g] : (codes[el] << 24) >> 24;
+        writeElement(out, t.dtype, at(el), f32(q * s));
+      }
+    } else if (e.kind === "cast") {
+      const [sec] = specSections(file, record, [p.dtype]);
+      for (let el = 0; el < R * C; el++) {
+        if (p.dtype === t.dtype) data.set(sec.subarray(el * w, el * w + w), at(el) * w);
+        else writeElement(out, t.dtype, at(el), readElement(sec, p.dtype, el));
+      }
+    } else if (e.kind === "ternary") {
+      const n = p.bases;
+      const trits = specSections(file, record, [p.scale, "U8"]);
+      const trit = (el: number, k: number) => {
+        if (p.packing === "2bit") {
+          const b = trits[1][el];
+          must(b >> (2 * n) === 0, "high bits");
+          const f = (b >> (2 * k)) & 3;
+          must(f !== 2, "field 2");
+          return [0, 1, 0, -1][f];
+        }
+        const i = el * n + k;
+        let byte = trits[1][Math.floor(i / 5)];
+        must(byte < 243, "base3 byte");
+        for (let d = 0; d < i % 5; d++) byte = Math.floor(byte / 3);
+        return [0, 1, -1][byte % 3];
+      };
+      if (p.packing === "base3") {
+        for (let i = R * C * n; i < trits[1].length * 5; i++) {
+          let byte = trits[1][Math.floor(i / 5)];
+          for (let d = 0; d < i % 5; d++) byte = Math.floor(byte / 3);
+          must(byte % 3 === 0, "base3 padding");
+        }
+      }
+      for (let el = 0; el < R * C; el++) {
+        const g = Math.floor(el / C) * G + groupOf(el);
+        let acc = 0;
+        for (let k = 0; k < n; k++) {
+          acc = f32(acc + f32(readElement(trits[0], p.scale, g * n + k) * trit(el, k)));
+        }
+        writeElement(out, t.dtype, at(el), acc);
+      }
+    } else if (e.kind === "sparse") {
+      const tile = new Uint8Array(R * C * w);
+      if (p.layout === "dense") tile.set(specSections(file, record, [t.dtype])[0]);
+      else {
+        const [gaps, values] = specSections(file, record, ["U32", t.dtype]);
+        must(gaps.length / 4 === values.length / w, "sparse counts");
+        let pos = -1;
+        for (let m = 0; m < gaps.length / 4; m++) {
+          pos += u32(gaps, 4 * m) + 1;
+          must(pos < R * C, "sparse position");
+          tile.set(values.subarray(m * w, m * w + w), pos * w);
+        }
+      }
+      for (let el = 0; el < R * C; el++) data.set(tile.subarray(el * w, el * w + w), at(el) * w);
+    } else throw new SpecError(`kind ${e.kind}`);
+  });
+  return data;
+}
+
+/** FORMAT.md "Reading": one tensor from its lossless encoding. */
+function specTensor(file: Uint8Array, t: Json, l: Json): Uint8Array {
+  const w = l.layout.width;
+  const rows = t.shape.slice(0, -1).reduce((a: number, b: number) => a * b, 1);
+  const cols = t.shape.length === 0 ? 1 : t.shape[t.shape.length - 1];
+  const [tr, tc] = l.tile, gridCols = Math.ceil(cols / tc);
+  const data = new Uint8Array(t.offsets[1] - t.offsets[0]);
+  l.chunks.forEach(([off, len, raw, , rawSum]: number[], i: number) => {
+    const tile = specChunk(file.subarray(off, off + len), w, l.layout.signMoved, raw);
+    must(xxh32(tile) === rawSum, "raw xxh32");
+    const r0 = Math.floor(i / gridCols) * tr, c0 = (i % gridCols) * tc;
+    const tw = Math.min(cols, c0 + tc) - c0;
+    for (let r = r0; r < Math.min(rows, r0 + tr); r++) {
+      data.set(tile.subarray((r - r0) * tw * w, (r - r0 + 1) * tw * w), (r * cols + c0) * w);
+    }
+  });
+  must(sha256Hex(data) === t.sha256, "tensor sha256");
+  return data;
+}
+
+Deno.test("kat: variants containers match variants.json and make_kat_variants.ts", () => {
+  assert.equal(variantsTsr.length, variantsJson.tsr.size);
+  assert.equal(sha256Hex(variantsTsr), variantsJson.tsr.sha256);
+  assert.equal(sha256Hex(variantsEdge), variantsJson.edge.sha256);
+  assert.equal(variantsJson.specs, KAT_VARIANT_SPECS);
+  assert.equal(
+    hex(buildKatVariantsSafetensors()),
+    hex(Deno.readFileSync(`${DIR}variants.safetensors`)),
+  );
+});
+
+Deno.test("kat: every variant of variants.tsr decodes to the committed bytes, whole and by tiles", async () => {
+  for (const file of ["variants.tsr", "variants.edge.tsr"]) {
+    const c = await openContainerFile(`${DIR}${file}`);
+    try {
+      for (const v of c.index.variants!) {
+        for (const t of c.index.tensors) {
+          const want = variantsJson.variants[v.name][t.name];
+          assert.equal(
+            hex(await readVariantRegion(c, t, v.name)),
+            want,
+            `${file} ${v.name} ${t.name}`,
+          );
+          // A lower-right rectangle of the tensor's matrix is the same bytes of the whole.
+          const rows = t.shape.slice(0, -1).reduce((a, b) => a * b, 1), cols = t.shape.at(-1) ?? 1;
+          const w = want.length / 2 / (rows * cols);
+          const rect = { r0: rows >> 1, r1: rows, c0: cols >> 1, c1: cols };
+          let cut = "";
+          for (let r = rect.r0; r < rect.r1; r++) {
+            cut += want.slice(2 * w * (r * cols + rect.c0), 2 * w * (r * cols + rect.c1));
+          }
+          assert.equal(
+            hex(await readVariantRegion(c, t, v.name, rect)),
+            cut,
+            `${v.name} ${t.name}`,
+          );
+        }
+      }
+    } finally {
+      c.source.close();
+    }
+  }
+});
+
+Deno.test("kat: re-deriving the variants reproduces variants.tsr and variants.edge.tsr byte for byte", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tessera_kat_variants_" });
+  try {
+    await writeKatVariants(dir);
+    for (const f of ["variants.tsr", "variants.edge.tsr"]) {
+      const again = await Deno.readFile(`${dir}/${f}`),
+        committed = await Deno.readFile(`${DIR}${f}`);
+      assert.equal(
+        firstDifference(again, committed),
+        -1,
+        `${f} differs: the deriver is non-deterministic or the format changed; if intended, ` +
+          "update docs/FORMAT.md and re-run make_kat_variants.ts",
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("kat: a decoder written from docs/FORMAT.md alone decodes every variant layout", () => {
+  const index = specIndex(variantsTsr);
+  const kinds = new Set<string>();
+  for (const v of index.variants) {
+    for (const t of index.tensors) {
+      const e = t.encodings.find((x: Json) => x.name === v.name);
+      if (e) {
+        kinds.add(
+          e.kind === "sparse" || e.kind === "ternary"
+            ? `${e.kind}/${e.params.layout ?? e.params.packing}`
+            : e.kind,
+        );
+      }
+      assert.equal(
+        hex(specVariant(variantsTsr, t, v.name)),
+        variantsJson.variants[v.name][t.name],
+        `${v.name} ${t.name}`,
+      );
+    }
+  }
+  assert.deepEqual([...kinds].sort(), [
+    "cast",
+    "exact",
+    "int8",
+    "lowrank",
+    "sparse/coo",
+    "sparse/dense",
+    "ternary/2bit",
+    "ternary/base3",
+  ]);
+  // The lossless parts are untouched: the original rebuilds as before.
+  assert.equal(sha256Hex(specDecode(variantsTsr)), index.source.sha256);
+});
+
+Deno.test("kat: the FORMAT.md decoder reads the variant-only container's variant and refuses its original", () => {
+  const index = specIndex(variantsEdge);
+  for (const t of index.tensors) {
+    assert.equal(
+      hex(specVariant(variantsEdge, t, "ternary:2")),
+      variantsJson.variants["ternary:2"][t.name],
+    );
+  }
+  assert.throws(() => specDecode(variantsEdge));
+});
+
+Deno.test("kat: the FORMAT.md variant decoder never returns wrong bytes for a flipped bit", () => {
+  // Every byte of one chunk of each lossy kind: an error, or the same bytes.
+  const index = specIndex(variantsTsr);
+  const t = index.tensors.find((x: Json) => x.name === "model.layers.0.mlp.up_proj.weight");
+  for (const e of t.encodings.filter((x: Json) => x.chunks && x.kind !== "lossless")) {
+    const want = variantsJson.variants[e.name][t.name];
+    const [offset, length] = e.chunks[0];
+    for (let at = offset; at < offset + length; at++) {
+      const bad = variantsTsr.slice();
+      bad[at] ^= 1 << (at % 8);
+      let got: string;
+      try {
+        got = hex(specVariant(bad, t, e.name));
+      } catch {
+        continue;
+      }
+      assert.equal(got, want, `${e.name} byte ${at}`);
+    }
+  }
 });

@@ -1,7 +1,7 @@
 /** Layer keys and the progressive-loading order of layers. */
 import assert from "node:assert/strict";
 import { DEFAULT_LAYER_PATTERN, layerKey, layerOrder } from "../../src/container/layers.ts";
-import { openContainerFile } from "../../src/container/read.ts";
+import { openContainerFile } from "../../src/io/container_file.ts";
 import { packFile } from "../../src/container/write.ts";
 import { buildSafetensors } from "../safetensors/fixture.ts";
 import { openBytes, packBytes, withTempDir } from "../helpers/container.ts";
@@ -128,7 +128,7 @@ Deno.test("layerOrder: the shipped stories260k model loads embeddings, layers 0.
     ]);
     for (const t of index.tensors) assert.equal(t.layer, layerKey(t.name), t.name);
     const c = await openContainerFile(`${dir}/s.tsr`);
-    c.reader.close();
+    c.source.close();
     assert.deepEqual(c.index.layers, index.layers);
   });
 });

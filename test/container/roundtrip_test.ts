@@ -7,8 +7,9 @@ import fc from "fast-check";
 import { type Dtype, DTYPES, dtypeWidth } from "../../codec/dtype.ts";
 import { gridSize } from "../../codec/tiles.ts";
 import { geometryOf, type Index, losslessOf } from "../../src/container/index_schema.ts";
-import { openContainerFile, readRegion } from "../../src/container/read.ts";
-import { unpackTo } from "../../src/container/unpack.ts";
+import { readRegion } from "../../src/container/read.ts";
+import { openContainerFile } from "../../src/io/container_file.ts";
+import { unpackFile } from "../../src/io/unpack_file.ts";
 import { verifyContainer } from "../../src/container/verify.ts";
 import { packFile } from "../../src/container/write.ts";
 import { sha256 as incrementalSha256 } from "../../src/hash/sha256.ts";
@@ -86,7 +87,7 @@ async function assertSound(path: string, src: Uint8Array, index: Index): Promise
     const report = await verifyContainer(c);
     assert.deepEqual(report.problems, []);
   } finally {
-    c.reader.close();
+    c.source.close();
   }
 }
 
@@ -133,9 +134,9 @@ for (const mode of ["fast", "best"] as const) {
         const out = `${dir}/rebuilt.safetensors`;
         const c = await openContainerFile(path);
         try {
-          await unpackTo(c, out);
+          await unpackFile(c, out);
         } finally {
-          c.reader.close();
+          c.source.close();
         }
         assert.equal(sha256(await Deno.readFile(out)), sha256(src));
         assert.deepEqual(listDir(dir), ["model.tsr", "rebuilt.safetensors"], "no temp files left");
@@ -297,12 +298,12 @@ for (const file of realFiles) {
         assert.ok((await Deno.stat(tsr)).size < index.source.size, "the container is smaller");
         const c = await openContainerFile(tsr);
         try {
-          await unpackTo(c, out);
+          await unpackFile(c, out);
           const report = await verifyContainer(c);
           assert.deepEqual(report.problems, []);
           assert.equal(report.tensors, index.tensors.length);
         } finally {
-          c.reader.close();
+          c.source.close();
         }
         assert.equal(await fileSha256(out), expected);
         assert.equal((await Deno.stat(out)).size, index.source.size);
@@ -341,7 +342,7 @@ Deno.test("roundtrip: a tensor whose tile bands exceed 32 MiB is read tile by ti
         data.subarray(cols + rect.c0, cols + rect.c1),
       );
     } finally {
-      c.reader.close();
+      c.source.close();
     }
   });
 });

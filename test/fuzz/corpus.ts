@@ -6,8 +6,11 @@
  */
 import { decodeChunk } from "../../codec/chunk_decode.ts";
 import { losslessOf } from "../../src/container/index_schema.ts";
-import { openContainer, readOriginalHeader } from "../../src/container/read.ts";
+import { openContainer } from "../../src/container/open.ts";
+import { bufferSource } from "../../src/container/source.ts";
+import { readVariantRegion } from "../../src/container/variant_read.ts";
 import { type PackOptions, packReader } from "../../src/container/write.ts";
+import { nativeBackends } from "../../src/codec_native/backends.ts";
 import { nativeZstdDecompress } from "../../src/codec_native/zstd.ts";
 import { bufferReader } from "../../src/io/random_access.ts";
 import { normalBf16, Rng } from "../codec/prng.ts";
@@ -23,6 +26,8 @@ export interface SeedContainer {
   readonly bytes: Uint8Array;
   /** The original safetensors bytes. */
   readonly source: Uint8Array;
+  /** Each variant of each tensor, decoded whole, by `tensor\0variant`. */
+  readonly variants?: ReadonlyMap<string, Uint8Array>;
 }
 
 /** One stored chunk with what it must decode to. */
@@ -95,7 +100,29 @@ export async function smallContainers(): Promise<SeedContainer[]> {
     },
     await pack("synthetic.best", synthetic, { mode: "best", chunkBytes: 512 }),
     await pack("synthetic.fast", synthetic, { mode: "fast", chunkBytes: 1024 }),
+    ...await variantContainers(),
   ];
+}
+
+/**
+ * The known-answer containers of lossy variants (every variant kind, and a variant-only one), with
+ * every variant of every tensor decoded whole from the unmutated bytes.
+ */
+async function variantContainers(): Promise<SeedContainer[]> {
+  const source = await Deno.readFile(new URL("kat/variants.safetensors", FIXTURES));
+  const out: SeedContainer[] = [];
+  for (const name of ["variants.tsr", "variants.edge.tsr"]) {
+    const bytes = await Deno.readFile(new URL(`kat/${name}`, FIXTURES));
+    const c = await openContainer(bufferSource(bytes), nativeBackends());
+    const variants = new Map<string, Uint8Array>();
+    for (const t of c.index.tensors) {
+      for (const v of c.index.variants ?? []) {
+        variants.set(`${t.name}\0${v.name}`, await readVariantRegion(c, t, v.name));
+      }
+    }
+    out.push({ name, bytes, source, variants });
+  }
+  return out;
 }
 
 /**
@@ -135,9 +162,9 @@ export async function realContainers(
 export async function chunksOf(containers: readonly SeedContainer[]): Promise<SeedChunk[]> {
   const out: SeedChunk[] = [];
   for (const s of containers) {
-    const c = await openContainer(bufferReader(s.bytes));
-    await readOriginalHeader(c);
+    const c = await openContainer(bufferSource(s.bytes), nativeBackends());
     for (const t of c.index.tensors) {
+      if (!t.encodings.some((e) => e.kind === "lossless")) continue; // variant-only
       const l = losslessOf(t);
       for (let i = 0; i < l.chunks.length; i++) {
         const [offset, storedLength, rawLength, storedXxh32, rawXxh32] = l.chunks[i];
@@ -151,7 +178,7 @@ export async function chunksOf(containers: readonly SeedContainer[]): Promise<Se
         out.push({ from: `${s.name} ${t.name} #${i}`, stored, entry, layout: l.layout, raw });
       }
     }
-    c.reader.close();
+    c.source.close();
   }
   return out;
 }

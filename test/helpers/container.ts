@@ -6,8 +6,13 @@
 import assert from "node:assert/strict";
 import { ContainerError, type ContainerErrorKind } from "../../src/container/errors.ts";
 import { decodeHead, encodeHead, HEAD_BYTES, INDEX_ZSTD } from "../../src/container/format.ts";
-import type { Index } from "../../src/container/index_schema.ts";
-import { type Container, openContainer, streamOriginal } from "../../src/container/read.ts";
+import type { Backends } from "../../src/container/backends.ts";
+import { type Container, openContainer } from "../../src/container/open.ts";
+import { readRegion, streamOriginal } from "../../src/container/read.ts";
+import { geometryOf, type Index, type TensorEntry } from "../../src/container/index_schema.ts";
+import { tileRect } from "../../codec/tiles.ts";
+import { bufferSource } from "../../src/container/source.ts";
+import { nativeBackends } from "../../src/codec_native/backends.ts";
 import { type PackOptions, packReader } from "../../src/container/write.ts";
 import { nativeZstdDecompress } from "../../src/codec_native/zstd.ts";
 import { sha256Bytes, sha256Hex } from "../../src/hash/sha256.ts";
@@ -46,9 +51,17 @@ export async function packBytes(
   return { path, bytes: await Deno.readFile(path), index };
 }
 
-/** Opens container bytes held in memory. */
-export function openBytes(bytes: Uint8Array): Promise<Container> {
-  return openContainer(bufferReader(bytes));
+/** Opens container bytes held in memory, with the native backends unless others are given. */
+export function openBytes(
+  bytes: Uint8Array,
+  backends: Backends = nativeBackends(),
+): Promise<Container> {
+  return openContainer(bufferSource(bytes), backends);
+}
+
+/** Reads, verifies and decodes chunk `i` of tensor `t`: the bytes of its tile, row-major. */
+export function readChunk(c: Container, t: TensorEntry, i: number): Promise<Uint8Array> {
+  return readRegion(c, t, tileRect(geometryOf(t), i));
 }
 
 /** Concatenates byte arrays. */

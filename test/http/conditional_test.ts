@@ -79,6 +79,10 @@ Deno.test("evaluatePreconditions: the order of RFC 9110 §13.2.2 on every method
     ["HEAD", { ifModifiedSince: BEFORE }, "proceed"],
     ["PUT", { ifModifiedSince: AT }, "proceed"],
     ["GET", { ifNoneMatch: '"b"', ifModifiedSince: AT }, "proceed"],
+    // A date in the future is invalid (§13.1.3) and ignored.
+    ["GET", { ifModifiedSince: "Fri, 31 Dec 9999 23:59:59 GMT" }, "proceed"],
+    // If-Match is step 1: a stale tag is 412 even where If-Modified-Since would give 304.
+    ["GET", { ifMatch: '"stale"', ifModifiedSince: AT }, "failed"],
     ["GET", { ifUnmodifiedSince: BEFORE, ifNoneMatch: '"a"' }, "failed"], // step 2 before step 3
   ];
   for (const [method, p, want] of cases) {

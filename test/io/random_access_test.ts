@@ -34,7 +34,7 @@ Deno.test("bufferReader: out-of-range and invalid reads reject clearly", async (
   const r = bufferReader(sample(10));
   await assert.rejects(r.readAt(8, 3), /read of 3 bytes at offset 8 exceeds size 10/);
   await assert.rejects(r.readAt(11, 0), RangeError);
-  await assert.rejects(r.readAt(-1, 1), /offset must be a non-negative integer, got -1/);
+  await assert.rejects(r.readAt(-1, 1), /offset must be a non-negative integer: received -1/);
   await assert.rejects(r.readAt(0, 1.5), /length must be a non-negative integer/);
   await assert.rejects(r.readAt(Number.MAX_SAFE_INTEGER, 1), RangeError);
   r.close();

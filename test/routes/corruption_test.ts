@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { openContainer } from "../../src/container/read.ts";
 import { losslessOf } from "../../src/container/index_schema.ts";
-import { bufferReader } from "../../src/io/random_access.ts";
+import { openBytes } from "../helpers/container.ts";
 import { demoContainer, ORIGINAL, tensorSpan, withServer } from "../server/harness.ts";
 
 /** Reads a response body whole; null when the connection is cut before the end. */
@@ -15,7 +14,7 @@ async function bodyOrCut(res: Response): Promise<Uint8Array | null> {
 
 Deno.test("corruption: a flipped byte in a chunk never yields a wrong byte", async () => {
   const good = await demoContainer();
-  const c = await openContainer(bufferReader(good));
+  const c = await openBytes(good);
   const victim = c.index.tensors.find((t) => t.name === "model.layers.2.mlp.down_proj.weight")!;
   const [offset, stored] = losslessOf(victim).chunks[0];
   const span = tensorSpan(ORIGINAL, victim.name);

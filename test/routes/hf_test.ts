@@ -59,15 +59,15 @@ Deno.test("hf api: model info with siblings, revision info, tree", async () => {
     assert.equal(info.modelId, "demo/stories260k");
     assert.equal(info.private, false);
     assert.match(info.sha, /^[0-9a-f]{40}$/);
+    // Only the repo's own files: the container stays on the /v1 routes.
     assert.deepEqual(info.siblings.map((s: { rfilename: string }) => s.rfilename), [
-      "model.safetensors",
-      "model.tsr",
       "config.json",
+      "model.safetensors",
     ]);
-    assert.deepEqual(info.siblings[0].lfs, {
+    assert.deepEqual(info.siblings[1].lfs, {
       sha256: sha,
       size: ORIGINAL.length,
-      pointerSize: info.siblings[0].lfs.pointerSize,
+      pointerSize: info.siblings[1].lfs.pointerSize,
     });
     assert.equal(info.config.model_type, "llama");
     assert.equal(info.safetensors.total, 260032);
@@ -76,8 +76,9 @@ Deno.test("hf api: model info with siblings, revision info, tree", async () => {
     const head = json((await get(`${url}/api/models/demo/stories260k/revision/HEAD`)).body);
     assert.equal(head.sha, info.sha);
     const tree = json((await get(`${url}/api/models/demo/stories260k/tree/main`)).body);
-    assert.equal(tree[0].path, "model.safetensors");
-    assert.equal(tree[0].lfs.oid, sha);
+    assert.equal(tree[1].path, "model.safetensors");
+    assert.equal(tree[1].lfs.oid, sha);
+    assert.equal(tree[1].size, ORIGINAL.length, "the real size, not the pointer's");
     const list = json((await get(`${url}/api/models?search=stories`)).body);
     assert.equal(list[0].id, "demo/stories260k");
   });

@@ -50,10 +50,18 @@ Deno.test("models: list, one model, manifest with layers in load order", async (
       ) {
         assert.ok(k in t, k);
       }
-      assert.equal(m.container.url, "/v1/models/demo/stories260k/container?revision=main");
-      assert.equal(m.container.headLength, 64);
-      assert.deepEqual(m.files.map((f: { name: string }) => f.name), ["config.json"]);
       assert.match(m.commit, /^[0-9a-f]{40}$/);
+      // Container URLs name the commit: immutable.
+      assert.equal(
+        m.container.url,
+        `/v1/models/demo/stories260k/container?revision=${m.commit}&file=model.safetensors`,
+      );
+      assert.equal(m.container.headLength, 64);
+      assert.deepEqual(m.files.map((f: { path: string }) => f.path), [
+        "config.json",
+        "model.safetensors",
+      ]);
+      assert.ok(m.tensors.every((t: { file: string }) => t.file === "model.safetensors"));
       // Manifests are cacheable by content hash.
       const etag = r.headers.get("ETag")!;
       assert.equal(
@@ -62,7 +70,8 @@ Deno.test("models: list, one model, manifest with layers in load order", async (
       );
       const v2 = json((await get(`${url}/v1/models/demo/stories260k/manifest?revision=v2`)).body);
       assert.equal(v2.revision, "v2");
-      assert.equal(v2.container.url, "/v1/models/demo/stories260k/container?revision=v2");
+      assert.equal(v2.sha256, m.sha256);
+      assert.notEqual(v2.commit, m.commit, "a branch of its own, imported separately");
     },
     {},
     async (dir) => {
@@ -92,7 +101,7 @@ Deno.test("errors: JSON bodies, 404 kinds, 405 with Allow", async () => {
     }
     const post = await fetch(`${url}/v1/models/demo/stories260k/manifest`, { method: "POST" });
     assert.equal(post.status, 405);
-    assert.equal(post.headers.get("Allow"), "GET, HEAD");
+    assert.equal(post.headers.get("Allow"), "OPTIONS, GET, HEAD");
     assert.equal((await post.json()).error, "method_not_allowed");
   });
 });
@@ -110,7 +119,7 @@ Deno.test("path traversal: ids, revisions and files never leave the models folde
       "/v1/models/demo/stories260k/files/..%2F..%2F..%2Ftessera_secret.json",
       "/v1/models/demo/stories260k/files/%2Fetc%2Fpasswd",
       "/v1/models/demo/stories260k/files/..%5Cconfig.json",
-      "/v1/models/demo/stories260k/files/.model.tsr.sha256",
+      "/v1/models/demo/stories260k/files/.git/config",
       "/v1/models/demo/%2e%2e/manifest",
       "/demo/stories260k/resolve/main/..%2F..%2F..%2Ftessera_secret.json",
       "/demo/stories260k/resolve/main/../../../../tessera_secret.json",
@@ -141,18 +150,18 @@ Deno.test("operations: healthz, metrics in Prometheus text, openapi.json from th
     assert.match(text, /^# TYPE tessera_http_requests_total counter$/m);
     assert.match(
       text,
-      /^tessera_http_requests_total\{route="\/:org\/:name\/resolve\/:revision\/:file\{\.\+\}",method="GET",status="200"\} 2$/m,
+      /^tessera_http_requests_total\{route="\/:org\/:name\/resolve\/:revision\/:path\{\.\+\}",method="GET",status="200"\} 2$/m,
     );
     assert.ok(
       text.includes(
-        'tessera_http_response_bytes_total{route="/:org/:name/resolve/:revision/:file{.+}"} 1050032\n',
+        'tessera_http_response_bytes_total{route="/:org/:name/resolve/:revision/:path{.+}"} 1050032\n',
       ),
     );
     assert.match(text, /^tessera_cache_hits_total \d+$/m);
     assert.match(text, /^tessera_cache_hit_ratio 0\.\d+$/m);
     assert.match(text, /^tessera_decode_megabytes_per_second \d/m);
     const doc = json((await get(`${url}/openapi.json`)).body);
-    assert.equal(doc.openapi, "3.0.3");
+    assert.equal(doc.openapi, "3.1.0");
     for (
       const p of [
         "/v1/models",
@@ -160,7 +169,7 @@ Deno.test("operations: healthz, metrics in Prometheus text, openapi.json from th
         "/v1/models/{org}/{name}/tensors/{tensor}",
         "/v1/models/{org}/{name}/layers/{layer}",
         "/v1/models/{org}/{name}/container",
-        "/{org}/{name}/resolve/{revision}/{file}",
+        "/{org}/{name}/resolve/{revision}/{path}",
         "/api/models/{org}/{name}",
       ]
     ) assert.ok(doc.paths[p], p);
@@ -168,7 +177,8 @@ Deno.test("operations: healthz, metrics in Prometheus text, openapi.json from th
     // One access-log line per request, with method, path, status, bytes and time.
     assert.ok(
       logs.some((l) =>
-        / GET \/demo\/stories260k\/resolve\/main\/model\.safetensors 200 525016B \d+\.\dms$/.test(l)
+        / [0-9a-f-]{36} GET \/demo\/stories260k\/resolve\/main\/model\.safetensors 200 525016B \d+\.\dms$/
+          .test(l)
       ),
       logs.join("\n"),
     );
@@ -191,7 +201,7 @@ Deno.test("app.request: the app answers without a socket", async () => {
       const h = await app.request("/healthz");
       assert.equal((await h.json()).status, "ok");
     } finally {
-      closeContext(ctx);
+      await closeContext(ctx);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

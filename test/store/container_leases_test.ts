@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { readChunk } from "../../src/container/read.ts";
+import { readChunk } from "../helpers/container.ts";
 import { createContainerLeases } from "../../src/store/container_leases.ts";
 import { StoreError } from "../../src/store/errors.ts";
 import { demoContainer, installSynthetic } from "../server/harness.ts";
 
-Deno.test("leases: shared while unchanged; a replaced file keeps serving its holders, then closes", async () => {
+Deno.test("leases: shared per key; a forgotten container keeps serving its holders, then closes", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tessera_leases_" });
   const leases = createContainerLeases();
   try {
@@ -16,25 +16,40 @@ Deno.test("leases: shared while unchanged; a replaced file keeps serving its hol
     assert.equal(leases.open, 1);
     const t = a.container.index.tensors.find((x) => x.name === "w/a:b")!;
     const before = await readChunk(a.container, t, 3);
-    // Publish another container over the path, as an upload does.
-    await Deno.writeFile(`${dir}/next.tsr`, await demoContainer());
-    await Deno.rename(`${dir}/next.tsr`, path);
+    // Its bytes are removed (garbage collection): holders keep reading; the next lease reopens.
+    leases.forget(path);
+    assert.equal(leases.open, 0);
     const c = await leases.acquire(path);
     assert.notEqual(c.container, a.container);
-    assert.equal(c.container.index.tensors.length, 47);
-    assert.equal(leases.open, 2);
-    // The old holders still read the old file's bytes.
     assert.deepEqual(await readChunk(a.container, t, 3), before);
     a.release();
     a.release(); // idempotent
-    assert.equal(leases.open, 2);
     b.release();
-    assert.equal(leases.open, 1, "the replaced file closes after its last release");
     c.release();
+    assert.equal(leases.open, 1, "an idle container stays open for the next request");
     await assert.rejects(
       leases.acquire(`${dir}/nope/model.tsr`),
       (e) => e instanceof StoreError && e.kind === "file_not_found",
     );
+  } finally {
+    leases.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("leases: idle containers beyond the bound close, least recently used first", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tessera_leases_" });
+  const leases = createContainerLeases(undefined, 2);
+  try {
+    const bytes = await demoContainer();
+    const paths = [0, 1, 2].map((i) => `${dir}/${i}.tsr`);
+    for (const p of paths) await Deno.writeFile(p, bytes);
+    for (const p of paths) (await leases.acquire(p)).release();
+    assert.equal(leases.open, 2);
+    const held = await leases.acquire(paths[0]);
+    assert.equal(leases.open, 3, "a held container is never closed for room");
+    held.release();
+    assert.equal(leases.open, 2);
   } finally {
     leases.close();
     await Deno.remove(dir, { recursive: true });

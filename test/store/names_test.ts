@@ -1,22 +1,30 @@
 import assert from "node:assert/strict";
 import { StoreError } from "../../src/store/errors.ts";
-import { revisionRef } from "../../src/store/layout.ts";
-import { checkIdPart, checkRevision, checkSidecar } from "../../src/store/names.ts";
+import { checkBranch, checkIdPart, checkRepoPath, checkRevision } from "../../src/store/names.ts";
 
 const bad = (fn: () => unknown) =>
   assert.throws(fn, (e) => e instanceof StoreError && e.kind === "bad_name");
 
-Deno.test("names: ids, revisions and sidecars accept HF-style names", () => {
+Deno.test("names: ids, branches, revisions and repo paths accept HF-style names", () => {
   assert.equal(checkIdPart("meta-llama", "org"), "meta-llama");
   assert.equal(checkIdPart("Llama-3.1_8B", "name"), "Llama-3.1_8B");
-  assert.equal(checkRevision(null), "main");
-  assert.equal(checkRevision(""), "main");
-  assert.equal(checkRevision("v1.0-rc_2"), "v1.0-rc_2");
-  assert.equal(checkSidecar("tokenizer_config.json"), "tokenizer_config.json");
-  assert.equal(checkSidecar("README.md"), "README.md");
+  assert.equal(checkBranch(null), "main");
+  assert.equal(checkBranch(""), "main");
+  assert.equal(checkBranch("v1.0-rc_2"), "v1.0-rc_2");
+  assert.equal(checkRevision("refs/heads/v2"), "v2");
+  assert.equal(checkRevision("a".repeat(40).replace(/a/g, "b")), "b".repeat(40));
+  for (
+    const p of [
+      "config.json",
+      "text_encoder/model.safetensors",
+      "model-00001-of-00003.safetensors",
+      "a b/ü ✓.txt",
+      ".gitattributes",
+    ]
+  ) assert.equal(checkRepoPath(p), p);
 });
 
-Deno.test("names: traversal, separators, NUL, reserved orgs and odd files are refused", () => {
+Deno.test("names: traversal, separators, NUL, reserved orgs and odd paths are refused", () => {
   for (
     const v of ["", ".", "..", ".hidden", "a/b", "a\\b", "a\0b", "/abs", "x".repeat(97), "ends."]
   ) {
@@ -24,19 +32,22 @@ Deno.test("names: traversal, separators, NUL, reserved orgs and odd files are re
   }
   for (const v of ["api", "v1", "API"]) bad(() => checkIdPart(v, "org"));
   for (const v of [".", "..", "a/b", "../x", "a\0", "a b", "x".repeat(65), "refs/pr/1"]) {
-    bad(() => checkRevision(v));
+    bad(() => checkBranch(v));
   }
+  bad(() => checkBranch("c".repeat(40)));
   for (
     const v of [
-      "model.tsr",
+      "",
+      "/abs",
+      "a//b",
       "../config.json",
-      "a/config.json",
-      ".model.tsr.sha256",
-      "x.bin",
+      "a/../b",
+      "./a",
+      ".git/config",
+      "a/",
       "c.json\0",
-      "config.json/",
+      "a\\b",
+      "x".repeat(1025),
     ]
-  ) bad(() => checkSidecar(v));
-  bad(() => revisionRef("/m", "a", "..", "main"));
-  assert.equal(revisionRef("/m", "a", "b", null).containerPath, "/m/a/b/main/model.tsr");
+  ) bad(() => checkRepoPath(v));
 });

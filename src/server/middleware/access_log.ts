@@ -1,11 +1,16 @@
 /**
- * Access log and request metrics: one line per request (method, path, status, bytes, ms) once the
- * response is over, which for a streamed body is when its last byte is sent or it is cut.
+ * Access log, request ids and request metrics: every response carries `X-Request-Id` (the
+ * client's, when it sent a well-formed one, else a new UUID), and one line per request (time,
+ * id, method, path, status, bytes, ms) is logged once the response is over, which for a streamed
+ * body is when its last byte is sent or it is cut.
  * @module
  */
 import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import type { AppEnv, RequestTrack, ServerContext } from "../context.ts";
+
+/** A request id a client may choose: letters, digits and `._:-`, at most 128. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * The middleware; install it first.
@@ -28,12 +33,15 @@ export function accessLog(ctx: ServerContext): MiddlewareHandler<AppEnv> {
       if (!ctx.config.quiet) {
         const url = new URL(c.req.url);
         ctx.log(
-          `${new Date().toISOString()} ${c.req.method} ${url.pathname}${url.search} ${status} ` +
+          `${new Date().toISOString()} ${track.id} ${c.req.method} ${url.pathname}${url.search} ` +
+            `${status} ` +
             `${bytes}B ${ms.toFixed(1)}ms${note}`,
         );
       }
     };
+    const given = c.req.header("X-Request-Id");
     const track: RequestTrack = {
+      id: given && REQUEST_ID.test(given) ? given : crypto.randomUUID(),
       route: "unmatched",
       bytes: 0,
       streaming: false,
@@ -54,6 +62,7 @@ export function accessLog(ctx: ServerContext): MiddlewareHandler<AppEnv> {
       await next();
     } finally {
       track.route = routePath(c) || "unmatched";
+      c.res.headers.set("X-Request-Id", track.id);
       if (!track.streaming && c.res.body && !c.res.headers.has("Content-Length")) {
         // A small fixed body (JSON, text): give it a Content-Length, and the log its size.
         const bytes = new Uint8Array(await c.res.arrayBuffer());

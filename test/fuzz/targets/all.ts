@@ -4,6 +4,7 @@
  */
 import type { FuzzTarget } from "../core.ts";
 import {
+  agreementTarget,
   chunkTarget,
   containerTarget,
   headTarget,
@@ -20,6 +21,7 @@ export const TARGETS: readonly FuzzTarget<unknown>[] = [
   headTarget,
   indexTarget,
   containerTarget,
+  agreementTarget,
   chunkTarget,
   nativeTarget,
   rangeTarget,

@@ -15,19 +15,34 @@ import {
   HEAD_BYTES,
   READ_VERSIONS,
 } from "../../../src/container/format.ts";
-import { checkHeaderAgreement } from "../../../src/container/header_agreement.ts";
-import { geometryOf, losslessOf, parseIndex } from "../../../src/container/index_schema.ts";
 import {
-  openContainer,
+  checkHeaderAgreement,
+  strictHeaderAgreement,
+} from "../../../src/container/header_agreement.ts";
+import {
+  geometryOf,
+  type Index,
+  losslessOf,
+  parseIndex,
+} from "../../../src/container/index_schema.ts";
+import { openContainer } from "../../../src/container/open.ts";
+import { portableBackends } from "../../../src/container/portable_backends.ts";
+import {
+  originalPieces,
   readOriginalHeader,
   readRegion,
   streamOriginal,
   streamRegion,
 } from "../../../src/container/read.ts";
-import { nativeBatch, type PieceDescription } from "../../../src/codec_native/kernel.ts";
+import { assemble } from "../../../src/container/assemble.ts";
+import { planBlocks, slicePieces } from "../../../src/container/plan.ts";
+import { bufferSource } from "../../../src/container/source.ts";
+import { readVariantRegion } from "../../../src/container/variant_read.ts";
+import type { KernelPiece } from "../../../src/container/backends.ts";
+import { nativeBackends } from "../../../src/codec_native/backends.ts";
+import { loadNativeLibrary } from "../../../src/codec_native/kernel.ts";
 import { nativeZstdDecompress } from "../../../src/codec_native/zstd.ts";
 import { sha256Bytes } from "../../../src/hash/sha256.ts";
-import { bufferReader } from "../../../src/io/random_access.ts";
 import { SafetensorsError } from "../../../src/safetensors/errors.ts";
 import { decodeHeaderLength, parseHeader } from "../../../src/safetensors/parse.ts";
 import type { Rng } from "../../codec/prng.ts";
@@ -48,6 +63,7 @@ const utf8 = new TextEncoder();
 let containers: SeedContainer[] = [];
 let chunks: SeedChunk[] = [];
 let indexTexts: { text: string; size: number; version: number }[] = [];
+let indexes: Index[] = [];
 let headerSeeds: { header: Uint8Array; dataLength: number }[] = [];
 
 /** Builds the shared corpus once per process. */
@@ -61,6 +77,7 @@ async function corpus(): Promise<void> {
     const raw = head.indexCodec === 3 ? nativeZstdDecompress(stored, head.indexRawLength) : stored;
     return { text: text.decode(raw), size: s.bytes.length, version: head.version };
   });
+  indexes = indexTexts.map((x) => parseIndex(utf8.encode(x.text), x.size, x.version));
   const sources = [
     ...new Set(containers.map((s) => s.source)),
     buildSafetensors([]),
@@ -192,13 +209,16 @@ export const indexTarget: FuzzTarget<{ json: Uint8Array; size: number; version: 
 // ---- whole containers ------------------------------------------------------------------------
 
 /** A container's bytes with its index replaced (plain) and the head's SHA-256 recomputed. */
-function withIndex(bytes: Uint8Array, indexText: Uint8Array): Uint8Array {
-  const head = decodeHead(bytes.subarray(0, HEAD_BYTES), bytes.length);
-  const out = concat(bytes.subarray(0, head.indexOffset), indexText);
+function withIndex(
+  bytes: Uint8Array,
+  indexText: Uint8Array,
+  indexOffset = decodeHead(bytes.subarray(0, HEAD_BYTES), bytes.length).indexOffset,
+): Uint8Array {
+  const out = concat(bytes.subarray(0, indexOffset), indexText);
   out.set(
     encodeHead({
       indexCodec: 0,
-      indexOffset: head.indexOffset,
+      indexOffset,
       indexLength: indexText.length,
       indexRawLength: indexText.length,
       indexSha256: sha256Bytes(indexText),
@@ -212,25 +232,72 @@ interface ContainerInput {
   seed: number;
   bytes: Uint8Array;
   reads: { tensor: number; r0: number; r1: number; c0: number; c1: number }[];
+  // Absent in inputs saved before the one reader; they replay as native, without these reads.
+  portable?: boolean;
+  ranges?: { start: number; length: number }[];
+  variants?: { tensor: number; variant: number; r0: number; r1: number; c0: number; c1: number }[];
+}
+
+/** Clamps a drawn rectangle into a rows x cols matrix, keeping r0 <= r1 and c0 <= c1. */
+function clampRect(
+  r: { r0: number; r1: number; c0: number; c1: number },
+  rows: number,
+  cols: number,
+) {
+  return {
+    r0: Math.min(r.r0, rows),
+    r1: Math.min(Math.max(r.r0, r.r1), rows),
+    c0: Math.min(r.c0, cols),
+    c1: Math.min(Math.max(r.c0, r.c1), cols),
+  };
+}
+
+/** Rows `rect` of a row-major `cols`-wide matrix of `width`-byte elements, packed. */
+function cut(src: Uint8Array, cols: number, width: number, rect: ReturnType<typeof clampRect>) {
+  const span = (rect.c1 - rect.c0) * width;
+  const out = new Uint8Array((rect.r1 - rect.r0) * span);
+  for (let row = rect.r0; row < rect.r1; row++) {
+    const from = (row * cols + rect.c0) * width;
+    out.set(src.subarray(from, from + span), (row - rect.r0) * span);
+  }
+  return out;
+}
+
+async function collect(parts: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const out: Uint8Array[] = [];
+  for await (const p of parts) out.push(p.slice());
+  return concat(...out);
+}
+
+/** Runs `f`, ignoring a ContainerError (a refusal); any other error is a finding. */
+async function refusable<T>(f: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await f();
+  } catch (e) {
+    if (!(e instanceof ContainerError)) throw e;
+    return undefined;
+  }
 }
 
 /**
- * A mutated container through everything a server does with one: open, header agreement (as the
- * coming openContainer will), whole tensors, sub-rectangles and the original stream. Every byte
- * that comes out must be the seed's.
+ * A mutated container through everything a server does with one: open (header agreement
+ * included, and the quick check compared with the strict one), whole tensors, sub-rectangles,
+ * byte ranges of the original file as the server plans them, the original stream and variant
+ * regions, with the portable or the native backends. Every byte that comes out must be the seed's.
  */
 export const containerTarget: FuzzTarget<ContainerInput> = {
   name: "container",
   weight: 4,
-  covers: "src/container/read.ts openContainer, readRegion, streamRegion, streamOriginal; " +
-    "header_agreement.ts",
+  covers: "src/container/open.ts openContainer (header_agreement.ts), read.ts readRegion, " +
+    "streamRegion, streamOriginal; plan.ts slicePieces, planBlocks; assemble.ts; decode_block.ts; " +
+    "variant_read.ts readVariantRegion; portable and native backends",
   setup: corpus,
   generate(rng) {
     const seed = rng.int(containers.length);
     const s = containers[seed];
     const head = decodeHead(s.bytes.subarray(0, HEAD_BYTES), s.bytes.length);
     let bytes: Uint8Array;
-    switch (rng.int(4)) {
+    switch (rng.int(5)) {
       case 0: // the index edited field by field, head SHA-256 recomputed
         bytes = withIndex(s.bytes, utf8.encode(mutateJson(rng, indexTexts[seed].text)));
         break;
@@ -250,23 +317,40 @@ export const containerTarget: FuzzTarget<ContainerInput> = {
         );
         break;
       }
+      case 2: // the original header edited, its SHA-256 in the index recomputed
+        bytes = withHeader(rng, s, seed);
+        break;
       default: // bytes anywhere, mostly in the chunks and the stored header
         bytes = mutateBytes(rng, s.bytes, [], [HEAD_BYTES, head.indexOffset]);
     }
-    const reads = Array.from({ length: 1 + rng.int(3) }, () => ({
-      tensor: rng.int(64),
-      r0: rng.int(64),
-      r1: rng.int(64),
-      c0: rng.int(64),
-      c1: rng.int(64),
-    }));
-    return { seed, bytes, reads };
+    const rect = () => ({ r0: rng.int(64), r1: rng.int(64), c0: rng.int(64), c1: rng.int(64) });
+    const size = s.source.length;
+    return {
+      seed,
+      bytes,
+      portable: rng.int(3) === 0,
+      reads: Array.from({ length: 1 + rng.int(3) }, () => ({ tensor: rng.int(64), ...rect() })),
+      ranges: Array.from({ length: rng.int(3) }, () => ({
+        start: rng.int(2) ? rng.int(size) : rng.int(Math.min(size, 256)),
+        length: 1 + rng.int(rng.int(2) ? 64 : size),
+      })),
+      variants: Array.from({ length: rng.int(3) }, () => ({
+        tensor: rng.int(64),
+        variant: rng.int(16),
+        ...rect(),
+      })),
+    };
   },
-  async run({ seed, bytes, reads }) {
-    const s = containers[seed] ?? containers[0];
-    const c = await openContainer(bufferReader(bytes));
-    const header = await readOriginalHeader(c);
-    checkHeaderAgreement(c.index, header);
+  async run(x) {
+    const s = containers[x.seed] ?? containers[0];
+    const c = await openContainer(
+      bufferSource(x.bytes),
+      x.portable === true ? portableBackends : nativeBackends(),
+    );
+    if (c.originalHeader) {
+      // What openContainer accepted, the strict reference accepts too.
+      strictHeaderAgreement(c.index, c.originalHeader);
+    }
     const n = Number(new DataView(s.source.buffer, s.source.byteOffset).getBigUint64(0, true));
     const original = parseHeader(s.source.subarray(8, 8 + n), s.source.length);
     const byName = new Map(original.tensors.map((t) => [t.name, t]));
@@ -276,56 +360,152 @@ export const containerTarget: FuzzTarget<ContainerInput> = {
       check(t !== undefined, `tensor ${JSON.stringify(name)} is not in the seed`);
       return s.source.subarray(dataStart + t.begin, dataStart + t.end);
     };
-    for (const t of c.index.tensors) {
-      try {
-        const got = await readRegion(c, t);
-        check(sameBytes(got, sourceOf(t.name)), `tensor ${t.name} decoded to other bytes`);
-      } catch (e) {
-        if (!(e instanceof ContainerError)) throw e;
-      }
+    const tensors = c.index.tensors;
+    const pickTensor = (k: number) => tensors[k % Math.max(1, tensors.length)];
+    for (const t of tensors) {
+      const got = await refusable(() => readRegion(c, t));
+      if (got) check(sameBytes(got, sourceOf(t.name)), `tensor ${t.name} decoded to other bytes`);
     }
-    for (const r of reads) {
-      const t = c.index.tensors[r.tensor % Math.max(1, c.index.tensors.length)];
+    for (const r of x.reads) {
+      const t = pickTensor(r.tensor);
       if (!t) break;
       const g = geometryOf(t);
-      const rect = {
-        r0: Math.min(r.r0, g.rows),
-        r1: Math.min(Math.max(r.r0, r.r1), g.rows),
-        c0: Math.min(r.c0, g.cols),
-        c1: Math.min(Math.max(r.c0, r.c1), g.cols),
-      };
-      const parts: Uint8Array[] = [];
-      try {
-        for await (const p of streamRegion(c, t, rect)) parts.push(p.slice());
-      } catch (e) {
-        if (!(e instanceof ContainerError)) throw e;
-        continue;
-      }
-      const src = sourceOf(t.name), got = concat(...parts);
-      const span = (rect.c1 - rect.c0) * g.width;
-      check(got.length === (rect.r1 - rect.r0) * span, "region length");
-      for (let row = rect.r0; row < rect.r1; row++) {
-        const from = (row * g.cols + rect.c0) * g.width;
+      const rect = clampRect(r, g.rows, g.cols);
+      const got = await refusable(() => collect(streamRegion(c, t, rect)));
+      if (!got) continue;
+      check(
+        sameBytes(got, cut(sourceOf(t.name), g.cols, g.width, rect)),
+        `region ${JSON.stringify(rect)} of ${t.name} differs`,
+      );
+    }
+    // The original as this container holds it: an edited header that agrees with the index is
+    // served as it is (and then fails only the file's SHA-256); the data must be the seed's.
+    const expected = c.originalHeader && c.originalHeader.length === n
+      ? concat(s.source.subarray(0, 8), c.originalHeader, s.source.subarray(dataStart))
+      : s.source;
+    // Ranges of the original file as the server plans them, read with the header only if needed.
+    const size = c.index.source.size;
+    const headerEnd = 8 + c.index.source.header.length;
+    for (const r of x.ranges ?? []) {
+      const start = Math.min(r.start, size), end = Math.min(size, start + r.length);
+      const header = start < headerEnd
+        ? await refusable(() => readOriginalHeader(c))
+        : new Uint8Array(c.index.source.header.length);
+      if (!header) continue;
+      const blocks = planBlocks(slicePieces(originalPieces(c, header), start, end));
+      const got = await refusable(() => collect(assemble(c, blocks)));
+      if (got) {
         check(
-          sameBytes(
-            got.subarray((row - rect.r0) * span, (row - rect.r0 + 1) * span),
-            src.subarray(from, from + span),
-          ),
-          `region ${JSON.stringify(rect)} of ${t.name} differs at row ${row}`,
+          sameBytes(got, expected.subarray(start, end)),
+          `original bytes ${start}-${end} differ`,
         );
       }
     }
-    const parts: Uint8Array[] = [];
-    try {
-      for await (const p of streamOriginal(c)) parts.push(p.slice());
-    } catch (e) {
-      if (!(e instanceof ContainerError)) throw e;
-      return;
+    for (const v of x.variants ?? []) {
+      const names = (c.index.variants ?? []).map((x) => x.name);
+      const t = pickTensor(v.tensor);
+      if (!t || names.length === 0) break;
+      const name = names[v.variant % names.length];
+      const g = geometryOf(t);
+      const rect = clampRect(v, g.rows, g.cols);
+      const got = await refusable(() => readVariantRegion(c, t, name, rect));
+      const want = s.variants?.get(`${t.name}\0${name}`);
+      if (got) {
+        check(want !== undefined, `variant ${name} of ${t.name} is not in the seed`);
+        check(
+          sameBytes(got, cut(want, g.cols, g.width, rect)),
+          `variant ${name} of ${t.name}, ${JSON.stringify(rect)}, differs`,
+        );
+      }
     }
-    check(sameBytes(concat(...parts), s.source), "the original stream differs from the seed");
+    const whole = await refusable(() => collect(streamOriginal(c)));
+    if (whole) check(sameBytes(whole, expected), "the original stream differs from the seed");
+    c.source.close();
   },
   expected: (e) => e instanceof ContainerError,
 };
+
+// ---- header agreement -------------------------------------------------------------------------
+
+interface AgreementInput {
+  seed: number;
+  header: Uint8Array;
+}
+
+/**
+ * The quick header agreement check that openContainer runs against the strict reference (the
+ * safetensors parser, then a comparison): on original headers mutated member by member or byte by
+ * byte, mostly kept at their length, both must give the same verdict for the seed's index.
+ */
+export const agreementTarget: FuzzTarget<AgreementInput> = {
+  name: "agreement",
+  covers: "src/container/header_agreement.ts checkHeaderAgreement against strictHeaderAgreement",
+  setup: corpus,
+  generate(rng) {
+    const seed = rng.int(containers.length);
+    const s = containers[seed];
+    const n = Number(new DataView(s.source.buffer, s.source.byteOffset).getBigUint64(0, true));
+    const old = s.source.subarray(8, 8 + n);
+    let header: Uint8Array = rng.int(3)
+      ? utf8.encode(mutateJson(rng, text.decode(old).trimEnd()))
+      : mutateBytes(rng, old, headerSeeds.map((h) => h.header));
+    if (header.length < n && rng.int(8)) {
+      header = concat(header, utf8.encode(" ".repeat(n - header.length)));
+    }
+    return { seed, header };
+  },
+  run({ seed, header }) {
+    const index = indexes[seed];
+    const verdict = (f: typeof checkHeaderAgreement) => {
+      try {
+        f(index, header);
+        return "agrees";
+      } catch (e) {
+        if (!(e instanceof ContainerError)) throw e;
+        return e.kind;
+      }
+    };
+    const quick = verdict(checkHeaderAgreement), strict = verdict(strictHeaderAgreement);
+    check(quick === strict, `the quick check says ${quick}, the strict one ${strict}`);
+  },
+  expected: () => false,
+};
+
+/**
+ * A container whose stored original header is replaced by an edit of it, stored plain at the end
+ * of the file, with `source.header` and the head updated: the header is intact, so what matters is
+ * whether it agrees with the index.
+ */
+function withHeader(rng: Rng, s: SeedContainer, seed: number): Uint8Array {
+  const index = JSON.parse(indexTexts[seed].text);
+  const n = Number(new DataView(s.source.buffer, s.source.byteOffset).getBigUint64(0, true));
+  const old = text.decode(s.source.subarray(8, 8 + n));
+  let edited: Uint8Array = utf8.encode(mutateJson(rng, old.trimEnd()));
+  // Padded to the old length when shorter, so the edit, not its length, is what is judged.
+  if (edited.length < n && rng.int(4)) {
+    edited = concat(edited, utf8.encode(" ".repeat(n - edited.length)));
+  }
+  const head = decodeHead(s.bytes.subarray(0, HEAD_BYTES), s.bytes.length);
+  const at = Math.ceil(head.indexOffset / index.alignment) * index.alignment;
+  index.source.header = {
+    ...index.source.header,
+    offset: at,
+    storedLength: edited.length,
+    length: edited.length,
+    codec: 0,
+    sha256: hexOf(sha256Bytes(edited)),
+  };
+  const body = concat(
+    s.bytes.subarray(0, head.indexOffset),
+    new Uint8Array(at - head.indexOffset),
+    edited,
+  );
+  return withIndex(body, utf8.encode(JSON.stringify(index)), body.length);
+}
+
+function hexOf(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
 
 // ---- chunks ----------------------------------------------------------------------------------
 
@@ -406,17 +586,38 @@ export const chunkTarget: FuzzTarget<ChunkInput> = {
   expected: (e) => e instanceof CodecError,
 };
 
+type HostileField =
+  | "offset"
+  | "storedLength"
+  | "rawLength"
+  | "at"
+  | "width"
+  | "rowBytes"
+  | "stride"
+  | "target";
+
 interface NativeInput {
   pieces: ChunkInput[];
   at: number[];
-  hostile: { piece: number; field: keyof PieceDescription; value: number } | null;
+  scatter: ({ rowBytes: number; stride: number; target: number } | null)[];
+  hostile: { piece: number; field: HostileField; value: number } | null;
   dstSlack: number;
 }
 
+/** A piece description with one field set to `value`, whatever it is. */
+function withHostile(p: KernelPiece, field: HostileField, value: number): KernelPiece {
+  if (field === "width") return { ...p, layout: { ...p.layout, width: value } };
+  if (field === "rowBytes" || field === "stride" || field === "target") {
+    const scatter = p.scatter ?? { rowBytes: p.rawLength, stride: p.rawLength, target: p.at };
+    return { ...p, scatter: { ...scatter, [field]: value } };
+  }
+  return { ...p, [field]: value };
+}
+
 /**
- * The native kernel through its FFI batch call: mutated chunks in one stored buffer, sometimes a
- * hostile descriptor field. A piece it reports decoded must hold the seed's bytes, and the
- * TypeScript decoder must agree that the chunk decodes.
+ * The native kernel through its FFI batch call: mutated chunks in one stored buffer, some scattered
+ * as column-tile rows, sometimes a hostile descriptor field. A piece it reports decoded must hold
+ * the seed's bytes where the seed says, and the TypeScript decoder must agree that it decodes.
  */
 export const nativeTarget: FuzzTarget<NativeInput> = {
   name: "native",
@@ -426,17 +627,28 @@ export const nativeTarget: FuzzTarget<NativeInput> = {
   generate(rng) {
     const pieces = Array.from({ length: 1 + rng.int(3) }, () => mutateChunk(rng));
     let at = 0;
-    const ats = pieces.map((p) => {
-      const a = at;
-      at += p.entry.rawLength + rng.int(3) * 8;
-      return a;
+    const ats: number[] = [];
+    const scatter = pieces.map((p) => {
+      const raw = p.entry.rawLength;
+      ats.push(at);
+      at += raw + rng.int(3) * 8;
+      // Rows of a column tile: `rows` rows of raw / rows bytes, `stride` apart in the output.
+      const rows = pick(rng, [1, 2, 4, 8].filter((r) => raw % r === 0));
+      if (rng.int(3) || raw === 0) return null;
+      const rowBytes = raw / rows, stride = rowBytes + 8 * (1 + rng.int(4));
+      const target = at;
+      at += stride * rows;
+      return { rowBytes, stride, target };
     });
-    const fields: (keyof PieceDescription)[] = [
+    const fields: HostileField[] = [
       "offset",
       "storedLength",
       "rawLength",
       "at",
       "width",
+      "rowBytes",
+      "stride",
+      "target",
     ];
     const hostile = rng.int(5) === 0
       ? {
@@ -445,43 +657,67 @@ export const nativeTarget: FuzzTarget<NativeInput> = {
         value: pick(rng, [0, 1, 0xffffffff, 0x80000000, 1 << 20, 7, 9]),
       }
       : null;
-    return { pieces, at: ats, hostile, dstSlack: rng.int(3) };
+    return { pieces, at: ats, scatter, hostile, dstSlack: rng.int(3) };
   },
   run(x) {
-    if (!nativeBatch) return;
+    const lib = loadNativeLibrary();
+    if (!lib) return;
     const stored = concat(...x.pieces.map((p) => p.stored));
-    const descs: PieceDescription[] = [];
+    let descs: KernelPiece[] = [];
     let offset = 0, end = 0;
     x.pieces.forEach((p, k) => {
+      const s = x.scatter[k];
       descs.push({
         offset,
         storedLength: p.stored.length,
         rawLength: p.entry.rawLength,
         rawXxh32: p.entry.rawXxh32,
-        width: p.layout.width,
-        signMoved: p.layout.signMoved,
+        layout: p.layout,
         at: x.at[k],
+        ...(s && { scatter: s }),
       });
       offset += p.stored.length;
       end = Math.max(end, x.at[k] + p.entry.rawLength);
+      if (s) end = Math.max(end, s.target + s.stride * (p.entry.rawLength / s.rowBytes));
     });
     if (x.hostile) {
-      const d = descs[x.hostile.piece] as unknown as Record<string, number>;
-      d[x.hostile.field] = x.hostile.value;
+      const h = x.hostile;
+      descs = descs.map((d, k) => (k === h.piece ? withHostile(d, h.field, h.value) : d));
     }
     const dst = new Uint8Array(end + x.dstSlack);
-    const left = nativeBatch(stored, 0, descs, dst);
+    const left = lib.batch(stored, 0, descs, dst);
     // A hostile `at` or `rawLength` can make pieces overlap, and a later piece overwrite an earlier.
+    const span = (d: KernelPiece): [number, number][] => {
+      const out: [number, number][] = [[d.at, d.at + d.rawLength]];
+      if (d.scatter) {
+        const rows = Math.ceil(d.rawLength / Math.max(1, d.scatter.rowBytes));
+        out.push([d.scatter.target, d.scatter.target + d.scatter.stride * rows]);
+      }
+      return out;
+    };
     const overlaps = (k: number) =>
       descs.some((d, j) =>
-        j !== k && d.at < descs[k].at + descs[k].rawLength && descs[k].at < d.at + d.rawLength
+        j !== k &&
+        span(d).some(([a, b]) => span(descs[k]).some(([c, e]) => a < e && c < b))
       );
     x.pieces.forEach((p, k) => {
       if (left[k] !== 0) return;
       if (x.hostile?.piece === k || overlaps(k)) return; // decoded elsewhere than the seed said
       const want = expectedRaw(p);
-      const got = dst.subarray(x.at[k], x.at[k] + p.entry.rawLength);
-      check(want !== null && sameBytes(got, want), `kernel decoded piece ${k} to other bytes`);
+      check(want !== null, `the kernel accepted mutated piece ${k}`);
+      const s = x.scatter[k];
+      if (s) {
+        for (let r = 0; r * s.rowBytes < want.length; r++) {
+          const got = dst.subarray(s.target + r * s.stride, s.target + r * s.stride + s.rowBytes);
+          check(
+            sameBytes(got, want.subarray(r * s.rowBytes, (r + 1) * s.rowBytes)),
+            `kernel scattered row ${r} of piece ${k} wrong`,
+          );
+        }
+      } else {
+        const got = dst.subarray(x.at[k], x.at[k] + p.entry.rawLength);
+        check(sameBytes(got, want), `kernel decoded piece ${k} to other bytes`);
+      }
       // The TypeScript decoder must accept what the kernel accepts.
       const out = new Uint8Array(p.entry.rawLength);
       try {

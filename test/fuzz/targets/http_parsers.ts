@@ -15,12 +15,15 @@ import {
   type Preconditions,
 } from "../../../src/http/conditional.ts";
 import { wantedDigest } from "../../../src/http/digest.ts";
-import { HttpError } from "../../../src/http/http_error.ts";
 import { MAX_RANGES, parseRange, type RangeRequest } from "../../../src/http/range.ts";
 import { selectTile } from "../../../src/server/selection.ts";
-import { restOfPath } from "../../../src/server/request_params.ts";
 import { StoreError } from "../../../src/store/errors.ts";
-import { checkIdPart, checkRevision, checkSidecar } from "../../../src/store/names.ts";
+import {
+  checkBranch,
+  checkIdPart,
+  checkRepoPath,
+  checkRevision,
+} from "../../../src/store/names.ts";
 import type { Rng } from "../../codec/prng.ts";
 import { check, type FuzzTarget } from "../core.ts";
 import { HOSTILE_STRINGS, pick, randomString } from "../mutate.ts";
@@ -378,53 +381,69 @@ export const sliceTarget: FuzzTarget<SliceInput> = {
 
 const NAME_ALPHABET = "aZ09._-/\\\u0000%:é ~";
 
-/** Store names and decoded paths: only StoreError/HttpError; nothing accepted can be a path. */
-export const namesTarget: FuzzTarget<{ text: string; skip: number }> = {
+/**
+ * Store names and repo paths: only StoreError bad_name; no accepted name is a path, and no accepted
+ * repo path leaves its repo (the routes target sends the same strings through the app's decoding).
+ */
+export const namesTarget: FuzzTarget<{ text: string }> = {
   name: "names",
-  covers: "src/store/names.ts checkIdPart, checkRevision, checkSidecar; restOfPath",
+  covers: "src/store/names.ts checkIdPart, checkBranch, checkRevision, checkRepoPath",
   generate(rng) {
-    const base = pick(rng, ["stories260k", "main", "config.json", "a.b", "v1", "README.md"]);
+    const base = pick(rng, [
+      "stories260k",
+      "main",
+      "config.json",
+      "a.b",
+      "v1",
+      "README.md",
+      "text_encoder/model.safetensors",
+      "refs/heads/main",
+      "0123456789abcdef0123456789abcdef01234567",
+    ]);
     const text = pick(rng, [
       () => base,
       () => pick(rng, HOSTILE_STRINGS),
       () => base + pick(rng, HOSTILE_STRINGS),
+      () => pick(rng, HOSTILE_STRINGS) + "/" + base,
       () => randomString(rng, 12, NAME_ALPHABET),
-      () => randomString(rng, 130, "ab."),
+      () => randomString(rng, 130, "ab./"),
       () => randomString(rng, 8),
     ])();
-    return { text, skip: rng.int(7) };
+    return { text };
   },
-  run({ text, skip }) {
-    const accepted: string[] = [];
-    const attempt = (f: () => string) => {
+  run({ text }) {
+    const attempt = (f: () => string): string | null => {
       try {
-        accepted.push(f());
+        return f();
       } catch (e) {
         if (!(e instanceof StoreError && e.kind === "bad_name")) throw e;
+        return null;
       }
     };
-    attempt(() => checkIdPart(text, "org"));
-    attempt(() => checkIdPart(text, "name"));
-    attempt(() => checkRevision(text));
-    attempt(() => checkSidecar(text));
-    for (const a of accepted) {
+    const names = [
+      attempt(() => checkIdPart(text, "org")),
+      attempt(() => checkIdPart(text, "name")),
+      attempt(() => checkBranch(text)),
+    ];
+    const revision = attempt(() => checkRevision(text));
+    if (revision !== null && !text.startsWith("refs/heads/")) names.push(revision);
+    for (const a of names) {
+      if (a === null) continue;
       check(
         !a.includes("/") && !a.includes("\\") && !a.includes("\u0000") && a !== "." &&
           a !== ".." && a.length > 0,
         () => `name ${JSON.stringify(a)} accepted`,
       );
     }
-    let url: string;
-    try {
-      url = new URL(`http://h/${text}`).href;
-    } catch {
-      return; // not a URL a server could receive
-    }
-    try {
-      const rest = restOfPath(url, skip);
-      check(typeof rest === "string", "restOfPath returned a non-string");
-    } catch (e) {
-      if (!(e instanceof HttpError && e.status === 400)) throw e;
+    const path = attempt(() => checkRepoPath(text));
+    if (path !== null) {
+      const segments = path.split("/");
+      check(
+        // deno-lint-ignore no-control-regex
+        !path.includes("\\") && !/[\x00-\x1f]/.test(path) &&
+          segments.every((s) => s !== "" && s !== "." && s !== ".."),
+        () => `repo path ${JSON.stringify(path)} accepted`,
+      );
     }
   },
   expected: () => false,

@@ -1,7 +1,7 @@
 /**
  * Fuzz target for URL path handling: requests with mutated paths, queries and headers through the
- * real app (every route, in process, no socket) over a models folder holding two models and a
- * sidecar. Nothing may answer 5xx, leak a file from outside the models folder, or send a body that
+ * real app (every route, in process, no socket) over a store holding two repos, each with a
+ * safetensors file and a config file (imported at start from the folder layout of earlier versions). Nothing may answer 5xx, leak a file from outside the models folder, or send a body that
  * disagrees with its Content-Length.
  * @module
  */
@@ -33,15 +33,22 @@ const PATHS = [
   "/v1/models/t/syn/tensors/scalar",
   "/v1/models/t/kat/layers/model.layers.0",
   "/v1/models/t/kat/container",
+  "/v1/models/t/kat/container?file=model.safetensors",
   "/v1/models/t/kat/files/config.json",
   "/api/models",
   "/api/models/t/kat",
   "/api/models/t/kat/revision/main",
-  "/api/models/t/kat/tree/main/",
+  "/api/models/t/kat/tree/main",
+  "/api/models/t/kat/tree/main/sub?recursive=true",
+  "/api/models/t/kat/refs",
+  "/api/models/t/kat/commits/main",
+  "/api/models/t/kat/paths-info/main",
   "/t/kat/resolve/main/model.safetensors",
   "/t/kat/resolve/main/model.tsr",
   "/t/kat/resolve/main/config.json",
   "/t/syn/raw/main/config.json",
+  "/t/syn/raw/main/model.safetensors",
+  "/metrics",
 ];
 
 const SEGMENTS = ["..", "%2e%2e", "%2E%2e/", ".", "%2f", "%5c", "%00", "//", "~", "secret.txt"];

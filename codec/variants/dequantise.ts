@@ -1,0 +1,164 @@
+/**
+ * Dequantises any rectangle of a lossy variant to the tensor's own dtype, from the decoded
+ * sections of only the chunks that hold it (docs/FORMAT.md, "Variants"). Browser-safe; imports no
+ * encoder.
+ * @module
+ */
+import { type Dtype, dtypeWidth } from "../dtype.ts";
+import { matrixShape, type Rect, tileRect } from "../tiles.ts";
+import { chunksFor, type LossyEncoding, lowRankPart, variantGeometry } from "./encoding.ts";
+import { fromFloat32, toFloat32 } from "./float.ts";
+import { dequantiseInt8, dequantiseInt8Bits } from "./int8_decode.ts";
+import { dequantiseTernary, dequantiseTernaryBits, ternaryScratch } from "./ternary_decode.ts";
+import { toBits, wordView } from "./bits.ts";
+import { dequantiseLowRank, factorValues } from "./lowrank_decode.ts";
+import { scatterSparse } from "./sparse_decode.ts";
+
+// From this group width a 256-entry table per group beats computing each element and converting
+// it: filling the table costs 256 conversions per group.
+const INT8_TABLE_FROM = 1024;
+
+/** The decoded sections of chunk `i` (each a view of the chunk's checked payload). */
+export type SectionSource = (i: number) => readonly Uint8Array[];
+
+/**
+ * Writes `rect` of the variant's view, row-major in `dtype`, into `out`, decoding only the
+ * chunks {@link chunksFor} names.
+ */
+export function dequantiseRect(
+  e: LossyEncoding,
+  dtype: Dtype,
+  rect: Rect,
+  sections: SectionSource,
+  out: Uint8Array,
+): void {
+  const width = dtypeWidth(dtype), outCols = rect.c1 - rect.c0;
+  if (e.kind === "lowrank") {
+    const needed = chunksFor(e, rect);
+    const s = toFloat32(sections(0)[0], "F32");
+    const u = gather(e, needed, "U", sections), v = gather(e, needed, "V", sections);
+    const values = new Float32Array((rect.r1 - rect.r0) * outCols);
+    dequantiseLowRank(e, rect, s, u.values, u.row0, v.values, v.row0, values);
+    fromFloat32(values, dtype, out);
+    return;
+  }
+  const g = variantGeometry(e);
+  const scratch = ternaryScratch();
+  const bits = toBits(dtype);
+  let values = new Float32Array(0), bytes = new Uint8Array(0);
+  for (const i of chunksFor(e, rect)) {
+    const t = tileRect(g, i), n = (t.r1 - t.r0) * (t.c1 - t.c0);
+    const parts = sections(i);
+    if (bytes.length < n * width) bytes = new Uint8Array(n * width);
+    const tile = bytes.subarray(0, n * width);
+    if (e.kind === "sparse") {
+      if (e.params.layout === "dense") tile.set(parts[0]);
+      else scatterSparse(parts[0], parts[1], width, n, tile);
+    } else if (e.kind === "cast" && e.params.dtype === dtype) {
+      tile.set(parts[0]);
+    } else {
+      if (dtype === "F32" && e.kind === "int8") {
+        // Straight into the tile's words: a multiply and a store per element.
+        dequantiseInt8(e, t, parts, new Float32Array(tile.buffer, tile.byteOffset, n));
+        copyIntersection(t, tile, rect, out, width);
+        continue;
+      }
+      if (bits && e.kind === "int8" && e.params.group >= INT8_TABLE_FROM) {
+        dequantiseInt8Bits(e, t, parts, wordView(tile, dtype), bits);
+        copyIntersection(t, tile, rect, out, width);
+        continue;
+      }
+      if (bits && e.kind === "ternary") {
+        dequantiseTernaryBits(e, t, parts, wordView(tile, dtype), bits, scratch);
+        copyIntersection(t, tile, rect, out, width);
+        continue;
+      }
+      if (values.length < n) values = new Float32Array(n);
+      const v = values.subarray(0, n);
+      if (e.kind === "int8") dequantiseInt8(e, t, parts, v);
+      else if (e.kind === "ternary") dequantiseTernary(e, t, parts, v, scratch);
+      else {
+        toFloat32(parts[0], e.params.dtype, v);
+        for (let k = 0; k < n; k++) if (v[k] !== v[k]) v[k] = NaN; // canonical NaN
+      }
+      fromFloat32(v, dtype, tile);
+    }
+    copyIntersection(t, tile, rect, out, width);
+  }
+}
+
+// Copies the part of tile `t` (bytes row-major) inside `rect` into `out` (rect row-major).
+function copyIntersection(t: Rect, tile: Uint8Array, rect: Rect, out: Uint8Array, w: number) {
+  const r0 = Math.max(t.r0, rect.r0), r1 = Math.min(t.r1, rect.r1);
+  const c0 = Math.max(t.c0, rect.c0), c1 = Math.min(t.c1, rect.c1);
+  const tileStride = (t.c1 - t.c0) * w, outStride = (rect.c1 - rect.c0) * w, span = (c1 - c0) * w;
+  for (let r = r0; r < r1; r++) {
+    const a = (r - t.r0) * tileStride + (c0 - t.c0) * w;
+    out.set(tile.subarray(a, a + span), (r - rect.r0) * outStride + (c0 - rect.c0) * w);
+  }
+}
+
+// The U or V rows the needed bands hold, as one binary32 array starting at row `row0`.
+function gather(
+  e: LossyEncoding & { kind: "lowrank" },
+  needed: number[],
+  part: "U" | "V",
+  sections: SectionSource,
+): { values: Float32Array; row0: number } {
+  const bands = needed.map((i) => ({ i, p: lowRankPart(e, i) })).filter((b) => b.p.part === part);
+  const row0 = bands[0].p.begin, rows = bands[bands.length - 1].p.end - row0;
+  const values = new Float32Array(rows * e.params.rank);
+  for (const b of bands) {
+    values.set(factorValues(sections(b.i)[0], e.params.factor), (b.p.begin - row0) * e.params.rank);
+  }
+  return { values, row0 };
+}
+
+/**
+ * The rectangle of the variant's view that dequantising `rect` of the tensor's own matrix view
+ * (rows × last dimension) decodes: `rect` itself where the views agree, else the view rows that
+ * hold its elements.
+ */
+export function viewRectFor(e: LossyEncoding, shape: readonly number[], rect: Rect): Rect {
+  const [rows, cols] = matrixShape(shape);
+  if (e.view[0] === rows && e.view[1] === cols) return rect;
+  if (rect.r0 >= rect.r1 || rect.c0 >= rect.c1) return { r0: 0, r1: 0, c0: 0, c1: 0 };
+  const vc = e.view[1];
+  const first = rect.r0 * cols + rect.c0, last = (rect.r1 - 1) * cols + rect.c1;
+  return { r0: Math.floor(first / vc), r1: Math.ceil(last / vc), c0: 0, c1: vc };
+}
+
+/** The chunks dequantising `rect` of the tensor's own matrix view needs. */
+export function chunksForRegion(e: LossyEncoding, shape: readonly number[], rect: Rect): number[] {
+  return chunksFor(e, viewRectFor(e, shape, rect));
+}
+
+/**
+ * Writes `rect` of the tensor's own matrix view (rows × last dimension, as tiles and slices
+ * address it) into `out` in `dtype`. Where the variant's view differs, the view rows that hold
+ * the rectangle's elements are dequantised and the rectangle gathered from them.
+ */
+export function dequantiseRegion(
+  e: LossyEncoding,
+  dtype: Dtype,
+  shape: readonly number[],
+  rect: Rect,
+  sections: SectionSource,
+  out: Uint8Array,
+): void {
+  const [rows, cols] = matrixShape(shape);
+  if (rect.r0 >= rect.r1 || rect.c0 >= rect.c1) return;
+  if (e.view[0] === rows && e.view[1] === cols) {
+    dequantiseRect(e, dtype, rect, sections, out);
+    return;
+  }
+  const w = dtypeWidth(dtype), vc = e.view[1];
+  const v = viewRectFor(e, shape, rect), vr0 = v.r0;
+  const temp = new Uint8Array((v.r1 - v.r0) * vc * w);
+  dequantiseRect(e, dtype, v, sections, temp);
+  const base = vr0 * vc, span = (rect.c1 - rect.c0) * w;
+  for (let r = rect.r0; r < rect.r1; r++) {
+    const from = (r * cols + rect.c0 - base) * w;
+    out.set(temp.subarray(from, from + span), (r - rect.r0) * span);
+  }
+}

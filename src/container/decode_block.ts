@@ -1,0 +1,204 @@
+/**
+ * Executes one block of a plan: literal bytes into place, every chunk decoded (the batch kernel
+ * first, the TypeScript codec for whatever it leaves) and verified, tiles copied into rows. The
+ * same function runs on the calling thread and in decode workers. Browser-safe.
+ * @module
+ */
+import { decodeChunk, scratchBytes } from "../../codec/chunk_decode.ts";
+import { CodecError } from "../../codec/errors.ts";
+import { xxh32 } from "../../codec/xxh32.ts";
+import { type Backends, KERNEL_FAILED, type KernelPiece } from "./backends.ts";
+import { chunkFailure } from "./errors.ts";
+import type { Block, ChunkJob, RowCopy } from "./plan.ts";
+
+/** Stored container bytes `[start, start + bytes.length)`, holding whole chunks of a block. */
+export interface StoredRun {
+  /** Container offset of the first byte. */
+  readonly start: number;
+  /** The bytes. */
+  readonly bytes: Uint8Array;
+}
+
+/** Buffers one thread reuses across blocks for the TypeScript decoder. */
+export interface DecodeScratch {
+  /** Planes of a chunk. */
+  planes: Uint8Array;
+  /** The rANS slot table. */
+  slots: Int32Array;
+  /** rANS words. */
+  words: Uint16Array;
+}
+
+/** Fresh, empty scratch; it grows to the chunks decoded. */
+export function decodeScratch(): DecodeScratch {
+  return { planes: new Uint8Array(0), slots: new Int32Array(4096), words: new Uint16Array(0) };
+}
+
+/**
+ * Produces `block` into `buffer` (at least `block.bufferBytes` long) from the stored bytes in
+ * `runs`. Every chunk is checked against its XXH32 before any of its bytes is used. Throws a
+ * `chunk_corrupt` ContainerError naming the tensor and chunk, never leaving a wrong byte unnoticed.
+ *
+ * @example
+ * ```ts ignore
+ * const buffer = new Uint8Array(block.bufferBytes);
+ * decodeBlock(block, [{ start, bytes }], buffer, portableBackends, decodeScratch());
+ * const output = buffer.subarray(0, block.length);
+ * ```
+ */
+export function decodeBlock(
+  block: Block,
+  runs: readonly StoredRun[],
+  buffer: Uint8Array,
+  backends: Backends,
+  scratch: DecodeScratch,
+): void {
+  for (const l of block.literals) buffer.set(l.bytes, l.at);
+  const jobs = block.jobs, n = jobs.length;
+  if (n === 0) return;
+  // Which run holds each job: runs and jobs are both in container order, mostly.
+  const runOf = new Int32Array(n);
+  for (let k = 0, r = 0; k < n; k++) {
+    const j = jobs[k];
+    if (!inRun(runs[r], j)) r = runs.findIndex((run) => inRun(run, j));
+    if (r < 0) throw new RangeError(`no stored run holds chunk ${j.index} of "${j.tensor}"`);
+    runOf[k] = r;
+  }
+  if (block.verifyStored) {
+    for (let k = 0; k < n; k++) {
+      const j = jobs[k], run = runs[runOf[k]], from = j.offset - run.start;
+      const sum = xxh32(run.bytes.subarray(from, from + j.storedLength));
+      if (sum !== j.storedXxh32) {
+        throw chunkFailure(
+          j.tensor,
+          j.index,
+          j.offset,
+          new CodecError(
+            "checksum_mismatch",
+            `stored bytes hash to ${hex8(sum)}, index says ${hex8(j.storedXxh32)}`,
+          ),
+        );
+      }
+    }
+  }
+  // Done by the kernel: 1 decoded, 2 decoded and scattered; failed[k] when it found the chunk bad.
+  const done = new Uint8Array(n), failed = new Uint8Array(n);
+  const kernel = backends.kernel;
+  if (kernel) {
+    for (let r = 0; r < runs.length; r++) {
+      const ks: number[] = [], pieces: KernelPiece[] = [];
+      for (let k = 0; k < n; k++) {
+        if (runOf[k] !== r) continue;
+        const j = jobs[k], scatter = kernelScatter(j);
+        ks.push(k);
+        pieces.push({
+          offset: j.offset,
+          storedLength: j.storedLength,
+          rawLength: j.rawLength,
+          rawXxh32: j.rawXxh32,
+          layout: j.layout,
+          at: j.at,
+          scatter,
+        });
+      }
+      if (pieces.length === 0) continue;
+      const left = kernel(runs[r].bytes, runs[r].start, pieces, buffer);
+      for (let p = 0; p < ks.length; p++) {
+        if (!left[p]) done[ks[p]] = pieces[p].scatter ? 2 : 1;
+        else if (left[p] === KERNEL_FAILED) failed[ks[p]] = 1;
+      }
+    }
+  }
+  for (let k = 0; k < n; k++) {
+    const j = jobs[k];
+    if (!done[k]) {
+      const run = runs[runOf[k]], from = j.offset - run.start;
+      decodeOne(
+        j,
+        run.bytes.subarray(from, from + j.storedLength),
+        buffer,
+        backends,
+        scratch,
+        failed[k] === 1,
+      );
+    }
+    if (j.copy && done[k] !== 2) copyRows(buffer, j.copy, buffer);
+  }
+}
+
+function hex8(v: number): string {
+  return v.toString(16).padStart(8, "0");
+}
+
+function inRun(run: StoredRun | undefined, j: ChunkJob): boolean {
+  return run !== undefined && j.offset >= run.start &&
+    j.offset + j.storedLength <= run.start + run.bytes.length;
+}
+
+/** The kernel's scatter for a copy of whole tile rows that nothing clips; else undefined. */
+function kernelScatter(j: ChunkJob): KernelPiece["scatter"] {
+  const c = j.copy;
+  if (!c || c.src !== j.at || c.bytes !== c.srcStride || c.rows * c.bytes !== j.rawLength) {
+    return undefined;
+  }
+  if (c.dst < c.clipFrom || c.dst + (c.rows - 1) * c.dstStride + c.bytes > c.clipTo) {
+    return undefined;
+  }
+  return { rowBytes: c.bytes, stride: c.dstStride, target: c.dst };
+}
+
+/** Decodes one chunk with the TypeScript codec; a chunk the kernel failed is also checked stored. */
+function decodeOne(
+  j: ChunkJob,
+  stored: Uint8Array,
+  buffer: Uint8Array,
+  backends: Backends,
+  scratch: DecodeScratch,
+  kernelFailed: boolean,
+): void {
+  const need = scratchBytes(j.rawLength);
+  if (scratch.planes.length < need) scratch.planes = new Uint8Array(need);
+  if (scratch.words.length < j.rawLength) scratch.words = new Uint16Array(j.rawLength);
+  try {
+    decodeChunk(
+      stored,
+      {
+        storedLength: j.storedLength,
+        rawLength: j.rawLength,
+        storedXxh32: j.storedXxh32,
+        rawXxh32: j.rawXxh32,
+      },
+      j.layout,
+      buffer.subarray(j.at, j.at + j.rawLength),
+      {
+        zstdDecompress: backends.zstd,
+        scratch: scratch.planes,
+        slots: scratch.slots,
+        words: scratch.words,
+        // Storage corruption, rather than a decoder fault, is what a kernel failure usually means:
+        // the stored checksum tells which.
+        verifyStored: kernelFailed,
+      },
+    );
+  } catch (e) {
+    throw chunkFailure(j.tensor, j.index, j.offset, e);
+  }
+}
+
+/**
+ * Copies the rows `c` describes from `src` into `dst`, writing only `dst[c.clipFrom, c.clipTo)`.
+ *
+ * @example
+ * ```ts
+ * import { copyRows } from "./decode_block.ts";
+ * const tile = Uint8Array.of(1, 2, 3, 4), out = new Uint8Array(4);
+ * copyRows(tile, { src: 0, srcStride: 2, rows: 2, bytes: 2, dst: 0, dstStride: 2, clipFrom: 0, clipTo: 4 }, out);
+ * ```
+ */
+export function copyRows(src: Uint8Array, c: RowCopy, dst: Uint8Array): void {
+  let s = c.src, d = c.dst;
+  for (let r = 0; r < c.rows; r++, s += c.srcStride, d += c.dstStride) {
+    const a = Math.max(d, c.clipFrom), b = Math.min(d + c.bytes, c.clipTo);
+    if (a < b) dst.set(src.subarray(s + (a - d), s + (b - d)), a);
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * Backends that run anywhere: SHA-256 and Zstandard in plain TypeScript (fzstd), no kernel. Kept
+ * apart from the interface so that a process with native or WebAssembly backends need not load
+ * fzstd (20 ms of start-up). Browser-safe.
+ * @module
+ */
+import { portableZstdDecompress } from "../../codec/zstd_decode.ts";
+import { portableSha256 } from "../hash/sha256_portable.ts";
+import type { Backends } from "./backends.ts";
+
+/**
+ * Backends that run anywhere: TypeScript SHA-256 (about 125 MB/s) and Zstandard (fzstd), no
+ * kernel.
+ *
+ * @example
+ * ```ts
+ * import { portableBackends } from "./portable_backends.ts";
+ * import { sha256Hex } from "./backends.ts";
+ * console.assert(sha256Hex(portableBackends, new Uint8Array()).startsWith("e3b0c442"));
+ * ```
+ */
+export const portableBackends: Backends = {
+  name: "portable",
+  sha256: portableSha256,
+  zstd: portableZstdDecompress,
+};

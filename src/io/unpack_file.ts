@@ -1,0 +1,86 @@
+/**
+ * Rebuilds the original safetensors file of a container on disk, atomically: blocks decoded in
+ * parallel on the decode pool (one worker per core from {@link PARALLEL_FROM}), hashed and written
+ * in order on this thread while the next blocks decode, and the file's SHA-256 checked before it
+ * appears.
+ * @module
+ */
+import { assemble, type BlockExecutor } from "../container/assemble.ts";
+import { ContainerError } from "../container/errors.ts";
+import type { Container } from "../container/open.ts";
+import { countedBlocks, originalPieces, readOriginalHeader } from "../container/read.ts";
+import { createDecodePool } from "../threads/decode_pool.ts";
+import { createAtomicFile } from "./atomic_file.ts";
+
+/** Original files from this size decode on worker threads by default. */
+export const PARALLEL_FROM = 32 << 20;
+
+/** Options of {@link unpackFile}. */
+export interface UnpackOptions {
+  /** Decode threads: 0 decodes on this thread; by default one per core from {@link PARALLEL_FROM}. */
+  readonly workers?: number;
+  /** Told the size of each block written. */
+  readonly onBytes?: (n: number) => void;
+  /** Stops the unpack; nothing is left behind. */
+  readonly signal?: AbortSignal;
+}
+
+/** The decode threads a whole-file decode of `size` bytes gets by default. */
+export function defaultWorkers(size: number): number {
+  return size < PARALLEL_FROM ? 0 : Math.min(8, navigator.hardwareConcurrency || 1);
+}
+
+/**
+ * Writes the original file of `c` to `output`; it appears only once complete and verified.
+ *
+ * @example
+ * ```ts ignore
+ * await unpackFile(await openContainerFile("model.tsr"), "model.safetensors");
+ * ```
+ */
+export async function unpackFile(
+  c: Container,
+  output: string,
+  options: UnpackOptions = {},
+): Promise<void> {
+  const size = c.index.source.size;
+  const workers = options.workers ?? defaultWorkers(size);
+  const pool = workers > 0 ? createDecodePool(workers, c.backends) : undefined;
+  const out = await createAtomicFile(output);
+  try {
+    const hash = c.backends.sha256();
+    let pos = 0;
+    const pieces = originalPieces(c, await readOriginalHeader(c));
+    const executor: BlockExecutor | undefined = pool;
+    // Blocks reuse their buffers: each is hashed and written before the next is asked for.
+    for await (
+      const block of assemble(c, countedBlocks(pieces), {
+        executor,
+        recycle: true,
+        signal: options.signal,
+      })
+    ) {
+      // Hashing (on a native thread where there is one) and writing overlap each other and the
+      // decoding of the next blocks; the block is reused only after both.
+      await Promise.all([
+        hash.updateAsync ? hash.updateAsync(block) : hash.update(block),
+        out.writeAt(pos, block),
+      ]);
+      pos += block.length;
+      options.onBytes?.(block.length);
+    }
+    const digest = hash.hex();
+    if (pos !== size || digest !== c.index.source.sha256) {
+      throw new ContainerError(
+        "digest_mismatch",
+        `rebuilt file is ${pos} bytes with SHA-256 ${digest}; expected ${size} bytes, ${c.index.source.sha256}`,
+      );
+    }
+    await out.commit();
+  } catch (e) {
+    await out.abort();
+    throw e;
+  } finally {
+    pool?.close();
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Blocks decoded on worker threads: a {@link BlockExecutor} over the one worker protocol, for the
+ * CLI, the server and the Deno client. A block's stored runs and its output buffer move to the
+ * worker and back by transfer (or, from shared memory, not at all), never by copy; small blocks decode on the calling thread, where a
+ * round trip to a worker would cost more than the decode.
+ * @module
+ */
+import type { BlockExecutor } from "../container/assemble.ts";
+import { inThreadExecutor } from "../container/assemble.ts";
+import type { Backends } from "../container/backends.ts";
+import type { StoredRun } from "../container/decode_block.ts";
+import type { Block } from "../container/plan.ts";
+import { createWorkerPool } from "./worker_pool.ts";
+
+/** A decode request as posted to a worker. */
+export interface DecodeRequest {
+  /** Matches the reply to the request. */
+  readonly id: number;
+  /** The block to produce. */
+  readonly block: Block;
+  /** Its stored bytes (transferred). */
+  readonly runs: StoredRun[];
+  /** A buffer to produce it into (transferred), if the caller has one to reuse. */
+  readonly buffer?: Uint8Array;
+}
+
+/** A worker's reply: the buffer holding the block's output. */
+export interface DecodeReply {
+  /** Matches the reply to the request. */
+  readonly id: number;
+  /** The buffer (transferred back). */
+  readonly buffer: Uint8Array;
+}
+
+/** A pool of decode workers. */
+export interface DecodePool extends BlockExecutor {
+  /** Worker threads. */
+  readonly size: number;
+  /** Stops the workers; pending blocks reject. */
+  close(): void;
+}
+
+/**
+ * Blocks with less decoding than this run on the calling thread: posting a message to a worker and
+ * back measured about 25 µs each way, more than decoding 64 KiB costs.
+ */
+export const INLINE_BYTES = 64 << 10;
+
+/** Options of {@link createDecodePool}. */
+export interface DecodePoolOptions {
+  /** Told of every block decoded. */
+  readonly observe?: DecodeObserver;
+  /**
+   * Decoding runs on the calling thread until this many raw bytes were asked for, and the workers
+   * start at half of it: a small model never pays for starting them (about 50 ms of CPU each),
+   * and a large one has them warm when it needs them. 0 by default.
+   */
+  readonly startAfter?: number;
+  /** Starts the workers at once (a server, which lives long enough to use them). */
+  readonly eager?: boolean;
+}
+
+/** Observes every block decoded: raw bytes, seconds and chunks (for metrics). */
+export type DecodeObserver = (rawBytes: number, seconds: number, chunks: number) => void;
+
+/**
+ * Starts `workers` decode threads (0 decodes on the calling thread with `backends`).
+ *
+ * @example
+ * ```ts ignore
+ * const pool = createDecodePool(2, nativeBackends());
+ * for await (const out of assemble(c, blocks, { executor: pool })) sink(out);
+ * pool.close();
+ * ```
+ */
+export function createDecodePool(
+  workers: number,
+  backends: Backends,
+  options: DecodePoolOptions = {},
+): DecodePool {
+  const { observe, startAfter = 0 } = options;
+  const here = inThreadExecutor(backends);
+  const timed = (block: Block, run: () => Promise<Uint8Array>) => {
+    if (!observe) return run();
+    const t0 = performance.now();
+    return run().then((out) => {
+      observe(block.rawBytes, (performance.now() - t0) / 1000, block.jobs.length);
+      return out;
+    });
+  };
+  if (workers <= 0) {
+    return {
+      size: 0,
+      parallelism: 1,
+      run: (block, runs, buffer) => timed(block, () => here.run(block, runs, buffer)),
+      close() {},
+    };
+  }
+  const url = new URL("./decode_worker.ts", import.meta.url).href;
+  const pool = createWorkerPool<DecodeRequest, DecodeReply>(url, workers, "decode");
+  if (options.eager) pool.warm();
+  let asked = 0;
+  return {
+    size: workers,
+    parallelism: workers,
+    run(block, runs, buffer) {
+      asked += block.rawBytes;
+      if (asked >= startAfter / 2) pool.warm();
+      if (block.rawBytes < INLINE_BYTES || asked < startAfter) {
+        return timed(block, () => here.run(block, runs, buffer));
+      }
+      return timed(block, async () => {
+        const transfer: ArrayBuffer[] = [];
+        const sent = runs.map((r) => {
+          // Shared memory (an HTTP span) is shared as it is; a buffer of its own is moved; a view
+          // into a larger private buffer is copied out, since moving it would take the rest too.
+          if (r.bytes.buffer instanceof SharedArrayBuffer) return r;
+          const own = r.bytes.byteOffset === 0 &&
+            r.bytes.byteLength === r.bytes.buffer.byteLength;
+          const bytes = own ? r.bytes : r.bytes.slice();
+          if (!transfer.includes(bytes.buffer as ArrayBuffer)) {
+            transfer.push(bytes.buffer as ArrayBuffer);
+          }
+          return { start: r.start, bytes };
+        });
+        const reuse = buffer && buffer.byteOffset === 0 &&
+            buffer.byteLength === buffer.buffer.byteLength && buffer.length >= block.bufferBytes
+          ? buffer
+          : undefined;
+        if (reuse) transfer.push(reuse.buffer as ArrayBuffer);
+        const reply = await pool.request({ block, runs: sent, buffer: reuse }, transfer);
+        return reply.buffer;
+      });
+    },
+    close: () => pool.close(),
+  };
+}

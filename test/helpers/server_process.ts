@@ -1,0 +1,107 @@
+/**
+ * The server as a separate process, for what only a process can show: its exit code and output,
+ * `kill -9` at any moment, SIGTERM, and a second process on the same folder.
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+
+const MAIN = fileURLToPath(new URL("../../src/server_main.ts", import.meta.url));
+
+/** A server process. */
+export interface ServerProcess {
+  /** `http://127.0.0.1:port`, once it listens. */
+  readonly url: string;
+  /** The child. */
+  readonly child: Deno.ChildProcess;
+  /** Everything it printed so far, stdout and stderr interleaved. */
+  output(): string;
+  /** Sends `signal` (default SIGKILL) and waits for the exit; resolves to the status. */
+  kill(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+}
+
+/** Runs the server main with `args` until it exits; for start-up failures. */
+export async function runServer(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/**
+ * Starts the server on folder `dir` (a free port, no demo model) and waits until it listens.
+ *
+ * @example
+ * ```ts
+ * const s = await spawnServer(dir, ["--token", "t"]);
+ * await fetch(`${s.url}/healthz`);
+ * await s.kill("SIGTERM");
+ * ```
+ */
+export async function spawnServer(dir: string, args: string[] = []): Promise<ServerProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "--models",
+      dir,
+      "--port",
+      "0",
+      "--no-demo",
+      "--workers",
+      "0",
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", TESSERA_NATIVE: "0" },
+  }).spawn();
+  let text = "";
+  const drain = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) text += chunk;
+  };
+  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
+  const deadline = Date.now() + 60_000;
+  let url = "";
+  while (!url) {
+    const m = / at (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
+    if (m) url = m[1];
+    else if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      await child.status;
+      throw new Error(`the server did not start:\n${text}`);
+    } else {
+      const exited = await Promise.race([
+        child.status.then(() => true),
+        new Promise<false>((r) => setTimeout(() => r(false), 50)),
+      ]);
+      if (exited) {
+        await drained;
+        throw new Error(`the server exited at start:\n${text}`);
+      }
+    }
+  }
+  let status: Promise<Deno.CommandStatus> | null = null;
+  return {
+    url,
+    child,
+    output: () => text,
+    async kill(signal = "SIGKILL") {
+      status ??= (async () => {
+        try {
+          child.kill(signal);
+        } catch { /* already gone */ }
+        const s = await child.status;
+        await drained;
+        return s;
+      })();
+      return await status;
+    },
+  };
+}

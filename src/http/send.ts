@@ -4,6 +4,14 @@
  * `Range` with `If-Range` (206, multipart/byteranges, 416), `Repr-Digest` and, on request,
  * `Content-Digest`.
  *
+ * Verified before the status line: a body of at most {@link MAX_VERIFIED_BYTES} (every tile and
+ * small tensor, a range of a few blocks, a multipart body of small parts) is produced whole before
+ * the response starts, for GET and HEAD alike, so a read that fails (a corrupt chunk) becomes an
+ * error response naming it (the server's 500 `chunk_corrupt`) rather than a 200 with a truncated
+ * body. A larger body is streamed as it is produced: a failure then stops it at the last byte
+ * verified before the failing read, and the connection is closed short of `Content-Length`, so a
+ * client sees a short body, never a wrong byte.
+ *
  * Content-Digest policy: for a whole 200 response whose SHA-256 the index records, the digest is
  * the recorded one and nothing is buffered. Otherwise the body is produced in memory first and
  * hashed, but only when it is at most {@link MAX_DIGEST_BYTES} long; larger bodies are streamed
@@ -21,6 +29,12 @@ import type { Representation } from "./representation.ts";
 /** Largest body buffered to compute a `Content-Digest` (or a missing `Repr-Digest`). */
 export const MAX_DIGEST_BYTES = 16 << 20;
 
+/**
+ * Largest body produced whole (and so verified) before the status line is sent: 1 MiB covers every
+ * tile and small tensor a client asks for, and bounds the memory of a request that waits.
+ */
+export const MAX_VERIFIED_BYTES = 1 << 20;
+
 /** Options of {@link sendRepresentation}. */
 export interface SendOptions {
   /** Longest stall between two body chunks before the response is cut. */
@@ -35,6 +49,8 @@ export interface SendOptions {
   readonly maxRanges?: number;
   /** Largest body buffered to compute digests. */
   readonly maxDigestBytes?: number;
+  /** Largest body produced whole before the response starts ({@link MAX_VERIFIED_BYTES}). */
+  readonly maxVerifiedBytes?: number;
 }
 
 const JSON_TYPE = "application/json; charset=utf-8";
@@ -123,7 +139,10 @@ export async function sendRepresentation(
     if (contentKnown) headers.set("Content-Digest", headers.get("Repr-Digest")!);
     const needContent = wantContent !== null && !contentKnown;
     const needRepr = wantRepr !== null && !rep.sha256 && status === 200;
-    if ((needContent || needRepr) && length <= (options.maxDigestBytes ?? MAX_DIGEST_BYTES)) {
+    const digest = (needContent || needRepr) &&
+      length <= (options.maxDigestBytes ?? MAX_DIGEST_BYTES);
+    if (digest || (length > 0 && length <= (options.maxVerifiedBytes ?? MAX_VERIFIED_BYTES))) {
+      // Produced whole first: a failing read rejects here, before any status is sent.
       const parts: Uint8Array[] = [];
       for await (const p of produce(new AbortController().signal)) parts.push(p);
       const body = concat(parts, length);

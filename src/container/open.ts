@@ -52,6 +52,7 @@ export interface Container {
  * ```
  */
 export async function openContainer(source: ByteSource, backends: Backends): Promise<Container> {
+  await backends.ready?.();
   if (source.size < HEAD_BYTES) {
     throw new ContainerError(
       "truncated",

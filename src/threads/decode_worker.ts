@@ -10,6 +10,8 @@ import { inWorker, serveRequests } from "./worker_pool.ts";
 
 if (inWorker()) {
   const backends = nativeBackends(), scratch = decodeScratch();
+  // Without libzstd the portable decoder is loaded first (a no-op otherwise).
+  await backends.ready?.();
   serveRequests<DecodeRequest, DecodeReply>((req) => {
     const buffer = req.buffer && req.buffer.length >= req.block.bufferBytes
       ? req.buffer

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 
 const ENTRY = new URL("../../src/client/mod.ts", import.meta.url);
-const BROWSER_PACKAGES = new Set(["zod", "fzstd"]);
+const BROWSER_PACKAGES = new Set(["zod", "zstddec"]);
 
 /** Module specifiers imported or re-exported by `source`, other than type-only imports. */
 function importsOf(source: string): string[] {

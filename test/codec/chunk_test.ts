@@ -23,10 +23,13 @@ import {
 } from "../../codec/plane_codec.ts";
 import { SCALE_TOTAL } from "../../codec/rans/constants.ts";
 import { xxh32 } from "../../codec/xxh32.ts";
-import { portableZstdDecompress } from "../../codec/zstd_decode.ts";
+import { loadPortableZstd, portableZstdDecompress } from "../../codec/zstd_decode.ts";
 import { nativeZstdCompress, nativeZstdDecompress } from "../../src/codec_native/zstd.ts";
 import { assertCodecError, decodesOrCodecError } from "./assert_codec_error.ts";
 import { atOffset, normalBf16, normalBf16OriginF32, Rng } from "./prng.ts";
+
+// Decodes without an injected Zstandard decoder use the portable one, loaded once here.
+await loadPortableZstd();
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

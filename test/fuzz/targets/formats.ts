@@ -7,7 +7,7 @@
  */
 import { decodeChunk } from "../../../codec/chunk_decode.ts";
 import { CodecError } from "../../../codec/errors.ts";
-import { portableZstdDecompress } from "../../../codec/zstd_decode.ts";
+import { loadPortableZstd, portableZstdDecompress } from "../../../codec/zstd_decode.ts";
 import { ContainerError } from "../../../src/container/errors.ts";
 import {
   decodeHead,
@@ -69,6 +69,7 @@ let headerSeeds: { header: Uint8Array; dataLength: number }[] = [];
 /** Builds the shared corpus once per process. */
 async function corpus(): Promise<void> {
   if (containers.length) return;
+  await loadPortableZstd();
   containers = await smallContainers();
   chunks = await chunksOf(containers);
   indexTexts = containers.map((s) => {

@@ -5,9 +5,16 @@
  * p50/p99/p99.9 latency, non-2xx and socket errors, the server's RSS every 5 s and after the load,
  * and checks a full download afterwards byte for byte against the source file.
  *
- * RSS "before" is taken after a warm-up (one full download, which fills the decoded-chunk and block
- * caches, and one pass over the request mix), so that before and after compare steady states and
- * the ratio shows what the load leaked, not what the caches hold.
+ * RSS "before" is taken after a warm-up (one full download, which fills the block cache, one pass
+ * over the request mix, then 5 s of the load and 30 s idle), so that before and after compare
+ * steady states and the ratio shows what the load leaked, not what the caches and the runtime's
+ * per-connection buffers hold (the RSS after the single-connection warm-up is recorded too). RSS "after" is taken once the
+ * server has been idle for 30 s (sampled every 5 s): V8 hands freed heap pages back to the system
+ * only when its memory reducer runs, some seconds after allocation stops.
+ *
+ * The same wrk run is then repeated against a static server in this process that answers every
+ * request of the mix with bytes held in memory (fetched from the server beforehand), so the table
+ * shows what this machine, at its load at the time, allows any server at 64 connections.
  *
  * ```
  * deno task bench:soak [--seconds 60] [--connections 64] [--model FILE.safetensors] [--data DIR]
@@ -147,6 +154,69 @@ end
 `;
 }
 
+/**
+ * The same wrk run against a static server in this process: every request of the mix answered
+ * with the bytes the Tessera server gave for it (a Range of model.safetensors cut from the source
+ * in memory), so nothing is computed per request. Its latency is the floor this machine allows.
+ */
+async function staticBaseline(
+  url: string,
+  reqs: [string, Record<string, string>][],
+  script: string,
+): Promise<Record<string, unknown>> {
+  const bodies = new Map<string, Uint8Array<ArrayBuffer>>();
+  for (const [p, h] of reqs) {
+    if (h.Range || bodies.has(p)) continue;
+    bodies.set(p, new Uint8Array(await (await fetch(url + p)).arrayBuffer()));
+  }
+  const ac = new AbortController();
+  const staticServer = Deno.serve({
+    port: port + 1,
+    hostname: "127.0.0.1",
+    signal: ac.signal,
+    onListen() {},
+  }, (req) => {
+    const u = new URL(req.url);
+    const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.get("Range") ?? "");
+    if (range) {
+      const a = Number(range[1]), b = Number(range[2]) + 1;
+      return new Response(sourceBytes.subarray(a, b), {
+        status: 206,
+        headers: { "Content-Range": `bytes ${a}-${b - 1}/${sourceBytes.length}` },
+      });
+    }
+    const body = bodies.get(u.pathname + u.search);
+    return body ? new Response(body) : new Response("missing", { status: 404 });
+  });
+  try {
+    const r = await run("wrk", [
+      "-t2",
+      `-c${connections}`,
+      `-d${seconds}s`,
+      "--timeout",
+      "10s",
+      "-s",
+      script,
+      `http://127.0.0.1:${port + 1}`,
+    ]);
+    const line = new TextDecoder().decode(r.stdout).split("\n").find((l) =>
+      l.startsWith("RESULT ")
+    );
+    if (!line) throw new Error("wrk against the static server gave no result");
+    const w = JSON.parse(line.slice(7));
+    return {
+      what: "the same mix, answered from memory by Deno.serve in the bench process",
+      requestsPerSecond: Math.round(w.requests / (w.duration_us / 1e6)),
+      latencyMs: { p50: w.p50 / 1000, p90: w.p90 / 1000, p99: w.p99 / 1000, p999: w.p999 / 1000 },
+      non2xx: w.status,
+      loadAverageAtEnd: loadAverage(),
+    };
+  } finally {
+    ac.abort();
+    await staticServer.finished;
+  }
+}
+
 async function sha256OfDownload(url: string): Promise<{ bytes: number; sha256: string }> {
   const res = await fetch(url);
   if (res.status !== 200 || !res.body) throw new Error(`GET ${url}: ${res.status}`);
@@ -218,6 +288,12 @@ try {
   for (const [p, h] of reqs) await (await fetch(url + p, { headers: h })).arrayBuffer();
   await new Promise((r) => setTimeout(r, 2000));
   const pid = server.pid;
+  const rssWarm = rssKiB(pid);
+  // Then 5 s of the load itself and 30 s idle, as after the load: the runtime's buffers for 64
+  // connections and the heap sizes it settles on after load are then in "before" too, so that
+  // "after" measures what a twelve times longer load added, not the first taste of concurrency.
+  await run("wrk", ["-t2", `-c${connections}`, "-d5s", "--timeout", "10s", "-s", script, url]);
+  await new Promise((r) => setTimeout(r, 30_000));
   const rssBefore = rssKiB(pid), loadBefore = loadAverage();
 
   const samples: { t: number; rssKiB: number }[] = [];
@@ -244,10 +320,15 @@ try {
     throw new Error(`wrk failed: ${wrkOut}\n${new TextDecoder().decode(wrk.stderr)}`);
   }
   const w = JSON.parse(line.slice(7));
-  await new Promise((r) => setTimeout(r, 5000));
-  const rssAfter = rssKiB(pid);
+  const settle: { t: number; rssKiB: number }[] = [];
+  for (let t = 5; t <= 30; t += 5) {
+    await new Promise((r) => setTimeout(r, 5000));
+    settle.push({ t, rssKiB: rssKiB(pid) });
+  }
+  const rssAfter = settle[settle.length - 1].rssKiB;
   const after = await sha256OfDownload(`${url}/soak/model/resolve/main/model.safetensors`);
   const peak = Math.max(rssBefore, ...samples.map((s) => s.rssKiB));
+  const baseline = await staticBaseline(url, reqs, script);
   const errors = w.connect + w.read + w.write + w.timeout;
   const result = {
     date: new Date().toISOString(),
@@ -286,12 +367,15 @@ try {
     non2xx: w.status,
     socketErrors: { connect: w.connect, read: w.read, write: w.write, timeout: w.timeout },
     rssMiB: {
+      afterWarmUp: Number((rssWarm / 1024).toFixed(1)),
       before: Number((rssBefore / 1024).toFixed(1)),
       every5s: samples.map((s) => ({ t: s.t, mib: Number((s.rssKiB / 1024).toFixed(1)) })),
       peak: Number((peak / 1024).toFixed(1)),
+      afterIdle: settle.map((s) => ({ t: s.t, mib: Number((s.rssKiB / 1024).toFixed(1)) })),
       after: Number((rssAfter / 1024).toFixed(1)),
       afterOverBefore: Number((rssAfter / rssBefore).toFixed(3)),
     },
+    staticBaseline: baseline,
     downloadAfter: {
       bytes: after.bytes,
       sha256: after.sha256,

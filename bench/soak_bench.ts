@@ -18,7 +18,7 @@
  *
  * ```
  * deno task bench:soak [--seconds 60] [--connections 64] [--model FILE.safetensors] [--data DIR]
- *                      [--without manifests,ranges,tiles,tensors] [--out FILE]
+ *                      [--without manifests,ranges,tiles,tensors] [--workers N] [--out FILE]
  * ```
  *
  * The model defaults to `../shared/data/human-fp32.bf16.safetensors` (1,184 tensors, 21.6 MB),
@@ -39,6 +39,8 @@ const out = args.get("--out") ??
   `${REPO}bench/results/soak-${new Date().toISOString().slice(0, 10)}.json`;
 // Request kinds left out of the mix (a diagnostic: which kind costs the latency).
 const without = new Set((args.get("--without") ?? "").split(",").filter(Boolean));
+// The server's decode threads (its default when absent), a diagnostic of where requests wait.
+const workers = args.get("--workers");
 const MODEL_FILE = "human-fp32.bf16.safetensors";
 const FALLBACK = `${REPO}test/fixtures/stories260k.bf16.safetensors`;
 
@@ -263,6 +265,7 @@ try {
       String(port),
       "--no-demo",
       "--quiet",
+      ...(workers === undefined ? [] : ["--workers", workers]),
     ],
     stdout: "piped",
     stderr: "inherit",
@@ -344,6 +347,7 @@ try {
       tensors: manifest.tensors.length,
       mode: "fast",
     },
+    serverWorkers: workers === undefined ? "default" : Number(workers),
     load: {
       tool: "wrk 4.1.0 with a Lua mix",
       connections,

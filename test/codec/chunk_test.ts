@@ -536,7 +536,7 @@ Deno.test("chunk corruption: unknown codec ids", () => {
     const layout = planeLayout(dtype);
     const out = new Uint8Array(raw.length);
     for (let p = 0; p < layout.width; p++) {
-      for (const id of [5, 9, 0x80, 0xff]) {
+      for (const id of [6, 9, 0x80, 0xff]) {
         const bad = stored.slice();
         bad[1 + p * PLANE_ENTRY_BYTES] = id;
         for (const [, dec] of BOTH_DECODERS) {
@@ -667,8 +667,8 @@ Deno.test("chunk corruption: a zstd plane inflating to the wrong length (native)
   }
 });
 
-// fzstd's decompress(src, buf) returns `buf` whatever the frame's size, so the frame header's
-// declared content size is what catches a wrong length.
+// The portable decoder is given the expected size, so the frame header's declared content size is
+// what catches a wrong length.
 Deno.test({
   name: "chunk corruption: portable zstd rejects frames of the wrong length",
   fn() {

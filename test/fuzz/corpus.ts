@@ -9,7 +9,7 @@ import { losslessOf } from "../../src/container/index_schema.ts";
 import { openContainer } from "../../src/container/open.ts";
 import { bufferSource } from "../../src/container/source.ts";
 import { readVariantRegion } from "../../src/container/variant_read.ts";
-import { type PackOptions, packReader } from "../../src/container/write.ts";
+import { type PackOptions, packReader } from "../../src/pack/write.ts";
 import { nativeBackends } from "../../src/codec_native/backends.ts";
 import { nativeZstdDecompress } from "../../src/codec_native/zstd.ts";
 import { bufferReader } from "../../src/io/random_access.ts";

@@ -17,7 +17,7 @@ import {
 } from "@huggingface/hub";
 import { loadModel } from "../../src/client/load_model.ts";
 import { pullRepo } from "../../src/cli/pull_repo.ts";
-import { packReader } from "../../src/container/write.ts";
+import { packReader } from "../../src/pack/write.ts";
 import { sha256Hex } from "../../src/hash/sha256.ts";
 import { bufferReader } from "../../src/io/random_access.ts";
 import { gitBlobOid } from "../../src/store/git_objects.ts";

@@ -24,7 +24,7 @@ uint32_t tsr_xxh32(const uint8_t *data, uint32_t len, uint32_t seed);
 uint32_t tsr_decode_batch(const uint8_t *stored, uint32_t stored_len, uint8_t *dst, uint32_t dst_len,
                           uint32_t *desc, uint32_t count, uint8_t *scratch, uint32_t scratch_len);
 
-enum { EXPECTED_ABI = 2, D_WORDS = 10, D_STATUS = 6 };
+enum { EXPECTED_ABI = 3, D_WORDS = 10, D_STATUS = 6 };
 
 static uint32_t rd32(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;

@@ -44,7 +44,11 @@ export interface SeedChunk {
     readonly rawXxh32: number;
   };
   /** Plane layout. */
-  readonly layout: { readonly width: number; readonly signMoved: boolean };
+  readonly layout: {
+    readonly width: number;
+    readonly signMoved: boolean;
+    readonly packing?: "int4";
+  };
   /** The decoded tile. */
   readonly raw: Uint8Array;
 }
@@ -97,6 +101,12 @@ export async function smallContainers(): Promise<SeedContainer[]> {
       name: "kat.fast.tsr",
       bytes: await Deno.readFile(new URL("kat/kat.fast.tsr", FIXTURES)),
       source: kat,
+    },
+    // FP8, INT8 and GPTQ tensors: adaptive planes (codec 5) and the packed INT4 layout.
+    {
+      name: "kat.quant.tsr",
+      bytes: await Deno.readFile(new URL("kat/kat.quant.tsr", FIXTURES)),
+      source: await Deno.readFile(new URL("kat/kat.quant.safetensors", FIXTURES)),
     },
     await pack("synthetic.best", synthetic, { mode: "best", chunkBytes: 512 }),
     await pack("synthetic.fast", synthetic, { mode: "fast", chunkBytes: 1024 }),

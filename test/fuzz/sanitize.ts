@@ -30,6 +30,8 @@ const seed = Number(args.get("--seed") ?? 1);
 interface CorpusRecord {
   width: number;
   signMoved: boolean;
+  /** The packed INT4 layout (the kernel's layout bit 9, ABI 3). */
+  packed: boolean;
   stored: Uint8Array;
   rawLength: number;
   rawXxh32: number;
@@ -48,7 +50,7 @@ function encode(records: readonly CorpusRecord[]): Uint8Array {
   let at = 8;
   for (const r of records) {
     const words = [
-      r.width | (r.signMoved ? 256 : 0),
+      r.width | (r.signMoved ? 256 : 0) | (r.packed ? 512 : 0),
       r.stored.length,
       r.rawLength,
       r.rawXxh32,
@@ -71,6 +73,7 @@ function knownRecords(c: SeedChunk): CorpusRecord[] {
   const base = {
     width: c.layout.width,
     signMoved: c.layout.signMoved,
+    packed: c.layout.packing === "int4",
     stored: c.stored,
     rawLength: c.entry.rawLength,
     rawXxh32: c.entry.rawXxh32,
@@ -114,6 +117,7 @@ for (let i = 0; i < corrupt; i++) {
   const r: CorpusRecord = {
     width: x.layout.width,
     signMoved: x.layout.signMoved,
+    packed: x.layout.packing === "int4",
     stored: x.stored,
     rawLength: x.entry.rawLength,
     rawXxh32: x.entry.rawXxh32,

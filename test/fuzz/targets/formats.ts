@@ -515,7 +515,7 @@ export interface ChunkInput {
   seed: number;
   stored: Uint8Array;
   entry: { storedLength: number; rawLength: number; storedXxh32: number; rawXxh32: number };
-  layout: { width: number; signMoved: boolean };
+  layout: { width: number; signMoved: boolean; packing?: "int4" };
   verifyStored: boolean;
   portable: boolean;
 }

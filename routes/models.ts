@@ -6,7 +6,7 @@
 import { z } from "@hono/zod-openapi";
 import { HttpError } from "../src/http/http_error.ts";
 import type { ServerContext } from "../src/server/context.ts";
-import { buildManifest } from "../src/server/manifest.ts";
+import { manifestBody } from "../src/server/manifest.ts";
 import {
   type ApiRoute,
   binaryBody,
@@ -22,7 +22,8 @@ import {
 } from "../src/server/openapi.ts";
 import { cacheControl } from "../src/server/repo_files.ts";
 import { uploadLimits, writeExpectation } from "../src/server/request_params.ts";
-import { jsonRepresentation, respond } from "../src/server/respond.ts";
+import { respond } from "../src/server/respond.ts";
+import { bytesRepresentation } from "../src/http/representation.ts";
 import {
   errorSchema,
   manifestSchema,
@@ -178,15 +179,13 @@ export function modelRoutes(ctx: ServerContext): ApiRoute[] {
       responses: { 200: jsonResponse(manifestSchema, "the manifest"), ...BYTE_RESPONSES },
       handler: async (c, { params, query }) => {
         const rev = await store.reader.resolve(params.org, params.name, query.revision);
-        const manifest = manifestSchema.parse(
-          buildManifest(rev, await ctx.views.get(rev.id, rev.commit)),
-        );
+        const body = manifestBody(rev, await ctx.views.get(rev.id, rev.commit));
         return respond(
           ctx,
           c,
-          jsonRepresentation(manifest, {
-            "Cache-Control": cacheControl(rev),
-            "X-Repo-Commit": rev.commit.id,
+          bytesRepresentation(body.bytes, "application/json; charset=utf-8", `"${body.sha256}"`, {
+            sha256: body.sha256,
+            headers: { "Cache-Control": cacheControl(rev), "X-Repo-Commit": rev.commit.id },
           }),
         );
       },

@@ -27,6 +27,10 @@ import { klPlan, measureSensitivities, type ModelTensor } from "./judge.ts";
 import { createLlama } from "./llama.ts";
 import { compare, sampleReference } from "./quality.ts";
 import { printTable, sig } from "./table.ts";
+import { loadPortableZstd } from "../../codec/zstd_decode.ts";
+
+// Sections decoded without an injected decoder use the portable Zstandard decoder.
+await loadPortableZstd();
 
 const mb = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1e3);
 const stored = (v: { chunks: { stored: Uint8Array }[] }) =>

@@ -20,6 +20,8 @@ export type ContainerErrorKind =
   | "chunk_corrupt"
   /** Decoded bytes do not hash to the SHA-256 the index records for the tensor or the file. */
   | "digest_mismatch"
+  /** The index disagrees with the stored original header (tensor names, dtypes, shapes, offsets). */
+  | "header_mismatch"
   /** No tensor of that name. */
   | "tensor_not_found"
   /** A row or column slice outside the tensor, or malformed. */

@@ -339,7 +339,10 @@ function fail(message: string): never {
   throw new ContainerError("index_invalid", message);
 }
 
-/** Checks what the schema cannot: sizes, contiguity, chunk bounds, alignment and tile counts. */
+/**
+ * Checks what the schema cannot: sizes, contiguity, chunk bounds, order and alignment, and tile
+ * counts.
+ */
 export function validateIndex(index: Index, fileSize: number): void {
   const { source, alignment } = index;
   if ((alignment & (alignment - 1)) !== 0) fail(`alignment ${alignment} is not a power of two`);
@@ -353,7 +356,8 @@ export function validateIndex(index: Index, fileSize: number): void {
   if (header.codec === 0 && header.storedLength !== header.length) {
     fail(`plain original header stores ${header.storedLength} bytes for ${header.length}`);
   }
-  let expectedBegin = 0;
+  let expectedBegin = 0, chunksEnd = 0;
+  const headerEnd = header.offset + header.storedLength;
   const names = new Set<string>();
   for (const t of index.tensors) {
     if (names.has(t.name)) fail(`tensor "${t.name}" appears twice`);
@@ -408,6 +412,18 @@ export function validateIndex(index: Index, fileSize: number): void {
           `tensor "${t.name}" chunk ${i}: ${offset}+${stored} is misaligned or past the file end`,
         );
       }
+      // Rule 12: a record swapped or copied in the index keeps its checksums, so only its place
+      // in the file shows that it is not the tile it claims to be.
+      if (offset < chunksEnd) {
+        fail(
+          `tensor "${t.name}" chunk ${i}: offset ${offset} is before ${chunksEnd}, the end of ` +
+            "the previous chunk; chunks lie in index order without overlapping",
+        );
+      }
+      if (header.storedLength > 0 && offset < headerEnd && offset + stored > header.offset) {
+        fail(`tensor "${t.name}" chunk ${i}: ${offset}+${stored} overlaps the stored header`);
+      }
+      chunksEnd = offset + stored;
     }
   }
   if (8 + header.length + expectedBegin !== source.size) {

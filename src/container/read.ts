@@ -8,7 +8,7 @@ import { assemble, type AssembleOptions } from "./assemble.ts";
 import { sha256Hex } from "./backends.ts";
 import { ContainerError } from "./errors.ts";
 import { geometryOf, type TensorEntry } from "./index_schema.ts";
-import { type Container, inflateMeta } from "./open.ts";
+import type { Container } from "./open.ts";
 import {
   type Block,
   type Piece,
@@ -109,23 +109,15 @@ export async function readRegion(
   return out;
 }
 
-/** Reads the verbatim original header bytes and checks their SHA-256. */
-export async function readOriginalHeader(c: Container): Promise<Uint8Array> {
-  const h = c.index.source.header;
-  const bytes = inflateMeta(
-    c.backends,
-    await c.source.readAt(h.offset, h.storedLength),
-    h.codec,
-    h.length,
-    "original header",
+/**
+ * The verbatim original header bytes, read and checked when the container was opened; rejects
+ * with the reason when the stored header is damaged.
+ */
+export function readOriginalHeader(c: Container): Promise<Uint8Array> {
+  if (c.originalHeader) return Promise.resolve(c.originalHeader);
+  return Promise.reject(
+    c.headerError ?? new ContainerError("digest_mismatch", "the original header was not read"),
   );
-  if (sha256Hex(c.backends, bytes) !== h.sha256) {
-    throw new ContainerError(
-      "digest_mismatch",
-      "stored original header does not match its SHA-256",
-    );
-  }
-  return bytes;
 }
 
 /** The 8-byte little-endian header length that starts a safetensors file. */

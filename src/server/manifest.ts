@@ -8,9 +8,10 @@
  */
 import type { z } from "zod";
 import { losslessOf } from "../container/index_schema.ts";
+import { sha256Hex } from "../hash/sha256.ts";
 import type { Revision } from "../store/repo_reader.ts";
 import type { CommitView, ModelFile } from "./commit_views.ts";
-import type { manifestSchema } from "./schemas.ts";
+import { manifestSchema } from "./schemas.ts";
 
 /** A manifest body. */
 export type Manifest = z.infer<typeof manifestSchema>;
@@ -33,6 +34,43 @@ function containerOf(rev: Revision, f: ModelFile) {
     sha256,
     size,
   };
+}
+
+/** A manifest serialised once: its JSON bytes and their SHA-256 (the ETag). */
+export interface ManifestBody {
+  /** UTF-8 JSON. */
+  readonly bytes: Uint8Array;
+  /** Lower-case hex SHA-256 of `bytes`. */
+  readonly sha256: string;
+}
+
+// Bodies live as long as their commit's view: commits never change, so neither do their manifests.
+const bodies = new WeakMap<CommitView, Map<string, ManifestBody>>();
+
+/**
+ * The manifest of `rev` as JSON bytes, built, checked against `manifestSchema`, serialised and
+ * hashed once per commit view and revision name (the body names the revision as asked: a branch
+ * or the commit id), then served from memory. Rebuilding per request had cost the soak's p99: a
+ * 565 KB manifest (human-fp32, 1,184 tensors) took 54 ms to validate and 20 ms to serialise.
+ *
+ * @example
+ * ```ts ignore
+ * const { bytes, sha256 } = manifestBody(rev, await ctx.views.get(rev.id, rev.commit));
+ * ```
+ */
+export function manifestBody(rev: Revision, view: CommitView): ManifestBody {
+  let byRevision = bodies.get(view);
+  if (!byRevision) bodies.set(view, byRevision = new Map());
+  const key = `${rev.id}\0${rev.revision}\0${rev.commit.id}`;
+  let body = byRevision.get(key);
+  if (!body) {
+    const bytes = new TextEncoder().encode(
+      JSON.stringify(manifestSchema.parse(buildManifest(rev, view))),
+    );
+    body = { bytes, sha256: sha256Hex(bytes) };
+    byRevision.set(key, body);
+  }
+  return body;
 }
 
 /**

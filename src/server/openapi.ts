@@ -151,6 +151,10 @@ export const byteRequestHeaders = z.object({
       "after coalescing, else 200), suffix and open-ended",
   }),
   "if-range": z.string().optional().openapi({ description: "strong entity tag or HTTP-date" }),
+  "if-match": z.string().optional().openapi({
+    description: "strong entity tags, or *: 412 unless the current version is one of them " +
+      "(RFC 9110 §13.2.2 order: If-Match, If-None-Match, If-Modified-Since, If-Range)",
+  }),
   "if-none-match": z.string().optional().openapi({ description: "entity tags; 304 on match" }),
   "if-modified-since": z.string().optional().openapi({
     description: "HTTP-date; 304 when not modified since (ignored with If-None-Match)",
@@ -175,6 +179,7 @@ export const writeRequestHeaders = z.object({
 export const BYTE_RESPONSES: Record<string, ResponseSpec> = {
   206: bytesResponse("partial content (single range, or multipart/byteranges)"),
   304: emptyResponse("not modified (If-None-Match or If-Modified-Since)"),
+  412: jsonResponse(errorSchema, "precondition failed (If-Match did not match)"),
   416: jsonResponse(errorSchema, "range not satisfiable; Content-Range: bytes */length"),
 };
 

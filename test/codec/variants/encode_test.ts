@@ -9,6 +9,10 @@ import type { Dtype } from "../../../codec/dtype.ts";
 import { matrixShape } from "../../../codec/tiles.ts";
 import { Rng } from "../prng.ts";
 import { assertCodecError } from "../assert_codec_error.ts";
+import { loadPortableZstd } from "../../../codec/zstd_decode.ts";
+
+// Decodes without an injected Zstandard decoder use the portable one, loaded once here.
+await loadPortableZstd();
 
 const SPECS = [
   "int8",

@@ -6,7 +6,7 @@
  */
 import { type Dtype, dtypeWidth } from "../dtype.ts";
 import { matrixShape, type Rect, tileRect } from "../tiles.ts";
-import { chunksFor, type LossyEncoding, lowRankPart, variantGeometry } from "./encoding.ts";
+import { chunksFor, lowRankPart, variantGeometry, type VariantLayout } from "./encoding.ts";
 import { fromFloat32, toFloat32 } from "./float.ts";
 import { dequantiseInt8, dequantiseInt8Bits } from "./int8_decode.ts";
 import { dequantiseTernary, dequantiseTernaryBits, ternaryScratch } from "./ternary_decode.ts";
@@ -26,7 +26,7 @@ export type SectionSource = (i: number) => readonly Uint8Array[];
  * chunks {@link chunksFor} names.
  */
 export function dequantiseRect(
-  e: LossyEncoding,
+  e: VariantLayout,
   dtype: Dtype,
   rect: Rect,
   sections: SectionSource,
@@ -100,7 +100,7 @@ function copyIntersection(t: Rect, tile: Uint8Array, rect: Rect, out: Uint8Array
 
 // The U or V rows the needed bands hold, as one binary32 array starting at row `row0`.
 function gather(
-  e: LossyEncoding & { kind: "lowrank" },
+  e: VariantLayout & { kind: "lowrank" },
   needed: number[],
   part: "U" | "V",
   sections: SectionSource,
@@ -119,7 +119,7 @@ function gather(
  * (rows × last dimension) decodes: `rect` itself where the views agree, else the view rows that
  * hold its elements.
  */
-export function viewRectFor(e: LossyEncoding, shape: readonly number[], rect: Rect): Rect {
+export function viewRectFor(e: VariantLayout, shape: readonly number[], rect: Rect): Rect {
   const [rows, cols] = matrixShape(shape);
   if (e.view[0] === rows && e.view[1] === cols) return rect;
   if (rect.r0 >= rect.r1 || rect.c0 >= rect.c1) return { r0: 0, r1: 0, c0: 0, c1: 0 };
@@ -129,7 +129,7 @@ export function viewRectFor(e: LossyEncoding, shape: readonly number[], rect: Re
 }
 
 /** The chunks dequantising `rect` of the tensor's own matrix view needs. */
-export function chunksForRegion(e: LossyEncoding, shape: readonly number[], rect: Rect): number[] {
+export function chunksForRegion(e: VariantLayout, shape: readonly number[], rect: Rect): number[] {
   return chunksFor(e, viewRectFor(e, shape, rect));
 }
 
@@ -139,7 +139,7 @@ export function chunksForRegion(e: LossyEncoding, shape: readonly number[], rect
  * the rectangle's elements are dequantised and the rectangle gathered from them.
  */
 export function dequantiseRegion(
-  e: LossyEncoding,
+  e: VariantLayout,
   dtype: Dtype,
   shape: readonly number[],
   rect: Rect,

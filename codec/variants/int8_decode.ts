@@ -4,7 +4,7 @@
  * @module
  */
 import type { Rect } from "../tiles.ts";
-import { groupsIn, type Int8Encoding } from "./encoding.ts";
+import { groupsIn, type Int8Layout } from "./encoding.ts";
 import { scaleReader } from "./scales.ts";
 import type { ToBits } from "./bits.ts";
 
@@ -13,7 +13,7 @@ import type { ToBits } from "./bits.ts";
  * sections `parts` (scales, [zero points], codes).
  */
 export function dequantiseInt8(
-  e: Int8Encoding,
+  e: Int8Layout,
   t: Rect,
   parts: readonly Uint8Array[],
   out: Float32Array,
@@ -53,7 +53,7 @@ const TABLE_FROM = 64;
  * (per-row int8 of a 2048-wide BF16 matrix, with the dtype conversion: 101 to 1,571 MB/s).
  */
 export function dequantiseInt8Bits(
-  e: Int8Encoding,
+  e: Int8Layout,
   t: Rect,
   parts: readonly Uint8Array[],
   out: Uint16Array | Uint32Array,

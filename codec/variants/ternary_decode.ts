@@ -5,7 +5,7 @@
  */
 import { CodecError } from "../errors.ts";
 import type { Rect } from "../tiles.ts";
-import { groupsIn, type TernaryEncoding } from "./encoding.ts";
+import { groupsIn, type TernaryLayout } from "./encoding.ts";
 import { scaleReader } from "./scales.ts";
 import type { ToBits } from "./bits.ts";
 
@@ -30,7 +30,7 @@ export function ternaryScratch(): TernaryScratch {
  * (scales, trits). Throws {@link CodecError} on a trit code the format does not define.
  */
 export function dequantiseTernary(
-  e: TernaryEncoding,
+  e: TernaryLayout,
   t: Rect,
   parts: readonly Uint8Array[],
   out: Float32Array,
@@ -62,7 +62,7 @@ export function dequantiseTernary(
  * 3ᴺ levels are converted once into a table indexed by element byte.
  */
 export function dequantiseTernaryBits(
-  e: TernaryEncoding,
+  e: TernaryLayout,
   t: Rect,
   parts: readonly Uint8Array[],
   out: Uint16Array | Uint32Array,

@@ -35,11 +35,27 @@ export interface VariantListEntry {
   readonly name: string;
   /** Milliseconds spent deriving it; 0 if not recorded. */
   readonly deriveMs: number;
+  /**
+   * SHA-256 (lower-case hex) of the variant's file: the original file with every tensor as the
+   * variant serves it (dequantised, or exact).
+   */
+  readonly sha256: string;
 }
 
 type Bad = (field: string, what: string) => never;
 
-const COMMON = ["kind", "name", "reason", "view", "params", "tile", "chunks", "error"];
+const COMMON = [
+  "kind",
+  "name",
+  "reason",
+  "view",
+  "params",
+  "tile",
+  "chunks",
+  "error",
+  "sha256",
+];
+const HEX256 = /^[0-9a-f]{64}$/;
 const PARAMS: Record<string, string[]> = {
   int8: ["scheme", "group", "scale"],
   cast: ["dtype"],
@@ -77,6 +93,9 @@ export function checkVariantMembers(e: Record<string, unknown>, at: string, bad:
   if (!exactly(e, COMMON)) bad(at, `expected exactly ${COMMON}`);
   if (typeof e.name !== "string") bad(`${at}.name`, "expected a string");
   if (typeof e.reason !== "string") bad(`${at}.reason`, "expected a string");
+  if (typeof e.sha256 !== "string" || !HEX256.test(e.sha256)) {
+    bad(`${at}.sha256`, "expected 64 lower-case hex digits");
+  }
   if (!isPair(e.view, 0)) bad(`${at}.view`, "expected [rows, cols]");
   if (!isPair(e.tile, 1)) bad(`${at}.tile`, "expected [tileRows, tileCols], both > 0");
   const chunks = e.chunks;

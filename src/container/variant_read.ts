@@ -5,7 +5,7 @@
  * @module
  */
 import { matrixShape, type Rect } from "../../codec/tiles.ts";
-import { decodeVariantChunk } from "../../codec/variants/chunk_decode.ts";
+import { chunkEntry, decodeVariantChunk } from "../../codec/variants/chunk_decode.ts";
 import { chunksForRegion, dequantiseRegion } from "../../codec/variants/dequantise.ts";
 import { isLossy, type LossyEncoding } from "../../codec/variants/encoding.ts";
 import { chunkFailure, ContainerError } from "./errors.ts";
@@ -81,7 +81,7 @@ export async function readVariantChunk(
 ): Promise<Uint8Array[]> {
   const [offset, stored] = e.chunks[i];
   try {
-    return decodeVariantChunk(e, t.dtype, i, await c.source.readAt(offset, stored), {
+    return decodeVariantChunk(e, t.dtype, i, chunkEntry(e.chunks, i), await c.source.readAt(offset, stored), {
       decodeSection: kernelSection(c.backends),
       zstdDecompress: c.backends.zstd,
     });

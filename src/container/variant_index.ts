@@ -244,3 +244,19 @@ function checkLossy(
     }
   }
 }
+
+/**
+ * The lossy encoding of tensor `t` in variant `name`, or null when the variant serves `t` exact
+ * (an `exact` encoding, or none of that name).
+ *
+ * @example
+ * ```ts ignore
+ * lossyEncodingOf(t, "int8")?.params; // { scheme: "symmetric", group: 4096, scale: "F16" }
+ * ```
+ */
+export function lossyEncodingOf(t: TensorEntry, name: string): LossyEncoding | null {
+  for (const e of t.encodings) {
+    if ((e as { name?: string }).name === name && isLossy(e)) return e as unknown as LossyEncoding;
+  }
+  return null;
+}

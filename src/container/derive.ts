@@ -18,7 +18,9 @@ import { type AtomicFile, createAtomicFile } from "../io/atomic_file.ts";
 import { alignUp, FORMAT_VERSION, HEAD_BYTES } from "./format.ts";
 import type { ChunkRecord, Index, TensorEntry } from "./index_schema.ts";
 import { lengthPrefix, readOriginalHeader, readRegion } from "./read.ts";
-import { sha256Hex } from "./backends.ts";
+import { type Backends, sha256Hex } from "./backends.ts";
+import { decodeBlock, type DecodeScratch, decodeScratch } from "./decode_block.ts";
+import { planBlocks, variantTensorPiece } from "./plan.ts";
 import type { Container } from "./open.ts";
 import { openContainerFile } from "../io/container_file.ts";
 import type { VariantListEntry } from "./variant_index.ts";
@@ -136,12 +138,13 @@ export async function deriveContainer(
     // The new variants, one pass and one region each.
     const variants: VariantListEntry[] = [...existing];
     const header = names.length > 0 ? await readOriginalHeader(c) : new Uint8Array(0);
+    const scratch = decodeScratch();
     for (let k = 0; k < options.specs.length; k++) {
       const spec = options.specs[k], name = names[k];
       const file = c.backends.sha256();
       file.update(lengthPrefix(header.length));
       file.update(header);
-      let ms = 0;
+      let ms = 0, decodeMs = 0;
       for (let ti = 0; ti < src.tensors.length; ti++) {
         const t = src.tensors[ti];
         const started = performance.now();
@@ -154,6 +157,7 @@ export async function deriveContainer(
           });
           const sha256 = sha256Hex(c.backends, o.encoded.dequantised);
           const enc: VariantEncoding = { ...o.encoded.encoding, chunks: records, sha256 };
+          decodeMs += timeReader(t, o.encoded, sha256, c.backends, scratch);
           encodings[ti].set(name, enc as unknown as Encoding);
           file.update(o.encoded.dequantised);
         } else {
@@ -166,8 +170,13 @@ export async function deriveContainer(
           t.name,
         );
       }
-      const deriveMs = (options.recordTimes ?? true) ? Math.round(ms) : 0;
-      variants.push({ name, deriveMs, sha256: file.hex() });
+      const record = options.recordTimes ?? true;
+      variants.push({
+        name,
+        deriveMs: record ? Math.round(ms) : 0,
+        decodeMs: record ? Math.round(decodeMs * 1000) / 1000 : 0,
+        sha256: file.hex(),
+      });
     }
     // The lossless region, without the tensors a variant-only container no longer keeps.
     const allNames = variants.map((v) => v.name);
@@ -216,6 +225,44 @@ export async function deriveContainer(
 }
 
 type Encoding = TensorEntry["encodings"][number];
+
+/**
+ * Milliseconds the reader takes to decode `v`, a variant of `t` just encoded, from its stored
+ * chunks: the planner's blocks run by decodeBlock on this thread with `backends`, as a server or
+ * a client runs them (the chunks are in memory, so no I/O is timed). The output must hash to
+ * `sha256`, the digest of what the encoder dequantised: the writer checks its own chunks.
+ */
+function timeReader(
+  t: TensorEntry,
+  v: EncodedVariant,
+  sha256: string,
+  backends: Backends,
+  scratch: DecodeScratch,
+): number {
+  let at = 0;
+  const records: ChunkRecord[] = v.chunks.map((ch) => {
+    const r: ChunkRecord = [at, ch.stored.length, ch.rawLength, ch.storedXxh32, ch.rawXxh32];
+    at += ch.stored.length;
+    return r;
+  });
+  const stored = new Uint8Array(at);
+  v.chunks.forEach((ch, i) => stored.set(ch.stored, records[i][0]));
+  const e = { ...v.encoding, chunks: records };
+  const out = new Uint8Array(v.dequantised.length);
+  const started = performance.now();
+  let pos = 0;
+  for (const block of planBlocks([variantTensorPiece(t, e)])) {
+    const buffer = new Uint8Array(block.bufferBytes);
+    decodeBlock(block, [{ start: 0, bytes: stored }], buffer, backends, scratch);
+    out.set(buffer.subarray(0, block.length), pos);
+    pos += block.length;
+  }
+  const ms = performance.now() - started;
+  if (pos !== out.length || sha256Hex(backends, out) !== sha256) {
+    throw new Error(`variant "${e.name}" of "${t.name}" does not decode to what was encoded`);
+  }
+  return ms;
+}
 
 // Encodes tensor `t` as `spec`; reads it only if the spec applies.
 async function deriveTensor(

@@ -87,7 +87,15 @@ export const indexSchema = z.object({
   // hundreds of tensors, zod objects were a third of the time to open a container.
   tensors: z.array(z.unknown()),
   // Version 3: the variants the container holds (docs/FORMAT.md, "Variants"); absent means none.
-  variants: z.array(z.object({ name: z.string(), deriveMs: uint, sha256: hex256 }).strict())
+  variants: z.array(
+    z.object({
+      name: z.string(),
+      deriveMs: uint,
+      decodeMs: z.number().nonnegative(),
+      sha256: hex256,
+    })
+      .strict(),
+  )
     .optional(),
 }).strict();
 

@@ -35,6 +35,8 @@ export interface VariantListEntry {
   readonly name: string;
   /** Milliseconds spent deriving it; 0 if not recorded. */
   readonly deriveMs: number;
+  /** Milliseconds the writer's reader took to decode its lossy tensors once; 0 if not recorded. */
+  readonly decodeMs: number;
   /**
    * SHA-256 (lower-case hex) of the variant's file: the original file with every tensor as the
    * variant serves it (dequantised, or exact).

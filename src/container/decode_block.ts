@@ -226,14 +226,30 @@ function decodeVariants(
   }
 }
 
-/** Dequantises band `v` from its chunks' sections and writes its window into `buffer`. */
+/**
+ * Dequantises band `v` from its chunks' sections and writes its window into `buffer`; a band
+ * without a rectangle is its chunk's payload, copied as it is.
+ */
 function dequantiseBand(
   v: VariantJob,
   sections: ReadonlyMap<number, readonly Uint8Array[]>,
   buffer: Uint8Array,
   scratch: DecodeScratch,
 ): void {
-  const r = v.rect, bytes = (r.r1 - r.r0) * (r.c1 - r.c0) * dtypeWidth(v.dtype);
+  const r = v.rect;
+  if (!r) {
+    const parts = sections.get(v.chunks[0].index)!;
+    // The sections are views of one payload, back to back.
+    const first = parts[0],
+      payload = new Uint8Array(
+        first.buffer,
+        first.byteOffset,
+        v.chunks[0].rawLength,
+      );
+    buffer.set(payload.subarray(v.skip, v.skip + v.length), v.at);
+    return;
+  }
+  const bytes = (r.r1 - r.r0) * (r.c1 - r.c0) * dtypeWidth(v.dtype);
   const whole = v.skip === 0 && v.length === bytes;
   if (!whole && scratch.band.length < bytes) scratch.band = new Uint8Array(bytes);
   const out = whole ? buffer.subarray(v.at, v.at + bytes) : scratch.band.subarray(0, bytes);

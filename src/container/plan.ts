@@ -41,6 +41,18 @@ export type Piece =
     readonly skip: number;
     readonly length: number;
     readonly variant?: LossyEncoding;
+  }
+  /**
+   * Bytes `[skip, skip + length)` of the payloads of chunks `chunks` (indices, in the order
+   * given) of `variant`, a lossy encoding of `tensor`, back to back: the variant's own layout.
+   */
+  | {
+    readonly kind: "payload";
+    readonly tensor: TensorEntry;
+    readonly variant: LossyEncoding;
+    readonly chunks: readonly number[];
+    readonly skip: number;
+    readonly length: number;
   };
 
 /** Rows of a decoded tile copied into a block's output, clipped to a window of the output. */
@@ -121,8 +133,11 @@ export interface VariantJob {
   readonly shape: readonly number[];
   /** What decoding needs of the lossy encoding. */
   readonly layout: VariantLayout;
-  /** The band: a rectangle of the tensor's matrix (rows × last dimension). */
-  readonly rect: Rect;
+  /**
+   * The band: a rectangle of the tensor's matrix (rows × last dimension), dequantised; absent,
+   * the band is the payload of its one chunk, as stored in the variant's own layout.
+   */
+  readonly rect?: Rect;
   /** The chunks it needs, in chunk order. */
   readonly chunks: readonly VariantChunkJob[];
   /** Band bytes `[skip, skip + length)` (row-major in the rectangle) are the output's... */
@@ -185,6 +200,21 @@ export function rectPiece(t: TensorEntry, rect: Rect, variant?: LossyEncoding | 
   };
 }
 
+/**
+ * A piece for the payloads of chunks `chunks` (all by default) of `variant`, a lossy encoding
+ * of `t`, back to back: the variant's raw bytes in its own layout (docs/FORMAT.md, "Variant
+ * chunks").
+ */
+export function payloadPiece(
+  t: TensorEntry,
+  variant: LossyEncoding,
+  chunks: readonly number[] = variant.chunks.map((_, i) => i),
+): Piece {
+  let length = 0;
+  for (const i of chunks) length += variant.chunks[i][2];
+  return { kind: "payload", tensor: t, variant, chunks, skip: 0, length };
+}
+
 /** A piece for all of tensor `t`'s lossless bytes. */
 export function tensorPiece(t: TensorEntry): Piece {
   return variantTensorPiece(t, null);
@@ -232,6 +262,7 @@ export function slicePieces(pieces: readonly Piece[], start: number, end: number
       continue;
     }
     if (p.kind === "bytes") out.push({ kind: "bytes", bytes: p.bytes.subarray(a, b) });
+    else if (p.kind === "payload") out.push({ ...p, skip: p.skip + a, length: b - a });
     else out.push(...narrowRect(p, p.skip + a, p.skip + b));
     if (at >= end) break;
   }
@@ -358,6 +389,16 @@ export function* planBlocks(
       continue;
     }
     if (p.length === 0) continue;
+    if (p.kind === "payload") {
+      for (const band of payloadBands(p)) {
+        if (room(band.winEnd - band.winStart)) {
+          yield b.close();
+          b = new BlockBuilder(verify);
+        }
+        addVariantBand(b, p.tensor, layoutOf(p.variant), p.variant, band);
+      }
+      continue;
+    }
     if (p.variant) {
       for (const band of variantBands(p)) {
         if (room(band.winEnd - band.winStart)) {
@@ -401,7 +442,10 @@ export function* planBlocks(
 
 /** A band of a variant piece and the window of it that the piece emits. */
 interface VariantBand {
-  readonly rect: Rect;
+  /** The rectangle dequantised; absent for the payload of chunk `chunk`. */
+  readonly rect?: Rect;
+  /** The chunk whose payload is the band, when `rect` is absent. */
+  readonly chunk?: number;
   /** Piece bytes where the band starts. */
   readonly bandStart: number;
   /** Piece bytes `[winStart, winEnd)` emitted from the band. */
@@ -442,6 +486,19 @@ function* variantBands(p: Piece & { kind: "rect" }): Generator<VariantBand> {
   }
 }
 
+/** The chunks of a payload piece whose payloads hold its bytes, each a band, in order. */
+function* payloadBands(p: Piece & { kind: "payload" }): Generator<VariantBand> {
+  const from = p.skip, to = p.skip + p.length;
+  let bandStart = 0;
+  for (const chunk of p.chunks) {
+    const bandEnd = bandStart + p.variant.chunks[chunk][2];
+    const winStart = Math.max(from, bandStart), winEnd = Math.min(to, bandEnd);
+    if (winStart < winEnd) yield { chunk, bandStart, winStart, winEnd };
+    if (bandEnd >= to) return;
+    bandStart = bandEnd;
+  }
+}
+
 // One layout object per encoding, so that a block's jobs share it in a structured clone.
 const layouts = new WeakMap<LossyEncoding, VariantLayout>();
 function layoutOf(e: LossyEncoding): VariantLayout {
@@ -459,7 +516,8 @@ function addVariantBand(
   band: VariantBand,
 ): void {
   const chunks: VariantChunkJob[] = [];
-  for (const index of chunksForRegion(layout, t.shape, band.rect)) {
+  const needed = band.rect ? chunksForRegion(layout, t.shape, band.rect) : [band.chunk!];
+  for (const index of needed) {
     const [offset, storedLength, rawLength, storedXxh32, rawXxh32] = e.chunks[index];
     chunks.push({ index, offset, storedLength, rawLength, storedXxh32, rawXxh32 });
     if (!b.variantChunks.has(offset)) {
@@ -473,7 +531,7 @@ function addVariantBand(
     dtype: t.dtype,
     shape: t.shape,
     layout,
-    rect: band.rect,
+    ...(band.rect ? { rect: band.rect } : {}),
     chunks,
     skip: band.winStart - band.bandStart,
     length,

@@ -18,7 +18,14 @@ import { assemble, type BlockExecutor, blockRuns } from "../../src/container/ass
 import type { Backends } from "../../src/container/backends.ts";
 import { deriveFile } from "../../src/container/derive.ts";
 import type { Container } from "../../src/container/open.ts";
-import { planBlocks, rectPiece, slicePieces, variantBandRows } from "../../src/container/plan.ts";
+import {
+  payloadPiece,
+  pieceLength,
+  planBlocks,
+  rectPiece,
+  slicePieces,
+  variantBandRows,
+} from "../../src/container/plan.ts";
 import { readOriginalHeader } from "../../src/container/read.ts";
 import { lossyEncodingOf } from "../../src/container/variant_index.ts";
 import { variantPieces } from "../../src/container/variant_read.ts";
@@ -272,6 +279,61 @@ Deno.test("variant plan: a corrupt variant chunk is a chunk_corrupt error naming
           for await (const _ of assemble(broken, blocks, { executor })) { /* drain */ }
         }, "chunk_corrupt");
         assert.match(err.message, /"l\.1\.big" chunk 0/);
+      }
+    });
+  } finally {
+    pool.close();
+  }
+});
+
+Deno.test("variant plan: any byte range of a variant's payloads equals the chunks' payloads, here and on the pool", async () => {
+  const pool = createDecodePool(2, nativeBackends());
+  try {
+    await withTempDir(async (dir) => {
+      const { c } = await fixture(dir, false, nativeBackends());
+      const bytes = await c.source.readAt(0, c.source.size);
+      for (const name of SPECS.split(",")) {
+        for (const t of c.index.tensors) {
+          const e = lossyEncodingOf(t, name);
+          if (!e) continue;
+          const payloads = concat(e.chunks.map(([offset, stored, raw], i) => {
+            const parts = decodeVariantChunk(
+              e,
+              t.dtype,
+              i,
+              chunkEntry(e.chunks, i),
+              bytes.subarray(offset, offset + stored),
+            );
+            return parts.length === 0 ? new Uint8Array(0) : new Uint8Array(
+              parts[0].buffer,
+              parts[0].byteOffset,
+              raw,
+            );
+          }));
+          const piece = payloadPiece(t, e);
+          assert.equal(pieceLength(piece), payloads.length);
+          // The pool for the matrix whose blocks are large enough to reach its workers.
+          for (const executor of t.name === "l.1.big" ? [undefined, pool] : [undefined]) {
+            await fc.assert(
+              fc.asyncProperty(ranges(payloads.length), async ({ start, end, blockBytes }) => {
+                const parts: Uint8Array[] = [];
+                const blocks = planBlocks(slicePieces([piece], start, end), { blockBytes });
+                for await (const p of assemble(c, blocks, { executor })) parts.push(p.slice());
+                assert.deepEqual(concat(parts), payloads.subarray(start, end), `${name} ${t.name}`);
+              }),
+              { numRuns: 6, seed: 5 },
+            );
+          }
+          // A tile's chunks, in chunk order, are the same bytes of each chunk.
+          const some = [e.chunks.length - 1, 0];
+          const parts: Uint8Array[] = [];
+          for await (const p of assemble(c, planBlocks([payloadPiece(t, e, some)]))) {
+            parts.push(p.slice());
+          }
+          const at = (i: number) => e.chunks.slice(0, i).reduce((n, ch) => n + ch[2], 0);
+          const want = concat(some.map((i) => payloads.subarray(at(i), at(i) + e.chunks[i][2])));
+          assert.deepEqual(concat(parts), want);
+        }
       }
     });
   } finally {

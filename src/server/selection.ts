@@ -5,9 +5,9 @@
  * end); a lone index keeps its dimension with length 1. Missing trailing slices select everything.
  * @module
  */
-import type { Rect } from "../../codec/tiles.ts";
+import { matrixShape, type Rect } from "../../codec/tiles.ts";
 import { dtypeWidth } from "../../codec/dtype.ts";
-import { geometryOf, type TensorEntry } from "../container/index_schema.ts";
+import type { TensorEntry } from "../container/index_schema.ts";
 import { parseSlice } from "../container/slice.ts";
 import { ContainerError } from "../container/errors.ts";
 
@@ -43,9 +43,10 @@ export function selectTile(t: TensorEntry, query: URLSearchParams): Selection | 
   const width = dtypeWidth(t.dtype);
   if (slice !== null) return selectSlice(t, slice, width);
   if (rows === null && cols === null) return null;
-  const g = geometryOf(t);
-  const [r0, r1] = rows === null ? [0, g.rows] : parseSlice(rows, g.rows, "rows");
-  const [c0, c1] = cols === null ? [0, g.cols] : parseSlice(cols, g.cols, "cols");
+  // The matrix view, not the lossless tiles: a variant-only tensor has none.
+  const [nRows, nCols] = matrixShape(t.shape);
+  const [r0, r1] = rows === null ? [0, nRows] : parseSlice(rows, nRows, "rows");
+  const [c0, c1] = cols === null ? [0, nCols] : parseSlice(cols, nCols, "cols");
   const empty = r0 === r1 || c0 === c1;
   return {
     rects: empty ? [] : [{ r0, r1, c0, c1 }],

@@ -1,6 +1,8 @@
 /**
- * `pull <url> <out.safetensors> [--transport auto|decoded|compressed] [--workers N]`: downloads
- * a model's original file from a Tessera server, byte-identical. It writes `<out>.part` (with
+ * `pull <url> <out.safetensors> [--transport auto|decoded|compressed] [--workers N]
+ * [--variant NAME]`: downloads a model's original file from a Tessera server, byte-identical, or
+ * with `--variant` (or a variant revision, `main@int8`) that variant's file, whose compressed
+ * transport fetches only the variant's chunks. It writes `<out>.part` (with
  * `<out>.part.json` describing it), resumes an interrupted pull, checks the SHA-256 of the whole
  * file, then fsyncs and renames, so `<out>` is either absent or complete and verified.
  * @module
@@ -16,13 +18,20 @@ import {
   sourceFile,
   type Transport,
 } from "../client/load_model.ts";
-import { type ModelRef, parseModelUrl, resolveUrl } from "../client/model_url.ts";
+import {
+  type ModelRef,
+  parseModelUrl,
+  resolveUrl,
+  revisionVariant,
+  withVariant,
+} from "../client/model_url.ts";
 import type { RemoteContainer } from "../client/remote_container.ts";
 import { assemble } from "../container/assemble.ts";
 import type { Hasher } from "../container/backends.ts";
 import { ContainerError } from "../container/errors.ts";
 import { planBlocks, slicePieces } from "../container/plan.ts";
 import { originalPieces, readOriginalHeader } from "../container/read.ts";
+import { variantPieces } from "../container/variant_read.ts";
 import { defaultWorkers } from "../io/unpack_file.ts";
 import { createDecodePool } from "../threads/decode_pool.ts";
 import { formatBytes, progressBar } from "./progress.ts";
@@ -30,7 +39,8 @@ import { UsageError } from "./usage_error.ts";
 
 /** Usage line of the command. */
 export const PULL_USAGE =
-  "pull <url> <out.safetensors> [--transport auto|decoded|compressed] [--workers N]";
+  "pull <url> <out.safetensors> [--transport auto|decoded|compressed] [--workers N] " +
+  "[--variant NAME]";
 
 /** Options for {@link pullFile}. */
 export interface PullOptions {
@@ -46,6 +56,8 @@ export interface PullOptions {
   readonly blockBytes?: number;
   /** How the container is read over HTTP; for tuning and tests. */
   readonly http?: LoadOptions["http"];
+  /** Pull this variant's file (the original's header, the tensors dequantised). */
+  readonly variant?: string;
   /** Interrupts the pull; the partial file stays for a later resume. */
   readonly signal?: AbortSignal;
   /** The `fetch` to use; the global one by default. */
@@ -97,7 +109,7 @@ const HASH_BLOCK = 8 << 20;
 export async function pullFile(options: PullOptions): Promise<PullResult> {
   const fetchFn: Fetch = options.fetch ?? ((input, init) => fetch(input, init));
   const { signal } = options;
-  const ref = parseModelUrl(options.url);
+  const ref = withVariant(parseModelUrl(options.url), options.variant);
   const source = await openSource(fetchFn, ref, {
     transport: options.transport,
     backends: nativeBackends(),
@@ -124,7 +136,7 @@ export async function pullFile(options: PullOptions): Promise<PullResult> {
     } else {
       await sink.restart(have);
       await writeMeta(metaPath, metaOf(file, previous?.etag ?? null));
-      await pullCompressed(source.container, sink, have, options);
+      await pullCompressed(source.container, sink, have, options, revisionVariant(ref.revision));
       result = { transport: "compressed", resumedFrom: have, restarted: false };
     }
     const digest = sink.digest();
@@ -221,9 +233,11 @@ async function pullCompressed(
   sink: PartSink,
   have: number,
   options: PullOptions,
+  variant: { variant: string } | null,
 ): Promise<void> {
   const size = c.index.source.size;
-  const pieces = originalPieces(c, await readOriginalHeader(c));
+  const header = await readOriginalHeader(c);
+  const pieces = variant ? variantPieces(c, header, variant.variant) : originalPieces(c, header);
   const workers = options.workers ?? defaultWorkers(size - have);
   const pool = workers > 0 ? createDecodePool(workers, c.backends) : undefined;
   try {
@@ -361,6 +375,7 @@ export async function pull(args: string[]): Promise<number> {
     options: {
       transport: { type: "string", default: "auto" },
       workers: { type: "string" },
+      variant: { type: "string" },
     },
   });
   if (positionals.length !== 2) throw new UsageError(PULL_USAGE);
@@ -380,6 +395,7 @@ export async function pull(args: string[]): Promise<number> {
       out,
       transport,
       workers,
+      variant: values.variant,
       onProgress: (done, total) => (bar ??= progressBar("pull", total)).update(done),
     });
     bar?.finish();

@@ -119,7 +119,7 @@ export function buildManifest(rev: ServedRevision, view: CommitView): Manifest {
         rawBytes: t.offsets[1] - t.offsets[0],
         storedBytes: losslessStored(t) ?? 0,
         sha256: served?.sha256 ?? t.sha256,
-        tile: lossless?.tile ?? null,
+        ...(lossless && { tile: lossless.tile }),
         chunks: lossless?.chunks.length ?? 0,
         ...(variants.length > 0 && { variants }),
       };

@@ -68,8 +68,8 @@ export const manifestTensorSchema = z.object({
     "SHA-256 of the bytes the tensor route serves in this revision: the original's, or in a " +
       "variant revision the variant's",
   ),
-  tile: z.tuple([uint, uint]).nullable().describe(
-    "[tileRows, tileCols] of the matrix view; null when the container holds only variants",
+  tile: z.tuple([uint, uint]).optional().describe(
+    "[tileRows, tileCols] of the matrix view; absent when the container holds only variants",
   ),
   chunks: uint,
   variants: z.array(manifestTensorVariantSchema).optional().describe(

@@ -8,6 +8,7 @@ import type { Rect } from "../tiles.ts";
 import { groupsIn, type TernaryLayout } from "./encoding.ts";
 import { scaleReader } from "./scales.ts";
 import type { ToBits } from "./bits.ts";
+import { type TileTarget, wholeTile } from "./int8_decode.ts";
 
 /** The trit a 2-bit field holds: 0 → 0, 1 → +1, 3 → −1; 2 is invalid (NaN here). */
 const FIELD_TRIT = [0, 1, NaN, -1];
@@ -26,8 +27,9 @@ export function ternaryScratch(): TernaryScratch {
 }
 
 /**
- * Writes the binary32 values of tile `t` (whole, row-major) into `out` from its sections `parts`
- * (scales, trits). Throws {@link CodecError} on a trit code the format does not define.
+ * Writes the binary32 values of `target.win` of tile `t` into `out` as `target` places them (the
+ * whole tile row-major by default) from its sections `parts` (scales, trits). Throws
+ * {@link CodecError} on a trit code the format does not define, anywhere in the tile.
  */
 export function dequantiseTernary(
   e: TernaryLayout,
@@ -35,26 +37,14 @@ export function dequantiseTernary(
   parts: readonly Uint8Array[],
   out: Float32Array,
   scratch: TernaryScratch = ternaryScratch(),
+  target: TileTarget = wholeTile(t),
 ): void {
-  const { group, bases } = e.params;
-  const scale = scaleReader(parts[0], e.params.scale);
-  const cols = t.c1 - t.c0, n = (t.r1 - t.r0) * cols;
-  const codes = e.params.packing === "2bit" ? parts[1] : unpackBase3(parts[1], n, bases, scratch);
-  checkCodes(codes, n, bases);
-  const g0 = Math.floor(t.c0 / group), groups = groupsIn(t.c0, t.c1, group);
-  const levels = scratch.levels;
-  const alpha = new Float32Array(bases);
-  for (let r = 0; r < t.r1 - t.r0; r++) {
-    for (let j = 0; j < groups; j++) {
-      const k0 = (r * groups + j) * bases;
-      for (let k = 0; k < bases; k++) alpha[k] = scale(k0 + k);
-      fillLevels(alpha, bases, levels);
-      const a = Math.max(t.c0, (g0 + j) * group) - t.c0;
-      const b = Math.min(t.c1, (g0 + j + 1) * group) - t.c0;
-      const row = r * cols;
-      for (let c = row + a; c < row + b; c++) out[c] = levels[codes[c]];
-    }
-  }
+  const levels = scratch.levels, alpha = new Float32Array(e.params.bases);
+  eachGroup(e, t, parts, scratch, target, (k0, codes, src, dst, n) => {
+    for (let k = 0; k < alpha.length; k++) alpha[k] = k0(k);
+    fillLevels(alpha, alpha.length, levels);
+    for (let c = 0; c < n; c++) out[dst + c] = levels[codes[src + c]];
+  });
 }
 
 /**
@@ -68,6 +58,36 @@ export function dequantiseTernaryBits(
   out: Uint16Array | Uint32Array,
   bits: ToBits,
   scratch: TernaryScratch = ternaryScratch(),
+  target: TileTarget = wholeTile(t),
+): void {
+  const levels = scratch.levels, alpha = new Float32Array(e.params.bases);
+  const table = out instanceof Uint16Array ? new Uint16Array(256) : new Uint32Array(256);
+  const valid = validBytes(e.params.bases);
+  eachGroup(e, t, parts, scratch, target, (k0, codes, src, dst, n) => {
+    for (let k = 0; k < alpha.length; k++) alpha[k] = k0(k);
+    fillLevels(alpha, alpha.length, levels);
+    for (const v of valid) table[v] = bits(levels[v]);
+    for (let c = 0; c < n; c++) out[dst + c] = table[codes[src + c]];
+  });
+}
+
+/**
+ * Calls `run` for each (row, group) run of `target.win` in tile `t`: its scales (`alpha(k)` for
+ * base k), the element bytes, where its `n` elements start in them and in the output.
+ */
+function eachGroup(
+  e: TernaryLayout,
+  t: Rect,
+  parts: readonly Uint8Array[],
+  scratch: TernaryScratch,
+  target: TileTarget,
+  run: (
+    alpha: (k: number) => number,
+    codes: Uint8Array,
+    src: number,
+    dst: number,
+    n: number,
+  ) => void,
 ): void {
   const { group, bases } = e.params;
   const scale = scaleReader(parts[0], e.params.scale);
@@ -75,18 +95,21 @@ export function dequantiseTernaryBits(
   const codes = e.params.packing === "2bit" ? parts[1] : unpackBase3(parts[1], n, bases, scratch);
   checkCodes(codes, n, bases);
   const g0 = Math.floor(t.c0 / group), groups = groupsIn(t.c0, t.c1, group);
-  const levels = scratch.levels, alpha = new Float32Array(bases);
-  const table = out instanceof Uint16Array ? new Uint16Array(256) : new Uint32Array(256);
-  const valid = validBytes(bases);
-  for (let r = 0; r < t.r1 - t.r0; r++) {
+  const { win, at, stride } = target;
+  let k0 = 0;
+  const alpha = (k: number) => scale(k0 + k);
+  for (let r = win.r0 - t.r0; r < win.r1 - t.r0; r++) {
     for (let j = 0; j < groups; j++) {
-      const k0 = (r * groups + j) * bases;
-      for (let k = 0; k < bases; k++) alpha[k] = scale(k0 + k);
-      fillLevels(alpha, bases, levels);
-      for (const v of valid) table[v] = bits(levels[v]);
-      const a = r * cols + Math.max(t.c0, (g0 + j) * group) - t.c0;
-      const b = r * cols + Math.min(t.c1, (g0 + j + 1) * group) - t.c0;
-      for (let c = a; c < b; c++) out[c] = table[codes[c]];
+      const a = Math.max(win.c0, (g0 + j) * group), b = Math.min(win.c1, (g0 + j + 1) * group);
+      if (a >= b) continue;
+      k0 = (r * groups + j) * bases;
+      run(
+        alpha,
+        codes,
+        r * cols + a - t.c0,
+        at + (r - (win.r0 - t.r0)) * stride + a - win.c0,
+        b - a,
+      );
     }
   }
 }

@@ -232,3 +232,35 @@ Deno.test("derive: hand-edited variant encodings are index_invalid", async () =>
     c.source.close();
   });
 });
+
+Deno.test("derive: verify checks every variant's chunks and digests, of a variant-only container too", async () => {
+  await withTempDir(async (dir) => {
+    const path = await derived(dir, "int8,ternary:2", true);
+    const c = await openContainerFile(path);
+    try {
+      const report = await verifyContainer(c);
+      assert.deepEqual(report.problems, []);
+      const lossy = c.index.tensors.reduce(
+        (n, t) =>
+          n +
+          ["int8", "ternary:2"].reduce((m, v) => m + (variantOf(c, t, v)?.chunks.length ?? 0), 0),
+        0,
+      );
+      assert.ok(report.chunks >= lossy);
+    } finally {
+      c.source.close();
+    }
+    // A flipped byte in a variant chunk is reported, naming the variant and the tensor.
+    const bytes = await Deno.readFile(path);
+    const c2 = await openBytes(bytes);
+    const t = c2.index.tensors.find((x) => variantOf(c2, x, "int8"))!;
+    const [offset, stored] = variantOf(c2, t, "int8")!.chunks[0];
+    bytes[offset + stored - 2] ^= 0x40;
+    const report = await verifyContainer(await openBytes(bytes));
+    assert.ok(report.problems.length > 0);
+    assert.ok(
+      report.problems.every((p) => p.message.startsWith("variant int8:") && p.tensor === t.name),
+      JSON.stringify(report.problems),
+    );
+  });
+});

@@ -69,6 +69,7 @@ export function dequantiseRect(
       };
       const at = (win.r0 - rect.r0) * outCols + win.c0 - rect.c0;
       const target = { win, at, stride: outCols };
+      const wcEq = outCols === t.c1 - t.c0;
       // Words through per-group tables (int8 from INT8_TABLE_FROM columns a group), or for F32
       // int8 a multiply per element; else binary32 values converted row by row.
       if (words && e.kind === "ternary") {
@@ -81,7 +82,10 @@ export function dequantiseRect(
         continue;
       }
       if (words && e.kind === "int8" && e.params.group >= INT8_TABLE_FROM) {
-        dequantiseInt8Bits(e, t, parts, words, bits!, target);
+        // A whole tile of the rectangle's width goes through the kernel's one-index loop.
+        if (win.c0 === t.c0 && win.c1 === t.c1 && win.r0 === t.r0 && win.r1 === t.r1 && wcEq) {
+          dequantiseInt8Bits(e, t, parts, words.subarray(at, at + n), bits!);
+        } else dequantiseInt8Bits(e, t, parts, words, bits!, target);
         continue;
       }
       const wr = win.r1 - win.r0, wc = win.c1 - win.c0;

@@ -39,12 +39,24 @@ export function dequantiseTernary(
   scratch: TernaryScratch = ternaryScratch(),
   target: TileTarget = wholeTile(t),
 ): void {
-  const levels = scratch.levels, alpha = new Float32Array(e.params.bases);
-  eachGroup(e, t, parts, scratch, target, (k0, codes, src, dst, n) => {
-    for (let k = 0; k < alpha.length; k++) alpha[k] = k0(k);
-    fillLevels(alpha, alpha.length, levels);
-    for (let c = 0; c < n; c++) out[dst + c] = levels[codes[src + c]];
-  });
+  const { group, bases } = e.params;
+  const scale = scaleReader(parts[0], e.params.scale);
+  const codes = tileCodes(e, t, parts, scratch);
+  const cols = t.c1 - t.c0, g0 = Math.floor(t.c0 / group), groups = groupsIn(t.c0, t.c1, group);
+  const { win, at, stride } = target;
+  const levels = scratch.levels, alpha = new Float32Array(bases);
+  for (let r = win.r0 - t.r0; r < win.r1 - t.r0; r++) {
+    for (let j = 0; j < groups; j++) {
+      const a = Math.max(win.c0, (g0 + j) * group), b = Math.min(win.c1, (g0 + j + 1) * group);
+      if (a >= b) continue;
+      const k0 = (r * groups + j) * bases;
+      for (let k = 0; k < bases; k++) alpha[k] = scale(k0 + k);
+      fillLevels(alpha, bases, levels);
+      const src = r * cols + a - t.c0, end = src + b - a;
+      let d = at + (r - (win.r0 - t.r0)) * stride + a - win.c0;
+      for (let c = src; c < end; c++, d++) out[d] = levels[codes[c]];
+    }
+  }
 }
 
 /**
@@ -60,58 +72,41 @@ export function dequantiseTernaryBits(
   scratch: TernaryScratch = ternaryScratch(),
   target: TileTarget = wholeTile(t),
 ): void {
-  const levels = scratch.levels, alpha = new Float32Array(e.params.bases);
-  const table = out instanceof Uint16Array ? new Uint16Array(256) : new Uint32Array(256);
-  const valid = validBytes(e.params.bases);
-  eachGroup(e, t, parts, scratch, target, (k0, codes, src, dst, n) => {
-    for (let k = 0; k < alpha.length; k++) alpha[k] = k0(k);
-    fillLevels(alpha, alpha.length, levels);
-    for (const v of valid) table[v] = bits(levels[v]);
-    for (let c = 0; c < n; c++) out[dst + c] = table[codes[src + c]];
-  });
-}
-
-/**
- * Calls `run` for each (row, group) run of `target.win` in tile `t`: its scales (`alpha(k)` for
- * base k), the element bytes, where its `n` elements start in them and in the output.
- */
-function eachGroup(
-  e: TernaryLayout,
-  t: Rect,
-  parts: readonly Uint8Array[],
-  scratch: TernaryScratch,
-  target: TileTarget,
-  run: (
-    alpha: (k: number) => number,
-    codes: Uint8Array,
-    src: number,
-    dst: number,
-    n: number,
-  ) => void,
-): void {
   const { group, bases } = e.params;
   const scale = scaleReader(parts[0], e.params.scale);
-  const cols = t.c1 - t.c0, n = (t.r1 - t.r0) * cols;
-  const codes = e.params.packing === "2bit" ? parts[1] : unpackBase3(parts[1], n, bases, scratch);
-  checkCodes(codes, n, bases);
-  const g0 = Math.floor(t.c0 / group), groups = groupsIn(t.c0, t.c1, group);
+  const codes = tileCodes(e, t, parts, scratch);
+  const cols = t.c1 - t.c0, g0 = Math.floor(t.c0 / group), groups = groupsIn(t.c0, t.c1, group);
   const { win, at, stride } = target;
-  let k0 = 0;
-  const alpha = (k: number) => scale(k0 + k);
+  const levels = scratch.levels, alpha = new Float32Array(bases);
+  const table = out instanceof Uint16Array ? new Uint16Array(256) : new Uint32Array(256);
+  const valid = validBytes(bases);
   for (let r = win.r0 - t.r0; r < win.r1 - t.r0; r++) {
     for (let j = 0; j < groups; j++) {
       const a = Math.max(win.c0, (g0 + j) * group), b = Math.min(win.c1, (g0 + j + 1) * group);
       if (a >= b) continue;
-      k0 = (r * groups + j) * bases;
-      run(
-        alpha,
-        codes,
-        r * cols + a - t.c0,
-        at + (r - (win.r0 - t.r0)) * stride + a - win.c0,
-        b - a,
-      );
+      const k0 = (r * groups + j) * bases;
+      for (let k = 0; k < bases; k++) alpha[k] = scale(k0 + k);
+      fillLevels(alpha, bases, levels);
+      for (const v of valid) table[v] = bits(levels[v]);
+      // Running indices, not `out[dst + c]`: that measured 17% slower (913 against 1,094 MB/s).
+      const src = r * cols + a - t.c0, end = src + b - a;
+      let d = at + (r - (win.r0 - t.r0)) * stride + a - win.c0;
+      for (let c = src; c < end; c++, d++) out[d] = table[codes[c]];
     }
   }
+}
+
+/** The tile's element bytes (base3 unpacked), every one checked: an invalid field is an error. */
+function tileCodes(
+  e: TernaryLayout,
+  t: Rect,
+  parts: readonly Uint8Array[],
+  scratch: TernaryScratch,
+): Uint8Array {
+  const n = (t.r1 - t.r0) * (t.c1 - t.c0), bases = e.params.bases;
+  const codes = e.params.packing === "2bit" ? parts[1] : unpackBase3(parts[1], n, bases, scratch);
+  checkCodes(codes, n, bases);
+  return codes;
 }
 
 const VALID: Uint8Array[] = [];

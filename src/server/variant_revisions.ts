@@ -127,11 +127,16 @@ const known = new WeakMap<
   Map<string, { repo: string; commit: string; variant: string }>
 >();
 
+/** Variant commit ids remembered per store; the oldest go first (a scan finds them again). */
+const MAX_KNOWN = 100_000;
+
 function remember(store: RepoStore, repo: string, commit: string, variant: string): string {
   let m = known.get(store);
   if (!m) known.set(store, m = new Map());
   const id = variantCommitId(commit, variant);
+  m.delete(id);
   m.set(id, { repo, commit, variant });
+  if (m.size > MAX_KNOWN) m.delete(m.keys().next().value!);
   return id;
 }
 

@@ -93,9 +93,18 @@ export function dequantiseRect(
       const v = values.subarray(0, wr * wc), local = { win, at: 0, stride: wc };
       if (e.kind === "int8") dequantiseInt8(e, t, parts, v, local);
       else dequantiseTernary(e, t, parts, v, scratch, local);
+      // One conversion for the window, then its rows copied unless they are contiguous in
+      // `out`: a conversion per row (views made per call) measured 289-422 against 404-607 MB/s
+      // for int8:g128 to BF16.
+      if (wc === outCols) {
+        fromFloat32(v, dtype, out.subarray(at * width, (at + wr * wc) * width));
+        continue;
+      }
+      if (bytes.length < wr * wc * width) bytes = new Uint8Array(wr * wc * width);
+      fromFloat32(v, dtype, bytes.subarray(0, wr * wc * width));
       for (let r = 0; r < wr; r++) {
         const to = (at + r * outCols) * width;
-        fromFloat32(v.subarray(r * wc, (r + 1) * wc), dtype, out.subarray(to, to + wc * width));
+        out.set(bytes.subarray(r * wc * width, (r + 1) * wc * width), to);
       }
       continue;
     }

@@ -18,13 +18,7 @@ import {
   sourceFile,
   type Transport,
 } from "../client/load_model.ts";
-import {
-  type ModelRef,
-  parseModelUrl,
-  resolveUrl,
-  revisionVariant,
-  withVariant,
-} from "../client/model_url.ts";
+import { parseModelUrl, resolveUrl, revisionVariant, withVariant } from "../client/model_url.ts";
 import type { RemoteContainer } from "../client/remote_container.ts";
 import { assemble } from "../container/assemble.ts";
 import type { Hasher } from "../container/backends.ts";
@@ -34,13 +28,15 @@ import { originalPieces, readOriginalHeader } from "../container/read.ts";
 import { variantPieces } from "../container/variant_read.ts";
 import { defaultWorkers } from "../io/unpack_file.ts";
 import { createDecodePool } from "../threads/decode_pool.ts";
+import { INTERRUPTED_EXIT, listenForInterrupt } from "./interrupt.ts";
+import { makeParents } from "./paths.ts";
 import { formatBytes, progressBar } from "./progress.ts";
+import { pullRepo } from "./pull_repo.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** Usage line of the command. */
-export const PULL_USAGE =
-  "pull <url> <out.safetensors> [--transport auto|decoded|compressed] [--workers N] " +
-  "[--variant NAME]";
+export const PULL_USAGE = "pull <url> <out.safetensors | folder/> [--file PATH] " +
+  "[--transport auto|decoded|compressed] [--workers N] [--variant NAME]";
 
 /** Options for {@link pullFile}. */
 export interface PullOptions {
@@ -58,6 +54,8 @@ export interface PullOptions {
   readonly http?: LoadOptions["http"];
   /** Pull this variant's file (the original's header, the tensors dequantised). */
   readonly variant?: string;
+  /** The safetensors file to pull from a revision of several: its path in the repo. */
+  readonly file?: string;
   /** Interrupts the pull; the partial file stays for a later resume. */
   readonly signal?: AbortSignal;
   /** The `fetch` to use; the global one by default. */
@@ -114,8 +112,9 @@ export async function pullFile(options: PullOptions): Promise<PullResult> {
     transport: options.transport,
     backends: nativeBackends(),
     http: options.http,
+    file: options.file,
   }, signal);
-  const file = sourceFile(ref, source);
+  const file = sourceFile(ref, source, options.file);
   const partPath = `${options.out}.part`, metaPath = `${options.out}.part.json`;
   const previous = await readMeta(metaPath);
   let have = 0;
@@ -132,11 +131,18 @@ export async function pullFile(options: PullOptions): Promise<PullResult> {
   try {
     const sink = partSink(part, file.size, options.onProgress);
     if (source.transport === "decoded") {
-      result = await pullDecoded(fetchFn, ref, file, sink, metaPath, have, previous, signal);
+      const url = resolveUrl(ref, options.file);
+      result = await pullDecoded(fetchFn, url, file, sink, metaPath, have, previous, signal);
     } else {
       await sink.restart(have);
       await writeMeta(metaPath, metaOf(file, previous?.etag ?? null));
-      await pullCompressed(source.container, sink, have, options, revisionVariant(ref.revision));
+      await pullCompressed(
+        source.containers.get("")!,
+        sink,
+        have,
+        options,
+        revisionVariant(ref.revision),
+      );
       result = { transport: "compressed", resumedFrom: have, restarted: false };
     }
     const digest = sink.digest();
@@ -255,7 +261,7 @@ async function pullCompressed(
 
 async function pullDecoded(
   fetchFn: Fetch,
-  ref: ModelRef,
+  url: string,
   file: SourceFile,
   sink: PartSink,
   metaPath: string,
@@ -263,7 +269,6 @@ async function pullDecoded(
   previous: PartMeta | undefined,
   signal?: AbortSignal,
 ): Promise<Omit<PullResult, "sha256" | "size" | "id" | "revision">> {
-  const url = resolveUrl(ref);
   let restarted = false;
   if (have > 0 && !previous?.etag) have = 0;
   await sink.restart(have);
@@ -376,6 +381,7 @@ export async function pull(args: string[]): Promise<number> {
       transport: { type: "string", default: "auto" },
       workers: { type: "string" },
       variant: { type: "string" },
+      file: { type: "string" },
     },
   });
   if (positionals.length !== 2) throw new UsageError(PULL_USAGE);
@@ -388,16 +394,36 @@ export async function pull(args: string[]): Promise<number> {
     throw new UsageError(`--workers must be an integer from 0 to 64: received ${values.workers}`);
   }
   const [url, out] = positionals;
+  const folder = out.endsWith("/") || (await isFolder(out));
+  if (folder && values.file !== undefined) {
+    throw new UsageError("--file names one file: give an output file, not a folder");
+  }
+  // A folder pull lists the stored revision's files; a variant's files are pulled one at a time.
+  if (folder && values.variant !== undefined) {
+    throw new UsageError("--variant pulls one file: give an output file, not a folder");
+  }
+  const interrupt = listenForInterrupt();
   let bar: ReturnType<typeof progressBar> | undefined;
+  const common = {
+    url,
+    transport,
+    workers,
+    signal: interrupt.signal,
+    onProgress: (done: number, total: number) => (bar ??= progressBar("pull", total)).update(done),
+  } as const;
   try {
-    const r = await pullFile({
-      url,
-      out,
-      transport,
-      workers,
-      variant: values.variant,
-      onProgress: (done, total) => (bar ??= progressBar("pull", total)).update(done),
-    });
+    if (folder) {
+      const files = await pullRepo({ ...common, folder: out });
+      bar?.finish();
+      const bytes = files.reduce((n, f) => n + f.size, 0);
+      console.log(
+        `${out}: ${files.length} files of ${files[0]?.id ?? url}, ${formatBytes(bytes)}; ` +
+          "every file verified by its sha256",
+      );
+      return 0;
+    }
+    await makeParents(out);
+    const r = await pullFile({ ...common, out, file: values.file, variant: values.variant });
     bar?.finish();
     console.log(
       `${out}: ${r.id}@${r.revision}, ${
@@ -408,7 +434,14 @@ export async function pull(args: string[]): Promise<number> {
     );
     return 0;
   } catch (e) {
-    bar?.finish();
+    bar?.stop();
+    if (interrupt.signal.aborted) {
+      console.error(
+        `interrupted: what was downloaded is kept (${folder ? `in ${out}` : `${out}.part`}); ` +
+          "run the same pull again to resume",
+      );
+      return INTERRUPTED_EXIT;
+    }
     if (e instanceof ClientError) {
       console.error(`error [${e.kind}]: ${e.message}`);
       return 1;
@@ -419,5 +452,15 @@ export async function pull(args: string[]): Promise<number> {
       return 1;
     }
     throw e;
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+async function isFolder(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
   }
 }

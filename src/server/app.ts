@@ -13,6 +13,8 @@ import { layerRoutes } from "../../routes/layers.ts";
 import { modelRoutes } from "../../routes/models.ts";
 import { tensorRoutes } from "../../routes/tensors.ts";
 import { uploadRoutes } from "../../routes/uploads.ts";
+import { webRoutes } from "../../routes/pages.tsx";
+import { mountPages, prefersHtml } from "../web/page_route.ts";
 import { HttpError } from "../http/http_error.ts";
 import type { AppEnv, ServerContext } from "./context.ts";
 import { errorAnswer, errorResponse } from "./error_response.ts";
@@ -98,12 +100,19 @@ export function createApp(ctx: ServerContext): OpenAPIHono<AppEnv> {
   app.use("*", refuseWritesOnShutdown(ctx.shutdown));
   app.use("*", headerTimeout(ctx.config.timeoutMs));
   mountRoutes(app, ctx, apiRoutes(ctx, () => openApiDocument(app)));
-  app.notFound((c) =>
-    errorResponse(
-      errorAnswer(new HttpError(404, "not_found", `no route for ${new URL(c.req.url).pathname}`)),
+  // The web pages (not part of the API document) after the API, whose paths are more specific.
+  const web = webRoutes(ctx);
+  mountPages(app, ctx, web.pages, web.errorPage);
+  app.notFound((c) => {
+    const path = new URL(c.req.url).pathname;
+    if (prefersHtml(c.req.raw)) {
+      return c.html(web.errorPage(c, 404, "not_found", `no page at ${path}`), 404);
+    }
+    return errorResponse(
+      errorAnswer(new HttpError(404, "not_found", `no route for ${path}`)),
       c.req.method === "HEAD",
-    )
-  );
+    );
+  });
   app.onError((e, c) => {
     const a = errorAnswer(e);
     if (a.fault) {

@@ -13,7 +13,7 @@ import { parseSpecList } from "../../codec/variants/spec.ts";
 import type { Fetch } from "../../src/client/http.ts";
 import { loadModel } from "../../src/client/load_model.ts";
 import { pullFile } from "../../src/cli/pull.ts";
-import { deriveFile } from "../../src/container/derive.ts";
+import { deriveFile } from "../../src/pack/derive.ts";
 import { losslessStored } from "../../src/container/variant_stats.ts";
 import { lossyEncodingOf } from "../../src/container/variant_index.ts";
 import { sha256Hex } from "../../src/hash/sha256.ts";

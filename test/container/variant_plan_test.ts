@@ -16,7 +16,7 @@ import { parseSpecList } from "../../codec/variants/spec.ts";
 import { nativeBackends } from "../../src/codec_native/backends.ts";
 import { assemble, type BlockExecutor, blockRuns } from "../../src/container/assemble.ts";
 import type { Backends } from "../../src/container/backends.ts";
-import { deriveFile } from "../../src/container/derive.ts";
+import { deriveFile } from "../../src/pack/derive.ts";
 import type { Container } from "../../src/container/open.ts";
 import {
   payloadPiece,

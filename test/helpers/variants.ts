@@ -5,8 +5,8 @@
  * @module
  */
 import { parseSpecList } from "../../codec/variants/spec.ts";
-import { deriveFile } from "../../src/container/derive.ts";
-import { packFile } from "../../src/container/write.ts";
+import { deriveFile } from "../../src/pack/derive.ts";
+import { packFile } from "../../src/pack/write.ts";
 import { FIXTURE_MODEL } from "./repos.ts";
 
 /** The variants of the `var` model. */

@@ -12,7 +12,9 @@ import type { Backends } from "../container/backends.ts";
 import { portableBackends } from "../container/portable_backends.ts";
 import { ContainerError } from "../container/errors.ts";
 import type { TensorEntry } from "../container/index_schema.ts";
-import { planBlocks, tensorPiece } from "../container/plan.ts";
+import { planBlocks, variantTensorPiece } from "../container/plan.ts";
+import { lossyEncodingOf } from "../container/variant_index.ts";
+import { variantEntry } from "../container/variant_read.ts";
 import { fetchDecodedTensor } from "./decoded_tensor.ts";
 import { ClientError } from "./errors.ts";
 import type { Fetch } from "./http.ts";
@@ -24,7 +26,14 @@ import {
   type ManifestTensor,
   singleFile,
 } from "./manifest.ts";
-import { apiUrl, type ModelRef, parseModelUrl, tensorUrl } from "./model_url.ts";
+import {
+  apiUrl,
+  type ModelRef,
+  parseModelUrl,
+  revisionVariant,
+  tensorUrl,
+  withVariant,
+} from "./model_url.ts";
 import { orderedWindow } from "./ordered_window.ts";
 import { type LoadProgress, type ProgressMeter, progressMeter } from "./progress_meter.ts";
 import type { HttpSourceOptions } from "./http_source.ts";
@@ -55,6 +64,13 @@ export interface LoadOptions {
   readonly executor?: BlockExecutor;
   /** How the container is read over HTTP (span sizes, what the open fetches); for tuning. */
   readonly http?: Omit<HttpSourceOptions, "signal" | "onBytes">;
+  /**
+   * Load this variant of the model: each tensor dequantised to its dtype (a tensor the variant
+   * keeps exact, as it is), checked against the variant's digests. The compressed transport
+   * plans and fetches only the chunks the variant reads. A revision `main@int8` in the URL names
+   * one too.
+   */
+  readonly variant?: string;
 }
 
 /** One verified tensor. */
@@ -88,7 +104,7 @@ export function loadModel(
   url: string | URL,
   options: LoadOptions = {},
 ): AsyncGenerator<LoadedTensor> {
-  const ref = parseModelUrl(url);
+  const ref = withVariant(parseModelUrl(url), options.variant);
   const concurrency = options.concurrency ?? 4;
   if (!(Number.isInteger(concurrency) && concurrency >= 1)) {
     throw new RangeError(`concurrency must be an integer >= 1: received ${concurrency}`);
@@ -122,7 +138,7 @@ async function* load(
     );
     const tensors = source.transport === "decoded"
       ? decodedTensors(fetchFn, ref, manifestOrder, meter, concurrency, signal)
-      : compressedTensors(source.containers, order, meter, options, signal);
+      : compressedTensors(source.containers, order, meter, options, signal, variantName(ref));
     let next = 0;
     if (order.length > 0) meter.layer(order[0].layer);
     for await (const bytes of tensors) {
@@ -162,11 +178,17 @@ function decodedTensors(
   );
 }
 
+/** The variant `ref`'s revision names, or null. */
+function variantName(ref: ModelRef): string | null {
+  return revisionVariant(ref.revision)?.variant ?? null;
+}
+
 /**
  * The compressed transport: the tensors of `order` planned as one body per container (each tensor
- * in blocks of its own), assembled from container spans, each tensor checked against its SHA-256.
- * Tensors of a sharded repo come from their file's container, in the manifest's load order; a run
- * of tensors of one file is one body, so spans keep coalescing within a shard.
+ * in blocks of its own; under `variant`, its variant pieces, so only the variant's chunks are
+ * fetched), assembled from container spans, each tensor checked against its SHA-256 (the
+ * variant's). Tensors of a sharded repo come from their file's container, in the manifest's load
+ * order; a run of tensors of one file is one body, so spans keep coalescing within a shard.
  */
 async function* compressedTensors(
   containers: ReadonlyMap<string, RemoteContainer>,
@@ -174,6 +196,7 @@ async function* compressedTensors(
   meter: ProgressMeter,
   options: LoadOptions,
   signal: AbortSignal,
+  variant: string | null,
 ): AsyncGenerator<Uint8Array> {
   for (let at = 0; at < order.length;) {
     const file = order[at].file ?? "";
@@ -188,14 +211,19 @@ async function* compressedTensors(
       }
       return e;
     });
-    const blocks = planBlocks(entries.map(tensorPiece), { pieceAligned: true });
+    if (variant !== null) variantEntry(c, variant);
+    const encodings = entries.map((t) => variant === null ? null : lossyEncodingOf(t, variant));
+    const pieces = entries.map((t, i) => variantTensorPiece(t, encodings[i]));
+    const blocks = planBlocks(pieces, { pieceAligned: true });
     const parts = assemble(c, blocks, {
       executor: options.executor,
       signal,
       onStoredBytes: (n) => meter.add(0, n),
     });
     try {
-      for (const t of entries) yield await gather(c, t, parts, meter);
+      for (const [i, t] of entries.entries()) {
+        yield await gather(c, t, encodings[i]?.sha256 ?? t.sha256, parts, meter);
+      }
     } finally {
       await parts.return(undefined);
     }
@@ -203,10 +231,11 @@ async function* compressedTensors(
   }
 }
 
-/** The bytes of tensor `t` from the next blocks of `parts`, checked against its SHA-256. */
+/** The bytes of tensor `t` from the next blocks of `parts`, checked against `sha256`. */
 async function gather(
   c: RemoteContainer,
   t: TensorEntry,
+  sha256: string,
   parts: AsyncGenerator<Uint8Array>,
   meter: ProgressMeter,
 ): Promise<Uint8Array> {
@@ -228,10 +257,10 @@ async function gather(
     const h = c.backends.sha256();
     h.update(bytes);
     const digest = h.hex();
-    if (digest !== t.sha256) {
+    if (digest !== sha256) {
       throw new ContainerError(
         "digest_mismatch",
-        `tensor "${t.name}": decoded bytes hash to ${digest}, the index says ${t.sha256}`,
+        `tensor "${t.name}": decoded bytes hash to ${digest}, the index says ${sha256}`,
       );
     }
     return bytes;
@@ -354,8 +383,9 @@ export async function openSource(
 }
 
 /**
- * The original file `source` describes, for the model `ref` names: the revision's only
- * safetensors file, or the one at path `file`.
+ * The file `source` describes, for the model `ref` names: the revision's only safetensors file, or
+ * the one at path `file`; at a variant revision (`main@int8`) the variant's file (its digest from
+ * the manifest or the container's index).
  */
 export function sourceFile(ref: ModelRef, source: TensorSource, file?: string): SourceFile {
   if (source.transport === "decoded") {
@@ -377,8 +407,9 @@ export function sourceFile(ref: ModelRef, source: TensorSource, file?: string): 
         "name one, or pull them all into a folder",
     );
   }
-  const s = c.index.source;
-  return { id: ref.id, revision: ref.revision, sha256: s.sha256, size: s.size };
+  const s = c.index.source, variant = variantName(ref);
+  const sha256 = variant === null ? s.sha256 : variantEntry(c, variant).sha256;
+  return { id: ref.id, revision: ref.revision, sha256, size: s.size };
 }
 
 /** Tensors of a container in load order: layer by layer, each layer's tensors in file order. */

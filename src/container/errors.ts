@@ -27,7 +27,9 @@ export type ContainerErrorKind =
   /** A row or column slice outside the tensor, or malformed. */
   | "bad_slice"
   /** The original bytes of a tensor, or the original file, asked of a variant-only container. */
-  | "variant_only";
+  | "variant_only"
+  /** A variant the container does not hold. */
+  | "variant_not_found";
 
 /** A container failure; callers match on `kind`. */
 export class ContainerError extends Error {

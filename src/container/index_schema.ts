@@ -21,7 +21,12 @@ import { ContainerError } from "./errors.ts";
 import { repeatedMemberName } from "./duplicate_keys.ts";
 import { MAX_HEADER_LENGTH } from "../safetensors/limits.ts";
 import { HEAD_BYTES, MAX_ALIGNMENT, MAX_CHUNK_RAW, READ_VERSIONS } from "./format.ts";
-import { checkVariantMembers, DEFINED_VARIANT_KINDS, validateVariants } from "./variant_index.ts";
+import {
+  checkVariantMembers,
+  DEFINED_VARIANT_KINDS,
+  validateVariants,
+  type VariantListEntry,
+} from "./variant_index.ts";
 
 /** One chunk: stored offset, stored length, raw length, XXH32 of stored bytes, XXH32 of raw bytes. */
 export type ChunkRecord = [number, number, number, number, number];
@@ -130,7 +135,7 @@ export interface Index {
   /** Every tensor, in data-section order. */
   readonly tensors: TensorEntry[];
   /** Version 3: the variants the container holds (docs/FORMAT.md, "Variants"); absent means none. */
-  readonly variants?: { readonly name: string; readonly deriveMs: number }[];
+  readonly variants?: VariantListEntry[];
 }
 
 const TENSOR_KEYS = new Set(["name", "dtype", "shape", "offsets", "layer", "sha256", "encodings"]);
@@ -246,7 +251,7 @@ const INDEX_KEYS = new Set([
 ]);
 const SOURCE_KEYS = new Set(["size", "sha256", "header"]);
 const HEADER_KEYS = new Set(["offset", "storedLength", "length", "codec", "sha256"]);
-const VARIANT_ENTRY_KEYS = new Set(["name", "deriveMs"]);
+const VARIANT_ENTRY_KEYS = new Set(["name", "deriveMs", "decodeMs", "sha256"]);
 
 /** Checks the index's members as FORMAT.md "Index" lists them; the tensors by parseTensor. */
 function parseTop(v: unknown): Index {
@@ -305,8 +310,15 @@ function parseTop(v: unknown): Index {
     (x.variants as unknown[]).forEach((e, i) => {
       if (
         !isRecord(e) || !hasExactly(e, VARIANT_ENTRY_KEYS) || typeof e.name !== "string" ||
-        !isUint(e.deriveMs)
-      ) bad(`variants.${i}`, "expected {name: string, deriveMs: integer >= 0}");
+        !isUint(e.deriveMs) || typeof e.decodeMs !== "number" || !Number.isFinite(e.decodeMs) ||
+        e.decodeMs < 0 || !isHex256(e.sha256)
+      ) {
+        bad(
+          `variants.${i}`,
+          "expected {name: string, deriveMs: integer >= 0, decodeMs: number >= 0, " +
+            "sha256: 64 hex digits}",
+        );
+      }
     });
   }
   return { ...x, tensors: (x.tensors as unknown[]).map(parseTensor) } as unknown as Index;

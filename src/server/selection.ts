@@ -9,9 +9,9 @@
  * `bad_slice` error quoting the grammar, never a guess (`rows=0-5` is not row 0).
  * @module
  */
-import type { Rect } from "../../codec/tiles.ts";
+import { matrixShape, type Rect } from "../../codec/tiles.ts";
 import { dtypeWidth } from "../../codec/dtype.ts";
-import { geometryOf, type TensorEntry } from "../container/index_schema.ts";
+import type { TensorEntry } from "../container/index_schema.ts";
 import { parseSlice, SLICE_GRAMMAR } from "../container/slice.ts";
 import { ContainerError } from "../container/errors.ts";
 
@@ -47,9 +47,10 @@ export function selectTile(t: TensorEntry, query: URLSearchParams): Selection | 
   const width = dtypeWidth(t.dtype);
   if (slice !== null) return selectSlice(t, slice, width);
   if (rows === null && cols === null) return null;
-  const g = geometryOf(t);
-  const [r0, r1] = rows === null ? [0, g.rows] : parseSlice(rows, g.rows, "rows");
-  const [c0, c1] = cols === null ? [0, g.cols] : parseSlice(cols, g.cols, "cols");
+  // The matrix view, not the lossless tiles: a variant-only tensor has none.
+  const [nRows, nCols] = matrixShape(t.shape);
+  const [r0, r1] = rows === null ? [0, nRows] : parseSlice(rows, nRows, "rows");
+  const [c0, c1] = cols === null ? [0, nCols] : parseSlice(cols, nCols, "cols");
   const empty = r0 === r1 || c0 === c1;
   return {
     rects: empty ? [] : [{ r0, r1, c0, c1 }],

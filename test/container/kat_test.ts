@@ -906,7 +906,27 @@ function specVariant(file: Uint8Array, t: Json, name: string): Uint8Array {
       for (let el = 0; el < R * C; el++) data.set(tile.subarray(el * w, el * w + w), at(el) * w);
     } else throw new SpecError(`kind ${e.kind}`);
   });
+  must(sha256Hex(data) === e.sha256, "variant tensor sha256");
   return data;
+}
+
+/** FORMAT.md "Reading: a variant's file": the original file with every tensor as variant `name`. */
+function specVariantFile(file: Uint8Array, name: string): Uint8Array {
+  const index = specIndex(file);
+  const v = index.variants.find((x: Json) => x.name === name);
+  must(v !== undefined, "variant listed");
+  const h = index.source.header;
+  const storedHeader = file.subarray(h.offset, h.offset + h.storedLength);
+  const header = h.codec === 0 ? storedHeader : zstd(storedHeader, h.length);
+  must(sha256Hex(header) === h.sha256, "header sha256");
+  const parts: Uint8Array[] = [new Uint8Array(8), header];
+  new DataView(parts[0].buffer).setBigUint64(0, BigInt(header.length), true);
+  for (const t of index.tensors) parts.push(specVariant(file, t, name));
+  const out = new Uint8Array(parts.reduce((n, b) => n + b.length, 0));
+  let at = 0;
+  for (const b of parts) out.set(b, at), at += b.length;
+  must(out.length === index.source.size && sha256Hex(out) === v.sha256, "variant file sha256");
+  return out;
 }
 
 /** FORMAT.md "Reading": one tensor from its lossless encoding. */
@@ -1024,6 +1044,16 @@ Deno.test("kat: a decoder written from docs/FORMAT.md alone decodes every varian
   ]);
   // The lossless parts are untouched: the original rebuilds as before.
   assert.equal(sha256Hex(specDecode(variantsTsr)), index.source.sha256);
+});
+
+Deno.test("kat: each variant's file, rebuilt by the FORMAT.md decoder, matches its SHA-256", () => {
+  for (const file of [variantsTsr, variantsEdge]) {
+    for (const v of specIndex(file).variants) {
+      const bytes = specVariantFile(file, v.name);
+      // The header is the original's: only the tensors' bytes differ.
+      assert.equal(bytes.length, variantsJson.safetensors.size);
+    }
+  }
 });
 
 Deno.test("kat: the FORMAT.md decoder reads the variant-only container's variant and refuses its original", () => {

@@ -1,17 +1,20 @@
 import assert from "node:assert/strict";
 import { buildView } from "../../src/server/commit_views.ts";
 import { manifestBody } from "../../src/server/manifest.ts";
-import type { Revision } from "../../src/store/repo_reader.ts";
+import type { ServedRevision } from "../../src/server/variant_revisions.ts";
 
-function revision(revisionName: string, commitId: string): Revision {
+function revision(revisionName: string, commitId: string): ServedRevision {
+  const commit = { id: commitId, files: [] };
   return {
     org: "a",
     name: "b",
     id: "a/b",
     revision: revisionName,
     branch: revisionName === commitId ? null : revisionName,
-    commit: { id: commitId, files: [] },
-  } as unknown as Revision;
+    commit,
+    variant: null,
+    source: commit,
+  } as unknown as ServedRevision;
 }
 
 Deno.test("manifestBody: built and checked once per commit view and revision name", () => {

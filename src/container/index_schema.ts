@@ -20,7 +20,14 @@ import { gridSize, type TileGeometry, tileRect } from "../../codec/tiles.ts";
 import { ContainerError } from "./errors.ts";
 import { repeatedMemberName } from "./duplicate_keys.ts";
 import { MAX_HEADER_LENGTH } from "../safetensors/limits.ts";
-import { HEAD_BYTES, MAX_ALIGNMENT, MAX_CHUNK_RAW, READ_VERSIONS } from "./format.ts";
+import {
+  HEAD_BYTES,
+  MAX_ALIGNMENT,
+  MAX_CHUNK_RAW,
+  MIN_ALIGNMENT,
+  MIN_ALIGNMENT_V2,
+  READ_VERSIONS,
+} from "./format.ts";
 import {
   checkVariantMembers,
   DEFINED_VARIANT_KINDS,
@@ -268,8 +275,8 @@ function parseTop(v: unknown): Index {
     bad("version", `expected ${READ_VERSIONS}`);
   }
   const a = x.alignment;
-  if (!Number.isInteger(a) || (a as number) < 64 || (a as number) > MAX_ALIGNMENT) {
-    bad("alignment", `expected an integer from 64 to ${MAX_ALIGNMENT}`);
+  if (!Number.isInteger(a) || (a as number) < MIN_ALIGNMENT || (a as number) > MAX_ALIGNMENT) {
+    bad("alignment", `expected an integer from ${MIN_ALIGNMENT} to ${MAX_ALIGNMENT}`);
   }
   if (!Number.isSafeInteger(x.chunkBytes) || (x.chunkBytes as number) <= 0) {
     bad("chunkBytes", "expected a positive integer");
@@ -358,6 +365,12 @@ function fail(message: string): never {
 export function validateIndex(index: Index, fileSize: number): void {
   const { source, alignment } = index;
   if ((alignment & (alignment - 1)) !== 0) fail(`alignment ${alignment} is not a power of two`);
+  // Version 3 allows any power of two from 1 (FORMAT.md "Cross-field rules", rule 1).
+  if (index.version < 3 && alignment < MIN_ALIGNMENT_V2) {
+    fail(
+      `alignment ${alignment} is below ${MIN_ALIGNMENT_V2}, the least of version ${index.version}`,
+    );
+  }
   const header = source.header;
   if (header.length > MAX_HEADER_LENGTH) {
     fail(`original header of ${header.length} bytes exceeds ${MAX_HEADER_LENGTH}`);

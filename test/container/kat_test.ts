@@ -611,6 +611,20 @@ function specIndex(file: Uint8Array): Json {
     ),
   );
   must(index.format === "tessera" && index.version === version, "index format");
+  // Cross-field rules 1 and 9: a power of two from 1 (versions 1-2: 64) to 4096; chunks on it.
+  const a = index.alignment;
+  must(
+    Number.isInteger(a) && a >= (version >= 3 ? 1 : 64) && a <= 4096 && (a & (a - 1)) === 0,
+    "alignment",
+  );
+  for (const t of index.tensors) {
+    for (const e of t.encodings) {
+      if (e.kind !== "lossless") continue;
+      for (const [off, len] of e.chunks) {
+        must(off >= 64 && off % a === 0 && off + len <= file.length, "chunk offset");
+      }
+    }
+  }
   return index;
 }
 

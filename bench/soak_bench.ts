@@ -44,6 +44,11 @@ const workers = args.get("--workers");
 const MODEL_FILE = "human-fp32.bf16.safetensors";
 const FALLBACK = `${REPO}test/fixtures/stories260k.bf16.safetensors`;
 
+/** wrk's arguments: the same threads, connections, duration and timeout for every server. */
+function wrkArgs(script: string, url: string): string[] {
+  return ["-t2", `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "-s", script, url];
+}
+
 async function run(cmd: string, argv: string[]): Promise<Deno.CommandOutput> {
   return await new Deno.Command(cmd, { args: argv, stdout: "piped", stderr: "piped" }).output();
 }
@@ -191,16 +196,7 @@ async function staticBaseline(
     return body ? new Response(body) : new Response("missing", { status: 404 });
   });
   try {
-    const r = await run("wrk", [
-      "-t2",
-      `-c${connections}`,
-      `-d${seconds}s`,
-      "--timeout",
-      "10s",
-      "-s",
-      script,
-      `http://127.0.0.1:${port + 1}`,
-    ]);
+    const r = await run("wrk", wrkArgs(script, `http://127.0.0.1:${port + 1}`));
     const line = new TextDecoder().decode(r.stdout).split("\n").find((l) =>
       l.startsWith("RESULT ")
     );
@@ -305,16 +301,7 @@ try {
     () => samples.push({ t: Math.round((Date.now() - t0) / 1000), rssKiB: rssKiB(pid) }),
     5000,
   );
-  const wrk = await run("wrk", [
-    "-t2",
-    `-c${connections}`,
-    `-d${seconds}s`,
-    "--timeout",
-    "10s",
-    "-s",
-    script,
-    url,
-  ]);
+  const wrk = await run("wrk", wrkArgs(script, url));
   clearInterval(sampler);
   const loadDuring = loadAverage();
   const wrkOut = new TextDecoder().decode(wrk.stdout);

@@ -52,8 +52,9 @@ export interface LoadOptions {
   /** Aborts the load; the iterator then throws the signal's reason. */
   readonly signal?: AbortSignal;
   /**
-   * `auto` (the default) uses `compressed` when the server offers the container and the link,
-   * as measured while the container opens, is slower than {@link AUTO_DECODED_FROM}.
+   * `auto` (the default) uses `compressed` when the server offers the container, the link, as
+   * measured while the container opens, is slower than {@link AUTO_DECODED_FROM}, and the bytes
+   * saved take at least {@link AUTO_MIN_SAVING_S} on it.
    */
   readonly transport?: Transport | "auto";
   /** The `fetch` to use; the global one by default. */
@@ -310,13 +311,23 @@ export interface SourceFile {
 }
 
 /**
- * Link bandwidth (bytes per second) from which `auto` takes the decoded transport: 50 MB/s, 400
- * Mbit/s. On a faster link the server's decode, warm and next to the file, is the bottleneck of
- * both transports, and decoding here as well only adds a client's start-up and CPU (bench:transfer
- * on loopback: decoded 1.16 s against compressed 1.65 s for human-fp32.bf16); on a slower one
- * the bytes are the bottleneck, and the container's ratio (1.2-1.5) is the speed-up.
+ * Measured bandwidth (bytes per second) from which `auto` takes the decoded transport: 15 MB/s,
+ * 120 Mbit/s. A fresh process reads its first bodies slowly (bench:transfer's machine measured
+ * loopback at 20-30 MB/s while the container opened, its own start-up), so the figure cannot tell
+ * loopback from 1 Gbit/s, but it does tell both from 100 Mbit/s (at most 12.5). On the fast links
+ * the server's warm decode bounds both transports and decoding here too only adds start-up and CPU
+ * (bench:transfer, loopback and 1 Gbit/s: decoded faster on 14 of 18 runs); on the slow one the
+ * bytes are the bottleneck and the container's ratio is the speed-up.
  */
-export const AUTO_DECODED_FROM = 50e6;
+export const AUTO_DECODED_FROM = 15e6;
+
+/**
+ * Least time, in seconds, that the compressed transport must save on the measured link for `auto`
+ * to take it: decoding here costs a client about that much more start-up (worker threads, kernels)
+ * than letting the server decode. On 100 Mbit/s, a 0.5-1 MB model saves 15 ms and loads faster
+ * decoded; an 8 MB one saves 90 ms and loads faster compressed (bench:transfer).
+ */
+export const AUTO_MIN_SAVING_S = 0.05;
 
 /**
  * Opens the source of `ref`'s tensors. The compressed transport needs only the container (at the
@@ -324,7 +335,8 @@ export const AUTO_DECODED_FROM = 50e6;
  * order, so nothing else is fetched before the first layer's bytes are asked for. The decoded
  * transport fetches the manifest. With `auto`, a server that offers no container gets the decoded
  * transport, and so does a link that the container's opening (its first and last kilobytes, two
- * requests) measured at {@link AUTO_DECODED_FROM} or more.
+ * requests) measured at {@link AUTO_DECODED_FROM} or more, or on which the bytes the containers
+ * save take less than {@link AUTO_MIN_SAVING_S}.
  */
 export async function openSource(
   fetchFn: Fetch,
@@ -350,13 +362,21 @@ export async function openSource(
       signal,
       backends: options.backends ?? portableBackends,
     });
-  const fastLink = () => wanted === "auto" && pacer.estimates().bandwidth >= AUTO_DECODED_FROM;
+  // Whether auto should let the server decode, once `opened` are open (see AUTO_DECODED_FROM).
+  const decodedPays = (opened: readonly RemoteContainer[]) => {
+    if (wanted !== "auto") return false;
+    const bandwidth = pacer.estimates().bandwidth;
+    if (bandwidth === 0) return false; // nothing measured: the container is the safe choice
+    let saved = 0;
+    for (const c of opened) saved += c.index.source.size - c.source.size;
+    return bandwidth >= AUTO_DECODED_FROM || saved / bandwidth < AUTO_MIN_SAVING_S;
+  };
   const one = options.file === undefined
     ? apiUrl(ref, "/container")
     : `${apiUrl(ref, "/container")}&${new URLSearchParams({ file: options.file })}`;
   try {
     const container = await open(one);
-    if (fastLink()) {
+    if (decodedPays([container])) {
       container.source.close();
       return await decoded();
     }
@@ -371,7 +391,7 @@ export async function openSource(
       const opened = await Promise.all(
         files.map(async (f) => [f.path, await open(new URL(f.container!.url, base).href)] as const),
       );
-      if (fastLink()) {
+      if (decodedPays(opened.map(([, c]) => c))) {
         for (const [, c] of opened) c.source.close();
         return { transport: "decoded", manifest };
       }

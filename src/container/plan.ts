@@ -76,24 +76,28 @@ export interface RowCopy {
 }
 
 /**
- * One chunk to decode for a block. Plain data (structured-cloneable), so it can be posted to a
- * decode worker.
+ * A stored chunk as its record gives it: where it is, its lengths and checksums. Plain data
+ * (structured-cloneable), so it can be posted to a decode worker.
  */
-export interface ChunkJob {
-  /** The tensor's name, for errors. */
-  readonly tensor: string;
-  /** The chunk's index in the tensor's chunk table. */
+export interface StoredChunk {
+  /** The chunk's index in its encoding's chunk table. */
   readonly index: number;
   /** Container offset of the stored chunk. */
   readonly offset: number;
   /** Stored bytes. */
   readonly storedLength: number;
-  /** Decoded bytes. */
+  /** Decoded bytes (a variant chunk: its payload, the sections decoded). */
   readonly rawLength: number;
   /** XXH32 of the stored bytes. */
   readonly storedXxh32: number;
   /** XXH32 of the decoded bytes. */
   readonly rawXxh32: number;
+}
+
+/** One lossless chunk to decode for a block, and where its bytes go. */
+export interface ChunkJob extends StoredChunk {
+  /** The tensor's name, for errors. */
+  readonly tensor: string;
   /** The tensor's plane layout. */
   readonly layout: PlaneLayout;
   /** The chunk decodes to buffer bytes `[at, at + rawLength)`. */
@@ -102,21 +106,8 @@ export interface ChunkJob {
   readonly copy?: RowCopy;
 }
 
-/** One chunk of a variant to decode for a band. Plain data, like {@link ChunkJob}. */
-export interface VariantChunkJob {
-  /** The chunk's index in the encoding's chunk table. */
-  readonly index: number;
-  /** Container offset of the stored chunk. */
-  readonly offset: number;
-  /** Stored bytes. */
-  readonly storedLength: number;
-  /** Payload bytes (its sections, decoded). */
-  readonly rawLength: number;
-  /** XXH32 of the stored bytes. */
-  readonly storedXxh32: number;
-  /** XXH32 of the payload. */
-  readonly rawXxh32: number;
-}
+/** One chunk of a variant to decode for a band. */
+export type VariantChunkJob = StoredChunk;
 
 /**
  * A band of a variant for a block: the chunks it needs (decoded once per block however many bands

@@ -105,10 +105,11 @@ Deno.test("loadModel auto: compressed when the container is offered on a slow li
   const hub = fakeHub(new Map([["demo/tiny", MODEL]]));
   const rec: Recorded = { requests: [], events: [] };
   let seen: LoadProgress | undefined;
-  // In memory every link is fast, and auto would take decoded: the pacer says 1 MB/s, as a slow
-  // link measures (test/client/load_model_server_test.ts measures both sides of the threshold).
+  // In memory every link is fast, and auto would take decoded: the pacer says 10 KB/s, a link on
+  // which this small model's saved bytes pay (test/client/load_model_server_test.ts measures both
+  // sides of the thresholds).
   const real = linkPacer();
-  const pacer = { ...real, estimates: () => ({ rtt: 0.04, bandwidth: 1e6 }) };
+  const pacer = { ...real, estimates: () => ({ rtt: 0.04, bandwidth: 1e4 }) };
   await collect({
     fetch: recordingFetch(hub, rec),
     onProgress: (p) => seen = p,

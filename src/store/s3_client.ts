@@ -89,23 +89,35 @@ export function createS3Client(config: S3Config, timeoutMs = S3_TIMEOUT_MS): S3C
       // aws4fetch signs "k=" for an empty value, which S3 reads as the bare sub-resource.
       const timeout = AbortSignal.timeout(options.timeoutMs ?? timeoutMs);
       const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-      const signed = await aws.sign(url.toString(), {
-        method: options.method ?? "GET",
-        headers: options.headers,
-        body: options.body as Uint8Array<ArrayBuffer> | undefined,
-      });
-      try {
-        return await fetch(signed, { signal });
-      } catch (e) {
-        if (timeout.aborted && !options.signal?.aborted) {
-          throw new S3Error(
-            0,
-            "Timeout",
-            `${options.method ?? "GET"} ${url.pathname}: no answer within ` +
-              `${options.timeoutMs ?? timeoutMs} ms`,
-          );
+      const method = options.method ?? "GET";
+      // A read that meets a connection the server was closing (keep-alive races) or an internal
+      // error is sent again; a write is not: its first try may have been applied.
+      const tries = method === "GET" || method === "HEAD" ? 3 : 1;
+      for (let attempt = 1;; attempt++) {
+        const signed = await aws.sign(url.toString(), {
+          method,
+          headers: options.headers,
+          body: options.body as Uint8Array<ArrayBuffer> | undefined,
+        });
+        try {
+          const res = await fetch(signed, { signal });
+          // "InternalError: please try again" and "SlowDown" are retried, as AWS's SDKs do.
+          if ((res.status === 500 || res.status === 503) && attempt < tries) {
+            await res.body?.cancel();
+            await new Promise((r) => setTimeout(r, 10 * 4 ** attempt));
+            continue;
+          }
+          return res;
+        } catch (e) {
+          if (timeout.aborted && !options.signal?.aborted) {
+            throw new S3Error(
+              0,
+              "Timeout",
+              `${method} ${url.pathname}: no answer within ${options.timeoutMs ?? timeoutMs} ms`,
+            );
+          }
+          if (attempt >= tries || signal.aborted || !(e instanceof TypeError)) throw e;
         }
-        throw e;
       }
     },
   };

@@ -70,6 +70,7 @@ export async function openS3Object(
   }
   if (!etag) throw new S3Error(res.status, null, `GET ${key}: no ETag in the answer`);
   let closed = false;
+  const tag = etag;
   return {
     key,
     size,
@@ -79,29 +80,41 @@ export async function openS3Object(
       checkRange(offset, length, size, key);
       if (offset + length <= prefix.length) return prefix.subarray(offset, offset + length);
       if (length === 0) return new Uint8Array(0);
-      const r = await s3.request(fullKey, {
-        headers: { Range: `bytes=${offset}-${offset + length - 1}`, "If-Match": etag },
-        signal,
-      });
-      if (r.status === 412 || r.status === 404) {
-        await r.body?.cancel();
-        throw objectChanged(key);
+      try {
+        return await readRange(offset, length, signal);
+      } catch (e) {
+        // A body cut by the connection (not a changed object) is read once more.
+        if (!(e instanceof TypeError) || signal?.aborted) throw e;
+        return await readRange(offset, length, signal);
       }
-      if (r.status !== 206) throw await s3Failure(r, `GET ${key} bytes ${offset}+${length}`);
-      const range = parseContentRange(r.headers.get("content-range"));
-      if (!range || range.total !== size || r.headers.get("etag") !== etag) {
-        await r.body?.cancel();
-        throw objectChanged(key);
-      }
-      if (range.first !== offset || range.last !== offset + length - 1) {
-        await r.body?.cancel();
-        throw new S3Error(206, null, `GET ${key}: asked ${offset}+${length}, got ${range}`);
-      }
-      // Shared memory: blocks decoded from it on worker threads read it in place.
-      return await readExact(r, length, `GET ${key}`, undefined, true);
     },
     close() {
       closed = true;
     },
   };
+
+  /** One ranged GET of bytes `[offset, offset + length)`, checked against the object opened. */
+  async function readRange(offset: number, length: number, signal?: AbortSignal) {
+    const etag = tag;
+    const r = await s3.request(fullKey, {
+      headers: { Range: `bytes=${offset}-${offset + length - 1}`, "If-Match": etag },
+      signal,
+    });
+    if (r.status === 412 || r.status === 404) {
+      await r.body?.cancel();
+      throw objectChanged(key);
+    }
+    if (r.status !== 206) throw await s3Failure(r, `GET ${key} bytes ${offset}+${length}`);
+    const range = parseContentRange(r.headers.get("content-range"));
+    if (!range || range.total !== size || r.headers.get("etag") !== etag) {
+      await r.body?.cancel();
+      throw objectChanged(key);
+    }
+    if (range.first !== offset || range.last !== offset + length - 1) {
+      await r.body?.cancel();
+      throw new S3Error(206, null, `GET ${key}: asked ${offset}+${length}, got ${range}`);
+    }
+    // Shared memory: blocks decoded from it on worker threads read it in place.
+    return await readExact(r, length, `GET ${key}`, undefined, true);
+  }
 }

@@ -38,14 +38,7 @@ import {
   type RefCondition,
   type RefValue,
 } from "./object_store.ts";
-import {
-  createS3Client,
-  type S3Client,
-  S3Error,
-  s3Failure,
-  xmlBlocks,
-  xmlValues,
-} from "./s3_client.ts";
+import { createS3Client, S3Error, s3Failure, xmlBlocks, xmlValues } from "./s3_client.ts";
 import { type S3Config, s3ConfigFromEnv } from "./s3_config.ts";
 import { openS3Object } from "./s3_object_reader.ts";
 import {
@@ -187,33 +180,47 @@ export async function openS3ObjectStore(
   }
 
   /**
-   * The whole of object `key` (at most `maxBytes`), or null; a body whose MD5 differs from a plain
-   * entity tag is read again (a write in progress on a store without atomic writes).
+   * The whole of object `key` (at most `maxBytes`), or null. A body is accepted when its MD5 is
+   * its entity tag, or, for a tag that is no MD5 (encrypted or multipart objects), when two reads
+   * in a row agree; anything else is read again: a store whose writes are not atomic (s3rver
+   * truncates and rewrites files in place) can then never hand out a torn ref.
    */
   async function getWhole(
     key: string,
     maxBytes: number,
   ): Promise<{ bytes: Uint8Array; etag: string } | null> {
+    let last: { bytes: Uint8Array; etag: string } | null = null;
     for (let attempt = 0;; attempt++) {
+      if (attempt > 0) await sleep(Math.min(5 + attempt * 10, 100));
+      if (attempt >= 30) {
+        throw new S3Error(200, null, `GET ${key}: no consistent read after ${attempt} tries`);
+      }
       const res = await s3.request(full(key));
       if (res.status === 404) {
         await res.body?.cancel();
         return null;
       }
       if (!res.ok) throw await s3Failure(res, `GET ${key}`);
-      const length = Number(res.headers.get("content-length") ?? -1);
-      if (length > maxBytes) {
+      const declared = Number(res.headers.get("content-length") ?? -1);
+      if (declared > maxBytes) {
         await res.body?.cancel();
-        throw new Error(`object ${key} is ${length} bytes, more than the ${maxBytes} expected`);
+        throw new Error(`object ${key} is ${declared} bytes, more than the ${maxBytes} expected`);
       }
-      const bytes = new Uint8Array(await res.arrayBuffer());
+      let bytes: Uint8Array;
+      try {
+        bytes = new Uint8Array(await res.arrayBuffer());
+      } catch (e) {
+        if (e instanceof TypeError) continue; // cut short: the file shrank under the server
+        throw e;
+      }
       const etag = res.headers.get("etag") ?? "";
-      const plain = /^[0-9a-f]{32}$/i.test(unquote(etag));
-      if (!plain || unquote(etag).toLowerCase() === md5Hex(bytes)) return { bytes, etag };
-      if (attempt >= 20) {
-        throw new S3Error(200, null, `GET ${key}: the body never matched its ETag ${etag}`);
+      if (declared >= 0 && bytes.length !== declared) continue;
+      const tag = unquote(etag).toLowerCase();
+      if (/^[0-9a-f]{32}$/.test(tag) && tag === md5Hex(bytes)) return { bytes, etag };
+      if (tag !== "" && last && last.etag === etag && sameBytes(last.bytes, bytes)) {
+        return { bytes, etag };
       }
-      await sleep(5 + attempt * 10);
+      last = { bytes, etag };
     }
   }
 
@@ -506,6 +513,27 @@ export async function openS3ObjectStore(
         if (e instanceof Error && e.name === "LeaseTimeout") throw refConflict(key);
         throw e;
       });
+    },
+
+    async sweepIncomplete(olderThanMs, dryRun = false) {
+      const base = config.prefix ? `${config.prefix}/` : "";
+      const res = await s3.request("", { query: { uploads: "", prefix: base } });
+      const xml = await res.text();
+      // Some emulators do not list uploads (s3rver answers NotImplemented).
+      if (!res.ok) return null;
+      const cutoff = Date.now() - olderThanMs;
+      const out: string[] = [];
+      for (const block of xmlBlocks(xml, "Upload")) {
+        const key = xmlValues(block, "Key")[0] ?? "";
+        const uploadId = xmlValues(block, "UploadId")[0];
+        const started = Date.parse(xmlValues(block, "Initiated")[0] ?? "");
+        if (!uploadId || !(started < cutoff)) continue;
+        out.push(`${key.slice(base.length)} (incomplete upload ${uploadId})`);
+        if (dryRun) continue;
+        const r = await s3.request(key, { method: "DELETE", query: { uploadId } });
+        await r.body?.cancel();
+      }
+      return out;
     },
 
     async close() {

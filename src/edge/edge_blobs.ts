@@ -25,7 +25,7 @@ import { createHash } from "node:crypto";
 import { nativeBackends } from "../codec_native/backends.ts";
 import { decodeHead, HEAD_BYTES, MAGIC } from "../container/format.ts";
 import { openContainer } from "../container/open.ts";
-import type { ByteSource, SourceHints } from "../container/source.ts";
+import { type ByteSource, LOCAL_HINTS, type SourceHints } from "../container/source.ts";
 import { checkRange } from "../container/source.ts";
 import { HttpError } from "../http/http_error.ts";
 import { openPositionalReader } from "../io/positional_reader.ts";
@@ -33,6 +33,7 @@ import type { StoredObject } from "../store/object_store.ts";
 import { parseRangeAnswer, type RangePart } from "./byte_ranges.ts";
 import { type ContainerMap, containerMap } from "./container_map.ts";
 import type { OriginClient } from "./origin_client.ts";
+import { linkPacer } from "../client/link_pacer.ts";
 import { rawName, segmentName, type SpanCache } from "./span_cache.ts";
 
 /** Bytes asked from the start of a blob when it is opened. */
@@ -135,6 +136,14 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
   const { origin, spans } = deps;
   const backends = nativeBackends();
   const budget = deps.prefetchBytes ?? PREFETCH_BYTES;
+  // Demand and prefetch are paced apart, and a prefetch waits while any demand fetch is under way:
+  // a request a client waits for never queues behind the next layer (measured: a 5.9 MB first
+  // layer prefetch held a client's 250 KB open for 470 ms at 100 Mbit/s).
+  const pacer = linkPacer(), prefetchPacer = linkPacer({ maxInflight: 2 });
+  let demandInFlight = 0;
+  const demandIdle: (() => void)[] = [];
+  const whenNoDemand = () =>
+    demandInFlight === 0 ? Promise.resolve() : new Promise<void>((r) => demandIdle.push(r));
   let diskHits = 0, diskBytes = 0, originSegments = 0, originSegmentBytes = 0, joined = 0;
   let verifyFailures = 0, prefetched = 0, prefetchInFlight = 0;
   const path = (sha: string) => `/v1/store/objects/blobs/${sha}`;
@@ -334,7 +343,10 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
     return {
       key: `blobs/${sha}`,
       size,
-      hints: EDGE_HINTS,
+      // Read like a local file once every segment is on disk: no request to amortise then.
+      get hints() {
+        return tiered.allOnDisk() ? LOCAL_HINTS : EDGE_HINTS;
+      },
       async readAt(offset, length) {
         if (closed) throw new Error(`blob ${sha}: reader is closed`);
         checkRange(offset, length, size, `blob ${sha}`);
@@ -368,7 +380,11 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
       );
 
     /** Fetches segments `run` (consecutive) in one request; each settles on its own. */
-    function fetchRun(run: number[], attempt = 0): Map<number, Promise<Uint8Array>> {
+    function fetchRun(
+      run: number[],
+      attempt = 0,
+      prefetching = false,
+    ): Map<number, Promise<Uint8Array>> {
       const out = new Map<number, Promise<Uint8Array>>();
       const settle = new Map<number, { resolve(b: Uint8Array): void; reject(e: unknown): void }>();
       for (const i of run) {
@@ -385,48 +401,75 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
       }
       const start = map.segments[run[0]].start, end = map.segments[run[run.length - 1]].end;
       (async () => {
-        const res = await origin.request(path(sha), {
-          headers: { Range: `bytes=${start}-${end - 1}` },
-        });
-        if (res.status !== 206) {
-          await res.body?.cancel();
-          throw badAnswer(sha, res.status);
-        }
-        const cr = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers.get("content-range") ?? "");
-        if (
-          !cr || Number(cr[1]) !== start || Number(cr[2]) !== end - 1 || Number(cr[3]) !== map.size
-        ) {
-          await res.body?.cancel();
-          throw new HttpError(502, "origin_bad_answer", `blob ${sha}: Content-Range ${cr?.[0]}`);
-        }
-        const body = await origin.body(res);
-        const bad: number[] = [];
-        for (const i of run) {
-          const s = map.segments[i];
-          const bytes = body.subarray(s.start - start, s.end - start);
-          const problem = map.verify(i, bytes);
-          if (problem) {
-            verifyFailures++;
-            bad.push(i);
-            if (attempt > 0) settle.get(i)!.reject(failure(problem.what));
-            continue;
+        // Paced: the next request leaves when those in flight end within a round trip, so the
+        // spans asked first (the first layer) get the whole link rather than a share of it.
+        if (prefetching) await whenNoDemand();
+        else demandInFlight++;
+        const paced = await (prefetching ? prefetchPacer : pacer).acquire(end - start);
+        try {
+          const res = await origin.request(path(sha), {
+            headers: { Range: `bytes=${start}-${end - 1}` },
+          });
+          paced.headers();
+          if (res.status !== 206) {
+            await res.body?.cancel();
+            throw badAnswer(sha, res.status);
           }
-          originSegments++;
-          originSegmentBytes += bytes.length;
-          settle.get(i)!.resolve(bytes);
-          const p = inflight.get(i);
-          spans.put(nameOf(i), bytes).catch((e) => deps.log?.(`edge: cannot cache: ${e}`))
-            .finally(() => {
-              if (p && inflight.get(i) === p) inflight.delete(i);
-            });
-        }
-        if (bad.length > 0 && attempt === 0) {
-          deps.log?.(
-            `edge: container ${sha}: ${bad.length} segments failed verification; fetching again`,
-          );
-          // Once more, each bad segment on its own.
-          for (const i of bad) {
-            fetchRun([i], 1).get(i)!.then(settle.get(i)!.resolve, settle.get(i)!.reject);
+          const cr = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers.get("content-range") ?? "");
+          if (
+            !cr || Number(cr[1]) !== start || Number(cr[2]) !== end - 1 ||
+            Number(cr[3]) !== map.size
+          ) {
+            await res.body?.cancel();
+            throw new HttpError(502, "origin_bad_answer", `blob ${sha}: Content-Range ${cr?.[0]}`);
+          }
+          // Each segment is verified and handed out as soon as its last byte is in.
+          const body = new Uint8Array(end - start);
+          let filled = 0, next = 0;
+          const bad: number[] = [];
+          const complete = (i: number) => {
+            const s = map.segments[i];
+            const bytes = body.subarray(s.start - start, s.end - start);
+            const problem = map.verify(i, bytes);
+            if (problem) {
+              verifyFailures++;
+              bad.push(i);
+              if (attempt > 0) settle.get(i)!.reject(failure(problem.what));
+              return;
+            }
+            originSegments++;
+            originSegmentBytes += bytes.length;
+            settle.get(i)!.resolve(bytes);
+            const p = inflight.get(i);
+            spans.put(nameOf(i), bytes).catch((e) => deps.log?.(`edge: cannot cache: ${e}`))
+              .finally(() => {
+                if (p && inflight.get(i) === p) inflight.delete(i);
+              });
+          };
+          await origin.pipe(res, (piece) => {
+            if (filled + piece.length > body.length) {
+              throw new HttpError(502, "origin_bad_answer", `blob ${sha}: body too long`);
+            }
+            body.set(piece, filled);
+            filled += piece.length;
+            paced.progress(piece.length);
+            while (next < run.length && map.segments[run[next]].end - start <= filled) {
+              complete(run[next++]);
+            }
+          });
+          if (bad.length > 0 && attempt === 0) {
+            deps.log?.(
+              `edge: container ${sha}: ${bad.length} segments failed verification; fetching again`,
+            );
+            // Once more, each bad segment on its own.
+            for (const i of bad) {
+              fetchRun([i], 1).get(i)!.then(settle.get(i)!.resolve, settle.get(i)!.reject);
+            }
+          }
+        } finally {
+          paced.done();
+          if (!prefetching && --demandInFlight === 0) {
+            for (const go of demandIdle.splice(0)) go();
           }
         }
       })().catch((e) => {
@@ -500,7 +543,7 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
       for (const run of runs(take)) {
         const n = map.segments[run[run.length - 1]].end - map.segments[run[0]].start;
         prefetchInFlight += n;
-        const all = [...fetchRun(run).values()];
+        const all = [...fetchRun(run, 0, true).values()];
         Promise.allSettled(all).then((r) => {
           prefetchInFlight -= n;
           if (r.every((x) => x.status === "fulfilled")) prefetched += n;
@@ -510,6 +553,7 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
 
     return {
       prefetch,
+      allOnDisk: () => map.segments.every((_, i) => spans.has(nameOf(i))),
       async read(offset: number, length: number): Promise<Uint8Array> {
         const segs = map.covering(offset, offset + length);
         const parts = await Promise.all(obtain(segs));
@@ -550,7 +594,9 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
     return {
       key: o.key,
       size: o.size,
-      hints: o.hints,
+      get hints() {
+        return o.hints;
+      },
       readAt(offset, length, signal) {
         if (closed) return Promise.reject(new Error(`${o.key}: reader is closed`));
         return o.readAt(offset, length, signal);

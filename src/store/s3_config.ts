@@ -61,7 +61,11 @@ export function parseS3Url(url: string): { bucket: string; prefix: string } | nu
     throw new StoreError("bad_name", `not a valid bucket name: ${JSON.stringify(bucket)}`);
   }
   const prefix = (m[2] ?? "").replace(/^\/+|\/+$/g, "");
-  if (prefix !== "" && !/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(prefix)) {
+  if (
+    prefix !== "" &&
+    (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(prefix) ||
+      prefix.split("/").some((s) => s === "." || s === ".."))
+  ) {
     throw new StoreError(
       "bad_name",
       `the key prefix ${JSON.stringify(prefix)} must be segments of letters, digits and ._-`,

@@ -24,7 +24,7 @@
  * every 20 ms is reported beside it as a cross-check.
  * @module
  */
-import { packFile } from "../src/container/write.ts";
+import { packFile } from "../src/pack/write.ts";
 import { assemble } from "../src/container/assemble.ts";
 import { openContainer } from "../src/container/open.ts";
 import { countedBlocks, originalPieces, readOriginalHeader } from "../src/container/read.ts";
@@ -103,8 +103,14 @@ async function runPack(input: string, output: string, mode: Mode): Promise<void>
   const sampled = sampler.stop();
   const mem = procMemory();
   const outputBytes = (await Deno.stat(output)).size;
-  let chunks = 0;
-  for (const t of index.tensors) chunks += losslessOf(t).chunks.length;
+  let chunks = 0, qRaw = 0, qStored = 0;
+  for (const t of index.tensors) {
+    const l = losslessOf(t);
+    chunks += l.chunks.length;
+    if (/(^|[./_])qweight$/.test(t.name)) {
+      for (const c of l.chunks) qStored += c[1], qRaw += c[2];
+    }
+  }
   emit({
     ok: true,
     kind: "pack",
@@ -114,6 +120,7 @@ async function runPack(input: string, output: string, mode: Mode): Promise<void>
     seconds,
     tensors: index.tensors.length,
     chunks,
+    qweightRatio: qStored > 0 ? qRaw / qStored : null,
     peakRssBytes: mem.peakRssBytes,
     sampledPeakRssBytes: sampled.max,
     finalRssBytes: mem.rssBytes,

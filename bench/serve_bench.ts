@@ -18,7 +18,7 @@
  */
 import { parseArgs } from "node:util";
 import { type Index } from "../src/container/index_schema.ts";
-import { packFile } from "../src/container/write.ts";
+import { packFile } from "../src/pack/write.ts";
 import { dtypeWidth } from "../codec/dtype.ts";
 import type { LoadPlan, LoadResult } from "./serve_load.ts";
 

@@ -4,9 +4,10 @@
  * fast enough.
  * @module
  */
-import type { PlaneLayout } from "./dtype.ts";
+import { type Dtype, planeCount, type PlaneLayout } from "./dtype.ts";
 import { splitPlanes } from "./planes.ts";
 import {
+  CODEC_ADAPTIVE,
   CODEC_CONST,
   CODEC_HUFFMAN,
   CODEC_RANS,
@@ -17,6 +18,8 @@ import {
 import { ransBound, ransEncode } from "./rans/encode.ts";
 import { huffmanBound, huffmanEncode } from "./huffman/encode.ts";
 import { countSymbols } from "./rans/table_write.ts";
+import { adaptiveBest, lanesFor, type PlaneShape } from "./adaptive/choose.ts";
+import { type AdaptiveScratch, adaptiveScratch } from "./adaptive/encode.ts";
 
 /** Compresses `src` into one Zstandard frame at `level`. */
 export type ZstdCompress = (src: Uint8Array, level: number) => Uint8Array;
@@ -32,6 +35,10 @@ export interface EncodeOptions {
   readonly zstdCompress?: ZstdCompress;
   /** Buffers kept from one chunk to the next; without them each chunk allocates its own. */
   readonly scratch?: EncodeScratch;
+  /** The tensor's dtype: which byte transform suits its adaptive planes (FP8, INT8, F16). */
+  readonly dtype?: Dtype;
+  /** The tile's width in elements, for the adaptive column context; 1 when absent. */
+  readonly tileCols?: number;
 }
 
 /**
@@ -47,6 +54,8 @@ export interface EncodeScratch {
   huffman: Uint8Array;
   /** rANS words, written backwards. */
   words: Uint16Array;
+  /** Symbol records and streams of the adaptive coder. */
+  adaptive: AdaptiveScratch;
 }
 
 /** Empty scratch for {@link EncodeOptions.scratch}. */
@@ -56,6 +65,7 @@ export function encodeScratch(): EncodeScratch {
     rans: new Uint8Array(0),
     huffman: new Uint8Array(0),
     words: new Uint16Array(0),
+    adaptive: adaptiveScratch(),
   };
 }
 
@@ -70,18 +80,21 @@ export function encodeChunk(
     throw new RangeError(`chunk of ${raw.length} bytes is not whole ${width}-byte elements`);
   }
   const s = options.scratch ?? encodeScratch();
+  const count = planeCount(layout), size = raw.length / count;
   if (s.planes.length < raw.length) s.planes = new Uint8Array(raw.length);
-  if (s.rans.length < ransBound(n)) s.rans = new Uint8Array(ransBound(n));
-  if (s.huffman.length < huffmanBound(n)) s.huffman = new Uint8Array(huffmanBound(n));
-  if (s.words.length < n + 1) s.words = new Uint16Array(n + 1);
+  if (s.rans.length < ransBound(size)) s.rans = new Uint8Array(ransBound(size));
+  if (s.huffman.length < huffmanBound(size)) s.huffman = new Uint8Array(huffmanBound(size));
+  if (s.words.length < size + 1) s.words = new Uint16Array(size + 1);
   const planes: Uint8Array[] = [];
-  for (let p = 0; p < width; p++) planes.push(s.planes.subarray(p * n, (p + 1) * n));
-  if (width === 1) planes[0] = raw;
-  else splitPlanes(raw, width, layout.signMoved, planes);
+  if (count === 1) planes.push(raw);
+  else {
+    for (let p = 0; p < width; p++) planes.push(s.planes.subarray(p * n, (p + 1) * n));
+    splitPlanes(raw, width, layout.signMoved, planes);
+  }
 
   const codecs: number[] = [], payloads: Uint8Array[] = [];
-  for (let p = 0; p < width; p++) {
-    const [codec, payload] = encodePlane(planes[p], options, s, p === width - 1);
+  for (let p = 0; p < count; p++) {
+    const [codec, payload] = encodePlane(planes[p], options, s, p === count - 1);
     codecs.push(codec);
     // Views into the scratch are overwritten by the next plane; a raw plane is overwritten by
     // the next chunk, but it is copied into the output below, before that.
@@ -91,20 +104,35 @@ export function encodeChunk(
         : payload,
     );
   }
-  const headerBytes = 1 + width * PLANE_ENTRY_BYTES;
+  if (options.mode === "best") adaptWithinBudget(planes, layout, options, s, codecs, payloads);
+  const headerBytes = 1 + count * PLANE_ENTRY_BYTES;
   let total = headerBytes;
   for (const p of payloads) total += p.length;
   const out = new Uint8Array(total);
   const view = new DataView(out.buffer);
-  out[0] = width;
+  out[0] = count;
   let pos = headerBytes;
-  for (let p = 0; p < width; p++) {
+  for (let p = 0; p < count; p++) {
     out[1 + p * PLANE_ENTRY_BYTES] = codecs[p];
     view.setUint32(2 + p * PLANE_ENTRY_BYTES, payloads[p].length, true);
     out.set(payloads[p], pos);
     pos += payloads[p].length;
   }
   return out;
+}
+
+/** What plane `p` of `layout` holds, for its adaptive model; null where none is worth trying. */
+function shapeOf(layout: PlaneLayout, p: number, options: EncodeOptions): PlaneShape | null {
+  const cols = options.tileCols ?? 1, dtype = options.dtype, width = layout.width;
+  if (layout.packing) return { role: "nibbles", dtype, cols, elementBytes: width };
+  if (width === 1) return { role: "byte", dtype, cols, elementBytes: 1 };
+  if (layout.signMoved) {
+    // The low mantissa bytes of F32 are close to random: no model beats storing them.
+    if (p === width - 1) return { role: "exponent", dtype, cols, elementBytes: 1 };
+    return p === width - 2 ? { role: "mantissa", dtype, cols, elementBytes: 1 } : null;
+  }
+  if (dtype === "F16" && p === 1) return { role: "f16high", dtype, cols, elementBytes: 1 };
+  return { role: "byte", dtype, cols, elementBytes: 1 };
 }
 
 // zstd costs more to run than rANS and wins only where bytes repeat. Compressing a sample first
@@ -170,4 +198,90 @@ function encodePlane(
   const keep = options.mode === "best" ? 0.995 : top ? 0.97 : 0.75;
   if (best[0] !== CODEC_RAW && best[1].length > plane.length * keep) return [CODEC_RAW, plane];
   return best;
+}
+
+/**
+ * Decode time, in nanoseconds per symbol or byte, that the encoder counts for each coding when it
+ * decides where adaptive planes fit. Measured natively on this project's reference machine
+ * (docs/ARCHITECTURE.md): an adaptive symbol costs about 10 ns in place (3.5-5 ns in a tight
+ * four-lane loop), a static rANS symbol 1.3 ns, a Huffman one 0.6 ns.
+ */
+const COST_NS: Record<number, number> = {
+  [CODEC_RAW]: 0.1,
+  [CODEC_CONST]: 0.05,
+  [CODEC_RANS]: 1.3,
+  [CODEC_ZSTD]: 1,
+  [CODEC_HUFFMAN]: 0.6,
+};
+/** Nanoseconds an adaptive symbol costs to decode, in four lanes; one or two lanes cost 1.5x. */
+export const ADAPTIVE_SYMBOL_NS = 10;
+/** Nanoseconds an adaptive plane costs before its first symbol (header, tables, history). */
+export const ADAPTIVE_SETUP_NS = 2000;
+/**
+ * Decode time a `best` chunk may take, per raw byte: 3 ns is 333 MB/s, which leaves room for the
+ * merge, the checksum and per-chunk work within 250 MB/s per thread.
+ */
+export const BUDGET_NS_PER_BYTE = 3;
+/**
+ * Decode time any chunk may take whatever its size: a chunk of a few thousand bytes costs about as
+ * much to fetch, check and hand over, so its planes may as well be adaptive.
+ */
+export const BUDGET_FLOOR_NS = 15_000;
+/** The saving an adaptive plane must make over the static coding it replaces. */
+export const ADAPTIVE_MARGIN = 0.002;
+
+/** Adaptive symbols per plane byte, by role. */
+function symbolsPerByte(shape: PlaneShape): number {
+  return shape.role === "exponent" ? 1 : shape.role === "mantissa" ? 1.5 : 2;
+}
+
+/**
+ * Replaces static planes by adaptive ones where that is smaller and the chunk's estimated decode
+ * time stays within its budget, top plane first (the exponent plane gains most). An adaptive
+ * symbol decodes about 8x slower than a static one, so `best` spends that time where it buys most:
+ * small chunks, whose static tables are a large share of their size, and planes of one symbol per
+ * element in larger ones.
+ */
+function adaptWithinBudget(
+  planes: Uint8Array[],
+  layout: PlaneLayout,
+  options: EncodeOptions,
+  s: EncodeScratch,
+  codecs: number[],
+  payloads: Uint8Array[],
+): void {
+  let raw = 0, time = 0;
+  for (let p = 0; p < planes.length; p++) {
+    raw += planes[p].length;
+    time += planes[p].length * (COST_NS[codecs[p]] ?? ADAPTIVE_SYMBOL_NS);
+  }
+  const budget = Math.max(raw * BUDGET_NS_PER_BYTE, BUDGET_FLOOR_NS);
+  for (let p = planes.length - 1; p >= 0; p--) {
+    const shape = shapeOf(layout, p, options), plane = planes[p];
+    if (!shape || !adaptiveWorthTrying(plane)) continue;
+    const perSymbol = ADAPTIVE_SYMBOL_NS * (lanesFor(plane.length) === 4 ? 1 : 1.5);
+    const extra = ADAPTIVE_SETUP_NS +
+      plane.length * (symbolsPerByte(shape) * perSymbol - COST_NS[codecs[p]]);
+    if (time + extra > budget) continue;
+    const coded = adaptiveBest(plane, shape, planes[p + 1], s.adaptive);
+    if (coded && coded.length < payloads[p].length * (1 - ADAPTIVE_MARGIN)) {
+      codecs[p] = CODEC_ADAPTIVE;
+      payloads[p] = coded;
+      time += extra;
+    }
+  }
+}
+
+// Simulating the adaptive model costs 0.3-1 µs per byte in TypeScript: skip planes whose bytes
+// are near-random (order-0 entropy above 7.9 bits), which no model shortens. A plane stored raw
+// may still be worth it: on small planes a static table can cost more than it saves.
+function adaptiveWorthTrying(plane: Uint8Array): boolean {
+  if (plane.length < 16) return false;
+  const counts = new Uint32Array(256);
+  countSymbols(plane, counts);
+  let bits = 0;
+  for (let v = 0; v < 256; v++) {
+    if (counts[v]) bits += counts[v] * Math.log2(plane.length / counts[v]);
+  }
+  return bits < 7.9 * plane.length;
 }

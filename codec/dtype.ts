@@ -55,20 +55,40 @@ export function dtypeWidth(dtype: Dtype): number {
   return WIDTHS[dtype];
 }
 
+/** How a tensor's elements pack smaller integers (docs/FORMAT.md, "Packed INT4"). */
+export type Packing = "int4";
+
 /**
- * How the bytes of one element are split into planes.
+ * How the bytes of one element are split into planes: the index's lossless `layout` object.
  *
  * `signMoved` applies to BF16 and F32 only: the top 16 bits `s|eeeeeeee|mmmmmmm` are stored as an
  * exponent byte and a `s|mmmmmmm` byte, so the low-entropy exponent gets a plane of its own.
+ *
+ * `packing: "int4"` marks elements that hold 4-bit integers two to a byte (GPTQ `qweight` and
+ * `qzeros` in I32, or nibble pairs in U8): the chunk then has a single plane, the tile's bytes as
+ * they are, so that a codec sees the nibbles in order rather than split across byte planes.
  */
 export interface PlaneLayout {
-  /** Bytes per element, and so the number of planes. */
+  /** Bytes per element. */
   readonly width: number;
   /** Whether the sign bit moves from the exponent byte to the mantissa byte. */
   readonly signMoved: boolean;
+  /** Present for packed layouts only. */
+  readonly packing?: Packing;
 }
 
-/** The plane layout the codec uses for `dtype`. */
-export function planeLayout(dtype: Dtype): PlaneLayout {
-  return { width: WIDTHS[dtype], signMoved: dtype === "BF16" || dtype === "F32" };
+/** The plane layout the codec uses for `dtype`, packed as `packing` says. */
+export function planeLayout(dtype: Dtype, packing?: Packing): PlaneLayout {
+  const layout = { width: WIDTHS[dtype], signMoved: dtype === "BF16" || dtype === "F32" };
+  return packing ? { ...layout, packing } : layout;
+}
+
+/** Planes in a chunk of `layout`: one per byte of an element, or one for a packed layout. */
+export function planeCount(layout: PlaneLayout): number {
+  return layout.packing ? 1 : layout.width;
+}
+
+/** Whether a `dtype` tensor may use the packed INT4 layout: 8-bit and 32-bit integers. */
+export function mayPackInt4(dtype: Dtype): boolean {
+  return dtype === "U8" || dtype === "I8" || dtype === "I32" || dtype === "U32";
 }

@@ -16,5 +16,18 @@ export const CODEC_ZSTD = 3;
 /** Canonical Huffman, 4 interleaved bit streams (docs/FORMAT.md, "Huffman"). */
 export const CODEC_HUFFMAN = 4;
 
+/** Nibble symbols under adaptive tables, with contexts (docs/FORMAT.md, "Adaptive planes"). */
+export const CODEC_ADAPTIVE = 5;
+
+/** Each codec's name, indexed by id, as tools print it. */
+export const CODEC_NAMES: readonly string[] = [
+  "raw",
+  "const",
+  "rans",
+  "zstd",
+  "huffman",
+  "adaptive",
+];
+
 /** Size of one plane table entry: u8 codec id, u32 payload length. */
 export const PLANE_ENTRY_BYTES = 5;

@@ -23,7 +23,7 @@
  */
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { packFile } from "../../src/container/write.ts";
+import { packFile } from "../../src/pack/write.ts";
 import { openContainerFile } from "../../src/io/container_file.ts";
 import { layerOrder } from "../../src/container/layers.ts";
 import { buildSafetensors } from "../../test/safetensors/fixture.ts";

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { parseSpecList, type VariantSpec, VariantSpecError } from "../../codec/variants/spec.ts";
-import { deriveFile } from "../container/derive.ts";
+import { deriveFile } from "../pack/derive.ts";
 import { formatBytes } from "./progress.ts";
 import { UsageError } from "./usage_error.ts";
 

@@ -4,8 +4,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { packFile } from "../container/write.ts";
-import { deriveFile } from "../container/derive.ts";
+import { packFile } from "../pack/write.ts";
+import { deriveFile } from "../pack/derive.ts";
 import { variantArgs } from "./derive.ts";
 import { Interrupted, listenForInterrupt } from "./interrupt.ts";
 import { makeParents } from "./paths.ts";

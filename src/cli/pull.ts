@@ -16,7 +16,7 @@ import {
   sourceFile,
   type Transport,
 } from "../client/load_model.ts";
-import { type ModelRef, parseModelUrl, resolveUrl } from "../client/model_url.ts";
+import { parseModelUrl, resolveUrl } from "../client/model_url.ts";
 import type { RemoteContainer } from "../client/remote_container.ts";
 import { assemble } from "../container/assemble.ts";
 import type { Hasher } from "../container/backends.ts";
@@ -25,12 +25,15 @@ import { planBlocks, slicePieces } from "../container/plan.ts";
 import { originalPieces, readOriginalHeader } from "../container/read.ts";
 import { defaultWorkers } from "../io/unpack_file.ts";
 import { createDecodePool } from "../threads/decode_pool.ts";
+import { INTERRUPTED_EXIT, listenForInterrupt } from "./interrupt.ts";
+import { makeParents } from "./paths.ts";
 import { formatBytes, progressBar } from "./progress.ts";
+import { pullRepo } from "./pull_repo.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** Usage line of the command. */
-export const PULL_USAGE =
-  "pull <url> <out.safetensors> [--transport auto|decoded|compressed] [--workers N]";
+export const PULL_USAGE = "pull <url> <out.safetensors | folder/> [--file PATH] " +
+  "[--transport auto|decoded|compressed] [--workers N]";
 
 /** Options for {@link pullFile}. */
 export interface PullOptions {
@@ -46,6 +49,8 @@ export interface PullOptions {
   readonly blockBytes?: number;
   /** How the container is read over HTTP; for tuning and tests. */
   readonly http?: LoadOptions["http"];
+  /** The safetensors file to pull from a revision of several: its path in the repo. */
+  readonly file?: string;
   /** Interrupts the pull; the partial file stays for a later resume. */
   readonly signal?: AbortSignal;
   /** The `fetch` to use; the global one by default. */
@@ -102,8 +107,9 @@ export async function pullFile(options: PullOptions): Promise<PullResult> {
     transport: options.transport,
     backends: nativeBackends(),
     http: options.http,
+    file: options.file,
   }, signal);
-  const file = sourceFile(ref, source);
+  const file = sourceFile(ref, source, options.file);
   const partPath = `${options.out}.part`, metaPath = `${options.out}.part.json`;
   const previous = await readMeta(metaPath);
   let have = 0;
@@ -120,11 +126,12 @@ export async function pullFile(options: PullOptions): Promise<PullResult> {
   try {
     const sink = partSink(part, file.size, options.onProgress);
     if (source.transport === "decoded") {
-      result = await pullDecoded(fetchFn, ref, file, sink, metaPath, have, previous, signal);
+      const url = resolveUrl(ref, options.file);
+      result = await pullDecoded(fetchFn, url, file, sink, metaPath, have, previous, signal);
     } else {
       await sink.restart(have);
       await writeMeta(metaPath, metaOf(file, previous?.etag ?? null));
-      await pullCompressed(source.container, sink, have, options);
+      await pullCompressed(source.containers.get("")!, sink, have, options);
       result = { transport: "compressed", resumedFrom: have, restarted: false };
     }
     const digest = sink.digest();
@@ -241,7 +248,7 @@ async function pullCompressed(
 
 async function pullDecoded(
   fetchFn: Fetch,
-  ref: ModelRef,
+  url: string,
   file: SourceFile,
   sink: PartSink,
   metaPath: string,
@@ -249,7 +256,6 @@ async function pullDecoded(
   previous: PartMeta | undefined,
   signal?: AbortSignal,
 ): Promise<Omit<PullResult, "sha256" | "size" | "id" | "revision">> {
-  const url = resolveUrl(ref);
   let restarted = false;
   if (have > 0 && !previous?.etag) have = 0;
   await sink.restart(have);
@@ -361,6 +367,7 @@ export async function pull(args: string[]): Promise<number> {
     options: {
       transport: { type: "string", default: "auto" },
       workers: { type: "string" },
+      file: { type: "string" },
     },
   });
   if (positionals.length !== 2) throw new UsageError(PULL_USAGE);
@@ -373,15 +380,32 @@ export async function pull(args: string[]): Promise<number> {
     throw new UsageError(`--workers must be an integer from 0 to 64: received ${values.workers}`);
   }
   const [url, out] = positionals;
+  const folder = out.endsWith("/") || (await isFolder(out));
+  if (folder && values.file !== undefined) {
+    throw new UsageError("--file names one file: give an output file, not a folder");
+  }
+  const interrupt = listenForInterrupt();
   let bar: ReturnType<typeof progressBar> | undefined;
+  const common = {
+    url,
+    transport,
+    workers,
+    signal: interrupt.signal,
+    onProgress: (done: number, total: number) => (bar ??= progressBar("pull", total)).update(done),
+  } as const;
   try {
-    const r = await pullFile({
-      url,
-      out,
-      transport,
-      workers,
-      onProgress: (done, total) => (bar ??= progressBar("pull", total)).update(done),
-    });
+    if (folder) {
+      const files = await pullRepo({ ...common, folder: out });
+      bar?.finish();
+      const bytes = files.reduce((n, f) => n + f.size, 0);
+      console.log(
+        `${out}: ${files.length} files of ${files[0]?.id ?? url}, ${formatBytes(bytes)}; ` +
+          "every file verified by its sha256",
+      );
+      return 0;
+    }
+    await makeParents(out);
+    const r = await pullFile({ ...common, out, file: values.file });
     bar?.finish();
     console.log(
       `${out}: ${r.id}@${r.revision}, ${
@@ -392,7 +416,14 @@ export async function pull(args: string[]): Promise<number> {
     );
     return 0;
   } catch (e) {
-    bar?.finish();
+    bar?.stop();
+    if (interrupt.signal.aborted) {
+      console.error(
+        `interrupted: what was downloaded is kept (${folder ? `in ${out}` : `${out}.part`}); ` +
+          "run the same pull again to resume",
+      );
+      return INTERRUPTED_EXIT;
+    }
     if (e instanceof ClientError) {
       console.error(`error [${e.kind}]: ${e.message}`);
       return 1;
@@ -403,5 +434,15 @@ export async function pull(args: string[]): Promise<number> {
       return 1;
     }
     throw e;
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+async function isFolder(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
   }
 }

@@ -55,29 +55,42 @@ export function shareableBytes(length: number): Uint8Array {
 }
 
 /**
- * Reads a body of exactly `length` bytes into one buffer (with `shared`, one worker threads can
- * read without a copy); a longer or shorter body is a `bad_response`. `onBytes` sees each piece as
- * it arrives.
+ * Reads a body of exactly `length` bytes into one buffer (`into`, when given: it must be `length`
+ * bytes); a longer or shorter body is a `bad_response`. `onBytes` sees each piece as it arrives.
  */
 export async function readExact(
   res: Response,
   length: number,
   what: string,
   onBytes?: OnBytes,
-  shared = false,
+  into?: Uint8Array,
 ): Promise<Uint8Array> {
-  const out = shared ? shareableBytes(length) : new Uint8Array(length);
+  if (into && into.length !== length) {
+    throw new RangeError(`into must be ${length} bytes: received ${into.length}`);
+  }
+  const out = into ?? new Uint8Array(length);
   let pos = 0;
-  for await (const value of bodyPieces(res)) {
-    if (pos + value.length > length) {
-      throw new ClientError(
-        "bad_response",
-        `${what}: body is longer than the expected ${length} bytes`,
-      );
+  // The reader directly, not through an async generator: a 4 MiB span arrives in about 70 pieces,
+  // and each generator step cost more than copying its piece.
+  const reader = res.body?.getReader();
+  try {
+    for (;;) {
+      const r = await reader?.read();
+      if (!r || r.done) break;
+      const value = r.value;
+      if (pos + value.length > length) {
+        throw new ClientError(
+          "bad_response",
+          `${what}: body is longer than the expected ${length} bytes`,
+        );
+      }
+      out.set(value, pos);
+      pos += value.length;
+      onBytes?.(value.length);
     }
-    out.set(value, pos);
-    pos += value.length;
-    onBytes?.(value.length);
+  } finally {
+    reader?.releaseLock();
+    if (pos !== length) await res.body?.cancel().catch(() => {});
   }
   if (pos !== length) {
     throw new ClientError("bad_response", `${what}: body has ${pos} bytes, expected ${length}`);

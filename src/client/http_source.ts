@@ -11,7 +11,7 @@ import type { ByteSource, SourceHints } from "../container/source.ts";
 import { checkRange } from "../container/source.ts";
 import { ClientError } from "./errors.ts";
 import { type LinkPacer, linkPacer, type PacedTransfer } from "./link_pacer.ts";
-import { type Fetch, parseContentRange, readExact, request } from "./http.ts";
+import { type Fetch, parseContentRange, readExact, request, shareableBytes } from "./http.ts";
 
 /** Bytes read from the start of the container when it is opened: the head and original header. */
 export const PREFIX_BYTES = 64 << 10;
@@ -125,6 +125,23 @@ export async function openHttpSource(
   }
   const { size, etag, cached } = opened;
   let closed = false;
+  const fetchInto = async (offset: number, target: Uint8Array, readSignal?: AbortSignal) => {
+    if (closed) throw new Error(`${url}: source is closed`);
+    const { res, paced } = await get(
+      `bytes=${offset}-${offset + target.length - 1}`,
+      target.length,
+      etag,
+      readSignal ?? signal,
+    );
+    try {
+      return await readRange({ url, size, etag }, res, offset, target, (n) => {
+        paced.progress(n);
+        onBytes?.(n);
+      });
+    } finally {
+      paced.done();
+    }
+  };
   const source: HttpSource = {
     url,
     size,
@@ -134,27 +151,24 @@ export async function openHttpSource(
     },
     hints: options.hints ?? HTTP_HINTS,
     async readAt(offset, length, readSignal) {
-      if (closed) throw new Error(`${url}: source is closed`);
       checkRange(offset, length, size, url);
       for (const c of cached) {
         if (offset >= c.start && offset + length <= c.start + c.bytes.length) {
           return c.bytes.subarray(offset - c.start, offset - c.start + length);
         }
       }
-      const { res, paced } = await get(
-        `bytes=${offset}-${offset + length - 1}`,
-        length,
-        etag,
-        readSignal ?? signal,
-      );
-      try {
-        return await readRange({ url, size, etag }, res, offset, length, (n) => {
-          paced.progress(n);
-          onBytes?.(n);
-        });
-      } finally {
-        paced.done();
+      // Shared memory: the blocks decoded from this span on worker threads read it in place.
+      return await fetchInto(offset, shareableBytes(length), readSignal);
+    },
+    async readInto(offset, target, readSignal) {
+      checkRange(offset, target.length, size, url);
+      for (const c of cached) {
+        if (offset >= c.start && offset + target.length <= c.start + c.bytes.length) {
+          target.set(c.bytes.subarray(offset - c.start, offset - c.start + target.length));
+          return;
+        }
       }
+      await fetchInto(offset, target, readSignal);
     },
     close() {
       closed = true;
@@ -172,9 +186,10 @@ async function readRange(
   s: { readonly url: string; readonly size: number; readonly etag: string | null },
   res: Response,
   offset: number,
-  length: number,
+  into: Uint8Array,
   onBytes: (n: number) => void,
 ): Promise<Uint8Array> {
+  const length = into.length;
   if (res.status === 412) {
     await res.body?.cancel();
     throw changed(s.url);
@@ -196,8 +211,7 @@ async function readRange(
       `${what}: ${res.status} with Content-Range "${res.headers.get("content-range")}"`,
     );
   }
-  // Shared memory: the blocks decoded from this span on worker threads read it in place.
-  return await readExact(res, length, what, onBytes, true);
+  return await readExact(res, length, what, onBytes, into);
 }
 
 /** What the two opening responses told: the size, the entity tag, and the bytes they held. */

@@ -105,7 +105,9 @@ async function* load(
     const manifestOrder = source.transport === "decoded" ? loadOrder(source.manifest) : [];
     const order: readonly LoadEntry[] = source.transport === "decoded"
       ? manifestOrder
-      : indexLoadOrder(source.container);
+      : source.manifest
+      ? loadOrder(source.manifest)
+      : indexLoadOrder(source.containers.get("")!);
     const meter = progressMeter(
       {
         bytesTotal: order.reduce((n, t) => n + t.rawBytes, 0),
@@ -116,7 +118,7 @@ async function* load(
     );
     const tensors = source.transport === "decoded"
       ? decodedTensors(fetchFn, ref, manifestOrder, meter, concurrency, signal)
-      : compressedTensors(source.container, order, meter, options, signal);
+      : compressedTensors(source.containers, order, meter, options, signal);
     let next = 0;
     if (order.length > 0) meter.layer(order[0].layer);
     for await (const bytes of tensors) {
@@ -157,27 +159,43 @@ function decodedTensors(
 }
 
 /**
- * The compressed transport: the tensors of `order` planned as one body (each tensor in blocks of
- * its own), assembled from container spans, each tensor checked against its SHA-256.
+ * The compressed transport: the tensors of `order` planned as one body per container (each tensor
+ * in blocks of its own), assembled from container spans, each tensor checked against its SHA-256.
+ * Tensors of a sharded repo come from their file's container, in the manifest's load order; a run
+ * of tensors of one file is one body, so spans keep coalescing within a shard.
  */
 async function* compressedTensors(
-  c: RemoteContainer,
+  containers: ReadonlyMap<string, RemoteContainer>,
   order: readonly LoadEntry[],
   meter: ProgressMeter,
   options: LoadOptions,
   signal: AbortSignal,
 ): AsyncGenerator<Uint8Array> {
-  const entries = order.map((t) => c.tensors.get(t.name)!);
-  const blocks = planBlocks(entries.map(tensorPiece), { pieceAligned: true });
-  const parts = assemble(c, blocks, {
-    executor: options.executor,
-    signal,
-    onStoredBytes: (n) => meter.add(0, n),
-  });
-  try {
-    for (const t of entries) yield await gather(c, t, parts, meter);
-  } finally {
-    await parts.return(undefined);
+  for (let at = 0; at < order.length;) {
+    const file = order[at].file ?? "";
+    let end = at + 1;
+    while (end < order.length && (order[end].file ?? "") === file) end++;
+    const c = containers.get(file);
+    if (!c) throw new ClientError("bad_response", `no container for file "${file}"`);
+    const entries = order.slice(at, end).map((t) => {
+      const e = c.tensors.get(t.name);
+      if (!e) {
+        throw new ClientError("manifest_mismatch", `${c.source.url} holds no tensor "${t.name}"`);
+      }
+      return e;
+    });
+    const blocks = planBlocks(entries.map(tensorPiece), { pieceAligned: true });
+    const parts = assemble(c, blocks, {
+      executor: options.executor,
+      signal,
+      onStoredBytes: (n) => meter.add(0, n),
+    });
+    try {
+      for (const t of entries) yield await gather(c, t, parts, meter);
+    } finally {
+      await parts.return(undefined);
+    }
+    at = end;
   }
 }
 
@@ -222,7 +240,13 @@ async function gather(
  */
 export type TensorSource =
   | { readonly transport: "decoded"; readonly manifest: Manifest }
-  | { readonly transport: "compressed"; readonly container: RemoteContainer };
+  | {
+    readonly transport: "compressed";
+    /** The containers by safetensors file path; `""` for the one of a single-file revision. */
+    readonly containers: ReadonlyMap<string, RemoteContainer>;
+    /** For a revision of several files, the manifest that lists them; else absent. */
+    readonly manifest?: Manifest;
+  };
 
 /** What a load needs of a tensor, from the manifest or the container index. */
 export interface LoadEntry {
@@ -236,6 +260,8 @@ export interface LoadEntry {
   readonly layer: string;
   /** Bytes of its data. */
   readonly rawBytes: number;
+  /** The safetensors file that holds it, in a revision of several. */
+  readonly file?: string;
 }
 
 /** The original file a source describes: the model, its revision, and the file's size and hash. */
@@ -260,7 +286,10 @@ export interface SourceFile {
 export async function openSource(
   fetchFn: Fetch,
   ref: ModelRef,
-  options: Pick<LoadOptions, "transport" | "backends" | "http">,
+  options: Pick<LoadOptions, "transport" | "backends" | "http"> & {
+    /** One safetensors file of a revision of several: its path. */
+    readonly file?: string;
+  },
   signal?: AbortSignal,
 ): Promise<TensorSource> {
   const wanted = options.transport ?? "auto";
@@ -269,26 +298,60 @@ export async function openSource(
     manifest: await fetchManifest(fetchFn, ref, signal),
   });
   if (wanted === "decoded") return await decoded();
-  try {
-    const container = await openRemoteContainer(fetchFn, apiUrl(ref, "/container"), {
+  const open = (url: string) =>
+    openRemoteContainer(fetchFn, url, {
       ...options.http,
       signal,
       backends: options.backends ?? portableBackends,
     });
-    return { transport: "compressed", container };
+  const one = options.file === undefined
+    ? apiUrl(ref, "/container")
+    : `${apiUrl(ref, "/container")}&${new URLSearchParams({ file: options.file })}`;
+  try {
+    const container = await open(one);
+    return { transport: "compressed", containers: new Map([["", container]]) };
   } catch (e) {
-    if (wanted === "auto" && e instanceof ClientError && e.kind === "http") return await decoded();
+    if (!(e instanceof ClientError && e.kind === "http")) throw e;
+    // Several safetensors files (400), or no container at all: the manifest says which.
+    const manifest = await fetchManifest(fetchFn, ref, signal);
+    const files = (manifest.files ?? []).filter((f) => f.container);
+    if (e.status === 400 && files.length > 1 && options.file === undefined) {
+      const base = apiUrl(ref, "/container");
+      const opened = await Promise.all(
+        files.map(async (f) => [f.path, await open(new URL(f.container!.url, base).href)] as const),
+      );
+      return { transport: "compressed", containers: new Map(opened), manifest };
+    }
+    if (wanted === "auto") return { transport: "decoded", manifest };
     throw e;
   }
 }
 
-/** The original file `source` describes, for the model `ref` names. */
-export function sourceFile(ref: ModelRef, source: TensorSource): SourceFile {
+/**
+ * The original file `source` describes, for the model `ref` names: the revision's only
+ * safetensors file, or the one at path `file`.
+ */
+export function sourceFile(ref: ModelRef, source: TensorSource, file?: string): SourceFile {
   if (source.transport === "decoded") {
+    if (file !== undefined) {
+      const f = (source.manifest.files ?? []).find((f) => f.path === file);
+      if (!f) {
+        throw new ClientError("bad_response", `${ref.id}@${ref.revision} has no file ${file}`);
+      }
+      return { id: ref.id, revision: ref.revision, sha256: f.sha256, size: f.size };
+    }
     const m = singleFile(source.manifest);
     return { id: m.id, revision: m.revision, sha256: m.sha256, size: m.size };
   }
-  const s = source.container.index.source;
+  const c = source.containers.get("");
+  if (!c) {
+    throw new ClientError(
+      "bad_response",
+      `${ref.id}@${ref.revision} has ${source.containers.size} safetensors files, not one; ` +
+        "name one, or pull them all into a folder",
+    );
+  }
+  const s = c.index.source;
   return { id: ref.id, revision: ref.revision, sha256: s.sha256, size: s.size };
 }
 

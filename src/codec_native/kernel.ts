@@ -43,7 +43,7 @@ export interface NativeLibrary {
 }
 
 // The interface version and descriptor layout, as in tsr_kernel.c.
-const ABI = 2;
+const ABI = 3;
 const D_WORDS = 10, D_STATUS = 6, D_ROW_BYTES = 7;
 // sizeof(tsr_sha256_state) in tsr_sha256.c.
 const SHA_STATE_BYTES = 112;
@@ -95,7 +95,8 @@ function open(): NativeLibrary | undefined {
       desc[d + 1] = p.storedLength;
       desc[d + 2] = p.at;
       desc[d + 3] = p.rawLength;
-      desc[d + 4] = p.layout.width | (p.layout.signMoved ? 256 : 0);
+      desc[d + 4] = p.layout.width | (p.layout.signMoved ? 256 : 0) |
+        (p.layout.packing === "int4" ? 512 : 0);
       desc[d + 5] = p.rawXxh32;
       if (p.scatter) {
         desc[d + D_ROW_BYTES] = p.scatter.rowBytes;

@@ -10,17 +10,22 @@ import type { Backends } from "./backends.ts";
 import { decodeBlock, type DecodeScratch, decodeScratch, type StoredRun } from "./decode_block.ts";
 import type { Container } from "./open.ts";
 import type { Block } from "./plan.ts";
+import { spanPool } from "./buffer_pool.ts";
 import { LOCAL_HINTS, type SourceHints } from "./source.ts";
 
 /** Runs blocks: on this thread, or on worker threads. */
 export interface BlockExecutor {
   /** Blocks worth running at once. */
   readonly parallelism: number;
+  /** Whether it can also write each block's output to its output file, where it decodes it. */
+  readonly writes?: boolean;
   /**
    * Produces `block` from `runs` into `buffer` (reused when given and large enough) and resolves
-   * with the buffer holding the output at `[0, block.length)`. Rejects with the decode error.
+   * with the buffer holding the output at `[0, block.length)`; with `writeAt` (an executor that
+   * `writes`), the output is also in the output file at that offset by then. Rejects with the
+   * decode error.
    */
-  run(block: Block, runs: StoredRun[], buffer?: Uint8Array): Promise<Uint8Array>;
+  run(block: Block, runs: StoredRun[], buffer?: Uint8Array, writeAt?: number): Promise<Uint8Array>;
 }
 
 /**
@@ -64,6 +69,12 @@ export interface AssembleOptions {
   readonly recycle?: boolean;
   /** Called with the size of each stored read as it completes (wire bytes, for progress). */
   readonly onStoredBytes?: (n: number) => void;
+  /**
+   * The executor writes each block to its output file at `writeFrom` plus the block's position in
+   * the body, where it decodes it (so a pool writes on its threads, in parallel); the yielded
+   * blocks are then only to be read (hashed, say). Needs an executor that `writes`.
+   */
+  readonly writeFrom?: number;
 }
 
 /** A planned block: its stored runs and the spans they are read from. */
@@ -76,6 +87,10 @@ interface Planned {
 interface Span {
   readonly start: number;
   end: number;
+  /** Blocks that read from it and are not done; its pooled buffer goes back at zero. */
+  users: number;
+  /** The pooled buffer it was read into, if any. */
+  pooled?: Uint8Array;
   /** Set once the read starts. */
   read?: Promise<Uint8Array>;
   /** Resolves with the bytes once the read has started and completed. */
@@ -118,11 +133,16 @@ export async function* assemble(
     const span: Span = {
       start,
       end,
+      users: 0,
       ready,
       begin() {
         if (spanOpen === span) spanOpen = undefined;
         reading++;
-        span.read = c.source.readAt(span.start, span.end - span.start, signal);
+        const length = span.end - span.start, into = c.source.readInto;
+        if (into) {
+          const buffer = span.pooled = spanPool.take(length);
+          span.read = into.call(c.source, span.start, buffer, signal).then(() => buffer);
+        } else span.read = c.source.readAt(span.start, length, signal);
         span.read.then((bytes) => {
           options.onStoredBytes?.(bytes.length);
           resolve(bytes);
@@ -165,6 +185,7 @@ export async function* assemble(
           queued.push(s);
         }
         s.end = Math.max(s.end, r.end);
+        if (runs.every((x) => x.span !== s)) s.users++;
         runs.push({ ...r, span: s });
         plannedStored += r.end - r.start;
       }
@@ -192,7 +213,10 @@ export async function* assemble(
     return undefined;
   };
   const window: { block: Block; out: Promise<Uint8Array> }[] = [];
-  let windowBytes = 0;
+  let windowBytes = 0, position = options.writeFrom ?? 0;
+  if (options.writeFrom !== undefined && !executor.writes) {
+    throw new RangeError("writeFrom needs an executor that writes");
+  }
   const fill = () => {
     plan();
     while (planned.length > 0 && (window.length === 0 || windowBytes < ahead)) {
@@ -202,7 +226,14 @@ export async function* assemble(
       for (const r of p.runs) if (spanOpen === r.span) spanOpen = undefined;
       startReads();
       const buffer = options.recycle ? take(p.block.bufferBytes) : undefined;
-      const out = readRuns(p).then((runs) => executor.run(p.block, runs, buffer));
+      const writeAt = options.writeFrom === undefined ? undefined : position;
+      position += p.block.length;
+      const out = readRuns(p).then((runs) => executor.run(p.block, runs, buffer, writeAt));
+      // Once the block is decoded, the spans it read are free for other reads.
+      const spans = new Set(p.runs.map((r) => r.span));
+      out.finally(() => {
+        for (const s of spans) if (--s.users === 0 && s.pooled) spanPool.give(s.pooled);
+      }).catch(() => {});
       out.catch(() => {}); // awaited in order below; one abandoned on return must not go unhandled
       window.push({ block: p.block, out });
       windowBytes += p.block.length;

@@ -27,6 +27,12 @@ export interface ByteSource {
    * the bytes cannot be had. The result may be a view the caller must not modify.
    */
   readAt(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
+  /**
+   * Fills `target` with the bytes at `offset`, when the source can read into a buffer it is given:
+   * the assembler then reads into buffers it reuses, which on a virtual machine saves faulting in
+   * fresh pages for every read (fresh memory measured 0.2-5 GB/s here, reused 10-60).
+   */
+  readInto?(offset: number, target: Uint8Array, signal?: AbortSignal): Promise<void>;
   /** Read grouping; a local file's defaults when absent. */
   readonly hints?: SourceHints;
   /** Releases the resource; later reads reject. */

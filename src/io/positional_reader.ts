@@ -55,33 +55,35 @@ export async function openPositionalReader(path: string): Promise<PositionalRead
     mtimeMs: st.mtimeMs,
     path,
     async readAt(offset, length) {
-      if (closed) throw new Error(`${path}: reader is closed`);
-      if (
-        !Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 ||
-        length < 0 || offset > size || length > size - offset
-      ) {
-        throw new RangeError(
-          `${path}: read of ${length} bytes at offset ${offset} exceeds size ${size}`,
-        );
-      }
       const out = new Uint8Array(length);
-      let filled = 0;
-      while (filled < length) {
-        const n = await readInto(fd, out.subarray(filled), offset + filled);
-        if (n === 0) {
-          throw new Error(
-            `${path}: file ended early: expected ${length} bytes at offset ${offset}, ` +
-              `got ${filled}`,
-          );
-        }
-        filled += n;
-      }
+      await fill(offset, out);
       return out;
     },
+    readInto: (offset, target) => fill(offset, target),
     close() {
       if (closed) return;
       closed = true;
       fs.closeSync(fd);
     },
   };
+
+  async function fill(offset: number, out: Uint8Array): Promise<void> {
+    const length = out.length;
+    if (closed) throw new Error(`${path}: reader is closed`);
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > size || length > size - offset) {
+      throw new RangeError(
+        `${path}: read of ${length} bytes at offset ${offset} exceeds size ${size}`,
+      );
+    }
+    let filled = 0;
+    while (filled < length) {
+      const n = await readInto(fd, out.subarray(filled), offset + filled);
+      if (n === 0) {
+        throw new Error(
+          `${path}: file ended early: expected ${length} bytes at offset ${offset}, got ${filled}`,
+        );
+      }
+      filled += n;
+    }
+  }
 }

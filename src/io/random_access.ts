@@ -26,8 +26,11 @@ export async function openFileReader(path: string): Promise<RandomAccessReader> 
   // Each read waits for the previous one so interleaved seeks cannot corrupt offsets.
   let queue: Promise<unknown> = Promise.resolve();
 
-  async function readExactly(offset: number, length: number): Promise<Uint8Array> {
-    const out = new Uint8Array(length);
+  async function readExactly(
+    offset: number,
+    length: number,
+    out: Uint8Array = new Uint8Array(length),
+  ): Promise<Uint8Array> {
     await file.seek(offset, Deno.SeekMode.Start);
     let filled = 0;
     while (filled < length) {
@@ -56,6 +59,13 @@ export async function openFileReader(path: string): Promise<RandomAccessReader> 
       const result = queue.then(() => readExactly(offset, length));
       queue = result.catch(() => {});
       return result;
+    },
+    async readInto(offset, target) {
+      if (closed) throw new Error(`${path}: reader is closed`);
+      checkRange(offset, target.length, size, path);
+      const result = queue.then(() => readExactly(offset, target.length, target));
+      queue = result.catch(() => {});
+      await result;
     },
     close() {
       if (closed) return;

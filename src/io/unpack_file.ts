@@ -5,7 +5,7 @@
  * appears.
  * @module
  */
-import { assemble, type BlockExecutor } from "../container/assemble.ts";
+import { assemble } from "../container/assemble.ts";
 import { ContainerError } from "../container/errors.ts";
 import type { Container } from "../container/open.ts";
 import { countedBlocks, originalPieces, readOriginalHeader } from "../container/read.ts";
@@ -45,26 +45,30 @@ export async function unpackFile(
 ): Promise<void> {
   const size = c.index.source.size;
   const workers = options.workers ?? defaultWorkers(size);
-  const pool = workers > 0 ? createDecodePool(workers, c.backends) : undefined;
   const out = await createAtomicFile(output);
+  // With worker threads, each writes the blocks it decodes into the temporary file; this thread
+  // only hashes them, in order. Without, this thread writes too.
+  const pool = workers > 0
+    ? createDecodePool(workers, c.backends, { output: out.tempPath })
+    : undefined;
   try {
     const hash = c.backends.sha256();
     let pos = 0;
     const pieces = originalPieces(c, await readOriginalHeader(c));
-    const executor: BlockExecutor | undefined = pool;
-    // Blocks reuse their buffers: each is hashed and written before the next is asked for.
+    // Blocks reuse their buffers: each is hashed (and written) before the next is asked for.
     for await (
       const block of assemble(c, countedBlocks(pieces), {
-        executor,
+        executor: pool,
         recycle: true,
         signal: options.signal,
+        writeFrom: pool ? 0 : undefined,
       })
     ) {
-      // Hashing (on a native thread where there is one) and writing overlap each other and the
-      // decoding of the next blocks; the block is reused only after both.
+      // Hashing runs on a native thread where there is one, beside the writing and decoding of
+      // the next blocks; the block is reused only after it.
       await Promise.all([
         hash.updateAsync ? hash.updateAsync(block) : hash.update(block),
-        out.writeAt(pos, block),
+        pool ? undefined : out.writeAt(pos, block),
       ]);
       pos += block.length;
       options.onBytes?.(block.length);

@@ -14,7 +14,9 @@ import { modelRoutes } from "../../routes/models.ts";
 import { storeRoutes } from "../../routes/store.ts";
 import { tensorRoutes } from "../../routes/tensors.ts";
 import { uploadRoutes } from "../../routes/uploads.ts";
+import { webRoutes } from "../../routes/pages.tsx";
 import { firstChunkGate } from "../edge/first_chunk.ts";
+import { mountPages, prefersHtml } from "../web/page_route.ts";
 import { HttpError } from "../http/http_error.ts";
 import type { AppEnv, ServerContext } from "./context.ts";
 import { errorAnswer, errorResponse } from "./error_response.ts";
@@ -103,12 +105,19 @@ export function createApp(ctx: ServerContext): OpenAPIHono<AppEnv> {
   // An edge's bodies come from the origin: their status waits for the first bytes.
   if (ctx.edge) app.use("*", firstChunkGate());
   mountRoutes(app, ctx, apiRoutes(ctx, () => openApiDocument(app)));
-  app.notFound((c) =>
-    errorResponse(
-      errorAnswer(new HttpError(404, "not_found", `no route for ${new URL(c.req.url).pathname}`)),
+  // The web pages (not part of the API document) after the API, whose paths are more specific.
+  const web = webRoutes(ctx);
+  mountPages(app, ctx, web.pages, web.errorPage);
+  app.notFound((c) => {
+    const path = new URL(c.req.url).pathname;
+    if (prefersHtml(c.req.raw)) {
+      return c.html(web.errorPage(c, 404, "not_found", `no page at ${path}`), 404);
+    }
+    return errorResponse(
+      errorAnswer(new HttpError(404, "not_found", `no route for ${path}`)),
       c.req.method === "HEAD",
-    )
-  );
+    );
+  });
   app.onError((e, c) => {
     const a = errorAnswer(e);
     if (a.fault) {

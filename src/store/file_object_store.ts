@@ -222,6 +222,7 @@ export async function openFileObjectStore(
           key,
           size: r.size,
           readAt: (offset, length) => r.readAt(offset, length),
+          readInto: (offset, target) => r.readInto!(offset, target),
           close: () => r.close(),
         } satisfies StoredObject;
       } catch (e) {

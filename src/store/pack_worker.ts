@@ -3,7 +3,7 @@
  * digest of the result, and hashes the container, off the server's main thread.
  * @module
  */
-import { packFile, PARALLEL_FROM } from "../container/write.ts";
+import { packFile, PARALLEL_FROM } from "../pack/write.ts";
 import { nativeBackends } from "../codec_native/backends.ts";
 import { openContainer } from "../container/open.ts";
 import { verifyContainer } from "../container/verify.ts";

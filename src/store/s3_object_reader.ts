@@ -7,7 +7,7 @@
  * assembler merge a plan's reads into spans of 4 MiB, four in flight, as over any HTTP link.
  * @module
  */
-import { parseContentRange, readExact } from "../client/http.ts";
+import { parseContentRange, readExact, shareableBytes } from "../client/http.ts";
 import { checkRange, type SourceHints } from "../container/source.ts";
 import type { StoredObject } from "./object_store.ts";
 import { type S3Client, S3Error, s3Failure } from "./s3_client.ts";
@@ -60,7 +60,7 @@ export async function openS3Object(
       throw new S3Error(res.status, null, `GET ${key}: Content-Range ${range}`);
     }
     size = range.total;
-    prefix = await readExact(res, range.last + 1, `GET ${key}`, undefined, true);
+    prefix = await readExact(res, range.last + 1, `GET ${key}`);
   } else if (res.status === 200) {
     // A store that ignores Range sends the whole object.
     const bytes = new Uint8Array(await res.arrayBuffer());
@@ -80,12 +80,18 @@ export async function openS3Object(
       checkRange(offset, length, size, key);
       if (offset + length <= prefix.length) return prefix.subarray(offset, offset + length);
       if (length === 0) return new Uint8Array(0);
-      try {
-        return await readRange(offset, length, signal);
-      } catch (e) {
-        // A body cut by the connection (not a changed object) is read once more.
-        if (!(e instanceof TypeError) || signal?.aborted) throw e;
-        return await readRange(offset, length, signal);
+      // Shared memory: blocks decoded from it on worker threads read it in place.
+      const target = shareableBytes(length);
+      await readRangeOnce(offset, target, signal);
+      return target;
+    },
+    async readInto(offset, target, signal) {
+      if (closed) throw new Error(`${key}: reader is closed`);
+      checkRange(offset, target.length, size, key);
+      if (offset + target.length <= prefix.length) {
+        target.set(prefix.subarray(offset, offset + target.length));
+      } else if (target.length > 0) {
+        await readRangeOnce(offset, target, signal);
       }
     },
     close() {
@@ -93,8 +99,19 @@ export async function openS3Object(
     },
   };
 
-  /** One ranged GET of bytes `[offset, offset + length)`, checked against the object opened. */
-  async function readRange(offset: number, length: number, signal?: AbortSignal) {
+  /** {@link readRange}, once more when the connection cut the body (not a changed object). */
+  async function readRangeOnce(offset: number, target: Uint8Array, signal?: AbortSignal) {
+    try {
+      await readRange(offset, target, signal);
+    } catch (e) {
+      if (!(e instanceof TypeError) || signal?.aborted) throw e;
+      await readRange(offset, target, signal);
+    }
+  }
+
+  /** One ranged GET of the bytes at `offset` into `target`, checked against the object opened. */
+  async function readRange(offset: number, target: Uint8Array, signal?: AbortSignal) {
+    const length = target.length;
     const etag = tag;
     const r = await s3.request(fullKey, {
       headers: { Range: `bytes=${offset}-${offset + length - 1}`, "If-Match": etag },
@@ -114,7 +131,6 @@ export async function openS3Object(
       await r.body?.cancel();
       throw new S3Error(206, null, `GET ${key}: asked ${offset}+${length}, got ${range}`);
     }
-    // Shared memory: blocks decoded from it on worker threads read it in place.
-    return await readExact(r, length, `GET ${key}`, undefined, true);
+    await readExact(r, length, `GET ${key}`, undefined, target);
   }
 }

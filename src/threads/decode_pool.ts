@@ -10,6 +10,7 @@ import { inThreadExecutor } from "../container/assemble.ts";
 import type { Backends } from "../container/backends.ts";
 import type { StoredRun } from "../container/decode_block.ts";
 import type { Block } from "../container/plan.ts";
+import { type BlockMessage, packBlock } from "./block_message.ts";
 import { createWorkerPool } from "./worker_pool.ts";
 
 /** A decode request as posted to a worker. */
@@ -17,11 +18,13 @@ export interface DecodeRequest {
   /** Matches the reply to the request. */
   readonly id: number;
   /** The block to produce. */
-  readonly block: Block;
+  readonly block: BlockMessage;
   /** Its stored bytes (transferred). */
   readonly runs: StoredRun[];
   /** A buffer to produce it into (transferred), if the caller has one to reuse. */
   readonly buffer?: Uint8Array;
+  /** Where to write the output, when the pool writes. */
+  readonly writeTo?: { readonly path: string; readonly offset: number };
 }
 
 /** A worker's reply: the buffer holding the block's output. */
@@ -58,6 +61,12 @@ export interface DecodePoolOptions {
   readonly startAfter?: number;
   /** Starts the workers at once (a server, which lives long enough to use them). */
   readonly eager?: boolean;
+  /**
+   * A file the pool writes blocks into, where it decodes them, when asked to (`writeAt`): the
+   * workers write in parallel instead of the calling thread writing every byte (a 338 MB unpack
+   * spent 0.7 s of its main thread writing).
+   */
+  readonly output?: string;
 }
 
 /** Observes every block decoded: raw bytes, seconds and chunks (for metrics). */
@@ -88,11 +97,19 @@ export function createDecodePool(
       return out;
     });
   };
+  const output = options.output;
+  // Blocks decoded on this thread are written here, the others by the worker that decoded them.
+  const runHere = async (block: Block, runs: StoredRun[], buffer?: Uint8Array, at?: number) => {
+    const out = await here.run(block, runs, buffer);
+    if (at !== undefined && output) await writeBlock(output, at, out.subarray(0, block.length));
+    return out;
+  };
   if (workers <= 0) {
     return {
       size: 0,
       parallelism: 1,
-      run: (block, runs, buffer) => timed(block, () => here.run(block, runs, buffer)),
+      writes: output !== undefined,
+      run: (block, runs, buffer, at) => timed(block, () => runHere(block, runs, buffer, at)),
       close() {},
     };
   }
@@ -103,11 +120,12 @@ export function createDecodePool(
   return {
     size: workers,
     parallelism: workers,
-    run(block, runs, buffer) {
+    writes: output !== undefined,
+    run(block, runs, buffer, at) {
       asked += block.rawBytes;
       if (asked >= startAfter / 2) pool.warm();
       if (block.rawBytes < INLINE_BYTES || asked < startAfter) {
-        return timed(block, () => here.run(block, runs, buffer));
+        return timed(block, () => runHere(block, runs, buffer, at));
       }
       return timed(block, async () => {
         const transfer: ArrayBuffer[] = [];
@@ -128,10 +146,30 @@ export function createDecodePool(
           ? buffer
           : undefined;
         if (reuse) transfer.push(reuse.buffer as ArrayBuffer);
-        const reply = await pool.request({ block, runs: sent, buffer: reuse }, transfer);
+        const message = packBlock(block);
+        transfer.push(message.table.buffer as ArrayBuffer);
+        const writeTo = at !== undefined && output ? { path: output, offset: at } : undefined;
+        const reply = await pool.request(
+          { block: message, runs: sent, buffer: reuse, writeTo },
+          transfer,
+        );
         return reply.buffer;
       });
     },
     close: () => pool.close(),
   };
+}
+
+/**
+ * Writes `bytes` at `offset` of the file at `path`, through a descriptor of its own (so threads
+ * writing other parts of the file never share a file position).
+ */
+export async function writeBlock(path: string, offset: number, bytes: Uint8Array): Promise<void> {
+  const file = await Deno.open(path, { write: true });
+  try {
+    await file.seek(offset, Deno.SeekMode.Start);
+    for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
+  } finally {
+    file.close();
+  }
 }

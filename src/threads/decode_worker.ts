@@ -5,16 +5,21 @@
  */
 import { nativeBackends } from "../codec_native/backends.ts";
 import { decodeBlock, decodeScratch } from "../container/decode_block.ts";
-import type { DecodeReply, DecodeRequest } from "./decode_pool.ts";
+import { unpackBlock } from "./block_message.ts";
+import { type DecodeReply, type DecodeRequest, writeBlock } from "./decode_pool.ts";
 import { inWorker, serveRequests } from "./worker_pool.ts";
 
 if (inWorker()) {
   const backends = nativeBackends(), scratch = decodeScratch();
-  serveRequests<DecodeRequest, DecodeReply>((req) => {
-    const buffer = req.buffer && req.buffer.length >= req.block.bufferBytes
+  serveRequests<DecodeRequest, DecodeReply>(async (req) => {
+    const block = unpackBlock(req.block);
+    const buffer = req.buffer && req.buffer.length >= block.bufferBytes
       ? req.buffer
-      : new Uint8Array(req.block.bufferBytes);
-    decodeBlock(req.block, req.runs, buffer, backends, scratch);
+      : new Uint8Array(block.bufferBytes);
+    decodeBlock(block, req.runs, buffer, backends, scratch);
+    if (req.writeTo) {
+      await writeBlock(req.writeTo.path, req.writeTo.offset, buffer.subarray(0, block.length));
+    }
     return { reply: { id: req.id, buffer }, transfer: [buffer.buffer as ArrayBuffer] };
   });
 }

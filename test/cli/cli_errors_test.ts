@@ -124,3 +124,61 @@ Deno.test("cli errors: Ctrl-C during pack says nothing was written, and leaves n
     assert.deepEqual(entries(`${dir}/out`), [], "the temporary file is removed");
   });
 });
+
+Deno.test("cli errors: Ctrl-C during pull keeps the part file and says a rerun resumes", async () => {
+  const { packModel, startHub } = await import("../client/hub_server.ts");
+  await withTempDir(async (dir) => {
+    const model = buildSafetensors(
+      Array.from({ length: 8 }, (_, i) => ({
+        name: `model.layers.${i}.w`,
+        dtype: "F32" as const,
+        shape: [512, 512],
+      })),
+    );
+    await Deno.writeFile(`${dir}/m.safetensors`, model);
+    await packModel(`${dir}/models`, "t/m", `${dir}/m.safetensors`);
+    const hub = await startHub(`${dir}/models`);
+    // A slow link in front of the hub (about 1 MB/s), so the pull is still running at the signal.
+    const slow = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
+      const url = new URL(req.url);
+      const res = await fetch(`${hub.base}${url.pathname}${url.search}`, { headers: req.headers });
+      const body = res.body?.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          async transform(chunk, c) {
+            for (let at = 0; at < chunk.length; at += 16384) {
+              await new Promise((r) => setTimeout(r, 16));
+              c.enqueue(chunk.subarray(at, at + 16384));
+            }
+          },
+        }),
+      );
+      return new Response(body, { status: res.status, headers: res.headers });
+    });
+    try {
+      const base = `http://127.0.0.1:${slow.addr.port}/t/m`, out = `${dir}/got/m.safetensors`;
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", CLI, "pull", base, out, "--transport", "decoded"],
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).spawn();
+      for (let i = 0; i < 800; i++) {
+        const size = await Deno.stat(`${out}.part`).then((s) => s.size, () => 0);
+        if (size > 0) break;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      child.kill("SIGINT");
+      const got = await child.output();
+      const err = new TextDecoder().decode(got.stderr).trim();
+      assert.equal(got.code, 130, err);
+      oneLine(err, /^interrupted: .*m\.safetensors\.part.*run the same pull again to resume/);
+      assert.ok((await Deno.stat(`${out}.part`)).size > 0, "the part file is kept");
+      const again = await cli(["pull", `${hub.base}/t/m`, out]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.deepEqual(await Deno.readFile(out), model);
+    } finally {
+      await slow.shutdown();
+      await hub.close();
+    }
+  });
+});

@@ -3,7 +3,7 @@
  * with the real server on a random loopback port.
  * @module
  */
-import { packFile } from "../../src/container/write.ts";
+import { packFile } from "../../src/pack/write.ts";
 import { defaultConfig } from "../../src/server/config.ts";
 import { startServer } from "../../src/server/server.ts";
 

@@ -5,7 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { encodeChunk, type Mode } from "../../codec/chunk_encode.ts";
-import { DTYPES, planeLayout } from "../../codec/dtype.ts";
+import { type Dtype, DTYPES, planeLayout } from "../../codec/dtype.ts";
+import { splitPlanes } from "../../codec/planes.ts";
+import { adaptiveEncode } from "../../codec/adaptive/encode.ts";
+import { topValues } from "../../codec/adaptive/choose.ts";
+import type { AdaptiveHeader } from "../../codec/adaptive/header.ts";
 import { xxh32 } from "../../codec/xxh32.ts";
 import { KERNEL_FAILED, KERNEL_FALLBACK, type KernelPiece } from "../../src/container/backends.ts";
 import { loadNativeLibrary } from "../../src/codec_native/kernel.ts";
@@ -22,6 +26,7 @@ interface Case {
   stored: Uint8Array;
   width: number;
   signMoved: boolean;
+  packed?: boolean;
 }
 
 function cases(mode: Mode): Case[] {
@@ -59,7 +64,11 @@ function runBatch(cs: Case[], storedOf: (c: Case) => Uint8Array = (c) => c.store
       storedLength: s.length,
       rawLength: c.raw.length,
       rawXxh32: xxh32(c.raw),
-      layout: { width: c.width, signMoved: c.signMoved },
+      layout: {
+        width: c.width,
+        signMoved: c.signMoved,
+        packing: c.packed ? "int4" as const : undefined,
+      },
       at: rawSize,
     };
     rawSize += c.raw.length;
@@ -208,5 +217,170 @@ Deno.test({
         }
       }
     }
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// Adaptive planes (codec 5) and the packed INT4 layout
+
+/** A chunk whose planes are all adaptive, as `headers` say (null: raw), built by hand. */
+function adaptiveChunk(
+  raw: Uint8Array,
+  dtype: Dtype,
+  headers: (AdaptiveHeader | null)[],
+  packed = false,
+): Case {
+  const layout = planeLayout(dtype, packed ? "int4" : undefined), w = layout.width;
+  const count = packed ? 1 : w, n = raw.length / count;
+  const planes = packed ? [raw] : Array.from({ length: w }, () => new Uint8Array(n));
+  if (!packed) splitPlanes(raw, w, layout.signMoved, planes);
+  const payloads = planes.map((pl, p) =>
+    headers[p] ? adaptiveEncode(pl, headers[p]!, planes[p + 1]) : pl
+  );
+  const stored = new Uint8Array(1 + 5 * count + payloads.reduce((a, b) => a + b.length, 0));
+  stored[0] = count;
+  let at = 1 + 5 * count;
+  payloads.forEach((pl, p) => {
+    stored[1 + 5 * p] = headers[p] ? 5 : 0;
+    new DataView(stored.buffer).setUint32(2 + 5 * p, pl.length, true);
+    stored.set(pl, at);
+    at += pl.length;
+  });
+  return { raw, stored, width: w, signMoved: layout.signMoved, packed };
+}
+
+function adaptiveCases(): Case[] {
+  const rng = new Rng(21), out: Case[] = [];
+  const h = (over: Partial<AdaptiveHeader>): AdaptiveHeader => ({
+    model: 0,
+    context: 0,
+    variant: 0,
+    lanes: 1,
+    cols: 1,
+    elementBytes: 1,
+    values: new Uint8Array(0),
+    ...over,
+  });
+  for (const n of [1, 5, 100, 5000, 70001]) {
+    for (const lanes of [1, 2, 4]) {
+      for (const context of [0, 1, 2]) {
+        const cols = 1 + rng.int(300);
+        const bytes = new Uint8Array(n).map(() => 0x30 + Math.floor(rng.normal() * 8) & 0xff);
+        for (
+          const [dtype, variant] of [["F8_E4M3", 1], ["F8_E5M2", 2], ["I8", 3], ["U8", 0]] as const
+        ) {
+          out.push(adaptiveChunk(bytes, dtype, [h({ context, variant, lanes, cols })]));
+        }
+        const bf16 = normalBf16(rng, n), e = new Uint8Array(n);
+        for (let i = 0; i < n; i++) e[i] = ((bf16[2 * i + 1] << 1) | (bf16[2 * i] >> 7)) & 0xff;
+        const values = topValues(e).slice(0, 1 + rng.int(15));
+        out.push(adaptiveChunk(bf16, "BF16", [
+          h({ model: 2, lanes, variant: context & 1, values }),
+          h({ model: 1, context, lanes, cols, values }),
+        ]));
+        const f32 = normalBf16OriginF32(rng, n);
+        out.push(
+          adaptiveChunk(f32, "F32", [
+            null,
+            null,
+            h({ model: 2, lanes, values }),
+            h({ model: 1, context, lanes, cols, values }),
+          ]),
+        );
+        const f16 = new Uint8Array(2 * n);
+        for (let i = 0; i < n; i++) {
+          f16[2 * i] = rng.u32() & 0xff, f16[2 * i + 1] = 0x20 + rng.int(8);
+        }
+        out.push(
+          adaptiveChunk(f16, "F16", [
+            h({ context: 2, lanes }),
+            h({ context, variant: 2, lanes, cols }),
+          ]),
+        );
+        const words = new Uint8Array(4 * n).map(() =>
+          (8 + Math.round(rng.normal() * 2)) * 0x11 & 0xff
+        );
+        out.push(
+          adaptiveChunk(
+            words,
+            "I32",
+            [h({ model: 3, context, lanes, cols, elementBytes: 4 })],
+            true,
+          ),
+        );
+        out.push(
+          adaptiveChunk(words.subarray(0, n), "U8", [h({ model: 3, context, lanes, cols })], true),
+        );
+      }
+    }
+  }
+  return out;
+}
+
+Deno.test({
+  name: "native kernel: adaptive planes and packed layouts decode to the TypeScript codec's bytes",
+  ignore,
+  fn() {
+    const cs = adaptiveCases();
+    const { left, dst, pieces } = runBatch(cs);
+    cs.forEach((c, k) => {
+      assert.equal(left[k], 0, `case ${k} left to TypeScript`);
+      assert.deepEqual(dst.subarray(pieces[k].at, pieces[k].at + c.raw.length), c.raw, `case ${k}`);
+    });
+  },
+});
+
+Deno.test({
+  name: "native kernel: damaged adaptive chunks are flagged or decode exactly",
+  ignore,
+  fn() {
+    const rng = new Rng(22), cs = adaptiveCases().filter((c) => c.raw.length >= 100);
+    for (let round = 0; round < 4; round++) {
+      const damaged = new Map<Case, Uint8Array>();
+      for (const c of cs) {
+        const s = c.stored.slice();
+        for (let j = 0; j <= rng.int(3); j++) s[rng.int(s.length)] ^= 1 << rng.int(8);
+        damaged.set(c, rng.int(4) === 0 ? s.subarray(0, rng.int(s.length)) : s);
+      }
+      const { left, dst, pieces } = runBatch(cs, (c) => damaged.get(c)!);
+      cs.forEach((c, k) => {
+        if (!left[k]) {
+          assert.deepEqual(dst.subarray(pieces[k].at, pieces[k].at + c.raw.length), c.raw);
+        }
+      });
+    }
+  },
+});
+
+Deno.test({
+  name: "native kernel: best chunks of quantised dtypes, packed or not, match the TypeScript codec",
+  ignore,
+  fn() {
+    const rng = new Rng(23), cs: Case[] = [];
+    for (const n of [64, 3000, 40000]) {
+      for (const dtype of ["F8_E4M3", "F8_E5M2", "I8", "U8", "I32"] as const) {
+        const w = dtype === "I32" ? 4 : 1;
+        const raw = new Uint8Array(n * w).map(() => Math.floor(rng.normal() * 20) & 0xff);
+        for (const packed of dtype === "I32" || dtype === "U8" ? [false, true] : [false]) {
+          const layout = planeLayout(dtype, packed ? "int4" : undefined);
+          for (const mode of ["fast", "best"] as const) {
+            const stored = encodeChunk(raw, layout, {
+              mode,
+              dtype,
+              tileCols: 64,
+              zstdCompress: nativeZstdCompress,
+            });
+            cs.push({ raw, stored, width: w, signMoved: false, packed });
+          }
+        }
+      }
+    }
+    const { left, dst, pieces } = runBatch(cs);
+    cs.forEach((c, k) => {
+      if (left[k]) {
+        return assert.ok(c.stored.some((_, p) => p < c.stored[0] && c.stored[1 + 5 * p] === 3));
+      }
+      assert.deepEqual(dst.subarray(pieces[k].at, pieces[k].at + c.raw.length), c.raw, `case ${k}`);
+    });
   },
 });

@@ -12,7 +12,7 @@ import { readRegion, tensorOf } from "../../src/container/read.ts";
 import { openContainerFile } from "../../src/io/container_file.ts";
 import { unpackFile } from "../../src/io/unpack_file.ts";
 import { verifyContainer } from "../../src/container/verify.ts";
-import { packFile, packReader } from "../../src/container/write.ts";
+import { packFile, packReader } from "../../src/pack/write.ts";
 import { bufferReader } from "../../src/io/random_access.ts";
 import { SafetensorsError } from "../../src/safetensors/errors.ts";
 import { normalBf16, Rng } from "../codec/prng.ts";

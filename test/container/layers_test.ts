@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { DEFAULT_LAYER_PATTERN, layerKey, layerOrder } from "../../src/container/layers.ts";
 import { openContainerFile } from "../../src/io/container_file.ts";
-import { packFile } from "../../src/container/write.ts";
+import { packFile } from "../../src/pack/write.ts";
 import { buildSafetensors } from "../safetensors/fixture.ts";
 import { openBytes, packBytes, withTempDir } from "../helpers/container.ts";
 

@@ -11,7 +11,7 @@ import { readRegion } from "../../src/container/read.ts";
 import { openContainerFile } from "../../src/io/container_file.ts";
 import { unpackFile } from "../../src/io/unpack_file.ts";
 import { verifyContainer } from "../../src/container/verify.ts";
-import { packFile } from "../../src/container/write.ts";
+import { packFile } from "../../src/pack/write.ts";
 import { sha256 as incrementalSha256 } from "../../src/hash/sha256.ts";
 import { Rng } from "../codec/prng.ts";
 import { buildSafetensors, type FixtureTensor } from "../safetensors/fixture.ts";

@@ -5,7 +5,7 @@
  * revalidation, eviction within the budget, and an edge of an edge.
  */
 import assert from "node:assert/strict";
-import { packFile } from "../../src/container/write.ts";
+import { packFile } from "../../src/pack/write.ts";
 import { sha256Hex } from "../../src/hash/sha256.ts";
 import { defaultConfig, type ServerConfig } from "../../src/server/config.ts";
 import { type RunningServer, startServer } from "../../src/server/server.ts";

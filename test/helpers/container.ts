@@ -13,7 +13,7 @@ import { geometryOf, type Index, type TensorEntry } from "../../src/container/in
 import { tileRect } from "../../codec/tiles.ts";
 import { bufferSource } from "../../src/container/source.ts";
 import { nativeBackends } from "../../src/codec_native/backends.ts";
-import { type PackOptions, packReader } from "../../src/container/write.ts";
+import { type PackOptions, packReader } from "../../src/pack/write.ts";
 import { nativeZstdDecompress } from "../../src/codec_native/zstd.ts";
 import { sha256Bytes, sha256Hex } from "../../src/hash/sha256.ts";
 import { bufferReader } from "../../src/io/random_access.ts";

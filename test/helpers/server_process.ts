@@ -69,7 +69,8 @@ export async function spawnServer(
   }).spawn();
   let text = "";
   const drain = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) text += chunk;
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
   };
   const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
   const deadline = Date.now() + 60_000;

@@ -16,7 +16,8 @@ import {
   snapshotDownload,
 } from "@huggingface/hub";
 import { loadModel } from "../../src/client/load_model.ts";
-import { packReader } from "../../src/container/write.ts";
+import { pullRepo } from "../../src/cli/pull_repo.ts";
+import { packReader } from "../../src/pack/write.ts";
 import { sha256Hex } from "../../src/hash/sha256.ts";
 import { bufferReader } from "../../src/io/random_access.ts";
 import { gitBlobOid } from "../../src/store/git_objects.ts";
@@ -167,6 +168,62 @@ function tensorSpanAll(bytes: Uint8Array): { tensors: number; parameters: number
   }
   return { tensors, parameters };
 }
+
+Deno.test("loadModel compressed of a sharded repo: each shard's container, layers in order", async () => {
+  const { files, original } = await repoFiles();
+  const expectedLayers = await withTempDir(async (dir) =>
+    (await packReader(bufferReader(original), `${dir}/whole.tsr`, { mode: "fast" })).layers
+  );
+  await withServer(async ({ url }) => {
+    assert.equal((await publishFiles(url, TOKEN, REPO, files)).status, 201);
+    const containers = new Set<string>();
+    const recording: typeof fetch = (input, init) => {
+      const u = new URL(new Request(input, init).url);
+      if (u.pathname.includes("/tensors/")) throw new Error("the decoded transport was used");
+      if (u.pathname.endsWith("/container")) containers.add(u.searchParams.get("file") ?? "");
+      return fetch(input, init);
+    };
+    const layers: string[] = [];
+    let seen = 0;
+    for await (
+      const t of loadModel(`${url}/v1/models/${REPO}`, {
+        transport: "compressed",
+        fetch: recording,
+      })
+    ) {
+      if (t.layer.startsWith("text_encoder/")) continue;
+      const span = tensorSpan(original, t.name);
+      assert.deepEqual(t.bytes, original.subarray(span.begin, span.end), t.name);
+      seen++;
+      if (layers.at(-1) !== t.layer) layers.push(t.layer);
+    }
+    assert.equal(seen, tensorSpanAll(original).tensors);
+    assert.deepEqual(layers, expectedLayers, "layers in the order of the unsharded model");
+    assert.ok(containers.has("text_encoder/model.safetensors"), [...containers].join());
+    assert.ok([...containers].filter((f) => /^model-0000\d-of-00003/.test(f)).length === 3);
+  }, { token: TOKEN });
+});
+
+Deno.test("pull into a folder: every file of the sharded repo, each with its original sha256", async () => {
+  const { files } = await repoFiles();
+  await withServer(async ({ url }) => {
+    assert.equal((await publishFiles(url, TOKEN, REPO, files)).status, 201);
+    await withTempDir(async (dir) => {
+      for (const transport of ["compressed", "decoded"] as const) {
+        const folder = `${dir}/${transport}/`;
+        const pulled = await pullRepo({ url: `${url}/${REPO}`, folder, transport });
+        assert.deepEqual(pulled.map((f) => f.path).sort(), files.map((f) => f.path).sort());
+        for (const f of files) {
+          assert.equal(
+            sha256Hex(await Deno.readFile(`${folder}${f.path}`)),
+            sha256Hex(f.bytes),
+            `${transport} ${f.path}`,
+          );
+        }
+      }
+    });
+  }, { token: TOKEN });
+});
 
 Deno.test("loadModel of a sharded repo: every tensor verified, layers in order across shards", async () => {
   const { files, original } = await repoFiles();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { packFile } from "../../src/container/write.ts";
+import { packFile } from "../../src/pack/write.ts";
 import { buildSafetensors } from "../safetensors/fixture.ts";
 import { sha256Hex, withServer } from "../server/harness.ts";
 

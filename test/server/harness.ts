@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { DEMO_MODEL } from "../../src/cli/demo.ts";
-import { packFile } from "../../src/container/write.ts";
+import { packFile } from "../../src/pack/write.ts";
 import { defaultConfig, type ServerConfig } from "../../src/server/config.ts";
 import { type RunningServer, startServer } from "../../src/server/server.ts";
 import { storeUnderTest } from "../helpers/store_under_test.ts";

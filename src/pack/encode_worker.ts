@@ -18,6 +18,7 @@ export function encodeRequest(req: EncodeRequest): EncodeReply {
     mode: req.mode,
     zstdCompress: nativeZstdCompress,
     scratch,
+    ...req.hints,
   });
   return { id: req.id, ...chunk };
 }

@@ -17,14 +17,14 @@ import { isFloatDtype } from "../../codec/variants/float.ts";
 import { parseSpec, specName, type VariantSpec } from "../../codec/variants/spec.ts";
 import { xxh32 } from "../../codec/xxh32.ts";
 import { nativeZstdCompress } from "../codec_native/zstd.ts";
-import { ContainerError } from "./errors.ts";
+import { ContainerError } from "../container/errors.ts";
 import { type AtomicFile, createAtomicFile } from "../io/atomic_file.ts";
-import { alignUp, FORMAT_VERSION, HEAD_BYTES } from "./format.ts";
-import type { ChunkRecord, Index, TensorEntry } from "./index_schema.ts";
-import { readRegion } from "./read.ts";
-import type { Container } from "./open.ts";
+import { alignUp, FORMAT_VERSION, HEAD_BYTES } from "../container/format.ts";
+import type { ChunkRecord, Index, TensorEntry } from "../container/index_schema.ts";
+import { readRegion } from "../container/read.ts";
+import type { Container } from "../container/open.ts";
 import { openContainerFile } from "../io/container_file.ts";
-import type { VariantListEntry } from "./variant_index.ts";
+import type { VariantListEntry } from "../container/variant_index.ts";
 import { writeIndexAndHead } from "./write.ts";
 
 /** Options for {@link deriveFile}. */

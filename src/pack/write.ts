@@ -3,8 +3,15 @@
  * the index and the head, atomically.
  * @module
  */
-import { encodeScratch, type Mode, type ZstdCompress } from "../../codec/chunk_encode.ts";
-import { planeLayout } from "../../codec/dtype.ts";
+import {
+  encodeChunk,
+  type EncodeOptions,
+  encodeScratch,
+  type Mode,
+  type ZstdCompress,
+} from "../../codec/chunk_encode.ts";
+import { type PlaneLayout, planeLayout } from "../../codec/dtype.ts";
+import { int4Candidate } from "../../codec/packing.ts";
 import {
   chooseTiles,
   copyTileRegion,
@@ -29,9 +36,9 @@ import {
   MAX_ALIGNMENT,
   MAX_CHUNK_BYTES,
   MAX_INDEX_BYTES,
-} from "./format.ts";
-import type { ChunkRecord, Index, TensorEntry } from "./index_schema.ts";
-import { DEFAULT_LAYER_PATTERN, layerKey, layerOrder } from "./layers.ts";
+} from "../container/format.ts";
+import type { ChunkRecord, Index, TensorEntry } from "../container/index_schema.ts";
+import { DEFAULT_LAYER_PATTERN, layerKey, layerOrder } from "../container/layers.ts";
 import { createEncodePool, encodeChecked, type EncodedChunk } from "./encode_pool.ts";
 
 /** Progress of a pack, reported after every chunk. */
@@ -158,14 +165,20 @@ export async function packReader(
         tensorHash.update(block);
         fileHash.update(block);
       };
-      const layout = planeLayout(t.dtype);
+      let layout = planeLayout(t.dtype);
       const g = chooseTiles(t.shape, layout.width, chunkBytes);
+      const hints = { dtype: t.dtype, tileCols: g.tileCols };
       const chunks: ChunkRecord[] = [];
+      let first = true;
       for await (const raw of readTiles(reader, header.dataStart, t, g, hashBand)) {
+        if (first && int4Candidate(t.name, t.dtype, t.shape)) {
+          layout = packedIfSmaller(raw, t.dtype, { mode, zstdCompress, scratch, ...hints });
+        }
+        first = false;
         inflight.push({
-          chunk: pool
-            ? pool.encode(raw, layout, mode)
-            : Promise.resolve(encodeChecked(raw, layout, { mode, zstdCompress, scratch })),
+          chunk: pool ? pool.encode(raw, layout, mode, hints) : Promise.resolve(
+            encodeChecked(raw, layout, { mode, zstdCompress, scratch, ...hints }),
+          ),
           rawLength: raw.length,
           into: chunks,
         });
@@ -335,4 +348,20 @@ async function* readTiles(
       yield tile;
     }
   }
+}
+
+/**
+ * The packed INT4 layout for a tensor whose name and shape suggest one, if its first tile codes
+ * smaller that way, else one plane per byte (docs/FORMAT.md, "Packed INT4"). GPTQ `qweight` tiles
+ * code 2-7% smaller packed in `best` (their nibbles share one adaptive model and the columns' zero
+ * points); a tensor that only bears the name keeps its byte planes.
+ */
+function packedIfSmaller(
+  raw: Uint8Array,
+  dtype: TensorInfo["dtype"],
+  options: EncodeOptions,
+): PlaneLayout {
+  const bytes = planeLayout(dtype), packed = planeLayout(dtype, "int4");
+  const byPlanes = encodeChunk(raw, bytes, options).length;
+  return encodeChunk(raw, packed, options).length < byPlanes ? packed : bytes;
 }

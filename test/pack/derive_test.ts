@@ -4,11 +4,11 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { deriveFile } from "../../src/container/derive.ts";
+import { deriveFile } from "../../src/pack/derive.ts";
 import { readRegion, tensorOf } from "../../src/container/read.ts";
 import { openContainerFile } from "../../src/io/container_file.ts";
 import { readVariantRegion, variantOf } from "../../src/container/variant_read.ts";
-import { packFile } from "../../src/container/write.ts";
+import { packFile } from "../../src/pack/write.ts";
 import { verifyContainer } from "../../src/container/verify.ts";
 import { encodeVariant } from "../../codec/variants/encode.ts";
 import { parseSpec, parseSpecList } from "../../codec/variants/spec.ts";

@@ -6,7 +6,7 @@
  */
 import { encodeChunk, type EncodeOptions, type Mode } from "../../codec/chunk_encode.ts";
 import { xxh32 } from "../../codec/xxh32.ts";
-import type { PlaneLayout } from "../../codec/dtype.ts";
+import type { Dtype, PlaneLayout } from "../../codec/dtype.ts";
 import { createWorkerPool } from "../threads/worker_pool.ts";
 
 /** An encode request as posted to a worker. */
@@ -19,6 +19,16 @@ export interface EncodeRequest {
   readonly layout: PlaneLayout;
   /** The codec trade-off. */
   readonly mode: Mode;
+  /** What the encoder may know of the tensor beyond its layout. */
+  readonly hints?: EncodeHints;
+}
+
+/** The tensor's dtype and tile width, which the adaptive coder's models use (EncodeOptions). */
+export interface EncodeHints {
+  /** The tensor's dtype. */
+  readonly dtype?: Dtype;
+  /** The tile's width in elements. */
+  readonly tileCols?: number;
 }
 
 /** A worker's reply: the stored chunk and its checksums. */
@@ -58,7 +68,12 @@ export interface EncodePool {
   /** Worker count. */
   readonly size: number;
   /** Encodes a copy of `raw`; the caller may reuse `raw` at once. */
-  encode(raw: Uint8Array, layout: PlaneLayout, mode: Mode): Promise<EncodedChunk>;
+  encode(
+    raw: Uint8Array,
+    layout: PlaneLayout,
+    mode: Mode,
+    hints?: EncodeHints,
+  ): Promise<EncodedChunk>;
   /** Stops the workers; pending encodes reject. */
   close(): void;
 }
@@ -78,10 +93,10 @@ export function createEncodePool(workers: number): EncodePool {
   const pool = createWorkerPool<EncodeRequest, EncodeReply>(url, workers, "encode");
   return {
     size: workers,
-    async encode(raw, layout, mode) {
+    async encode(raw, layout, mode, hints = {}) {
       // A copy, transferred: the caller's buffer may be a view into something larger.
       const copy = raw.slice();
-      return await pool.request({ raw: copy, layout, mode }, [copy.buffer]);
+      return await pool.request({ raw: copy, layout, mode, hints }, [copy.buffer]);
     },
     close: () => pool.close(),
   };

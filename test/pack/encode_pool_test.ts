@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { planeLayout } from "../../codec/dtype.ts";
 import { decodeChunk } from "../../codec/chunk_decode.ts";
-import { createEncodePool } from "../../src/container/encode_pool.ts";
+import { createEncodePool } from "../../src/pack/encode_pool.ts";
 import { buildSafetensors } from "../safetensors/fixture.ts";
 import { normalBf16, normalBf16OriginF32, Rng } from "../codec/prng.ts";
 import { listDir, openBytes, packBytes, readOriginal, withTempDir } from "../helpers/container.ts";

@@ -1,0 +1,54 @@
+/**
+ * unpackFile: byte-identical with decode workers (which write the blocks they decode into the
+ * temporary file) and without; a corrupt chunk leaves no file behind either way.
+ */
+import assert from "node:assert/strict";
+import { losslessOf } from "../../src/container/index_schema.ts";
+import { unpackFile } from "../../src/io/unpack_file.ts";
+import { Rng } from "../codec/prng.ts";
+import { buildSafetensors } from "../safetensors/fixture.ts";
+import {
+  dtypeData,
+  expectContainerError,
+  listDir,
+  openBytes,
+  packBytes,
+  withTempDir,
+} from "../helpers/container.ts";
+
+function model(): Uint8Array {
+  const rng = new Rng(8);
+  return buildSafetensors([
+    { name: "a", dtype: "BF16", shape: [300, 700], data: dtypeData("BF16", 210000, rng) },
+    { name: "b", dtype: "F32", shape: [64], data: dtypeData("F32", 64, rng) },
+    { name: "c", dtype: "F16", shape: [200, 300], data: dtypeData("F16", 60000, rng) },
+  ]);
+}
+
+Deno.test("unpackFile: byte-identical with and without decode workers", () =>
+  withTempDir(async (dir) => {
+    const src = model();
+    const { bytes } = await packBytes(src, dir, { mode: "fast", chunkBytes: 16384 });
+    for (const workers of [0, 2]) {
+      const c = await openBytes(bytes);
+      await unpackFile(c, `${dir}/out${workers}.safetensors`, { workers });
+      assert.deepEqual(await Deno.readFile(`${dir}/out${workers}.safetensors`), src, `${workers}`);
+    }
+  }));
+
+Deno.test("unpackFile: a corrupt chunk fails and leaves nothing, with and without workers", () =>
+  withTempDir(async (dir) => {
+    const src = model();
+    const { bytes, index } = await packBytes(src, dir, { mode: "fast", chunkBytes: 16384 });
+    const [offset, stored] = losslessOf(index.tensors[0]).chunks[5];
+    const bad = bytes.slice();
+    bad[offset + (stored >> 1)] ^= 0x10;
+    await Deno.mkdir(`${dir}/out`);
+    for (const workers of [0, 2]) {
+      await expectContainerError(
+        unpackFile(await openBytes(bad), `${dir}/out/m.safetensors`, { workers }),
+        "chunk_corrupt",
+      );
+      assert.deepEqual(listDir(`${dir}/out`), [], `${workers} workers`);
+    }
+  }));

@@ -7,19 +7,22 @@
  * - stories260k: per variant, the variant-only container's size against the BF16 file, mean
  *   KL(FP32 ‖ variant) and top-1 agreement over sequences sampled from FP32, per-tensor relative
  *   RMSE; `auto` at several budgets, each checked for domination by the single variants;
- * - every shared file: per-tensor relative RMSE and size per variant.
+ * - every shared file: per-tensor relative RMSE and size per variant;
+ * - serving: whole tensors and tiles of a variant through the real server against the original's
+ *   (`serving`; `--skip` the rest to run it alone).
  *
  * Writes `bench/results/variants-<YYYY-MM-DD>.json` and prints the tables.
  *
  * ```
  * deno task bench:variants [--data DIR] [--out FILE] [--atd N] [--speed N] [--sequences N]
- *   [--length N] [--files a,b] [--skip atd,speed,stories,shared]
+ *   [--length N] [--files a,b] [--skip atd,speed,stories,shared,serving] [--serve N]
  * ```
  * @module
  */
 import { parseArgs } from "node:util";
 import { dataDir } from "./variants/data_dir.ts";
 import { atdAnchor, dequantSpeed, sharedFiles, storiesQuality } from "./variants/sections.ts";
+import { servingSpeed } from "./variants/serving.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -33,6 +36,7 @@ const { values } = parseArgs({
     length: { type: "string", default: "128" },
     files: { type: "string" },
     skip: { type: "string", default: "" },
+    serve: { type: "string", default: "2048" },
   },
 });
 const data = values.data.endsWith("/") ? values.data : `${values.data}/`;
@@ -59,6 +63,15 @@ try {
     });
   }
   if (!skip.has("shared")) result.shared = await sharedFiles(data, work, files);
+  if (!skip.has("serving")) {
+    result.serving = await servingSpeed(work, {
+      n: Number(values.serve),
+      count: 2,
+      runs: Number(values.runs),
+      tiles: 16,
+      workers: 2,
+    });
+  }
   result.seconds = (performance.now() - started) / 1000;
   result.loadAverageAfter = Deno.loadavg();
   const date = new Date().toISOString().slice(0, 10);

@@ -32,11 +32,14 @@ export function xxh32(data: Uint8Array, seed = 0): number {
         v4 = Math.imul(rotl((v4 + Math.imul(words[w + 3], P2)) | 0, 13), P1);
       }
     } else {
+      // Unaligned input (chunks of an alignment-1 container): a DataView reads words at any
+      // byte, 5.3 GB/s against 2.0 for assembling them from bytes (1 MiB, median of 30).
+      const view = new DataView(data.buffer, data.byteOffset, len);
       for (; i <= limit; i += 16) {
-        v1 = Math.imul(rotl((v1 + Math.imul(readU32(data, i), P2)) | 0, 13), P1);
-        v2 = Math.imul(rotl((v2 + Math.imul(readU32(data, i + 4), P2)) | 0, 13), P1);
-        v3 = Math.imul(rotl((v3 + Math.imul(readU32(data, i + 8), P2)) | 0, 13), P1);
-        v4 = Math.imul(rotl((v4 + Math.imul(readU32(data, i + 12), P2)) | 0, 13), P1);
+        v1 = Math.imul(rotl((v1 + Math.imul(view.getUint32(i, true), P2)) | 0, 13), P1);
+        v2 = Math.imul(rotl((v2 + Math.imul(view.getUint32(i + 4, true), P2)) | 0, 13), P1);
+        v3 = Math.imul(rotl((v3 + Math.imul(view.getUint32(i + 8, true), P2)) | 0, 13), P1);
+        v4 = Math.imul(rotl((v4 + Math.imul(view.getUint32(i + 12, true), P2)) | 0, 13), P1);
       }
     }
     h = (rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18)) | 0;

@@ -5,6 +5,7 @@
  *
  * ```
  * deno task native
+ * deno task native --sanitize   # the sanitizer driver instead (native/sanitize_build.ts)
  * ```
  * @module
  */
@@ -26,6 +27,10 @@ async function compiler(): Promise<string | null> {
   return null;
 }
 
+if (Deno.args.includes("--sanitize")) {
+  const { buildSanitized } = await import("./sanitize_build.ts");
+  Deno.exit(await buildSanitized(await compiler(), sources[0], outDir));
+}
 if (Deno.build.os !== "linux" && Deno.build.os !== "darwin") {
   console.log(`native kernels: not built on ${Deno.build.os}; the TypeScript codec is used`);
   Deno.exit(0);

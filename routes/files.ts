@@ -26,6 +26,7 @@ import { cacheControl, fileRepresentation } from "../src/server/repo_files.ts";
 import { containerRepresentation } from "../src/server/representations.ts";
 import { uploadLimits, writeExpectation } from "../src/server/request_params.ts";
 import { respond } from "../src/server/respond.ts";
+import { resolveRevision } from "../src/server/variant_revisions.ts";
 import { errorSchema, fileResultSchema } from "../src/server/schemas.ts";
 import { fileAt } from "../src/store/commit.ts";
 import { fileNotFound, StoreError } from "../src/store/errors.ts";
@@ -66,7 +67,7 @@ export function fileRoutes(ctx: ServerContext): ApiRoute[] {
         ...BYTE_RESPONSES,
       },
       handler: async (c, { params, query }) => {
-        const rev = await store.reader.resolve(params.org, params.name, query.revision);
+        const rev = await resolveRevision(ctx, params.org, params.name, query.revision);
         const held = rev.commit.files.filter((f) => f.container);
         const f = query.file === undefined
           ? (held.length === 1 ? held[0] : undefined)
@@ -105,7 +106,7 @@ export function fileRoutes(ctx: ServerContext): ApiRoute[] {
       headers: byteRequestHeaders,
       responses: { 200: bytesResponse("the file"), ...BYTE_RESPONSES },
       handler: async (c, { params, query }) => {
-        const rev = await store.reader.resolve(params.org, params.name, query.revision);
+        const rev = await resolveRevision(ctx, params.org, params.name, query.revision);
         const f = fileAt(rev.commit, params.path);
         if (!f) throw fileNotFound(rev.id, rev.revision, params.path);
         return respond(ctx, c, await fileRepresentation(ctx, rev, f));

@@ -6,6 +6,7 @@ import { z } from "@hono/zod-openapi";
 import type { ServerContext } from "../src/server/context.ts";
 import { type ApiRoute, defineRoute, jsonResponse } from "../src/server/openapi.ts";
 import { healthSchema } from "../src/server/schemas.ts";
+import { variantFamilies } from "../src/server/variant_metrics.ts";
 
 /**
  * The routes; `document` gives the whole API's OpenAPI document.
@@ -39,20 +40,22 @@ export function healthRoutes(
       method: "get",
       path: "/metrics",
       tag: "operations",
-      summary: "Prometheus metrics: requests by route and status, bytes out, decode MB/s, cache",
+      summary: "Prometheus metrics: requests by route and status, bytes out, decode MB/s, " +
+        "cache, and per model and variant the compression manager's statistics",
       responses: {
         200: {
           description: "text exposition format 0.0.4",
           content: { "text/plain": { schema: z.string() } },
         },
       },
-      handler: (c) => {
+      handler: async (c) => {
+        const families = await variantFamilies(ctx);
         c.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
         return c.body(
           ctx.metrics.render(ctx.cache.figures(), {
             tessera_open_containers: ctx.store.leases.open,
             tessera_decode_workers: ctx.pool.size,
-          }) + (ctx.edge?.metrics() ?? ""),
+          }, families) + (ctx.edge?.metrics() ?? ""),
         );
       },
     }),

@@ -33,9 +33,13 @@ import { fileAt } from "../src/store/commit.ts";
 import { fileNotFound } from "../src/store/errors.ts";
 import { lfsPointer } from "../src/store/git_objects.ts";
 import type { Revision } from "../src/store/repo_reader.ts";
+import { branchVariants, resolveRevision } from "../src/server/variant_revisions.ts";
 
 const revision = z.string().openapi({
-  description: "branch, HEAD or commit id (URL-encoded: refs%2Fheads%2Fmain)",
+  description:
+    "branch, HEAD or commit id (URL-encoded: refs%2Fheads%2Fmain); <revision>@<variant> " +
+    "(main@int8, or refs/convert/main@int8) is a variant revision, whose safetensors files " +
+    "hold the variant's tensors dequantised",
   example: "main",
 });
 const repoPath = z.string().openapi({
@@ -91,7 +95,7 @@ function nextLink(c: AppContext, last: string): string {
  */
 export function hfRoutes(ctx: ServerContext): ApiRoute[] {
   const { store } = ctx;
-  const resolveRev = (o: string, n: string, rev: string | null) => store.reader.resolve(o, n, rev);
+  const resolveRev = (o: string, n: string, rev: string | null) => resolveRevision(ctx, o, n, rev);
 
   async function readConfig(rev: Revision): Promise<Record<string, unknown> | null> {
     const f = fileAt(rev.commit, "config.json");
@@ -107,7 +111,7 @@ export function hfRoutes(ctx: ServerContext): ApiRoute[] {
 
   async function modelInfo(c: AppContext, o: string, n: string, r: string | null) {
     const rev = await resolveRev(o, n, r);
-    const view = await ctx.views.get(rev.id, rev.commit);
+    const view = await ctx.views.get(rev.id, rev.source);
     const body = hfModelInfoSchema.parse(
       hfModelInfo(rev, view, await readConfig(rev), rev.commit.date),
     );
@@ -274,13 +278,15 @@ export function hfRoutes(ctx: ServerContext): ApiRoute[] {
       method: "get",
       path: "/api/models/{org}/{name}/refs",
       tag: "huggingface",
-      summary: "Hugging Face refs: branches and their head commits (list_repo_refs)",
+      summary: "Hugging Face refs: branches and their head commits (list_repo_refs); converts: " +
+        "the variant revisions of each branch (<branch>@<variant>, refs/convert/<branch>@<variant>)",
       params: repoParams,
       query: z.object({ include_prs: flag }),
       responses: { 200: jsonResponse(hfRefsSchema, "refs") },
       handler: async (c, { params, query }) => {
         const { refs } = await store.reader.refs(params.org, params.name);
-        const body = hfRefsSchema.parse(hfRefs(refs.branches, query.include_prs));
+        const converts = await branchVariants(ctx, params.org, params.name, refs.branches);
+        const body = hfRefsSchema.parse(hfRefs(refs.branches, query.include_prs, converts));
         return respond(ctx, c, jsonRepresentation(body, { "Cache-Control": "no-cache" }));
       },
     }),
@@ -298,7 +304,10 @@ export function hfRoutes(ctx: ServerContext): ApiRoute[] {
         const { limit, cursor } = page(query, MAX_COMMITS_PAGE, COMMITS_PAGE);
         let start = rev.commit;
         if (cursor !== null) {
-          const after = await store.reader.commit(rev.org, rev.name, cursor);
+          // A variant revision's own commit is not stored: its parent is the stored one.
+          const after = cursor === rev.commit.id
+            ? rev.commit
+            : await store.reader.commit(rev.org, rev.name, cursor);
           if (!after) throw new HttpError(400, "bad_query", `cursor ${cursor} is not a commit`);
           const parent = after.parent && await store.reader.commit(rev.org, rev.name, after.parent);
           if (!parent) return c.json([]);

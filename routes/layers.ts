@@ -18,20 +18,35 @@ import {
   bytesResponse,
   defineRoute,
   modelPathParams,
+  rawQuery,
   revisionQuery,
+  variantQuery,
 } from "../src/server/openapi.ts";
 import { cacheControl } from "../src/server/repo_files.ts";
 import {
+  chooseVariant,
+  layerMetadata,
+  layerPart,
   layerRepresentation,
   OCTET,
+  rawRepresentation,
   safetensorsHeader,
   tensorRepresentation,
 } from "../src/server/representations.ts";
+import { requestedVariant, resolveRevision } from "../src/server/variant_revisions.ts";
 import { respond } from "../src/server/respond.ts";
 import type { LayerView } from "../src/server/commit_views.ts";
 
-/** The layer as one representation: from its one container, or from each shard's in turn. */
-async function layerOf(ctx: ServerContext, layer: LayerView): Promise<Representation> {
+/**
+ * The layer as one representation: from its one container, or from each shard's in turn; under
+ * `variant`, dequantised, or with `raw` each tensor the variant stores lossy as its payloads.
+ */
+async function layerOf(
+  ctx: ServerContext,
+  layer: LayerView,
+  variant: string | undefined,
+  raw: boolean,
+): Promise<Representation> {
   const files = new Set(layer.tensors.map((r) => r.file));
   const tensors = layer.tensors.map((r) => r.tensor);
   if (files.size === 1) {
@@ -39,17 +54,22 @@ async function layerOf(ctx: ServerContext, layer: LayerView): Promise<Representa
     return await leasedRepresentation(
       ctx,
       file.file.container.sha256,
-      (lease) => layerRepresentation(lease, ctx.chunks, tensors[0].layer, tensors),
+      (lease) => layerRepresentation(lease, ctx.chunks, tensors[0].layer, tensors, variant, raw),
     );
   }
+  const choices = tensors.map((t) => variant ? chooseVariant(t, variant) : undefined);
   const parts: Representation[] = [];
   try {
-    for (const r of layer.tensors) {
+    for (const [i, r] of layer.tensors.entries()) {
+      const v = choices[i];
       parts.push(
         await leasedRepresentation(
           ctx,
           r.file.file.container.sha256,
-          (lease) => tensorRepresentation(lease, ctx.chunks, r.tensor),
+          (lease) =>
+            raw && v?.encoding
+              ? rawRepresentation(lease, ctx.chunks, r.tensor, v, null)
+              : tensorRepresentation(lease, ctx.chunks, r.tensor, v),
         ),
       );
     }
@@ -57,14 +77,25 @@ async function layerOf(ctx: ServerContext, layer: LayerView): Promise<Representa
     for (const p of parts) p.release?.();
     throw e;
   }
-  const metadata = [...files][0].index.metadata;
-  const head = safetensorsHeader(tensors, metadata);
+  const metadata = layerMetadata(
+    [...files][0].index.metadata,
+    variant,
+    raw ? tensors.map((t, i) => ({ t, e: choices[i]?.encoding ?? null })) : null,
+  );
+  const head = safetensorsHeader(
+    tensors.map((t, i) => layerPart(t, choices[i], raw).entry),
+    metadata,
+  );
   const tag = createHash("sha256").update(`layer\0${layer.key}`);
-  for (const t of tensors) tag.update(`\0${t.sha256}`);
+  if (variant) tag.update(`\0${variant}${raw ? "\0raw" : ""}`);
+  for (const p of parts) tag.update(`\0${p.etag}`);
   return concatRepresentation([bytesRepresentation(head, OCTET, '""'), ...parts], {
     contentType: OCTET,
     etag: `"${tag.digest("hex")}"`,
-    headers: { "X-Tessera-Layer": encodeURIComponent(layer.key) },
+    headers: {
+      "X-Tessera-Layer": encodeURIComponent(layer.key),
+      ...(variant ? { "X-Tessera-Variant": variant } : {}),
+    },
   });
 }
 
@@ -86,16 +117,24 @@ export function layerRoutes(ctx: ServerContext): ApiRoute[] {
       summary: "One layer's tensors as a safetensors file (header padded to 8 bytes, tensors in " +
         "load order, the original __metadata__), Content-Length known up front",
       description: "Layer keys are the manifest's: for a model in a subfolder, prefixed with " +
-        "the folder. A layer split across shards is served as one file.",
+        "the folder. A layer split across shards is served as one file. With variant=<name> " +
+        "its tensors are that variant's, dequantised (__metadata__ gains tessera.variant); with " +
+        "raw=1 each tensor the variant stores lossy is a U8 vector of its payloads, and " +
+        "__metadata__'s tessera.layouts gives, per such tensor, its dtype, shape, layout (kind, " +
+        "view, tile, params) and chunk payload lengths.",
       params: modelPathParams.extend({
         layer: z.string().openapi({ description: "layer key, URL-encoded" }),
       }),
-      query: z.object({ revision: revisionQuery }),
+      query: z.object({ revision: revisionQuery, variant: variantQuery, raw: rawQuery }),
       headers: byteRequestHeaders,
       responses: { 200: bytesResponse("safetensors bytes"), ...BYTE_RESPONSES },
       handler: async (c, { params, query }) => {
-        const rev = await ctx.store.reader.resolve(params.org, params.name, query.revision);
-        const view = await ctx.views.get(rev.id, rev.commit);
+        const rev = await resolveRevision(ctx, params.org, params.name, query.revision);
+        const view = await ctx.views.get(rev.id, rev.source);
+        const variant = requestedVariant(rev, view, query.variant) ?? undefined;
+        if (query.raw && variant === undefined) {
+          throw new HttpError(400, "bad_query", "raw=1 needs a variant (variant=<name>)");
+        }
         const layer = view.layers.find((l) => l.key === params.layer);
         if (!layer) {
           throw new HttpError(
@@ -104,7 +143,7 @@ export function layerRoutes(ctx: ServerContext): ApiRoute[] {
             `${rev.id}@${rev.revision} has no layer ${JSON.stringify(params.layer)}`,
           );
         }
-        const rep = await layerOf(ctx, layer);
+        const rep = await layerOf(ctx, layer, variant, query.raw === true);
         const headers = {
           ...rep.headers,
           "Cache-Control": cacheControl(rev),

@@ -6,7 +6,7 @@
 import { z } from "@hono/zod-openapi";
 import { HttpError } from "../src/http/http_error.ts";
 import type { ServerContext } from "../src/server/context.ts";
-import { buildManifest } from "../src/server/manifest.ts";
+import { manifestBody } from "../src/server/manifest.ts";
 import {
   type ApiRoute,
   binaryBody,
@@ -22,7 +22,9 @@ import {
 } from "../src/server/openapi.ts";
 import { cacheControl } from "../src/server/repo_files.ts";
 import { uploadLimits, writeExpectation } from "../src/server/request_params.ts";
-import { jsonRepresentation, respond } from "../src/server/respond.ts";
+import { respond } from "../src/server/respond.ts";
+import { bytesRepresentation } from "../src/http/representation.ts";
+import { resolveRevision } from "../src/server/variant_revisions.ts";
 import {
   errorSchema,
   manifestSchema,
@@ -172,21 +174,22 @@ export function modelRoutes(ctx: ServerContext): ApiRoute[] {
       path: "/v1/models/{org}/{name}/manifest",
       tag: "models",
       summary: "The manifest: every file, every tensor with its file (dtype, shape, layer, " +
-        "sizes, SHA-256), layers in load order across shards, each container's location",
+        "sizes, SHA-256, and each variant's size and error), layers in load order across " +
+        "shards, each container's location, and the variants with their revisions and the " +
+        "manager's statistics",
       params: modelPathParams,
       query: z.object({ revision: revisionQuery }),
       responses: { 200: jsonResponse(manifestSchema, "the manifest"), ...BYTE_RESPONSES },
       handler: async (c, { params, query }) => {
-        const rev = await store.reader.resolve(params.org, params.name, query.revision);
-        const manifest = manifestSchema.parse(
-          buildManifest(rev, await ctx.views.get(rev.id, rev.commit)),
-        );
+        const rev = await resolveRevision(ctx, params.org, params.name, query.revision);
+        // The view of the stored commit: a variant revision presents the same indexes.
+        const body = manifestBody(rev, await ctx.views.get(rev.id, rev.source));
         return respond(
           ctx,
           c,
-          jsonRepresentation(manifest, {
-            "Cache-Control": cacheControl(rev),
-            "X-Repo-Commit": rev.commit.id,
+          bytesRepresentation(body.bytes, "application/json; charset=utf-8", `"${body.sha256}"`, {
+            sha256: body.sha256,
+            headers: { "Cache-Control": cacheControl(rev), "X-Repo-Commit": rev.commit.id },
           }),
         );
       },

@@ -1,12 +1,14 @@
 /**
  * The files `bench:transfer` measures, made ready in the run's folder: every safetensors file of
  * the data folder and the synthetic many-tensor model (`synthetic_model.ts`), each packed with the
- * CLI (`pack --mode fast` into the models folder the server serves, `--mode best` beside it for the
- * unpack comparison), compressed with `zstd -3` for the zstd baseline, linked into the static
+ * CLI (`pack --mode fast`, hard-linked into the models folder of each Tessera server, `--mode best`
+ * beside it for the unpack comparison), compressed with `zstd -3` for the zstd baseline, linked into the static
  * server's folder, and inspected (`inspect --json`) for its first layer in load order.
  *
- * Folder layout under `work`: `models/<org>/<name>/main/model.tsr` (the server's layout,
- * `src/store/layout.ts`), `static/<org>/<name>/model.safetensors`, `best/<stem>.tsr`,
+ * Folder layout under `work`: `fast/<stem>.tsr`, linked as `models/<org>/<name>/main/model.tsr` and
+ * `models-warm/…` (the folder layout each server imports into its own store on start and then
+ * removes, `src/store/legacy_import.ts`; one folder per server, since a server locks its store),
+ * `static/<org>/<name>/model.safetensors`, `best/<stem>.tsr`,
  * `zst/<stem>.zst`, `src/` (the synthetic model).
  * @module
  */
@@ -16,6 +18,8 @@ import { buildSyntheticModel, type SyntheticModel } from "./synthetic_model.ts";
 
 /** The org of every bench model. */
 export const ORG = "bench";
+/** The models folders under the run's folder: the cold server's, then the warm server's. */
+export const MODEL_FOLDERS = ["models", "models-warm"] as const;
 /** The stem of the synthetic many-tensor model. */
 export const SYNTHETIC_STEM = "many-tensor.bf16";
 
@@ -126,7 +130,7 @@ function withoutPath({ path: _path, ...rest }: SyntheticModel): Omit<SyntheticMo
 /** Builds, packs, compresses and links every file of `options.stems`. */
 export async function prepareInputs(options: InputOptions): Promise<BenchFile[]> {
   const { repo, work, log } = options;
-  for (const d of ["models", "static", "best", "zst", "src"]) {
+  for (const d of ["fast", ...MODEL_FOLDERS, "static", "best", "zst", "src"]) {
     await Deno.mkdir(`${work}/${d}`, { recursive: true });
   }
   const out: BenchFile[] = [];
@@ -143,12 +147,15 @@ export async function prepareInputs(options: InputOptions): Promise<BenchFile[]>
     }
     const size = (await Deno.stat(source)).size;
     const sha256 = synthetic?.sha256 ?? await fileSha256(source);
-    const modelDir = `${work}/models/${ORG}/${stem}/main`;
-    await Deno.mkdir(modelDir, { recursive: true });
     log(
       `${stem}: pack --mode fast${options.best ? ", best" : ""}${options.zstd ? ", zstd -3" : ""}`,
     );
-    const fast = await pack(repo, source, `${modelDir}/model.tsr`, "fast");
+    const fast = await pack(repo, source, `${work}/fast/${stem}.tsr`, "fast");
+    for (const folder of MODEL_FOLDERS) {
+      const modelDir = `${work}/${folder}/${ORG}/${stem}/main`;
+      await Deno.mkdir(modelDir, { recursive: true });
+      await Deno.link(fast.path, `${modelDir}/model.tsr`);
+    }
     const best = options.best ? await pack(repo, source, `${work}/best/${stem}.tsr`, "best") : null;
     let zstd: BenchFile["zstd"] = null;
     if (options.zstd) {

@@ -6,6 +6,7 @@
  * front of the static server and the cold Tessera server.
  * @module
  */
+import { MODEL_FOLDERS } from "./inputs.ts";
 import type { NginxFound } from "./nginx.ts";
 import { nginxArgs } from "./nginx.ts";
 import { type Proxy, startProxy } from "./proxy.ts";
@@ -68,7 +69,7 @@ export async function startServers(o: ServerOptions): Promise<Servers> {
         String(staticPort),
       ], `${work}/static.log`);
     }
-    const tessera = (name: string, port: number, extra: string[]) =>
+    const tessera = (name: string, port: number, models: string, extra: string[]) =>
       spawnChild(
         name,
         Deno.execPath(),
@@ -77,7 +78,7 @@ export async function startServers(o: ServerOptions): Promise<Servers> {
           "-A",
           `${repo}/src/server_main.ts`,
           "--models",
-          `${work}/models`,
+          `${work}/${models}`,
           "--port",
           String(port),
           "--no-demo",
@@ -87,8 +88,9 @@ export async function startServers(o: ServerOptions): Promise<Servers> {
         `${work}/${name}.log`,
         repo,
       );
-    const cold = await tessera("tessera-cold", portBase + 2, ["--cache-mb", "0"]);
-    const warm = await tessera("tessera-warm", portBase + 3, []);
+    // One models folder per server: a server locks the store it opens.
+    const cold = await tessera("tessera-cold", portBase + 2, MODEL_FOLDERS[0], ["--cache-mb", "0"]);
+    const warm = await tessera("tessera-warm", portBase + 3, MODEL_FOLDERS[1], []);
     await waitReady(url(staticPort, o.staticProbe), staticChild);
     await waitReady(url(portBase + 2, "/healthz"), cold);
     await waitReady(url(portBase + 3, "/healthz"), warm);

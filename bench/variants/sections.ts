@@ -7,7 +7,7 @@
 import { decodeChunkBytes } from "../../codec/chunk_decode.ts";
 import { encodeChunk } from "../../codec/chunk_encode.ts";
 import { type Dtype, planeLayout } from "../../codec/dtype.ts";
-import { decodeVariantChunk } from "../../codec/variants/chunk_decode.ts";
+import { chunkEntry, decodeVariantChunk } from "../../codec/variants/chunk_decode.ts";
 import { dequantiseRect } from "../../codec/variants/dequantise.ts";
 import { encodeVariant } from "../../codec/variants/encode.ts";
 import type { LossyEncoding } from "../../codec/variants/encoding.ts";
@@ -19,7 +19,8 @@ import { deriveFile, variantApplies } from "../../src/pack/derive.ts";
 import { losslessOf } from "../../src/container/index_schema.ts";
 import { readRegion } from "../../src/container/read.ts";
 import { openContainerFile } from "../../src/io/container_file.ts";
-import { kernelSection, readVariantRegion } from "../../src/container/variant_read.ts";
+import { readVariantRegion } from "../../src/container/variant_read.ts";
+import { kernelSection } from "../../src/container/decode_block.ts";
 import { nativeBackends } from "../../src/codec_native/backends.ts";
 import { packFile } from "../../src/pack/write.ts";
 import { medianCpuMs } from "./cpu_time.ts";
@@ -27,6 +28,10 @@ import { klPlan, measureSensitivities, type ModelTensor } from "./judge.ts";
 import { createLlama } from "./llama.ts";
 import { compare, sampleReference } from "./quality.ts";
 import { printTable, sig } from "./table.ts";
+import { loadPortableZstd } from "../../codec/zstd_decode.ts";
+
+// Sections decoded without an injected decoder use the portable Zstandard decoder.
+await loadPortableZstd();
 
 const mb = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1e3);
 const stored = (v: { chunks: { stored: Uint8Array }[] }) =>
@@ -94,7 +99,13 @@ export function atdAnchor(n: number) {
       const e = withRecords(v);
       let codes2bit = 0, codedBase3 = 0, rawBase3 = 0, scales = 0;
       v.chunks.forEach((c, i) => {
-        const [scaleBytes, trits] = decodeVariantChunk(e, "F32", i, c.stored);
+        const [scaleBytes, trits] = decodeVariantChunk(
+          e,
+          "F32",
+          i,
+          chunkEntry(e.chunks, i),
+          c.stored,
+        );
         const packed = packBase3(trits, 3);
         codes2bit += trits.length;
         rawBase3 += packed.length;
@@ -158,7 +169,7 @@ export function dequantSpeed(n: number, runs: number) {
         const decodeSection = native ? kernelSection(nativeBackends()) : undefined;
         const decodeMs = medianCpuMs(() => {
           parts = v.chunks.map((c, i) =>
-            decodeVariantChunk(e, dtype, i, c.stored, { decodeSection })
+            decodeVariantChunk(e, dtype, i, chunkEntry(e.chunks, i), c.stored, { decodeSection })
           );
         }, runs);
         const dequantMs = medianCpuMs(

@@ -44,7 +44,10 @@ export interface EncodeVariantOptions extends EncodeOptions {
 
 /** A variant ready to write: its encoding (chunk records still empty) and its chunks. */
 export interface EncodedVariant {
-  /** The encoding; the writer fills `chunks` with records in the order of {@link chunks}. */
+  /**
+   * The encoding; the writer fills `chunks` with records in the order of {@link chunks}, and
+   * `sha256` with the SHA-256 of {@link dequantised}.
+   */
   readonly encoding: LossyEncoding;
   /** The chunks, in the encoding's chunk order. */
   readonly chunks: EncodedVariantChunk[];
@@ -65,7 +68,13 @@ export function encodeVariant(
   const chunkBytes = options.chunkBytes ?? 262144;
   const values = toFloat32(input.bytes, input.dtype);
   const width = dtypeWidth(input.dtype);
-  const base = { name, reason: "", view: [rows, cols] as [number, number], chunks: [] };
+  const base = {
+    name,
+    reason: "",
+    view: [rows, cols] as [number, number],
+    chunks: [],
+    sha256: "",
+  };
   const error = { relRmse: null, maxAbs: null };
   let encoding: LossyEncoding;
   let sectionsOf: (i: number, t: Rect) => Uint8Array[];

@@ -18,26 +18,33 @@ export interface VariantError {
   readonly maxAbs: number | null;
 }
 
-interface Common {
-  /** The variant this encoding belongs to: the spec it was derived with, e.g. `int8:g128`. */
-  readonly name: string;
-  /** Why this representation was chosen. */
-  readonly reason: string;
+/** Where a lossy encoding's tiles lie: its view and tile size. */
+interface Geometry {
   /** `[rows, cols]`: the tensor split after some leading dimensions ({@link isViewOf}). */
   readonly view: [number, number];
   /** `[tileRows, tileCols]` over the view. */
   readonly tile: [number, number];
+}
+
+/** What the index records of a lossy encoding besides its layout. */
+interface Recorded {
+  /** The variant this encoding belongs to: the spec it was derived with, e.g. `int8:g128`. */
+  readonly name: string;
+  /** Why this representation was chosen. */
+  readonly reason: string;
   /** The chunk records, in the kind's chunk order. */
   readonly chunks: VariantChunkRecord[];
   /** Measured error. */
   readonly error: VariantError;
+  /** SHA-256 (lower-case hex) of the whole tensor dequantised to its dtype. */
+  readonly sha256: string;
 }
 
 /** Scale element types. */
 export type ScaleDtype = "F16" | "F32";
 
 /** 8-bit integers with a scale (and a zero point) per group of columns of each row. */
-export interface Int8Encoding extends Common {
+export interface Int8Layout extends Geometry {
   readonly kind: "int8";
   readonly params: {
     readonly scheme: "symmetric" | "asymmetric";
@@ -48,13 +55,13 @@ export interface Int8Encoding extends Common {
 }
 
 /** A down-cast to a 16-bit float. */
-export interface CastEncoding extends Common {
+export interface CastLayout extends Geometry {
   readonly kind: "cast";
   readonly params: { readonly dtype: "F16" | "BF16" };
 }
 
 /** N ternary bases with per-group scales: W ≈ Σₖ αₖ·Tₖ. */
-export interface TernaryEncoding extends Common {
+export interface TernaryLayout extends Geometry {
   readonly kind: "ternary";
   readonly params: {
     readonly bases: number;
@@ -66,16 +73,34 @@ export interface TernaryEncoding extends Common {
 }
 
 /** A truncated singular value decomposition U·diag(S)·Vᵀ. */
-export interface LowRankEncoding extends Common {
+export interface LowRankLayout extends Geometry {
   readonly kind: "lowrank";
   readonly params: { readonly rank: number; readonly factor: "F16" | "BF16" };
 }
 
 /** Elements of magnitude below a threshold dropped; the rest kept exactly. */
-export interface SparseEncoding extends Common {
+export interface SparseLayout extends Geometry {
   readonly kind: "sparse";
   readonly params: { readonly threshold: number; readonly layout: "coo" | "dense" };
 }
+
+/**
+ * What decoding and dequantising need of a lossy encoding: its kind, view, tiles and parameters,
+ * without its chunk records, name or measurements. Plain and small, so that it is what the planner
+ * posts to decode workers.
+ */
+export type VariantLayout = Int8Layout | CastLayout | TernaryLayout | LowRankLayout | SparseLayout;
+
+/** An int8 encoding as the index records it. */
+export interface Int8Encoding extends Int8Layout, Recorded {}
+/** A cast encoding as the index records it. */
+export interface CastEncoding extends CastLayout, Recorded {}
+/** A ternary encoding as the index records it. */
+export interface TernaryEncoding extends TernaryLayout, Recorded {}
+/** A low-rank encoding as the index records it. */
+export interface LowRankEncoding extends LowRankLayout, Recorded {}
+/** A sparse encoding as the index records it. */
+export interface SparseEncoding extends SparseLayout, Recorded {}
 
 /** The variant keeps this tensor exact: its lossless encoding serves it. */
 export interface ExactEncoding {
@@ -101,6 +126,18 @@ export const VARIANT_KINDS = ["int8", "cast", "ternary", "lowrank", "sparse", "e
 /** Variant names: the spec string, safe in URLs, paths and revision names. */
 export const VARIANT_NAME = /^[a-z0-9][a-z0-9.:=_-]{0,63}$/;
 
+/**
+ * The layout of `e`: only what decoding needs, a small plain object.
+ *
+ * @example
+ * ```ts ignore
+ * variantLayout(e); // { kind: "int8", view: [64, 64], tile: [64, 64], params: { … } }
+ * ```
+ */
+export function variantLayout(e: VariantLayout): VariantLayout {
+  return { kind: e.kind, view: e.view, tile: e.tile, params: e.params } as VariantLayout;
+}
+
 /** Whether `e` (any encoding) is a lossy variant of a kind this version defines. */
 export function isLossy(e: { kind: string }): e is LossyEncoding {
   return e.kind === "int8" || e.kind === "cast" || e.kind === "ternary" ||
@@ -116,12 +153,12 @@ const U8: PlaneLayout = planeLayout("U8");
 const U32: PlaneLayout = planeLayout("U32");
 
 /** The view's tile grid (element width 1: only the rectangles matter). */
-export function variantGeometry(e: LossyEncoding): TileGeometry {
+export function variantGeometry(e: VariantLayout): TileGeometry {
   return { rows: e.view[0], cols: e.view[1], tileRows: e.tile[0], tileCols: e.tile[1], width: 1 };
 }
 
 /** How many chunks a variant of this shape has. */
-export function chunkCount(e: LossyEncoding): number {
+export function chunkCount(e: VariantLayout): number {
   const [gr, gc] = gridSize(variantGeometry(e));
   if (e.kind !== "lowrank") return gr * gc;
   if (gr * gc === 0) return 0;
@@ -141,7 +178,7 @@ export function groupsIn(c0: number, c1: number, group: number): number {
 
 /** The low-rank chunk `i`: 0 is S, then U bands of tile rows, then V bands of tile columns. */
 export function lowRankPart(
-  e: LowRankEncoding,
+  e: LowRankLayout,
   i: number,
 ): { part: "S" | "U" | "V"; begin: number; end: number } {
   const g = variantGeometry(e);
@@ -156,7 +193,7 @@ export function lowRankPart(
 }
 
 /** The sections of chunk `i` of `e`, a variant of a tensor of `dtype`. */
-export function chunkLayout(e: LossyEncoding, dtype: Dtype, i: number): ChunkLayout {
+export function chunkLayout(e: VariantLayout, dtype: Dtype, i: number): ChunkLayout {
   if (e.kind === "lowrank") {
     const p = lowRankPart(e, i), r = e.params.rank;
     if (p.part === "S") return { layouts: [sectionLayout("F32")], rawLengths: [4 * r] };
@@ -198,7 +235,7 @@ export function chunkLayout(e: LossyEncoding, dtype: Dtype, i: number): ChunkLay
 }
 
 /** The chunks whose payloads dequantising `rect` of the view needs, in chunk order. */
-export function chunksFor(e: LossyEncoding, rect: Rect): number[] {
+export function chunksFor(e: VariantLayout, rect: Rect): number[] {
   const g = variantGeometry(e);
   if (rect.r0 >= rect.r1 || rect.c0 >= rect.c1) return [];
   if (e.kind !== "lowrank") return tilesCovering(g, rect);

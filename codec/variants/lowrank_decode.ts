@@ -4,7 +4,7 @@
  * @module
  */
 import type { Rect } from "../tiles.ts";
-import type { LowRankEncoding } from "./encoding.ts";
+import type { LowRankLayout } from "./encoding.ts";
 import { f16Table32 } from "./float.ts";
 
 /** Factor elements (F16 or BF16 bytes) as binary32. */
@@ -25,7 +25,7 @@ export function factorValues(bytes: Uint8Array, dtype: "F16" | "BF16"): Float32A
  * on and the rows of V from `vRow0` on (each `rank` values per row).
  */
 export function dequantiseLowRank(
-  e: LowRankEncoding,
+  e: LowRankLayout,
   rect: Rect,
   s: Float32Array,
   u: Float32Array,

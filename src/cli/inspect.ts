@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import { losslessOf } from "../container/index_schema.ts";
 import { isLossy } from "../../codec/variants/encoding.ts";
+import { type VariantStats, variantStats } from "../container/variant_stats.ts";
 import { layerKey, layerOrder } from "../container/layers.ts";
 import { planeCodecSummary } from "../container/plane_codecs.ts";
 import { MAGIC } from "../container/format.ts";
@@ -107,25 +108,20 @@ export async function inspect(args: string[]): Promise<number> {
   return 0;
 }
 
-/** A variant's whole-model figures: what a client of that variant downloads. */
-interface VariantSummary {
-  name: string;
-  tensors: number;
-  storedBytes: number;
-  ratio: number;
-  deriveMs: number;
-}
-
-function printVariants(rows: Row[], variants: VariantSummary[]): void {
+function printVariants(rows: Row[], variants: VariantStats[]): void {
   console.log("");
   printTable(
-    ["variant", "tensors", "stored", "ratio", "derive"],
+    ["variant", "lossy", "stored", "ratio", "avg ratio", "saved", "derive/t", "decode/t", "kinds"],
     variants.map((v) => [
       v.name,
-      String(v.tensors),
+      `${v.lossyTensors}/${v.tensors}`,
       formatBytes(v.storedBytes),
       v.ratio.toFixed(3),
-      `${v.deriveMs} ms`,
+      v.averageRatio.toFixed(3),
+      formatBytes(v.savedBytes),
+      `${v.deriveMsPerTensor.toFixed(1)} ms`,
+      `${v.decodeMsPerTensor.toFixed(3)} ms`,
+      Object.entries(v.kinds).map(([k, n]) => `${k} ${n}`).join(", "),
     ]),
   );
   console.log("");
@@ -148,12 +144,11 @@ function printVariants(rows: Row[], variants: VariantSummary[]): void {
 
 async function containerRows(
   path: string,
-): Promise<{ rows: Row[]; summary: Record<string, unknown>; variants: VariantSummary[] }> {
+): Promise<{ rows: Row[]; summary: Record<string, unknown>; variants: VariantStats[] }> {
   const c = await openContainerFile(path);
   try {
     const rows: Row[] = [];
     const names = (c.index.variants ?? []).map((v) => v.name);
-    const totals = new Map(names.map((n) => [n, { tensors: 0, storedBytes: 0 }]));
     for (const t of c.index.tensors) {
       const raw = t.offsets[1] - t.offsets[0];
       const l = t.encodings.some((e) => e.kind === "lossless") ? losslessOf(t) : null;
@@ -171,7 +166,6 @@ async function containerRows(
         : [];
       for (const n of names) {
         const e = t.encodings.find((x) => (x as { name?: string }).name === n);
-        const total = totals.get(n)!;
         if (e && isLossy(e)) {
           const bytes = e.chunks.reduce((s, ch) => s + ch[1], 0);
           representations.push({
@@ -182,10 +176,6 @@ async function containerRows(
             ...e.error,
             reason: e.reason,
           });
-          total.tensors++;
-          total.storedBytes += bytes;
-        } else {
-          total.storedBytes += stored;
         }
       }
       rows.push({
@@ -202,16 +192,7 @@ async function containerRows(
         ...(names.length > 0 ? { representations } : {}),
       });
     }
-    const variants = (c.index.variants ?? []).map((v) => {
-      const total = totals.get(v.name)!;
-      return {
-        name: v.name,
-        tensors: total.tensors,
-        storedBytes: total.storedBytes,
-        ratio: total.storedBytes ? c.index.source.size / total.storedBytes : 1,
-        deriveMs: v.deriveMs,
-      };
-    });
+    const variants = names.map((n) => variantStats([c.index], n));
     const size = c.source.size;
     return {
       rows,

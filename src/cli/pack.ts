@@ -24,7 +24,7 @@ export async function pack(args: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       mode: { type: "string", default: "best" },
-      align: { type: "string", default: "64" },
+      align: { type: "string" },
       "chunk-kib": { type: "string", default: "256" },
       "layer-regex": { type: "string" },
       workers: { type: "string" },
@@ -39,7 +39,8 @@ export async function pack(args: string[]): Promise<number> {
   if (mode !== "fast" && mode !== "best") {
     throw new UsageError(`--mode must be fast or best: received ${mode}`);
   }
-  const alignment = Number(values.align);
+  // Unset: the writer's default for the mode (1 in best, 64 in fast).
+  const alignment = values.align === undefined ? undefined : Number(values.align);
   const chunkBytes = Number(values["chunk-kib"]) * 1024;
   let layerPattern: RegExp | undefined;
   if (values["layer-regex"]) {

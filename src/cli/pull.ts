@@ -1,6 +1,8 @@
 /**
- * `pull <url> <out.safetensors> [--transport auto|decoded|compressed] [--workers N]`: downloads
- * a model's original file from a Tessera server, byte-identical. It writes `<out>.part` (with
+ * `pull <url> <out.safetensors> [--transport auto|decoded|compressed] [--workers N]
+ * [--variant NAME]`: downloads a model's original file from a Tessera server, byte-identical, or
+ * with `--variant` (or a variant revision, `main@int8`) that variant's file, whose compressed
+ * transport fetches only the variant's chunks. It writes `<out>.part` (with
  * `<out>.part.json` describing it), resumes an interrupted pull, checks the SHA-256 of the whole
  * file, then fsyncs and renames, so `<out>` is either absent or complete and verified.
  * @module
@@ -16,13 +18,14 @@ import {
   sourceFile,
   type Transport,
 } from "../client/load_model.ts";
-import { parseModelUrl, resolveUrl } from "../client/model_url.ts";
+import { parseModelUrl, resolveUrl, revisionVariant, withVariant } from "../client/model_url.ts";
 import type { RemoteContainer } from "../client/remote_container.ts";
 import { assemble } from "../container/assemble.ts";
 import type { Hasher } from "../container/backends.ts";
 import { ContainerError } from "../container/errors.ts";
 import { planBlocks, slicePieces } from "../container/plan.ts";
 import { originalPieces, readOriginalHeader } from "../container/read.ts";
+import { variantPieces } from "../container/variant_read.ts";
 import { defaultWorkers } from "../io/unpack_file.ts";
 import { createDecodePool } from "../threads/decode_pool.ts";
 import { INTERRUPTED_EXIT, listenForInterrupt } from "./interrupt.ts";
@@ -33,7 +36,7 @@ import { UsageError } from "./usage_error.ts";
 
 /** Usage line of the command. */
 export const PULL_USAGE = "pull <url> <out.safetensors | folder/> [--file PATH] " +
-  "[--transport auto|decoded|compressed] [--workers N]";
+  "[--transport auto|decoded|compressed] [--workers N] [--variant NAME]";
 
 /** Options for {@link pullFile}. */
 export interface PullOptions {
@@ -49,6 +52,8 @@ export interface PullOptions {
   readonly blockBytes?: number;
   /** How the container is read over HTTP; for tuning and tests. */
   readonly http?: LoadOptions["http"];
+  /** Pull this variant's file (the original's header, the tensors dequantised). */
+  readonly variant?: string;
   /** The safetensors file to pull from a revision of several: its path in the repo. */
   readonly file?: string;
   /** Interrupts the pull; the partial file stays for a later resume. */
@@ -102,7 +107,7 @@ const HASH_BLOCK = 8 << 20;
 export async function pullFile(options: PullOptions): Promise<PullResult> {
   const fetchFn: Fetch = options.fetch ?? ((input, init) => fetch(input, init));
   const { signal } = options;
-  const ref = parseModelUrl(options.url);
+  const ref = withVariant(parseModelUrl(options.url), options.variant);
   const source = await openSource(fetchFn, ref, {
     transport: options.transport,
     backends: nativeBackends(),
@@ -131,7 +136,13 @@ export async function pullFile(options: PullOptions): Promise<PullResult> {
     } else {
       await sink.restart(have);
       await writeMeta(metaPath, metaOf(file, previous?.etag ?? null));
-      await pullCompressed(source.containers.get("")!, sink, have, options);
+      await pullCompressed(
+        source.containers.get("")!,
+        sink,
+        have,
+        options,
+        revisionVariant(ref.revision),
+      );
       result = { transport: "compressed", resumedFrom: have, restarted: false };
     }
     const digest = sink.digest();
@@ -228,9 +239,11 @@ async function pullCompressed(
   sink: PartSink,
   have: number,
   options: PullOptions,
+  variant: { variant: string } | null,
 ): Promise<void> {
   const size = c.index.source.size;
-  const pieces = originalPieces(c, await readOriginalHeader(c));
+  const header = await readOriginalHeader(c);
+  const pieces = variant ? variantPieces(c, header, variant.variant) : originalPieces(c, header);
   const workers = options.workers ?? defaultWorkers(size - have);
   const pool = workers > 0 ? createDecodePool(workers, c.backends) : undefined;
   try {
@@ -367,6 +380,7 @@ export async function pull(args: string[]): Promise<number> {
     options: {
       transport: { type: "string", default: "auto" },
       workers: { type: "string" },
+      variant: { type: "string" },
       file: { type: "string" },
     },
   });
@@ -383,6 +397,10 @@ export async function pull(args: string[]): Promise<number> {
   const folder = out.endsWith("/") || (await isFolder(out));
   if (folder && values.file !== undefined) {
     throw new UsageError("--file names one file: give an output file, not a folder");
+  }
+  // A folder pull lists the stored revision's files; a variant's files are pulled one at a time.
+  if (folder && values.variant !== undefined) {
+    throw new UsageError("--variant pulls one file: give an output file, not a folder");
   }
   const interrupt = listenForInterrupt();
   let bar: ReturnType<typeof progressBar> | undefined;
@@ -405,7 +423,7 @@ export async function pull(args: string[]): Promise<number> {
       return 0;
     }
     await makeParents(out);
-    const r = await pullFile({ ...common, out, file: values.file });
+    const r = await pullFile({ ...common, out, file: values.file, variant: values.variant });
     bar?.finish();
     console.log(
       `${out}: ${r.id}@${r.revision}, ${

@@ -1,5 +1,6 @@
 /**
- * `verify <file.tsr>`: checks every chunk, tensor and the whole file; exits 1 naming each failure.
+ * `verify <file.tsr>`: checks every chunk, tensor and the whole file, and every variant's chunks,
+ * tensors and file; exits 1 naming each failure.
  * @module
  */
 import { verifyContainer } from "../container/verify.ts";
@@ -17,7 +18,13 @@ export async function verify(args: string[]): Promise<number> {
   if (args.length !== 1 || args[0].startsWith("--")) throw new UsageError(VERIFY_USAGE);
   const c = await openContainerFile(args[0]);
   try {
-    const total = c.index.tensors.reduce((s, t) => s + t.offsets[1] - t.offsets[0], 0);
+    // The original's tensors (those it holds), then each variant's file.
+    const size = (t: { offsets: number[] }) => t.offsets[1] - t.offsets[0];
+    const all = c.index.tensors.reduce((s, t) => s + size(t), 0);
+    const total = c.index.tensors.reduce(
+      (s, t) => s + (t.encodings.some((e) => e.kind === "lossless") ? size(t) : 0),
+      0,
+    ) + all * (c.index.variants?.length ?? 0);
     const bar = progressBar("verify", total);
     let done = 0;
     const workers = defaultWorkers(c.index.source.size);

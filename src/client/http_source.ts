@@ -114,7 +114,9 @@ export async function openHttpSource(
   const responses = answers.map((a) => a.res);
   let opened: Opened;
   try {
-    opened = await readOpening(url, responses, [prefix, tail], (n) => {
+    // Counted by the pacer too: the opening's two bodies are its first bandwidth measurement.
+    opened = await readOpening(url, responses, [prefix, tail], (k, n) => {
+      answers[k].paced.progress(n);
       onBytes?.(n);
     });
   } catch (e) {
@@ -229,18 +231,19 @@ async function readOpening(
   url: string,
   responses: readonly Response[],
   asked: readonly [number, number],
-  onBytes?: (n: number) => void,
+  onBytes?: (response: number, n: number) => void,
 ): Promise<Opened> {
   const cached: Cached[] = [];
   let size = -1, etag: string | null = null;
   for (const [k, res] of responses.entries()) {
+    const counted = (n: number) => onBytes?.(k, n);
     if (res.status === 412) throw changed(url);
     const tag = strongTag(res.headers.get("etag"));
     if (res.status === 200) {
       // No Range support: the body is everything, and every read is served from it.
       const declared = res.headers.get("content-length");
       const bytes = declared !== null && /^\d+$/.test(declared)
-        ? await readExact(res, Number(declared), `GET ${url}`, onBytes)
+        ? await readExact(res, Number(declared), `GET ${url}`, counted)
         : new Uint8Array(await res.arrayBuffer());
       size = bytes.length, etag = tag;
       cached.push({ start: 0, bytes });
@@ -265,7 +268,7 @@ async function readOpening(
       throw changed(url);
     }
     size = range.total, etag = etag ?? tag;
-    cached.push({ start: range.first, bytes: await readExact(res, length, `GET ${url}`, onBytes) });
+    cached.push({ start: range.first, bytes: await readExact(res, length, `GET ${url}`, counted) });
   }
   return { size, etag, cached };
 }

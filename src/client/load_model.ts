@@ -12,7 +12,9 @@ import type { Backends } from "../container/backends.ts";
 import { portableBackends } from "../container/portable_backends.ts";
 import { ContainerError } from "../container/errors.ts";
 import type { TensorEntry } from "../container/index_schema.ts";
-import { planBlocks, tensorPiece } from "../container/plan.ts";
+import { planBlocks, variantTensorPiece } from "../container/plan.ts";
+import { lossyEncodingOf } from "../container/variant_index.ts";
+import { variantEntry } from "../container/variant_read.ts";
 import { fetchDecodedTensor } from "./decoded_tensor.ts";
 import { ClientError } from "./errors.ts";
 import type { Fetch } from "./http.ts";
@@ -24,10 +26,18 @@ import {
   type ManifestTensor,
   singleFile,
 } from "./manifest.ts";
-import { apiUrl, type ModelRef, parseModelUrl, tensorUrl } from "./model_url.ts";
+import {
+  apiUrl,
+  type ModelRef,
+  parseModelUrl,
+  revisionVariant,
+  tensorUrl,
+  withVariant,
+} from "./model_url.ts";
 import { orderedWindow } from "./ordered_window.ts";
 import { type LoadProgress, type ProgressMeter, progressMeter } from "./progress_meter.ts";
 import type { HttpSourceOptions } from "./http_source.ts";
+import { linkPacer } from "./link_pacer.ts";
 import { openRemoteContainer, type RemoteContainer } from "./remote_container.ts";
 
 /** How tensor bytes travel: decoded by the server, or as container chunks decoded here. */
@@ -41,7 +51,10 @@ export interface LoadOptions {
   readonly onProgress?: (p: LoadProgress) => void;
   /** Aborts the load; the iterator then throws the signal's reason. */
   readonly signal?: AbortSignal;
-  /** `auto` (the default) uses `compressed` when the server offers the container. */
+  /**
+   * `auto` (the default) uses `compressed` when the server offers the container and the link,
+   * as measured while the container opens, is slower than {@link AUTO_DECODED_FROM}.
+   */
   readonly transport?: Transport | "auto";
   /** The `fetch` to use; the global one by default. */
   readonly fetch?: Fetch;
@@ -51,6 +64,13 @@ export interface LoadOptions {
   readonly executor?: BlockExecutor;
   /** How the container is read over HTTP (span sizes, what the open fetches); for tuning. */
   readonly http?: Omit<HttpSourceOptions, "signal" | "onBytes">;
+  /**
+   * Load this variant of the model: each tensor dequantised to its dtype (a tensor the variant
+   * keeps exact, as it is), checked against the variant's digests. The compressed transport
+   * plans and fetches only the chunks the variant reads. A revision `main@int8` in the URL names
+   * one too.
+   */
+  readonly variant?: string;
 }
 
 /** One verified tensor. */
@@ -84,7 +104,7 @@ export function loadModel(
   url: string | URL,
   options: LoadOptions = {},
 ): AsyncGenerator<LoadedTensor> {
-  const ref = parseModelUrl(url);
+  const ref = withVariant(parseModelUrl(url), options.variant);
   const concurrency = options.concurrency ?? 4;
   if (!(Number.isInteger(concurrency) && concurrency >= 1)) {
     throw new RangeError(`concurrency must be an integer >= 1: received ${concurrency}`);
@@ -118,7 +138,7 @@ async function* load(
     );
     const tensors = source.transport === "decoded"
       ? decodedTensors(fetchFn, ref, manifestOrder, meter, concurrency, signal)
-      : compressedTensors(source.containers, order, meter, options, signal);
+      : compressedTensors(source.containers, order, meter, options, signal, variantName(ref));
     let next = 0;
     if (order.length > 0) meter.layer(order[0].layer);
     for await (const bytes of tensors) {
@@ -158,11 +178,17 @@ function decodedTensors(
   );
 }
 
+/** The variant `ref`'s revision names, or null. */
+function variantName(ref: ModelRef): string | null {
+  return revisionVariant(ref.revision)?.variant ?? null;
+}
+
 /**
  * The compressed transport: the tensors of `order` planned as one body per container (each tensor
- * in blocks of its own), assembled from container spans, each tensor checked against its SHA-256.
- * Tensors of a sharded repo come from their file's container, in the manifest's load order; a run
- * of tensors of one file is one body, so spans keep coalescing within a shard.
+ * in blocks of its own; under `variant`, its variant pieces, so only the variant's chunks are
+ * fetched), assembled from container spans, each tensor checked against its SHA-256 (the
+ * variant's). Tensors of a sharded repo come from their file's container, in the manifest's load
+ * order; a run of tensors of one file is one body, so spans keep coalescing within a shard.
  */
 async function* compressedTensors(
   containers: ReadonlyMap<string, RemoteContainer>,
@@ -170,6 +196,7 @@ async function* compressedTensors(
   meter: ProgressMeter,
   options: LoadOptions,
   signal: AbortSignal,
+  variant: string | null,
 ): AsyncGenerator<Uint8Array> {
   for (let at = 0; at < order.length;) {
     const file = order[at].file ?? "";
@@ -184,14 +211,19 @@ async function* compressedTensors(
       }
       return e;
     });
-    const blocks = planBlocks(entries.map(tensorPiece), { pieceAligned: true });
+    if (variant !== null) variantEntry(c, variant);
+    const encodings = entries.map((t) => variant === null ? null : lossyEncodingOf(t, variant));
+    const pieces = entries.map((t, i) => variantTensorPiece(t, encodings[i]));
+    const blocks = planBlocks(pieces, { pieceAligned: true });
     const parts = assemble(c, blocks, {
       executor: options.executor,
       signal,
       onStoredBytes: (n) => meter.add(0, n),
     });
     try {
-      for (const t of entries) yield await gather(c, t, parts, meter);
+      for (const [i, t] of entries.entries()) {
+        yield await gather(c, t, encodings[i]?.sha256 ?? t.sha256, parts, meter);
+      }
     } finally {
       await parts.return(undefined);
     }
@@ -199,10 +231,11 @@ async function* compressedTensors(
   }
 }
 
-/** The bytes of tensor `t` from the next blocks of `parts`, checked against its SHA-256. */
+/** The bytes of tensor `t` from the next blocks of `parts`, checked against `sha256`. */
 async function gather(
   c: RemoteContainer,
   t: TensorEntry,
+  sha256: string,
   parts: AsyncGenerator<Uint8Array>,
   meter: ProgressMeter,
 ): Promise<Uint8Array> {
@@ -224,10 +257,10 @@ async function gather(
     const h = c.backends.sha256();
     h.update(bytes);
     const digest = h.hex();
-    if (digest !== t.sha256) {
+    if (digest !== sha256) {
       throw new ContainerError(
         "digest_mismatch",
-        `tensor "${t.name}": decoded bytes hash to ${digest}, the index says ${t.sha256}`,
+        `tensor "${t.name}": decoded bytes hash to ${digest}, the index says ${sha256}`,
       );
     }
     return bytes;
@@ -277,11 +310,21 @@ export interface SourceFile {
 }
 
 /**
+ * Link bandwidth (bytes per second) from which `auto` takes the decoded transport: 50 MB/s, 400
+ * Mbit/s. On a faster link the server's decode, warm and next to the file, is the bottleneck of
+ * both transports, and decoding here as well only adds a client's start-up and CPU (bench:transfer
+ * on loopback: decoded 1.16 s against compressed 1.65 s for human-fp32.bf16); on a slower one
+ * the bytes are the bottleneck, and the container's ratio (1.2-1.5) is the speed-up.
+ */
+export const AUTO_DECODED_FROM = 50e6;
+
+/**
  * Opens the source of `ref`'s tensors. The compressed transport needs only the container (at the
  * conventional URL `…/container?revision=`): its index lists every tensor, its digest and the load
  * order, so nothing else is fetched before the first layer's bytes are asked for. The decoded
  * transport fetches the manifest. With `auto`, a server that offers no container gets the decoded
- * transport.
+ * transport, and so does a link that the container's opening (its first and last kilobytes, two
+ * requests) measured at {@link AUTO_DECODED_FROM} or more.
  */
 export async function openSource(
   fetchFn: Fetch,
@@ -298,17 +341,25 @@ export async function openSource(
     manifest: await fetchManifest(fetchFn, ref, signal),
   });
   if (wanted === "decoded") return await decoded();
+  // One pacer for every container of the model, so that the link is measured once.
+  const pacer = options.http?.pacer ?? linkPacer();
   const open = (url: string) =>
     openRemoteContainer(fetchFn, url, {
       ...options.http,
+      pacer,
       signal,
       backends: options.backends ?? portableBackends,
     });
+  const fastLink = () => wanted === "auto" && pacer.estimates().bandwidth >= AUTO_DECODED_FROM;
   const one = options.file === undefined
     ? apiUrl(ref, "/container")
     : `${apiUrl(ref, "/container")}&${new URLSearchParams({ file: options.file })}`;
   try {
     const container = await open(one);
+    if (fastLink()) {
+      container.source.close();
+      return await decoded();
+    }
     return { transport: "compressed", containers: new Map([["", container]]) };
   } catch (e) {
     if (!(e instanceof ClientError && e.kind === "http")) throw e;
@@ -320,6 +371,10 @@ export async function openSource(
       const opened = await Promise.all(
         files.map(async (f) => [f.path, await open(new URL(f.container!.url, base).href)] as const),
       );
+      if (fastLink()) {
+        for (const [, c] of opened) c.source.close();
+        return { transport: "decoded", manifest };
+      }
       return { transport: "compressed", containers: new Map(opened), manifest };
     }
     if (wanted === "auto") return { transport: "decoded", manifest };
@@ -328,8 +383,9 @@ export async function openSource(
 }
 
 /**
- * The original file `source` describes, for the model `ref` names: the revision's only
- * safetensors file, or the one at path `file`.
+ * The file `source` describes, for the model `ref` names: the revision's only safetensors file, or
+ * the one at path `file`; at a variant revision (`main@int8`) the variant's file (its digest from
+ * the manifest or the container's index).
  */
 export function sourceFile(ref: ModelRef, source: TensorSource, file?: string): SourceFile {
   if (source.transport === "decoded") {
@@ -351,8 +407,9 @@ export function sourceFile(ref: ModelRef, source: TensorSource, file?: string): 
         "name one, or pull them all into a folder",
     );
   }
-  const s = c.index.source;
-  return { id: ref.id, revision: ref.revision, sha256: s.sha256, size: s.size };
+  const s = c.index.source, variant = variantName(ref);
+  const sha256 = variant === null ? s.sha256 : variantEntry(c, variant).sha256;
+  return { id: ref.id, revision: ref.revision, sha256, size: s.size };
 }
 
 /** Tensors of a container in load order: layer by layer, each layer's tensors in file order. */

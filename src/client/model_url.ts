@@ -99,3 +99,36 @@ export function resolveUrl(ref: ModelRef, file = "model.safetensors"): string {
     encodeURIComponent(ref.revision)
   }/${file.split("/").map(encodeURIComponent).join("/")}`;
 }
+
+/**
+ * The variant a revision names (`main@int8` names `int8` of `main`), or null; variant names hold
+ * neither `@` nor `/`, and branch names no `@`.
+ *
+ * @example
+ * ```ts
+ * import { revisionVariant } from "./model_url.ts";
+ * console.assert(revisionVariant("main@int8")?.variant === "int8");
+ * ```
+ */
+export function revisionVariant(revision: string): { stored: string; variant: string } | null {
+  const at = revision.lastIndexOf("@");
+  if (at < 0) return null;
+  return { stored: revision.slice(0, at), variant: revision.slice(at + 1) };
+}
+
+/**
+ * `ref` at the variant revision of `variant` (`main` becomes `main@int8`); `ref` itself when
+ * `variant` is null. A revision that already names another variant is a `bad_url` error.
+ */
+export function withVariant(ref: ModelRef, variant: string | null | undefined): ModelRef {
+  const named = revisionVariant(ref.revision);
+  if (!variant) return ref;
+  if (named) {
+    if (named.variant === variant) return ref;
+    throw new ClientError(
+      "bad_url",
+      `revision ${ref.revision} names variant ${named.variant}, not ${variant}`,
+    );
+  }
+  return { ...ref, revision: `${ref.revision}@${variant}` };
+}

@@ -1,6 +1,7 @@
 /**
  * Backends for browsers with the WebAssembly kernels: the batch decoder and SHA-256 from
- * `native/wasm/tsr_kernel.wasm`, Zstandard from fzstd. Browser-safe.
+ * `native/wasm/tsr_kernel.wasm`, Zstandard from the portable (WebAssembly libzstd) decoder.
+ * Browser-safe.
  * @module
  */
 import type { Backends } from "../container/backends.ts";
@@ -20,9 +21,10 @@ import { instantiateWasmKernel } from "./kernel.ts";
 export async function wasmBackends(wasm: BufferSource): Promise<Backends> {
   const lib = await instantiateWasmKernel(wasm);
   return {
-    name: "wasm kernel, fzstd",
+    name: "wasm kernel, zstd wasm",
     sha256: lib.sha256,
     zstd: portableBackends.zstd,
     kernel: lib.batch,
+    ready: portableBackends.ready,
   };
 }

@@ -261,9 +261,13 @@ export async function* assemble(
   }
 }
 
-/** The stored byte runs a block reads: its chunks in container order, merged across small gaps. */
+/**
+ * The stored byte runs a block reads: its chunks and its variant bands' chunks in container order,
+ * merged across small gaps.
+ */
 export function blockRuns(block: Block, gapBytes: number): { start: number; end: number }[] {
-  const jobs = block.jobs;
+  let jobs: readonly { readonly offset: number; readonly storedLength: number }[] = block.jobs;
+  if (block.variants) jobs = [...jobs, ...block.variants.flatMap((v) => v.chunks)];
   if (jobs.length === 0) return [];
   let sorted = true;
   for (let k = 1; k < jobs.length && sorted; k++) sorted = jobs[k].offset >= jobs[k - 1].offset;

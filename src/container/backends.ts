@@ -71,6 +71,11 @@ export interface Backends {
   readonly zstd: ZstdDecompress;
   /** Batch chunk decoder; absent, chunks decode with the TypeScript codec. */
   readonly kernel?: BatchKernel;
+  /**
+   * Loads what the services need before their first use (the portable Zstandard decoder's
+   * WebAssembly); openContainer awaits it, so a container's reads never find it missing.
+   */
+  readonly ready?: () => Promise<void>;
 }
 
 /** SHA-256 of `bytes` as lower-case hex, with `backends`. */

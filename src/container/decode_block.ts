@@ -1,15 +1,21 @@
 /**
  * Executes one block of a plan: literal bytes into place, every chunk decoded (the batch kernel
- * first, the TypeScript codec for whatever it leaves) and verified, tiles copied into rows. The
- * same function runs on the calling thread and in decode workers. Browser-safe.
+ * first, the TypeScript codec for whatever it leaves) and verified, tiles copied into rows; every
+ * variant chunk decoded once (its sections through the same kernel) and each variant band
+ * dequantised into place. The same function runs on the calling thread and in decode workers.
+ * Browser-safe.
  * @module
  */
 import { decodeChunk, scratchBytes } from "../../codec/chunk_decode.ts";
+import { dtypeWidth } from "../../codec/dtype.ts";
 import { CodecError } from "../../codec/errors.ts";
+import { decodeVariantChunk } from "../../codec/variants/chunk_decode.ts";
+import { dequantiseRegion } from "../../codec/variants/dequantise.ts";
+import type { SectionDecoder } from "../../codec/variants/sections_decode.ts";
 import { xxh32 } from "../../codec/xxh32.ts";
 import { type Backends, KERNEL_FAILED, type KernelPiece } from "./backends.ts";
 import { chunkFailure } from "./errors.ts";
-import type { Block, ChunkJob, RowCopy } from "./plan.ts";
+import type { Block, ChunkJob, RowCopy, VariantJob } from "./plan.ts";
 
 /** Stored container bytes `[start, start + bytes.length)`, holding whole chunks of a block. */
 export interface StoredRun {
@@ -19,7 +25,7 @@ export interface StoredRun {
   readonly bytes: Uint8Array;
 }
 
-/** Buffers one thread reuses across blocks for the TypeScript decoder. */
+/** Buffers one thread reuses across blocks. */
 export interface DecodeScratch {
   /** Planes of a chunk. */
   planes: Uint8Array;
@@ -27,11 +33,21 @@ export interface DecodeScratch {
   slots: Int32Array;
   /** rANS words. */
   words: Uint16Array;
+  /** The payloads of a block's variant chunks, back to back. */
+  payloads: Uint8Array;
+  /** A variant band dequantised whole, when only part of it is output. */
+  band: Uint8Array;
 }
 
 /** Fresh, empty scratch; it grows to the chunks decoded. */
 export function decodeScratch(): DecodeScratch {
-  return { planes: new Uint8Array(0), slots: new Int32Array(4096), words: new Uint16Array(0) };
+  return {
+    planes: new Uint8Array(0),
+    slots: new Int32Array(4096),
+    words: new Uint16Array(0),
+    payloads: new Uint8Array(0),
+    band: new Uint8Array(0),
+  };
 }
 
 /**
@@ -54,6 +70,7 @@ export function decodeBlock(
   scratch: DecodeScratch,
 ): void {
   for (const l of block.literals) buffer.set(l.bytes, l.at);
+  if (block.variants) decodeVariants(block, runs, buffer, backends, scratch);
   const jobs = block.jobs, n = jobs.length;
   if (n === 0) return;
   // Which run holds each job: runs and jobs are both in container order, mostly.
@@ -130,7 +147,125 @@ function hex8(v: number): string {
   return v.toString(16).padStart(8, "0");
 }
 
-function inRun(run: StoredRun | undefined, j: ChunkJob): boolean {
+/**
+ * Sections are ordinary chunks with their own XXH32: the backends' batch kernel decodes them
+ * first, and returns false for what it leaves to the TypeScript codec (which then reports any
+ * failure, so that every error comes from one place).
+ */
+export function kernelSection(backends: Backends): SectionDecoder | undefined {
+  const kernel = backends.kernel;
+  if (!kernel) return undefined;
+  return (stored, layout, rawXxh32, out) =>
+    out.length > 0 &&
+    kernel(stored, 0, [{
+        offset: 0,
+        storedLength: stored.length,
+        rawLength: out.length,
+        rawXxh32,
+        layout,
+        at: 0,
+      }], out)[0] === 0;
+}
+
+/**
+ * The variant bands of `block`: each distinct chunk decoded once into the scratch payloads and
+ * checked, then each band dequantised from them, straight into the output when all of it is
+ * output, else whole into scratch and its window copied.
+ */
+function decodeVariants(
+  block: Block,
+  runs: readonly StoredRun[],
+  buffer: Uint8Array,
+  backends: Backends,
+  scratch: DecodeScratch,
+): void {
+  const bands = block.variants!;
+  // Each distinct chunk's place in the payload scratch, by container offset.
+  const at = new Map<number, number>();
+  let total = 0;
+  for (const v of bands) {
+    for (const ch of v.chunks) {
+      if (!at.has(ch.offset)) at.set(ch.offset, total), total += ch.rawLength;
+    }
+  }
+  if (scratch.payloads.length < total) scratch.payloads = new Uint8Array(total);
+  const decodeSection = kernelSection(backends);
+  const sections = new Map<number, Uint8Array[]>();
+  for (const v of bands) {
+    const mine = new Map<number, readonly Uint8Array[]>();
+    for (const ch of v.chunks) {
+      let parts = sections.get(ch.offset);
+      if (!parts) {
+        const run = runs.find((r) => inRun(r, ch));
+        if (!run) {
+          throw new RangeError(`no stored run holds variant chunk ${ch.index} of "${v.tensor}"`);
+        }
+        const from = ch.offset - run.start, to = at.get(ch.offset)!;
+        try {
+          parts = decodeVariantChunk(
+            v.layout,
+            v.dtype,
+            ch.index,
+            ch,
+            run.bytes.subarray(from, from + ch.storedLength),
+            {
+              decodeSection,
+              zstdDecompress: backends.zstd,
+              out: scratch.payloads.subarray(to, to + ch.rawLength),
+              verifyStored: block.verifyStored,
+            },
+          );
+        } catch (e) {
+          throw chunkFailure(v.tensor, ch.index, ch.offset, e);
+        }
+        sections.set(ch.offset, parts);
+      }
+      mine.set(ch.index, parts);
+    }
+    dequantiseBand(v, mine, buffer, scratch);
+  }
+}
+
+/**
+ * Dequantises band `v` from its chunks' sections and writes its window into `buffer`; a band
+ * without a rectangle is its chunk's payload, copied as it is.
+ */
+function dequantiseBand(
+  v: VariantJob,
+  sections: ReadonlyMap<number, readonly Uint8Array[]>,
+  buffer: Uint8Array,
+  scratch: DecodeScratch,
+): void {
+  const r = v.rect;
+  if (!r) {
+    const parts = sections.get(v.chunks[0].index)!;
+    // The sections are views of one payload, back to back.
+    const first = parts[0],
+      payload = new Uint8Array(
+        first.buffer,
+        first.byteOffset,
+        v.chunks[0].rawLength,
+      );
+    buffer.set(payload.subarray(v.skip, v.skip + v.length), v.at);
+    return;
+  }
+  const bytes = (r.r1 - r.r0) * (r.c1 - r.c0) * dtypeWidth(v.dtype);
+  const whole = v.skip === 0 && v.length === bytes;
+  if (!whole && scratch.band.length < bytes) scratch.band = new Uint8Array(bytes);
+  const out = whole ? buffer.subarray(v.at, v.at + bytes) : scratch.band.subarray(0, bytes);
+  try {
+    dequantiseRegion(v.layout, v.dtype, v.shape, r, (i) => sections.get(i)!, out);
+  } catch (e) {
+    // A ternary code the format does not define is found only while dequantising.
+    throw chunkFailure(v.tensor, v.chunks[0]?.index ?? 0, v.chunks[0]?.offset ?? 0, e);
+  }
+  if (!whole) buffer.set(out.subarray(v.skip, v.skip + v.length), v.at);
+}
+
+function inRun(
+  run: StoredRun | undefined,
+  j: { readonly offset: number; readonly storedLength: number },
+): boolean {
   return run !== undefined && j.offset >= run.start &&
     j.offset + j.storedLength <= run.start + run.bytes.length;
 }

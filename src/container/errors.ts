@@ -20,12 +20,16 @@ export type ContainerErrorKind =
   | "chunk_corrupt"
   /** Decoded bytes do not hash to the SHA-256 the index records for the tensor or the file. */
   | "digest_mismatch"
+  /** The index disagrees with the stored original header (tensor names, dtypes, shapes, offsets). */
+  | "header_mismatch"
   /** No tensor of that name. */
   | "tensor_not_found"
   /** A row or column slice outside the tensor, or malformed. */
   | "bad_slice"
   /** The original bytes of a tensor, or the original file, asked of a variant-only container. */
-  | "variant_only";
+  | "variant_only"
+  /** A variant the container does not hold. */
+  | "variant_not_found";
 
 /** A container failure; callers match on `kind`. */
 export class ContainerError extends Error {

@@ -20,8 +20,20 @@ import { gridSize, type TileGeometry, tileRect } from "../../codec/tiles.ts";
 import { ContainerError } from "./errors.ts";
 import { repeatedMemberName } from "./duplicate_keys.ts";
 import { MAX_HEADER_LENGTH } from "../safetensors/limits.ts";
-import { HEAD_BYTES, MAX_ALIGNMENT, MAX_CHUNK_RAW, READ_VERSIONS } from "./format.ts";
-import { checkVariantMembers, DEFINED_VARIANT_KINDS, validateVariants } from "./variant_index.ts";
+import {
+  HEAD_BYTES,
+  MAX_ALIGNMENT,
+  MAX_CHUNK_RAW,
+  MIN_ALIGNMENT,
+  MIN_ALIGNMENT_V2,
+  READ_VERSIONS,
+} from "./format.ts";
+import {
+  checkVariantMembers,
+  DEFINED_VARIANT_KINDS,
+  validateVariants,
+  type VariantListEntry,
+} from "./variant_index.ts";
 
 /** One chunk: stored offset, stored length, raw length, XXH32 of stored bytes, XXH32 of raw bytes. */
 export type ChunkRecord = [number, number, number, number, number];
@@ -130,7 +142,7 @@ export interface Index {
   /** Every tensor, in data-section order. */
   readonly tensors: TensorEntry[];
   /** Version 3: the variants the container holds (docs/FORMAT.md, "Variants"); absent means none. */
-  readonly variants?: { readonly name: string; readonly deriveMs: number }[];
+  readonly variants?: VariantListEntry[];
 }
 
 const TENSOR_KEYS = new Set(["name", "dtype", "shape", "offsets", "layer", "sha256", "encodings"]);
@@ -246,7 +258,7 @@ const INDEX_KEYS = new Set([
 ]);
 const SOURCE_KEYS = new Set(["size", "sha256", "header"]);
 const HEADER_KEYS = new Set(["offset", "storedLength", "length", "codec", "sha256"]);
-const VARIANT_ENTRY_KEYS = new Set(["name", "deriveMs"]);
+const VARIANT_ENTRY_KEYS = new Set(["name", "deriveMs", "decodeMs", "sha256"]);
 
 /** Checks the index's members as FORMAT.md "Index" lists them; the tensors by parseTensor. */
 function parseTop(v: unknown): Index {
@@ -263,8 +275,8 @@ function parseTop(v: unknown): Index {
     bad("version", `expected ${READ_VERSIONS}`);
   }
   const a = x.alignment;
-  if (!Number.isInteger(a) || (a as number) < 64 || (a as number) > MAX_ALIGNMENT) {
-    bad("alignment", `expected an integer from 64 to ${MAX_ALIGNMENT}`);
+  if (!Number.isInteger(a) || (a as number) < MIN_ALIGNMENT || (a as number) > MAX_ALIGNMENT) {
+    bad("alignment", `expected an integer from ${MIN_ALIGNMENT} to ${MAX_ALIGNMENT}`);
   }
   if (!Number.isSafeInteger(x.chunkBytes) || (x.chunkBytes as number) <= 0) {
     bad("chunkBytes", "expected a positive integer");
@@ -305,8 +317,15 @@ function parseTop(v: unknown): Index {
     (x.variants as unknown[]).forEach((e, i) => {
       if (
         !isRecord(e) || !hasExactly(e, VARIANT_ENTRY_KEYS) || typeof e.name !== "string" ||
-        !isUint(e.deriveMs)
-      ) bad(`variants.${i}`, "expected {name: string, deriveMs: integer >= 0}");
+        !isUint(e.deriveMs) || typeof e.decodeMs !== "number" || !Number.isFinite(e.decodeMs) ||
+        e.decodeMs < 0 || !isHex256(e.sha256)
+      ) {
+        bad(
+          `variants.${i}`,
+          "expected {name: string, deriveMs: integer >= 0, decodeMs: number >= 0, " +
+            "sha256: 64 hex digits}",
+        );
+      }
     });
   }
   return { ...x, tensors: (x.tensors as unknown[]).map(parseTensor) } as unknown as Index;
@@ -339,10 +358,19 @@ function fail(message: string): never {
   throw new ContainerError("index_invalid", message);
 }
 
-/** Checks what the schema cannot: sizes, contiguity, chunk bounds, alignment and tile counts. */
+/**
+ * Checks what the schema cannot: sizes, contiguity, chunk bounds, order and alignment, and tile
+ * counts.
+ */
 export function validateIndex(index: Index, fileSize: number): void {
   const { source, alignment } = index;
   if ((alignment & (alignment - 1)) !== 0) fail(`alignment ${alignment} is not a power of two`);
+  // Version 3 allows any power of two from 1 (FORMAT.md "Cross-field rules", rule 1).
+  if (index.version < 3 && alignment < MIN_ALIGNMENT_V2) {
+    fail(
+      `alignment ${alignment} is below ${MIN_ALIGNMENT_V2}, the least of version ${index.version}`,
+    );
+  }
   const header = source.header;
   if (header.length > MAX_HEADER_LENGTH) {
     fail(`original header of ${header.length} bytes exceeds ${MAX_HEADER_LENGTH}`);
@@ -353,7 +381,8 @@ export function validateIndex(index: Index, fileSize: number): void {
   if (header.codec === 0 && header.storedLength !== header.length) {
     fail(`plain original header stores ${header.storedLength} bytes for ${header.length}`);
   }
-  let expectedBegin = 0;
+  let expectedBegin = 0, chunksEnd = 0;
+  const headerEnd = header.offset + header.storedLength;
   const names = new Set<string>();
   for (const t of index.tensors) {
     if (names.has(t.name)) fail(`tensor "${t.name}" appears twice`);
@@ -408,6 +437,18 @@ export function validateIndex(index: Index, fileSize: number): void {
           `tensor "${t.name}" chunk ${i}: ${offset}+${stored} is misaligned or past the file end`,
         );
       }
+      // Rule 12: a record swapped or copied in the index keeps its checksums, so only its place
+      // in the file shows that it is not the tile it claims to be.
+      if (offset < chunksEnd) {
+        fail(
+          `tensor "${t.name}" chunk ${i}: offset ${offset} is before ${chunksEnd}, the end of ` +
+            "the previous chunk; chunks lie in index order without overlapping",
+        );
+      }
+      if (header.storedLength > 0 && offset < headerEnd && offset + stored > header.offset) {
+        fail(`tensor "${t.name}" chunk ${i}: ${offset}+${stored} overlaps the stored header`);
+      }
+      chunksEnd = offset + stored;
     }
   }
   if (8 + header.length + expectedBegin !== source.size) {

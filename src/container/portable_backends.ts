@@ -1,16 +1,15 @@
 /**
- * Backends that run anywhere: SHA-256 and Zstandard in plain TypeScript (fzstd), no kernel. Kept
- * apart from the interface so that a process with native or WebAssembly backends need not load
- * fzstd (20 ms of start-up). Browser-safe.
+ * Backends that run anywhere: SHA-256 in TypeScript and Zstandard in WebAssembly (libzstd's
+ * decoder, loaded on first use), no kernel. Browser-safe.
  * @module
  */
-import { portableZstdDecompress } from "../../codec/zstd_decode.ts";
+import { loadPortableZstd, portableZstdDecompress } from "../../codec/zstd_decode.ts";
 import { portableSha256 } from "../hash/sha256_portable.ts";
 import type { Backends } from "./backends.ts";
 
 /**
- * Backends that run anywhere: TypeScript SHA-256 (about 125 MB/s) and Zstandard (fzstd), no
- * kernel.
+ * Backends that run anywhere: TypeScript SHA-256 (about 125 MB/s) and Zstandard (libzstd
+ * in WebAssembly, loaded by openContainer through `ready`), no kernel.
  *
  * @example
  * ```ts
@@ -23,4 +22,5 @@ export const portableBackends: Backends = {
   name: "portable",
   sha256: portableSha256,
   zstd: portableZstdDecompress,
+  ready: loadPortableZstd,
 };

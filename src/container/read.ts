@@ -3,19 +3,22 @@
  * the original header, or the whole original file. Browser-safe.
  * @module
  */
-import type { Rect, TileGeometry } from "../../codec/tiles.ts";
+import { dtypeWidth } from "../../codec/dtype.ts";
+import { matrixShape, type Rect } from "../../codec/tiles.ts";
+import type { LossyEncoding } from "../../codec/variants/encoding.ts";
 import { assemble, type AssembleOptions } from "./assemble.ts";
 import { sha256Hex } from "./backends.ts";
 import { ContainerError } from "./errors.ts";
-import { geometryOf, type TensorEntry } from "./index_schema.ts";
-import { type Container, inflateMeta } from "./open.ts";
+import type { TensorEntry } from "./index_schema.ts";
+import type { Container } from "./open.ts";
 import {
   type Block,
+  blockChunks,
   type Piece,
   planBlocks,
   type PlanOptions,
   rectPiece,
-  tensorPiece,
+  variantTensorPiece,
 } from "./plan.ts";
 
 /** Counters a caller can pass in to see how much work a read did. */
@@ -30,6 +33,8 @@ export interface ReadStats {
 export interface ReadOptions extends AssembleOptions, PlanOptions {
   /** Accumulates the work done. */
   readonly stats?: ReadStats;
+  /** Read this lossy encoding of the tensor, dequantised, instead of its lossless bytes. */
+  readonly variant?: LossyEncoding | null;
 }
 
 /** The tensor called `name`, or a `tensor_not_found` error. */
@@ -41,23 +46,26 @@ export function tensorOf(c: Container, name: string): TensorEntry {
 
 /** The whole-matrix rectangle of `t`. */
 export function fullRect(t: TensorEntry): Rect {
-  const g = geometryOf(t);
-  return { r0: 0, r1: g.rows, c0: 0, c1: g.cols };
+  const [rows, cols] = matrixShape(t.shape);
+  return { r0: 0, r1: rows, c0: 0, c1: cols };
 }
 
-/** The geometry of `t`, once `rect` is known to lie inside it; else a `bad_slice` error. */
-export function checkRect(t: TensorEntry, rect: Rect): TileGeometry {
-  const g = geometryOf(t);
+/** `t`'s matrix and element width, once `rect` is known to lie inside it; else `bad_slice`. */
+export function checkRect(
+  t: TensorEntry,
+  rect: Rect,
+): { rows: number; cols: number; width: number } {
+  const [rows, cols] = matrixShape(t.shape);
   const ok = [rect.r0, rect.r1, rect.c0, rect.c1].every(Number.isSafeInteger) &&
     rect.r0 >= 0 && rect.c0 >= 0 && rect.r0 <= rect.r1 && rect.c0 <= rect.c1 &&
-    rect.r1 <= g.rows && rect.c1 <= g.cols;
+    rect.r1 <= rows && rect.c1 <= cols;
   if (!ok) {
     throw new ContainerError(
       "bad_slice",
-      `region rows ${rect.r0}:${rect.r1}, cols ${rect.c0}:${rect.c1} is not within ${g.rows}x${g.cols}`,
+      `region rows ${rect.r0}:${rect.r1}, cols ${rect.c0}:${rect.c1} is not within ${rows}x${cols}`,
     );
   }
-  return g;
+  return { rows, cols, width: dtypeWidth(t.dtype) };
 }
 
 /** The blocks of `pieces`, counting their work into `stats`. */
@@ -67,7 +75,7 @@ export function* countedBlocks(
 ): Generator<Block> {
   for (const b of planBlocks(pieces, options)) {
     if (options.stats) {
-      options.stats.chunks += b.jobs.length;
+      options.stats.chunks += blockChunks(b);
       options.stats.decodedBytes += b.rawBytes;
     }
     yield b;
@@ -75,8 +83,9 @@ export function* countedBlocks(
 }
 
 /**
- * Streams `rect` of tensor `t` as row-major bytes, decoding only the chunks that intersect it.
- * Every yielded piece is fresh unless `options.recycle` is set.
+ * Streams `rect` of tensor `t` as row-major bytes (of `options.variant`, dequantised, when set),
+ * decoding only the chunks that intersect it. Every yielded piece is fresh unless
+ * `options.recycle` is set.
  */
 export function streamRegion(
   c: Container,
@@ -85,10 +94,13 @@ export function streamRegion(
   options: ReadOptions = {},
 ): AsyncGenerator<Uint8Array> {
   checkRect(t, rect);
-  return assemble(c, countedBlocks([rectPiece(t, rect)], options), options);
+  return assemble(c, countedBlocks([rectPiece(t, rect, options.variant)], options), options);
 }
 
-/** Reads `rect` of tensor `t` whole; a whole tensor is also checked against its SHA-256. */
+/**
+ * Reads `rect` of tensor `t` whole (of `options.variant`, dequantised, when set); a whole tensor
+ * is also checked against its SHA-256 (the variant's, for a variant).
+ */
 export async function readRegion(
   c: Container,
   t: TensorEntry,
@@ -103,29 +115,26 @@ export async function readRegion(
     pos += part.length;
   }
   const whole = rect.r0 === 0 && rect.c0 === 0 && rect.r1 === g.rows && rect.c1 === g.cols;
-  if (whole && sha256Hex(c.backends, out) !== t.sha256) {
-    throw new ContainerError("digest_mismatch", `tensor "${t.name}" does not match its SHA-256`);
+  const want = options.variant ? options.variant.sha256 : t.sha256;
+  if (whole && sha256Hex(c.backends, out) !== want) {
+    const what = options.variant ? ` under variant "${options.variant.name}"` : "";
+    throw new ContainerError(
+      "digest_mismatch",
+      `tensor "${t.name}"${what} does not match its SHA-256`,
+    );
   }
   return out;
 }
 
-/** Reads the verbatim original header bytes and checks their SHA-256. */
-export async function readOriginalHeader(c: Container): Promise<Uint8Array> {
-  const h = c.index.source.header;
-  const bytes = inflateMeta(
-    c.backends,
-    await c.source.readAt(h.offset, h.storedLength),
-    h.codec,
-    h.length,
-    "original header",
+/**
+ * The verbatim original header bytes, read and checked when the container was opened; rejects
+ * with the reason when the stored header is damaged.
+ */
+export function readOriginalHeader(c: Container): Promise<Uint8Array> {
+  if (c.originalHeader) return Promise.resolve(c.originalHeader);
+  return Promise.reject(
+    c.headerError ?? new ContainerError("digest_mismatch", "the original header was not read"),
   );
-  if (sha256Hex(c.backends, bytes) !== h.sha256) {
-    throw new ContainerError(
-      "digest_mismatch",
-      "stored original header does not match its SHA-256",
-    );
-  }
-  return bytes;
 }
 
 /** The 8-byte little-endian header length that starts a safetensors file. */
@@ -137,13 +146,19 @@ export function lengthPrefix(headerLength: number): Uint8Array {
 
 /**
  * The original file as a body: the length prefix and `header` (the verbatim original header),
- * then every tensor in index order, which is the data-section order.
+ * then every tensor in index order, which is the data-section order. With `variant` (the lossy
+ * encoding of each tensor, or null for one the variant keeps exact), a variant's file.
  */
-export function originalPieces(c: Container, header: Uint8Array): Piece[] {
+export function originalPieces(
+  c: Container,
+  header: Uint8Array,
+  variant?: (t: TensorEntry) => LossyEncoding | null,
+): Piece[] {
   const head = new Uint8Array(8 + header.length);
   head.set(lengthPrefix(header.length));
   head.set(header, 8);
-  return [{ kind: "bytes", bytes: head }, ...c.index.tensors.map(tensorPiece)];
+  const tensors = c.index.tensors.map((t) => variantTensorPiece(t, variant?.(t) ?? null));
+  return [{ kind: "bytes", bytes: head }, ...tensors];
 }
 
 /**

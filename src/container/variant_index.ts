@@ -35,11 +35,29 @@ export interface VariantListEntry {
   readonly name: string;
   /** Milliseconds spent deriving it; 0 if not recorded. */
   readonly deriveMs: number;
+  /** Milliseconds the writer's reader took to decode its lossy tensors once; 0 if not recorded. */
+  readonly decodeMs: number;
+  /**
+   * SHA-256 (lower-case hex) of the variant's file: the original file with every tensor as the
+   * variant serves it (dequantised, or exact).
+   */
+  readonly sha256: string;
 }
 
 type Bad = (field: string, what: string) => never;
 
-const COMMON = ["kind", "name", "reason", "view", "params", "tile", "chunks", "error"];
+const COMMON = [
+  "kind",
+  "name",
+  "reason",
+  "view",
+  "params",
+  "tile",
+  "chunks",
+  "error",
+  "sha256",
+];
+const HEX256 = /^[0-9a-f]{64}$/;
 const PARAMS: Record<string, string[]> = {
   int8: ["scheme", "group", "scale"],
   cast: ["dtype"],
@@ -77,6 +95,9 @@ export function checkVariantMembers(e: Record<string, unknown>, at: string, bad:
   if (!exactly(e, COMMON)) bad(at, `expected exactly ${COMMON}`);
   if (typeof e.name !== "string") bad(`${at}.name`, "expected a string");
   if (typeof e.reason !== "string") bad(`${at}.reason`, "expected a string");
+  if (typeof e.sha256 !== "string" || !HEX256.test(e.sha256)) {
+    bad(`${at}.sha256`, "expected 64 lower-case hex digits");
+  }
   if (!isPair(e.view, 0)) bad(`${at}.view`, "expected [rows, cols]");
   if (!isPair(e.tile, 1)) bad(`${at}.tile`, "expected [tileRows, tileCols], both > 0");
   const chunks = e.chunks;
@@ -224,4 +245,20 @@ function checkLossy(
       }
     }
   }
+}
+
+/**
+ * The lossy encoding of tensor `t` in variant `name`, or null when the variant serves `t` exact
+ * (an `exact` encoding, or none of that name).
+ *
+ * @example
+ * ```ts ignore
+ * lossyEncodingOf(t, "int8")?.params; // { scheme: "symmetric", group: 4096, scale: "F16" }
+ * ```
+ */
+export function lossyEncodingOf(t: TensorEntry, name: string): LossyEncoding | null {
+  for (const e of t.encodings) {
+    if ((e as { name?: string }).name === name && isLossy(e)) return e as unknown as LossyEncoding;
+  }
+  return null;
 }

@@ -1,8 +1,11 @@
 /**
  * Full verification of a container: every chunk's stored and decoded checksums, every tensor's
- * SHA-256, the original header and the whole file's SHA-256. A sound container is checked in one
- * pass of the assembler over the whole original file; once a chunk fails, the rest is checked
- * chunk by chunk so that every problem is reported, not only the first. Browser-safe.
+ * SHA-256, the original header and the whole file's SHA-256; then every variant: its chunks, the
+ * SHA-256 of each tensor it stores lossy and of its file. A sound container is checked in one
+ * pass of the assembler over the whole original file, and one over each variant's file; once a
+ * chunk fails, the rest is checked chunk by chunk (tensor by tensor for a variant) so that every
+ * problem is reported, not only the first. A variant-only container has no original file to
+ * rebuild: its lossless tensors are checked one by one. Browser-safe.
  * @module
  */
 import { copyTileRegion, gridSize, type Rect, tileRect } from "../../codec/tiles.ts";
@@ -11,8 +14,9 @@ import type { Hasher } from "./backends.ts";
 import { ContainerError } from "./errors.ts";
 import { geometryOf, losslessOf, type TensorEntry } from "./index_schema.ts";
 import type { Container } from "./open.ts";
-import { planBlocks, rectPiece, tensorPiece } from "./plan.ts";
-import { lengthPrefix, readOriginalHeader } from "./read.ts";
+import { type Piece, planBlocks, rectPiece, tensorPiece, variantTensorPiece } from "./plan.ts";
+import { lengthPrefix, readOriginalHeader, readRegion } from "./read.ts";
+import { lossyEncodingOf, type VariantListEntry } from "./variant_index.ts";
 
 /** One thing wrong with a container. */
 export interface Problem {
@@ -56,72 +60,158 @@ export async function verifyContainer(
   options: VerifyOptions = {},
 ): Promise<VerifyReport> {
   const problems: Problem[] = [];
-  const fileHash: Hasher = c.backends.sha256();
   let header: Uint8Array | undefined;
   try {
     header = await readOriginalHeader(c);
-    fileHash.update(lengthPrefix(header.length));
-    fileHash.update(header);
   } catch (e) {
     if (!(e instanceof ContainerError)) throw e;
     problems.push({ tensor: null, chunk: null, message: e.message });
   }
   const tensors = c.index.tensors;
-  let chunks = 0, bytes = 0, next = 0, fileValid = header !== undefined;
-  for (const t of tensors) chunks += losslessOf(t).chunks.length;
-  // The fast pass: tensors in order, each hashed as its blocks arrive.
+  const hasLossless = (t: TensorEntry) => t.encodings.some((e) => e.kind === "lossless");
+  const lossless = tensors.filter(hasLossless);
+  let chunks = 0, bytes = 0;
+  for (const t of lossless) chunks += losslessOf(t).chunks.length;
+  // The original: its file's digest only when every tensor has its original bytes.
+  const original = await checkBody(
+    c,
+    lossless.map((t) => ({ t, piece: tensorPiece(t), sha256: t.sha256 })),
+    lossless.length === tensors.length ? header : undefined,
+    c.index.source.sha256,
+    problems,
+    options,
+  );
+  bytes += original.bytes;
+  if (original.failedAt >= 0) {
+    // The slow pass: the tensors not yet checked, chunk by chunk, collecting every failure.
+    for (const t of lossless.slice(original.failedAt)) {
+      bytes += await verifyTensorByChunk(c, t, problems, options);
+    }
+  }
+  for (const v of c.index.variants ?? []) {
+    const r = await verifyVariant(c, v, header, problems, options);
+    chunks += r.chunks, bytes += r.bytes;
+  }
+  return { chunks, tensors: tensors.length, bytes, problems };
+}
+
+/** One tensor of a body being checked: its piece and the SHA-256 its bytes must have. */
+interface Checked {
+  readonly t: TensorEntry;
+  readonly piece: Piece;
+  readonly sha256: string;
+}
+
+/**
+ * Streams the tensors of `entries` (each checked against its digest) on one pass of the
+ * assembler, verifying stored checksums too; with `header`, the file they make with it is checked
+ * against `fileSha256`. Returns the bytes checked and, after a chunk failure, the index of the
+ * first entry not checked (-1 when all were).
+ */
+async function checkBody(
+  c: Container,
+  entries: readonly Checked[],
+  header: Uint8Array | undefined,
+  fileSha256: string,
+  problems: Problem[],
+  options: VerifyOptions,
+): Promise<{ bytes: number; failedAt: number }> {
+  const fileHash: Hasher | null = header ? c.backends.sha256() : null;
+  if (header && fileHash) {
+    fileHash.update(lengthPrefix(header.length));
+    fileHash.update(header);
+  }
+  let bytes = 0, next = 0, hash = c.backends.sha256(), left = tensorBytes(entries[0]?.t);
+  const finish = () => {
+    checkTensor(entries[next].t, hash.hex(), entries[next].sha256, problems);
+    next++;
+    hash = c.backends.sha256();
+    left = tensorBytes(entries[next]?.t);
+  };
   try {
-    let hash = c.backends.sha256(), left = tensorBytes(tensors[0]);
-    const blocks = planBlocks(tensors.map(tensorPiece), { verifyStored: true });
-    const finish = () => {
-      checkTensor(tensors[next], hash.hex(), problems);
-      next++;
-      hash = c.backends.sha256();
-      left = tensorBytes(tensors[next]);
-    };
-    while (next < tensors.length && left === 0) finish();
+    const blocks = planBlocks(entries.map((e) => e.piece), { verifyStored: true });
+    while (next < entries.length && left === 0) finish();
     for await (const part of assemble(c, blocks, { ...options, recycle: true })) {
-      fileHash.update(part);
+      fileHash?.update(part);
       for (let at = 0; at < part.length;) {
         const n = Math.min(left, part.length - at);
         hash.update(part.subarray(at, at + n));
         at += n, left -= n;
-        while (next < tensors.length && left === 0) finish();
+        while (next < entries.length && left === 0) finish();
       }
       bytes += part.length;
       options.onBytes?.(part.length);
     }
   } catch (e) {
     if (!(e instanceof ContainerError) || e.kind !== "chunk_corrupt") throw e;
-    fileValid = false;
-    // The slow pass: the tensors not yet checked, chunk by chunk, collecting every failure.
-    for (const t of tensors.slice(next)) {
-      bytes += await verifyTensorByChunk(c, t, problems, options);
-    }
+    return { bytes, failedAt: next };
   }
-  if (fileValid && problems.length === 0) {
+  if (fileHash && problems.length === 0) {
     const digest = fileHash.hex();
-    if (digest !== c.index.source.sha256) {
+    if (digest !== fileSha256) {
       problems.push({
         tensor: null,
         chunk: null,
-        message: `file SHA-256 ${digest}, index says ${c.index.source.sha256}`,
+        message: `file SHA-256 ${digest}, index says ${fileSha256}`,
       });
     }
   }
-  return { chunks, tensors: tensors.length, bytes, problems };
+  return { bytes, failedAt: -1 };
+}
+
+/**
+ * Checks variant `v`: its file in one pass (each tensor against the digest of its bytes under
+ * the variant), or after a chunk failure the rest tensor by tensor. Returns the variant's chunks
+ * and the bytes checked.
+ */
+async function verifyVariant(
+  c: Container,
+  v: VariantListEntry,
+  header: Uint8Array | undefined,
+  problems: Problem[],
+  options: VerifyOptions,
+): Promise<{ chunks: number; bytes: number }> {
+  let chunks = 0;
+  const entries: Checked[] = c.index.tensors.map((t) => {
+    const e = lossyEncodingOf(t, v.name);
+    if (e) chunks += e.chunks.length;
+    return { t, piece: variantTensorPiece(t, e), sha256: e ? e.sha256 : t.sha256 };
+  });
+  const label = (m: string) => `variant ${v.name}: ${m}`;
+  const mine: Problem[] = [];
+  const r = await checkBody(c, entries, header, v.sha256, mine, options);
+  let bytes = r.bytes;
+  if (r.failedAt >= 0) {
+    for (const { t } of entries.slice(r.failedAt)) {
+      const e = lossyEncodingOf(t, v.name);
+      try {
+        await readRegion(c, t, undefined, {
+          variant: e,
+          verifyStored: true,
+          executor: options.executor,
+        });
+      } catch (err) {
+        if (!(err instanceof ContainerError)) throw err;
+        mine.push({ tensor: t.name, chunk: null, message: err.message });
+      }
+      bytes += t.offsets[1] - t.offsets[0];
+      options.onBytes?.(t.offsets[1] - t.offsets[0]);
+    }
+  }
+  for (const p of mine) problems.push({ ...p, message: label(p.message) });
+  return { chunks, bytes };
 }
 
 function tensorBytes(t: TensorEntry | undefined): number {
   return t ? t.offsets[1] - t.offsets[0] : -1;
 }
 
-function checkTensor(t: TensorEntry, digest: string, problems: Problem[]): void {
-  if (digest !== t.sha256) {
+function checkTensor(t: TensorEntry, digest: string, want: string, problems: Problem[]): void {
+  if (digest !== want) {
     problems.push({
       tensor: t.name,
       chunk: null,
-      message: `SHA-256 ${digest}, index says ${t.sha256}`,
+      message: `SHA-256 ${digest}, index says ${want}`,
     });
   }
 }
@@ -162,6 +252,6 @@ async function verifyTensorByChunk(
     }
     if (ok) hash.update(out);
   }
-  if (ok) checkTensor(t, hash.hex(), problems);
+  if (ok) checkTensor(t, hash.hex(), t.sha256, problems);
   return bytes;
 }

@@ -18,6 +18,17 @@ export interface BodyOptions {
   readonly onEnd?: (how: "done" | "error" | "cancel", error?: unknown) => void;
 }
 
+const failures = new WeakSet<object>();
+
+/**
+ * Whether `e` is what a body made by {@link iterableBody} failed with. The runtime reports a body
+ * stream's error to the server's error handler too; that handler skips these, since `onEnd` has
+ * been told of them (a cut body is logged once).
+ */
+export function isBodyFailure(e: unknown): boolean {
+  return typeof e === "object" && e !== null && failures.has(e);
+}
+
 /** Error of a body whose producer stalled past the idle timeout. */
 export class BodyTimeoutError extends Error {
   /** Always `"timeout"`. */
@@ -76,6 +87,7 @@ export function iterableBody(
           return;
         }
       } catch (e) {
+        if (typeof e === "object" && e !== null) failures.add(e);
         controller.error(e);
         end("error", e);
         // Let the producer run its cleanup; it may still be awaiting the step that stalled.

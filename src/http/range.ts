@@ -9,6 +9,8 @@
  * - At most {@link MAX_RANGES} ranges remain after coalescing; a request for more is treated as
  *   abusive and answered with the full representation (200), as nginx and Apache do.
  * - When no range overlaps the representation the answer is 416 with `Content-Range: bytes *\/len`.
+ * - Numbers are read as digits: leading zeros are valid, and a position past 2^53 - 1 lies past the
+ *   end of every representation (a first-pos there is unsatisfiable, a last-pos means "to the end").
  * @module
  */
 
@@ -37,9 +39,28 @@ export const MAX_RANGE_HEADER = 4096;
 
 const SPEC = /^(\d*)\s*-\s*(\d*)$/;
 
+/** `digits` (1*DIGIT) without its leading zeros, "0" for zero. */
+function significant(digits: string): string {
+  let i = 0;
+  while (i < digits.length - 1 && digits.charCodeAt(i) === 0x30) i++;
+  return digits.slice(i);
+}
+
+/**
+ * The value of `digits`, any number of leading zeros allowed (RFC 9110 §14.1.1: `1*DIGIT`). A
+ * value past 2^53 - 1 cannot address a real representation: it is Infinity, past every end.
+ */
 function toNumber(digits: string): number {
-  // Offsets beyond 2^53 cannot address a real representation; treat them as "past the end".
-  return digits.length > 15 ? Number.MAX_SAFE_INTEGER : Number(digits);
+  const s = significant(digits);
+  if (s.length > 16) return Infinity;
+  const n = Number(s);
+  return n > Number.MAX_SAFE_INTEGER ? Infinity : n;
+}
+
+/** Whether the number `a` is below `b`, exactly, however many digits either has. */
+function below(a: string, b: string): boolean {
+  const x = significant(a), y = significant(b);
+  return x.length !== y.length ? x.length < y.length : x < y;
 }
 
 /**
@@ -72,9 +93,9 @@ export function parseRange(
       if (suffix > 0 && size > 0) wanted.push({ start: Math.max(0, size - suffix), end: size });
       continue;
     }
+    if (m[2] !== "" && below(m[2], m[1])) return { kind: "full" };
     const first = toNumber(m[1]);
-    const last = m[2] === "" ? Number.MAX_SAFE_INTEGER : toNumber(m[2]);
-    if (last < first) return { kind: "full" };
+    const last = m[2] === "" ? Infinity : toNumber(m[2]);
     if (first < size) wanted.push({ start: first, end: Math.min(size, last + 1) });
   }
   if (specs === 0) return { kind: "full" };

@@ -15,7 +15,10 @@ export interface Representation {
   readonly etag: string;
   /** Lower-case hex SHA-256 of the whole representation, when known without reading it. */
   readonly sha256?: string;
-  /** Further response headers (dtype, shape, linked sizes, …). */
+  /**
+   * Further response headers (dtype, shape, linked sizes, …). A `Last-Modified` among them is the
+   * date that `If-Modified-Since`, `If-Unmodified-Since` and `If-Range` are evaluated against.
+   */
   readonly headers?: Readonly<Record<string, string>>;
   /**
    * Yields exactly bytes `[start, end)`, verified. Rejects rather than yield a wrong byte. Stops

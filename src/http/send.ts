@@ -1,6 +1,16 @@
 /**
- * Answers a GET or HEAD for a {@link Representation}: `If-None-Match` (304), `Range` with
- * `If-Range` (206, multipart/byteranges, 416), `Repr-Digest` and, on request, `Content-Digest`.
+ * Answers a GET or HEAD for a {@link Representation}: the preconditions in the order of RFC 9110
+ * §13.2.2 (`If-Match` and `If-Unmodified-Since` 412, `If-None-Match` and `If-Modified-Since` 304),
+ * `Range` with `If-Range` (206, multipart/byteranges, 416), `Repr-Digest` and, on request,
+ * `Content-Digest`.
+ *
+ * Verified before the status line: a body of at most {@link MAX_VERIFIED_BYTES} (every tile and
+ * small tensor, a range of a few blocks, a multipart body of small parts) is produced whole before
+ * the response starts, for GET and HEAD alike, so a read that fails (a corrupt chunk) becomes an
+ * error response naming it (the server's 500 `chunk_corrupt`) rather than a 200 with a truncated
+ * body. A larger body is streamed as it is produced: a failure then stops it at the last byte
+ * verified before the failing read, and the connection is closed short of `Content-Length`, so a
+ * client sees a short body, never a wrong byte.
  *
  * Content-Digest policy: for a whole 200 response whose SHA-256 the index records, the digest is
  * the recorded one and nothing is buffered. Otherwise the body is produced in memory first and
@@ -9,7 +19,7 @@
  * @module
  */
 import { iterableBody } from "./body_stream.ts";
-import { ifNoneMatch, ifRange } from "./conditional.ts";
+import { evaluatePreconditions, ifRange, parseHttpDate, preconditionsOf } from "./conditional.ts";
 import { digestFromHex, digestOf, wantedDigest } from "./digest.ts";
 import { multipartBody, multipartLayout } from "./multipart.ts";
 import { type ByteRange, contentRange, MAX_RANGES, parseRange } from "./range.ts";
@@ -18,6 +28,12 @@ import type { Representation } from "./representation.ts";
 
 /** Largest body buffered to compute a `Content-Digest` (or a missing `Repr-Digest`). */
 export const MAX_DIGEST_BYTES = 16 << 20;
+
+/**
+ * Largest body produced whole (and so verified) before the status line is sent: 1 MiB covers every
+ * tile and small tensor a client asks for, and bounds the memory of a request that waits.
+ */
+export const MAX_VERIFIED_BYTES = 1 << 20;
 
 /** Options of {@link sendRepresentation}. */
 export interface SendOptions {
@@ -33,6 +49,8 @@ export interface SendOptions {
   readonly maxRanges?: number;
   /** Largest body buffered to compute digests. */
   readonly maxDigestBytes?: number;
+  /** Largest body produced whole before the response starts ({@link MAX_VERIFIED_BYTES}). */
+  readonly maxVerifiedBytes?: number;
 }
 
 const JSON_TYPE = "application/json; charset=utf-8";
@@ -66,20 +84,29 @@ export async function sendRepresentation(
     headers.set("ETag", rep.etag);
     headers.set("Accept-Ranges", "bytes");
     if (rep.sha256) headers.set("Repr-Digest", digestFromHex(rep.sha256));
-    if (ifNoneMatch(req.headers.get("If-None-Match"), rep.etag)) {
-      return new Response(null, { status: 304, headers });
+    const modified = rep.headers?.["Last-Modified"];
+    const validators = {
+      etag: rep.etag,
+      lastModified: modified === undefined ? undefined : parseHttpDate(modified) ?? undefined,
+    };
+    const verdict = evaluatePreconditions(req.method, preconditionsOf(req.headers), validators);
+    if (verdict === "not_modified") return new Response(null, { status: 304, headers });
+    if (verdict === "failed") {
+      return jsonError(req, 412, headers, {
+        error: "precondition_failed",
+        message: `the current representation's ETag is ${rep.etag}; If-Match or ` +
+          "If-Unmodified-Since does not hold",
+      });
     }
-    const range = ifRange(req.headers.get("If-Range"), rep.etag)
+    const range = ifRange(req.headers.get("If-Range"), validators)
       ? parseRange(req.headers.get("Range"), rep.size, options.maxRanges ?? MAX_RANGES)
       : { kind: "full" as const };
     if (range.kind === "unsatisfiable") {
       headers.set("Content-Range", `bytes */${rep.size}`);
-      headers.set("Content-Type", JSON_TYPE);
-      const body = JSON.stringify({
+      return jsonError(req, 416, headers, {
         error: "range_not_satisfiable",
         message: `no requested range overlaps the ${rep.size}-byte representation`,
       });
-      return new Response(req.method === "HEAD" ? null : body, { status: 416, headers });
     }
 
     let status: number, length: number;
@@ -112,7 +139,10 @@ export async function sendRepresentation(
     if (contentKnown) headers.set("Content-Digest", headers.get("Repr-Digest")!);
     const needContent = wantContent !== null && !contentKnown;
     const needRepr = wantRepr !== null && !rep.sha256 && status === 200;
-    if ((needContent || needRepr) && length <= (options.maxDigestBytes ?? MAX_DIGEST_BYTES)) {
+    const digest = (needContent || needRepr) &&
+      length <= (options.maxDigestBytes ?? MAX_DIGEST_BYTES);
+    if (digest || (length > 0 && length <= (options.maxVerifiedBytes ?? MAX_VERIFIED_BYTES))) {
+      // Produced whole first: a failing read rejects here, before any status is sent.
       const parts: Uint8Array[] = [];
       for await (const p of produce(new AbortController().signal)) parts.push(p);
       const body = concat(parts, length);
@@ -142,6 +172,19 @@ export async function sendRepresentation(
   } finally {
     if (!handedOff) release();
   }
+}
+
+/** A JSON `{error, message}` answer with `headers` (HEAD: none of the body). */
+function jsonError(
+  req: Request,
+  status: number,
+  headers: Headers,
+  body: { error: string; message: string },
+): Response {
+  const text = new TextEncoder().encode(JSON.stringify(body));
+  headers.set("Content-Type", JSON_TYPE);
+  headers.set("Content-Length", String(text.length));
+  return new Response(req.method === "HEAD" ? null : text, { status, headers });
 }
 
 /** Passes `source` through, failing if it does not produce exactly `length` bytes. */

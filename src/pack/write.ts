@@ -26,6 +26,7 @@ import { readSafetensorsHeader, type TensorInfo } from "../safetensors/parse.ts"
 import { nativeZstdCompress } from "../codec_native/zstd.ts";
 import {
   alignUp,
+  BEST_ALIGNMENT,
   DEFAULT_ALIGNMENT,
   DEFAULT_CHUNK_BYTES,
   encodeHead,
@@ -36,6 +37,7 @@ import {
   MAX_ALIGNMENT,
   MAX_CHUNK_BYTES,
   MAX_INDEX_BYTES,
+  MIN_ALIGNMENT,
 } from "../container/format.ts";
 import type { ChunkRecord, Index, TensorEntry } from "../container/index_schema.ts";
 import { DEFAULT_LAYER_PATTERN, layerKey, layerOrder } from "../container/layers.ts";
@@ -55,7 +57,10 @@ export interface PackProgress {
 export interface PackOptions {
   /** Codec trade-off; `best` by default. */
   readonly mode?: Mode;
-  /** Chunk offset alignment: a power of two from 64 to 4096. */
+  /**
+   * Chunk offset alignment: a power of two from 1 to 4096; by default 1 in `best` (padding is pure
+   * size) and 64 in `fast`.
+   */
   readonly alignment?: number;
   /** Raw bytes per chunk, about. */
   readonly chunkBytes?: number;
@@ -101,10 +106,14 @@ export async function packReader(
   options: PackOptions = {},
 ): Promise<Index> {
   const mode = options.mode ?? "best";
-  const alignment = options.alignment ?? DEFAULT_ALIGNMENT;
-  if (!(alignment >= 64 && alignment <= MAX_ALIGNMENT && (alignment & (alignment - 1)) === 0)) {
+  const alignment = options.alignment ?? (mode === "best" ? BEST_ALIGNMENT : DEFAULT_ALIGNMENT);
+  if (
+    !(Number.isInteger(alignment) && alignment >= MIN_ALIGNMENT && alignment <= MAX_ALIGNMENT &&
+      (alignment & (alignment - 1)) === 0)
+  ) {
     throw new RangeError(
-      `alignment must be a power of two from 64 to ${MAX_ALIGNMENT}: received ${alignment}`,
+      `alignment must be a power of two from ${MIN_ALIGNMENT} to ${MAX_ALIGNMENT}: ` +
+        `received ${alignment}`,
     );
   }
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;

@@ -3,7 +3,7 @@
  * got wrong, 5xx only for server faults (which are logged).
  * @module
  */
-import { ContainerError } from "../container/errors.ts";
+import { ContainerError, type ContainerErrorKind } from "../container/errors.ts";
 import { BodyTimeoutError } from "../http/body_stream.ts";
 import { HttpError } from "../http/http_error.ts";
 import { SafetensorsError } from "../safetensors/errors.ts";
@@ -41,6 +41,15 @@ const STORE_STATUS: Record<StoreErrorKind, number> = {
   no_space: 507,
 };
 
+// What a client asked wrongly of a container; every other kind is a server fault.
+const CONTAINER_STATUS: Partial<Record<ContainerErrorKind, number>> = {
+  tensor_not_found: 404,
+  variant_not_found: 404,
+  bad_slice: 400,
+  // The file exists, but this container holds only its variants.
+  variant_only: 409,
+};
+
 // Hugging Face clients tell missing repos, revisions and files apart by this header.
 const HF_ERROR_CODE: Record<string, string> = {
   model_not_found: "RepoNotFound",
@@ -75,7 +84,7 @@ export function errorAnswer(e: unknown): ErrorAnswer {
     fault = false;
   } else if (e instanceof ContainerError) {
     ({ kind, message } = e);
-    status = e.kind === "tensor_not_found" ? 404 : e.kind === "bad_slice" ? 400 : 500;
+    status = CONTAINER_STATUS[e.kind] ?? 500;
     fault = status >= 500;
   } else if (e instanceof BodyTimeoutError) {
     ({ kind, message } = e);

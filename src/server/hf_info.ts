@@ -176,13 +176,24 @@ export function hfModelInfo(
   };
 }
 
-/** The refs body of branches `branches`. */
-export function hfRefs(branches: Readonly<Record<string, string>>, prs: boolean): HfRefs {
+/**
+ * The refs body of branches `branches`; `converts` lists derived revisions (the variant revisions
+ * `<branch>@<variant>`, with their commit ids), as the Hub lists its conversions.
+ */
+export function hfRefs(
+  branches: Readonly<Record<string, string>>,
+  prs: boolean,
+  converts: readonly { name: string; commit: string }[] = [],
+): HfRefs {
   return {
     branches: Object.entries(branches).sort(([a], [b]) => (a < b ? -1 : 1)).map((
       [name, targetCommit],
     ) => ({ name, ref: `refs/heads/${name}`, targetCommit })),
-    converts: [],
+    converts: converts.map((c) => ({
+      name: c.name,
+      ref: `refs/convert/${c.name}`,
+      targetCommit: c.commit,
+    })),
     tags: [],
     ...(prs && { pullRequests: [] }),
   };

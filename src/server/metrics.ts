@@ -20,6 +20,21 @@ export interface CacheFigures {
   readonly budget: number;
 }
 
+/** A metric family computed at exposition time: its name, help, type and labelled samples. */
+export interface Family {
+  /** Metric name. */
+  readonly name: string;
+  /** One line of help. */
+  readonly help: string;
+  /** `gauge` or `counter`. */
+  readonly type: "gauge" | "counter";
+  /** Samples: label pairs (unescaped values) and value. */
+  readonly rows: readonly {
+    readonly labels: Readonly<Record<string, string>>;
+    readonly value: number;
+  }[];
+}
+
 /** The metrics registry. */
 export interface Metrics {
   /** Counts one finished request. */
@@ -32,8 +47,8 @@ export interface Metrics {
   streamFailure(route: string): void;
   /** Adjusts the in-flight request gauge. */
   inFlight(delta: number): void;
-  /** The exposition text. */
-  render(cache: CacheFigures, extra?: Record<string, number>): string;
+  /** The exposition text; `families` are appended (computed by the caller). */
+  render(cache: CacheFigures, extra?: Record<string, number>, families?: readonly Family[]): string;
 }
 
 const BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30];
@@ -85,7 +100,7 @@ export function createMetrics(): Metrics {
     inFlight(delta) {
       inFlight += delta;
     },
-    render(cache, extra = {}) {
+    render(cache, extra = {}, families = []) {
       const out: string[] = [];
       const family = (name: string, type: string, help: string, rows: [string, number][]) => {
         out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -165,6 +180,13 @@ export function createMetrics(): Metrics {
       ]);
       for (const [name, v] of Object.entries(extra)) {
         family(name, "gauge", name.replaceAll("_", " ") + ".", [["", v]]);
+      }
+      for (const f of families) {
+        const rows = f.rows.map((r): [string, number] => [
+          Object.entries(r.labels).map(([k, v]) => `${k}="${esc(v)}"`).join(","),
+          r.value,
+        ]);
+        family(f.name, f.type, f.help, rows);
       }
       return out.join("\n") + "\n";
     },

@@ -16,6 +16,7 @@ import { HttpError } from "../http/http_error.ts";
 import type { AppContext, AppEnv, ServerContext } from "./context.ts";
 import { requireToken } from "./middleware/auth.ts";
 import { errorSchema } from "./schemas.ts";
+import { VARIANT_NAME } from "../../codec/variants/encoding.ts";
 
 /** HTTP methods a route answers (HEAD comes with GET). */
 export type Method = "get" | "put" | "post" | "delete";
@@ -126,7 +127,26 @@ export const modelName = z.string().openapi({ description: "model name", example
 export const modelPathParams = z.object({ org, name: modelName });
 /** The `revision` query parameter of the /v1 routes. */
 export const revisionQuery = z.string().optional().openapi({
-  description: "branch, refs/heads/<branch>, HEAD or commit id; default main",
+  description:
+    "branch, refs/heads/<branch>, HEAD or commit id; default main. <revision>@<variant> " +
+    "(main@int8) is a variant revision: its safetensors files hold that variant's tensors",
+});
+
+/** The `variant` query parameter of the tensor, tile and layer routes. */
+export const variantQuery = z.string().regex(VARIANT_NAME).optional().openapi({
+  description: "a variant of the revision (the manifest lists them): the bytes dequantised to " +
+    "each tensor's dtype; a tensor the variant keeps exact is its original bytes. Implied by a " +
+    "variant revision (revision=main@int8)",
+  example: "int8",
+});
+/** The `raw` query parameter: a variant's own payload instead of dequantised bytes. */
+export const rawQuery = z.enum(["0", "1", "true", "false"]).optional().transform((v) =>
+  v === "1" || v === "true"
+).openapi({
+  type: "string",
+  enum: ["0", "1", "true", "false"],
+  description: "with a variant, 1: the variant's own payload (docs/FORMAT.md, \"Variant " +
+    'chunks") instead of dequantised bytes',
 });
 
 /** The `mode` query parameter of uploads. */
@@ -151,6 +171,10 @@ export const byteRequestHeaders = z.object({
       "after coalescing, else 200), suffix and open-ended",
   }),
   "if-range": z.string().optional().openapi({ description: "strong entity tag or HTTP-date" }),
+  "if-match": z.string().optional().openapi({
+    description: "strong entity tags, or *: 412 unless the current version is one of them " +
+      "(RFC 9110 §13.2.2 order: If-Match, If-None-Match, If-Modified-Since, If-Range)",
+  }),
   "if-none-match": z.string().optional().openapi({ description: "entity tags; 304 on match" }),
   "if-modified-since": z.string().optional().openapi({
     description: "HTTP-date; 304 when not modified since (ignored with If-None-Match)",
@@ -175,6 +199,7 @@ export const writeRequestHeaders = z.object({
 export const BYTE_RESPONSES: Record<string, ResponseSpec> = {
   206: bytesResponse("partial content (single range, or multipart/byteranges)"),
   304: emptyResponse("not modified (If-None-Match or If-Modified-Since)"),
+  412: jsonResponse(errorSchema, "precondition failed (If-Match did not match)"),
   416: jsonResponse(errorSchema, "range not satisfiable; Content-Range: bytes */length"),
 };
 

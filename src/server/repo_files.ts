@@ -66,13 +66,15 @@ export function hubHeaders(rev: Revision, file: TreeFile): Record<string, string
  */
 export async function fileRepresentation(
   ctx: ServerContext,
-  rev: Revision,
+  rev: Revision & { readonly variant?: string | null },
   file: TreeFile,
 ): Promise<Representation> {
   const headers = hubHeaders(rev, file);
   if (file.container) {
+    // In a variant revision, a safetensors file holding the variant is that variant's file.
+    const variant = rev.variant ?? undefined;
     return await leasedRepresentation(ctx, file.container.sha256, async (lease) => {
-      const rep = await originalRepresentation(lease, ctx.chunks, headers);
+      const rep = await originalRepresentation(lease, ctx.chunks, headers, variant);
       return { ...rep, contentType: contentType(file.path) };
     });
   }

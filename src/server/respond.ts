@@ -1,8 +1,8 @@
 /**
- * Sends a representation from a handler: answers `If-Modified-Since` from its `Last-Modified`
- * (RFC 9110 §13.1.3: only for GET and HEAD, only without `If-None-Match`), wires the body into
- * the access log and metrics, applies the idle timeout, and logs a body cut short by a server
- * fault (a corrupt chunk, say).
+ * Sends a representation from a handler: wires the body into the access log and metrics, applies
+ * the idle timeout, and logs a body cut short by a server fault (a corrupt chunk, say). The
+ * preconditions, `If-Modified-Since` against a `Last-Modified` header included, are
+ * {@link sendRepresentation}'s (RFC 9110 §13.2.2 order).
  * @module
  */
 import { hashedBytesRepresentation, type Representation } from "../http/representation.ts";
@@ -20,17 +20,6 @@ export function jsonRepresentation(
     "application/json; charset=utf-8",
     headers,
   );
-}
-
-/** Whether `req` asks for `rep` only if modified since, and it was not. */
-function notModifiedSince(req: Request, rep: Representation): boolean {
-  if (req.method !== "GET" && req.method !== "HEAD") return false;
-  const since = req.headers.get("If-Modified-Since");
-  const modified = rep.headers?.["Last-Modified"];
-  if (since === null || modified === undefined || req.headers.has("If-None-Match")) return false;
-  const s = Date.parse(since), m = Date.parse(modified);
-  // An invalid date is ignored (§13.1.3), as is one in the future.
-  return Number.isFinite(s) && Number.isFinite(m) && s <= Date.now() && m <= s;
 }
 
 /**
@@ -52,12 +41,6 @@ export async function respond(
   if (track.timedOut) {
     rep.release?.();
     return new Response(null, { status: 503 });
-  }
-  if (notModifiedSince(c.req.raw, rep)) {
-    rep.release?.();
-    const headers = new Headers(rep.headers);
-    headers.set("ETag", rep.etag);
-    return new Response(null, { status: 304, headers });
   }
   const res = await sendRepresentation(c.req.raw, rep, {
     idleTimeoutMs: ctx.config.timeoutMs,

@@ -36,6 +36,22 @@ export const modelListSchema = z.object({ models: z.array(modelListingSchema) })
   "ModelList",
 );
 
+/** How one variant stores one tensor, in a manifest. */
+export const manifestTensorVariantSchema = z.object({
+  name: z.string().describe("the variant"),
+  kind: z.enum(["int8", "cast", "ternary", "lowrank", "sparse", "exact"]).describe(
+    "how the variant stores the tensor; exact: its original bytes (from the lossless encoding)",
+  ),
+  storedBytes: uint.describe("bytes a reader of the variant fetches for this tensor"),
+  ratio: z.number().describe("rawBytes / storedBytes"),
+  relRmse: z.number().nullable().describe(
+    "measured ‖W − W'‖ / ‖W‖ over the original's finite elements (0 for exact); null: not finite",
+  ),
+  maxAbs: z.number().nullable().describe("measured max |W − W'| (0 for exact); null: not finite"),
+  sha256: hex256.describe("SHA-256 of the tensor's bytes under the variant (dequantised)"),
+  reason: z.string().describe("why the variant stores it so"),
+}).openapi("ManifestTensorVariant");
+
 /** One tensor of a manifest. */
 export const manifestTensorSchema = z.object({
   name: z.string(),
@@ -45,11 +61,47 @@ export const manifestTensorSchema = z.object({
   layer: z.string().describe("key of its layer in `layers`"),
   offsets: z.tuple([uint, uint]).describe("[begin, end) within its file's data section"),
   rawBytes: uint,
-  storedBytes: uint.describe("bytes of its chunks in the container"),
-  sha256: hex256,
-  tile: z.tuple([uint, uint]).describe("[tileRows, tileCols] of the matrix view"),
+  storedBytes: uint.describe(
+    "bytes of its lossless chunks in the container; 0 when the container holds only variants",
+  ),
+  sha256: hex256.describe(
+    "SHA-256 of the bytes the tensor route serves in this revision: the original's, or in a " +
+      "variant revision the variant's",
+  ),
+  tile: z.tuple([uint, uint]).optional().describe(
+    "[tileRows, tileCols] of the matrix view; absent when the container holds only variants",
+  ),
   chunks: uint,
+  variants: z.array(manifestTensorVariantSchema).optional().describe(
+    "every variant of its file, with its size and measured error; absent without variants",
+  ),
 }).openapi("ManifestTensor");
+
+/** One variant of a revision, in a manifest: its revision and the manager's statistics. */
+export const manifestVariantSchema = z.object({
+  name: z.string(),
+  revision: z.string().describe(
+    "the variant revision (<revision>@<variant>): its safetensors files hold the variant's " +
+      "tensors dequantised, for any Hugging Face client",
+  ),
+  commit: hex40.describe("the variant revision's commit id (derived, not stored)"),
+  files: z.array(z.object({ path: z.string(), size: uint, sha256: hex256 })).describe(
+    "the safetensors files that hold the variant, with the SHA-256 of the variant's file",
+  ),
+  tensors: uint,
+  lossyTensors: uint,
+  kinds: z.record(uint).describe("tensors by how the variant stores them (exact: lossless)"),
+  rawBytes: uint,
+  storedBytes: uint.describe("bytes a reader of the variant fetches (compressed transport)"),
+  losslessBytes: uint.nullable().describe("stored lossless bytes; null in a variant-only model"),
+  ratio: z.number().describe("rawBytes / storedBytes"),
+  averageRatio: z.number().describe("mean over lossy tensors of raw / stored bytes"),
+  savedBytes: z.number().int().describe("rawBytes - storedBytes: memory saved"),
+  deriveMs: z.number(),
+  deriveMsPerTensor: z.number(),
+  decodeMs: z.number().describe("ms to decode the lossy tensors once, one thread, at derive"),
+  decodeMsPerTensor: z.number(),
+}).openapi("ManifestVariant");
 
 /** One layer of a manifest. */
 export const manifestLayerSchema = z.object({
@@ -89,6 +141,10 @@ export const manifestSchema = z.object({
     "in load order: the root model's layers across its shards, then each subfolder's",
   ),
   tensors: z.array(manifestTensorSchema).describe("every tensor of every safetensors file"),
+  variant: z.string().optional().describe("in a variant revision: the variant it serves"),
+  variants: z.array(manifestVariantSchema).describe(
+    "the variants the revision's safetensors files hold, each also a revision",
+  ),
   sha256: hex256.optional().describe("with exactly one safetensors file: its SHA-256"),
   size: uint.optional().describe("with exactly one safetensors file: its size"),
   containerSize: uint.optional(),

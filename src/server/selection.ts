@@ -3,12 +3,16 @@
  * one slice per dimension, turned into the row runs of the matrix view that hold the sub-tensor.
  * Slices use Python syntax (`a:b`, `a:`, `:b`, `:`, a lone index `a`, negative bounds from the
  * end); a lone index keeps its dimension with length 1. Missing trailing slices select everything.
+ *
+ * Every parameter matches its grammar exactly ({@link SLICE_GRAMMAR}; `slice` is such slices
+ * joined by `,`, or empty for everything) and appears at most once; anything else is a
+ * `bad_slice` error quoting the grammar, never a guess (`rows=0-5` is not row 0).
  * @module
  */
-import type { Rect } from "../../codec/tiles.ts";
+import { matrixShape, type Rect } from "../../codec/tiles.ts";
 import { dtypeWidth } from "../../codec/dtype.ts";
-import { geometryOf, type TensorEntry } from "../container/index_schema.ts";
-import { parseSlice } from "../container/slice.ts";
+import type { TensorEntry } from "../container/index_schema.ts";
+import { parseSlice, SLICE_GRAMMAR } from "../container/slice.ts";
 import { ContainerError } from "../container/errors.ts";
 
 /** A resolved selection. */
@@ -36,16 +40,17 @@ export const MAX_RUNS = 1 << 20;
  * ```
  */
 export function selectTile(t: TensorEntry, query: URLSearchParams): Selection | null {
-  const rows = query.get("rows"), cols = query.get("cols"), slice = query.get("slice");
+  const rows = once(query, "rows"), cols = once(query, "cols"), slice = once(query, "slice");
   if (slice !== null && (rows !== null || cols !== null)) {
     throw new ContainerError("bad_slice", "use either rows/cols or slice, not both");
   }
   const width = dtypeWidth(t.dtype);
   if (slice !== null) return selectSlice(t, slice, width);
   if (rows === null && cols === null) return null;
-  const g = geometryOf(t);
-  const [r0, r1] = rows === null ? [0, g.rows] : parseSlice(rows, g.rows, "rows");
-  const [c0, c1] = cols === null ? [0, g.cols] : parseSlice(cols, g.cols, "cols");
+  // The matrix view, not the lossless tiles: a variant-only tensor has none.
+  const [nRows, nCols] = matrixShape(t.shape);
+  const [r0, r1] = rows === null ? [0, nRows] : parseSlice(rows, nRows, "rows");
+  const [c0, c1] = cols === null ? [0, nCols] : parseSlice(cols, nCols, "cols");
   const empty = r0 === r1 || c0 === c1;
   return {
     rects: empty ? [] : [{ r0, r1, c0, c1 }],
@@ -55,9 +60,21 @@ export function selectTile(t: TensorEntry, query: URLSearchParams): Selection | 
   };
 }
 
+/** The one value of parameter `name`, or null; a repeated parameter is ambiguous. */
+function once(query: URLSearchParams, name: string): string | null {
+  const all = query.getAll(name);
+  if (all.length > 1) {
+    throw new ContainerError(
+      "bad_slice",
+      `${name} appears ${all.length} times; give it once, matching ${SLICE_GRAMMAR}`,
+    );
+  }
+  return all.length === 0 ? null : all[0];
+}
+
 function selectSlice(t: TensorEntry, text: string, width: number): Selection {
   const shape = t.shape;
-  const parts = text.trim() === "" ? [] : text.split(",");
+  const parts = text === "" ? [] : text.split(",");
   if (parts.length > shape.length) {
     throw new ContainerError(
       "bad_slice",

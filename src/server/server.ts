@@ -6,6 +6,7 @@
  */
 import { nativeBackends } from "../codec_native/backends.ts";
 import { openEdge } from "../edge/edge.ts";
+import { isBodyFailure } from "../http/body_stream.ts";
 import { openRepoStore } from "../store/repo_store.ts";
 import { createDecodePool } from "../threads/decode_pool.ts";
 import { createApp } from "./app.ts";
@@ -109,7 +110,8 @@ export async function startServer(
       hostname: config.host,
       onListen() {},
       onError(e) {
-        log(`ERROR unhandled: ${(e as Error)?.stack ?? e}`);
+        // A body that failed mid-stream was logged by respond(), once.
+        if (!isBodyFailure(e)) log(`ERROR unhandled: ${(e as Error)?.stack ?? e}`);
         return new Response(
           JSON.stringify({ error: "internal_error", message: "internal server error" }),
           { status: 500, headers: { "Content-Type": "application/json; charset=utf-8" } },

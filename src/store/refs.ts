@@ -46,6 +46,10 @@ export function encodeRefs(refs: Refs): Uint8Array {
   return new TextEncoder().encode(JSON.stringify({ format: "tessera-refs/1", branches }) + "\n");
 }
 
+// Branches parsed from a ref's bytes, for stores that return the same bytes while the ref is
+// unchanged (the file store caches them): every request resolves a revision. Frozen, as shared.
+const parsedBranches = new WeakMap<Uint8Array, Readonly<Record<string, string>>>();
+
 /** Reads the refs of `org/name`, or null when the repo does not exist. */
 export async function readRefs(
   store: ObjectStore,
@@ -54,12 +58,18 @@ export async function readRefs(
 ): Promise<RefsVersion | null> {
   const v = await store.getRef(refsKey(org, name));
   if (!v) return null;
-  try {
-    const parsed = refsSchema.parse(JSON.parse(new TextDecoder().decode(v.bytes)));
-    return { refs: { branches: parsed.branches }, etag: v.etag };
-  } catch (e) {
-    throw new Error(`stored refs of ${org}/${name} are malformed: ${e}`);
+  let branches = parsedBranches.get(v.bytes);
+  if (!branches) {
+    try {
+      branches = Object.freeze(
+        refsSchema.parse(JSON.parse(new TextDecoder().decode(v.bytes))).branches,
+      );
+    } catch (e) {
+      throw new Error(`stored refs of ${org}/${name} are malformed: ${e}`);
+    }
+    parsedBranches.set(v.bytes, branches);
   }
+  return { refs: { branches }, etag: v.etag };
 }
 
 /**

@@ -9,7 +9,7 @@ import type { BlockExecutor } from "../container/assemble.ts";
 import { inThreadExecutor } from "../container/assemble.ts";
 import type { Backends } from "../container/backends.ts";
 import type { StoredRun } from "../container/decode_block.ts";
-import type { Block } from "../container/plan.ts";
+import { type Block, blockChunks } from "../container/plan.ts";
 import { type BlockMessage, packBlock } from "./block_message.ts";
 import { createWorkerPool } from "./worker_pool.ts";
 
@@ -93,7 +93,7 @@ export function createDecodePool(
     if (!observe) return run();
     const t0 = performance.now();
     return run().then((out) => {
-      observe(block.rawBytes, (performance.now() - t0) / 1000, block.jobs.length);
+      observe(block.rawBytes, (performance.now() - t0) / 1000, blockChunks(block));
       return out;
     });
   };

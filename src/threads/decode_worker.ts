@@ -11,6 +11,8 @@ import { inWorker, serveRequests } from "./worker_pool.ts";
 
 if (inWorker()) {
   const backends = nativeBackends(), scratch = decodeScratch();
+  // Without libzstd the portable decoder is loaded first (a no-op otherwise).
+  await backends.ready?.();
   serveRequests<DecodeRequest, DecodeReply>(async (req) => {
     const block = unpackBlock(req.block);
     const buffer = req.buffer && req.buffer.length >= block.bufferBytes

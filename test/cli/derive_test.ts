@@ -38,14 +38,19 @@ Deno.test("cli: derive adds variants, inspect shows each representation's size, 
     assert.match(d.out, /int8, ternary:3/);
     const i = await run("inspect", `${dir}/v.tsr`);
     assert.equal(i.code, 0, i.err);
-    assert.match(i.out, /variant\s+tensors\s+stored\s+ratio\s+derive/);
+    assert.match(
+      i.out,
+      /variant\s+lossy\s+stored\s+ratio\s+avg ratio\s+saved\s+derive\/t\s+decode\/t/,
+    );
     assert.match(
       i.out,
       /model\.layers\.0\.mlp\.up_proj\.weight\s+ternary:3\s+ternary\s+[\d.]+ KiB/,
     );
     const j = JSON.parse((await run("inspect", `${dir}/v.tsr`, "--json")).out);
     assert.deepEqual(j.variants.map((v: { name: string }) => v.name), ["int8", "ternary:3"]);
-    assert.equal(j.variants[0].tensors, 15);
+    assert.equal(j.variants[0].lossyTensors, 15);
+    assert.equal(j.variants[0].kinds.int8, 15);
+    assert.ok(j.variants[0].decodeMs > 0 && j.variants[0].savedBytes > 0);
     const up = j.tensors.find((t: { name: string }) =>
       t.name === "model.layers.0.mlp.up_proj.weight"
     );

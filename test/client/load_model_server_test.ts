@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import type { Fetch } from "../../src/client/http.ts";
 import { type LoadedTensor, loadModel, type Transport } from "../../src/client/load_model.ts";
 import { pullFile } from "../../src/cli/pull.ts";
+import { linkPacer } from "../../src/client/link_pacer.ts";
 import { losslessOf } from "../../src/container/index_schema.ts";
 import { openContainerFile } from "../../src/io/container_file.ts";
 import { listDir, sourceTensorBytes, withTempDir } from "../helpers/container.ts";
@@ -135,6 +136,40 @@ Deno.test("client: a container with a flipped byte never yields or writes a wron
       const res = await fetch(`${hub.base}/v1/models/demo/bad/manifest`);
       assert.equal(res.status, 200);
       await res.body?.cancel();
+    } finally {
+      await hub.close();
+    }
+  }));
+
+Deno.test("loadModel auto: compressed below 50 MB/s as measured while the container opens, decoded from it", () =>
+  withTempDir(async (dir) => {
+    await packModel(`${dir}/models`, "demo/tiny", FIXTURE, 4096);
+    const hub = await startHub(`${dir}/models`);
+    try {
+      for (const [bandwidth, expected] of [[1e6, "compressed"], [1e9, "decoded"]] as const) {
+        // The real pacer paces the requests; only its bandwidth estimate is set, as a link of that
+        // speed would have measured it (the opening's two bodies).
+        const real = linkPacer();
+        const pacer = { ...real, estimates: () => ({ rtt: 0.001, bandwidth }) };
+        const paths = new Set<string>();
+        const fetchFn: Fetch = (input, init) => {
+          const req = new Request(input, init);
+          paths.add(new URL(req.url).pathname.split("/").pop()!);
+          return fetch(req);
+        };
+        const got: LoadedTensor[] = [];
+        for await (
+          const t of loadModel(`${hub.base}/v1/models/demo/tiny`, {
+            fetch: fetchFn,
+            http: { pacer },
+          })
+        ) got.push(t);
+        assert.equal(got.length, 47);
+        // The decoded transport reads tensors by name after the manifest; the compressed one reads
+        // the container only.
+        const sawTensorRoutes = [...paths].some((p) => p !== "container" && p !== "manifest");
+        assert.equal(sawTensorRoutes ? "decoded" : "compressed", expected, [...paths].join(" "));
+      }
     } finally {
       await hub.close();
     }

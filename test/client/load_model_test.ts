@@ -7,6 +7,7 @@ import { ContainerError } from "../../src/container/errors.ts";
 import assert from "node:assert/strict";
 import { ClientError } from "../../src/client/errors.ts";
 import { type LoadedTensor, loadModel, type LoadOptions } from "../../src/client/load_model.ts";
+import { linkPacer } from "../../src/client/link_pacer.ts";
 import type { LoadProgress } from "../../src/client/progress_meter.ts";
 import { losslessOf } from "../../src/container/index_schema.ts";
 import { packBytes, sourceTensorBytes, withTempDir } from "../helpers/container.ts";
@@ -100,11 +101,19 @@ for (const transport of ["decoded", "compressed"] as const) {
   });
 }
 
-Deno.test("loadModel auto: compressed when the container is offered, else decoded", async () => {
+Deno.test("loadModel auto: compressed when the container is offered on a slow link, else decoded", async () => {
   const hub = fakeHub(new Map([["demo/tiny", MODEL]]));
   const rec: Recorded = { requests: [], events: [] };
   let seen: LoadProgress | undefined;
-  await collect({ fetch: recordingFetch(hub, rec), onProgress: (p) => seen = p });
+  // In memory every link is fast, and auto would take decoded: the pacer says 1 MB/s, as a slow
+  // link measures (test/client/load_model_server_test.ts measures both sides of the threshold).
+  const real = linkPacer();
+  const pacer = { ...real, estimates: () => ({ rtt: 0.04, bandwidth: 1e6 }) };
+  await collect({
+    fetch: recordingFetch(hub, rec),
+    onProgress: (p) => seen = p,
+    http: { pacer },
+  });
   assert.equal(seen?.transport, "compressed");
   // The manifest and the container are asked for at once: nothing waits for a probe.
   assert.ok(rec.requests.slice(0, 3).some((r) => r.url.includes("/container")));

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { ClientError } from "../../src/client/errors.ts";
-import { apiUrl, parseModelUrl, resolveUrl, tensorUrl } from "../../src/client/model_url.ts";
+import {
+  apiUrl,
+  parseModelUrl,
+  resolveUrl,
+  revisionVariant,
+  tensorUrl,
+  withVariant,
+} from "../../src/client/model_url.ts";
 
 Deno.test("parseModelUrl: API, hub and tree forms, with revisions and prefixes", () => {
   const cases: [string, string, string, string][] = [
@@ -48,4 +55,15 @@ Deno.test("model URLs encode every path segment", () => {
     "http://h/v1/models/org/name/tensors/det%2Fconv%3A0%20%C3%A9?revision=a%2Fb",
   );
   assert.equal(resolveUrl(ref), "http://h/org/name/resolve/a%2Fb/model.safetensors");
+});
+
+Deno.test("model URLs: a variant names its revision, and a URL's variant revision is kept", () => {
+  const ref = parseModelUrl("http://h:1/v1/models/demo/m?revision=v2");
+  assert.equal(withVariant(ref, "int8").revision, "v2@int8");
+  assert.equal(withVariant(ref, undefined), ref);
+  const named = parseModelUrl("http://h:1/v1/models/demo/m?revision=main@ternary:3");
+  assert.deepEqual(revisionVariant(named.revision), { stored: "main", variant: "ternary:3" });
+  assert.equal(withVariant(named, "ternary:3"), named);
+  assert.throws(() => withVariant(named, "int8"), (e) => e instanceof ClientError);
+  assert.equal(revisionVariant("main"), null);
 });

@@ -23,10 +23,13 @@ import {
 } from "../../codec/plane_codec.ts";
 import { SCALE_TOTAL } from "../../codec/rans/constants.ts";
 import { xxh32 } from "../../codec/xxh32.ts";
-import { portableZstdDecompress } from "../../codec/zstd_decode.ts";
+import { loadPortableZstd, portableZstdDecompress } from "../../codec/zstd_decode.ts";
 import { nativeZstdCompress, nativeZstdDecompress } from "../../src/codec_native/zstd.ts";
 import { assertCodecError, decodesOrCodecError } from "./assert_codec_error.ts";
 import { atOffset, normalBf16, normalBf16OriginF32, Rng } from "./prng.ts";
+
+// Decodes without an injected Zstandard decoder use the portable one, loaded once here.
+await loadPortableZstd();
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -664,8 +667,8 @@ Deno.test("chunk corruption: a zstd plane inflating to the wrong length (native)
   }
 });
 
-// fzstd's decompress(src, buf) returns `buf` whatever the frame's size, so the frame header's
-// declared content size is what catches a wrong length.
+// The portable decoder is given the expected size, so the frame header's declared content size is
+// what catches a wrong length.
 Deno.test({
   name: "chunk corruption: portable zstd rejects frames of the wrong length",
   fn() {

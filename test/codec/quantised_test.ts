@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { encodeChunk, type Mode } from "../../codec/chunk_encode.ts";
 import { decodeChunk } from "../../codec/chunk_decode.ts";
+import { loadPortableZstd } from "../../codec/zstd_decode.ts";
 import { type Dtype, planeLayout } from "../../codec/dtype.ts";
 import { xxh32 } from "../../codec/xxh32.ts";
 import { loadNativeLibrary } from "../../src/codec_native/kernel.ts";
@@ -18,6 +19,8 @@ import { safetensorsBytes } from "../../bench/inputs/safetensors_file.ts";
 import { openBytes, packBytes, readOriginal, withTempDir } from "../helpers/container.ts";
 
 const nativeBatch = loadNativeLibrary()?.batch;
+// decodeChunk falls back to the portable zstd decoder (zstddec), which loads asynchronously.
+await loadPortableZstd();
 
 /** Special FP8 bit patterns: NaNs, infinities (E5M2), saturated maxima, zeros, subnormals. */
 const SPECIALS: Record<"F8_E4M3" | "F8_E5M2", number[]> = {

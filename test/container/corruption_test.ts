@@ -390,14 +390,28 @@ Deno.test("corruption: a re-written plain index opens and reads back exactly (co
 });
 
 Deno.test("corruption: version 1 containers read; a head and index of different versions do not", async () => {
-  const { bytes, src } = await packed();
-  const v1 = editIndex(bytes, (j: Json) => {
+  // Versions 1 and 2 align chunks to 64 bytes at least; `best` now writes alignment 1.
+  const src = sampleFile();
+  const { bytes: aligned } = await withTempDir((dir) =>
+    packBytes(src, dir, { chunkBytes: 512, mode: "best", alignment: 64 })
+  );
+  const v1 = editIndex(aligned, (j: Json) => {
     j.version = 1;
   });
   new DataView(v1.buffer).setUint32(8, 1, true);
   const c = await openBytes(v1);
   assert.equal(c.index.version, 1);
   assert.deepEqual(await readOriginal(c), src);
+  const { bytes } = await packed();
+  assert.equal((await openBytes(bytes)).index.alignment, 1, "best packs with alignment 1");
+  for (const version of [1, 2]) {
+    const old = editIndex(bytes, (j: Json) => {
+      j.version = version;
+    });
+    new DataView(old.buffer).setUint32(8, version, true);
+    const e = await expectContainerError(openBytes(old), "index_invalid");
+    assert.match(e.message, /alignment 1 is below 64/);
+  }
   const headOnly = bytes.slice();
   new DataView(headOnly.buffer).setUint32(8, 1, true);
   const e = await expectContainerError(openBytes(headOnly), "index_invalid");
@@ -427,6 +441,8 @@ const INDEX_EDITS: [string, (j: Json) => unknown][] = [
     j.tensors[1].encodings[0].chunks[0][1] = 0xffffffff;
   }],
   ["misaligned chunk offset", (j) => {
+    // `best` packs with alignment 1, where every offset is aligned: claim 4096 instead.
+    j.alignment = 4096;
     j.tensors[1].encodings[0].chunks[1][0] += 1;
   }],
   ["chunk offset not an integer", (j) => {
@@ -525,6 +541,9 @@ const INDEX_EDITS: [string, (j: Json) => unknown][] = [
   }],
   ["alignment too large", (j) => {
     j.alignment = 8192;
+  }],
+  ["alignment zero", (j) => {
+    j.alignment = 0;
   }],
   ["source size disagrees", (j) => {
     j.source.size += 1;
@@ -630,7 +649,14 @@ Deno.test("corruption: index edits that keep the index valid are caught when rea
     }],
   ];
   for (const [label, edit] of edits) {
-    const c = await openBytes(editIndex(bytes, edit));
+    let c;
+    try {
+      c = await openBytes(editIndex(bytes, edit));
+    } catch (e) {
+      // Cross-field rule 12 refuses a chunk that now overlaps the next one before any read.
+      isContainerError("index_invalid")(e);
+      continue;
+    }
     const t = c.index.tensors[1];
     await expectContainerError(readChunk(c, t, 0), "chunk_corrupt").catch((e) => {
       throw new Error(`${label}: ${e.message}`);
@@ -738,7 +764,8 @@ Deno.test("corruption: invalid pack options throw RangeError and leave no files"
   await withTempDir(async (dir) => {
     for (
       const options of [
-        { alignment: 32 },
+        { alignment: 0 },
+        { alignment: 1.5 },
         { alignment: 96 },
         { alignment: 8192 },
         { chunkBytes: 63 },

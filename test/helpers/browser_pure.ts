@@ -34,7 +34,7 @@ export interface BrowserPureReport {
  *
  * @example
  * ```ts
- * const { problems } = await browserPureReport([new URL("../../codec/chunk_decode.ts", import.meta.url)], ["fzstd"]);
+ * const { problems } = await browserPureReport([new URL("../../codec/chunk_decode.ts", import.meta.url)], ["zstddec"]);
  * assert.deepEqual(problems, []);
  * ```
  */

@@ -68,3 +68,26 @@ Deno.test("parseRange: more than MAX_RANGES after coalescing means the full body
 Deno.test("contentRange formats inclusive ends", () => {
   assert.equal(contentRange({ start: 0, end: 10 }, 100), "bytes 0-9/100");
 });
+
+Deno.test("parseRange: numbers are digits, leading zeros allowed; past 2^53 is past any end", () => {
+  // RFC 9110 §14.1.1: first-pos and last-pos are 1*DIGIT, so any number of leading zeros is valid.
+  assert.deepEqual(parseRange("bytes=0000000000000000000000000000005-", 100), ranges([5, 100]));
+  assert.deepEqual(parseRange("bytes=00-0000000000000000000000009", 100), ranges([0, 10]));
+  assert.deepEqual(parseRange("bytes=-0000000000000000000000000000003", 100), ranges([97, 100]));
+  assert.deepEqual(parseRange("bytes=0000000000000000000000000000000-", 100), ranges([0, 100]));
+  assert.deepEqual(parseRange("bytes=-0000000000000000000000000000000", 100), {
+    kind: "unsatisfiable",
+  });
+  // 16 digits below 2^53 are exact, not rounded to "past the end".
+  const big = 2 ** 53 - 1;
+  assert.deepEqual(parseRange("bytes=1000000000000000-", 1e15 + 10), ranges([1e15, 1e15 + 10]));
+  assert.deepEqual(parseRange(`bytes=${big - 1}-`, big), ranges([big - 1, big]));
+  for (const first of ["9007199254740992", "9007199254740993", "1" + "0".repeat(40)]) {
+    assert.deepEqual(parseRange(`bytes=${first}-`, big), { kind: "unsatisfiable" }, first);
+    assert.deepEqual(parseRange(`bytes=${first}-,0-0`, 100), ranges([0, 1]), first);
+    assert.deepEqual(parseRange(`bytes=-${first}`, 100), ranges([0, 100]), first);
+    assert.deepEqual(parseRange(`bytes=5-${first}`, 100), ranges([5, 100]), first);
+  }
+  // A last-pos past 2^53 is still not below a first-pos past 2^53: the range is valid, just unsatisfiable.
+  assert.deepEqual(parseRange("bytes=9007199254740993-9007199254740992", 100), { kind: "full" });
+});

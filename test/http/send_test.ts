@@ -30,6 +30,9 @@ Deno.test("sendRepresentation: 200, 206, multipart, 304, 416, HEAD; released exa
     [{ Range: "bytes=5000-" }, "GET", 416],
     [{}, "HEAD", 200],
     [{ Range: "bytes=1-2" }, "HEAD", 206],
+    [{ "If-Match": '"stale"' }, "GET", 412],
+    [{ "If-Match": '"stale"' }, "HEAD", 412],
+    [{ "If-Match": '"e"', Range: "bytes=10-19" }, "GET", 206],
   ];
   for (const [headers, method, status] of cases) {
     const rep = counted();
@@ -50,9 +53,8 @@ Deno.test("sendRepresentation: 200, 206, multipart, 304, 416, HEAD; released exa
   }
 });
 
-Deno.test("sendRepresentation: a failing producer errors the body and still releases", async () => {
-  let released = 0;
-  const rep: Representation = {
+function failingRep(onRelease: () => void): Representation {
+  return {
     size: 100,
     contentType: "application/octet-stream",
     etag: '"x"',
@@ -60,10 +62,31 @@ Deno.test("sendRepresentation: a failing producer errors the body and still rele
       yield new Uint8Array(10);
       throw new Error("corrupt chunk");
     },
-    release: () => void released++,
+    release: onRelease,
   };
+}
+
+Deno.test("sendRepresentation: a small body is produced before the status line; a failure is no response", async () => {
+  let released = 0, ended: string | undefined;
+  const rep = failingRep(() => void released++);
+  await assert.rejects(
+    sendRepresentation(req(), rep, { onEnd: (how) => (ended = how) }),
+    /corrupt chunk/,
+  );
+  assert.equal(released, 1);
+  assert.equal(ended, undefined, "no body was started");
+  // HEAD answers as GET would.
+  await assert.rejects(sendRepresentation(req({}, "HEAD"), failingRep(() => {})), /corrupt/);
+});
+
+Deno.test("sendRepresentation: a streamed body that fails errors the body and still releases", async () => {
+  let released = 0;
   let ended: string | undefined;
-  const res = await sendRepresentation(req(), rep, { onEnd: (how) => (ended = how) });
+  const rep = failingRep(() => void released++);
+  const res = await sendRepresentation(req(), rep, {
+    maxVerifiedBytes: 0,
+    onEnd: (how) => (ended = how),
+  });
   assert.equal(res.status, 200);
   await assert.rejects(res.arrayBuffer());
   assert.equal(released, 1);
@@ -71,15 +94,16 @@ Deno.test("sendRepresentation: a failing producer errors the body and still rele
 });
 
 Deno.test("sendRepresentation: a body shorter than announced is an error, never a short 200", async () => {
-  const rep: Representation = {
+  const rep = (): Representation => ({
     size: 100,
     contentType: "application/octet-stream",
     etag: '"x"',
     async *read() {
       yield new Uint8Array(99);
     },
-  };
-  const res = await sendRepresentation(req(), rep);
+  });
+  await assert.rejects(sendRepresentation(req(), rep()), /99 bytes/);
+  const res = await sendRepresentation(req(), rep(), { maxVerifiedBytes: 0 });
   await assert.rejects(res.arrayBuffer());
 });
 

@@ -182,6 +182,15 @@ Deno.test("derive: hand-edited variant encodings are index_invalid", async () =>
       ["name not in the list", (j) => void (j.variants = j.variants.slice(1))],
       ["name listed twice", (j) => void j.variants.push(j.variants[0])],
       ["bad name", (j) => void (j.variants[0].name = "Int8/../x")],
+      ["variant entry without decodeMs", (j) => void delete j.variants[0].decodeMs],
+      ["negative decodeMs", (j) => void (j.variants[0].decodeMs = -1)],
+      ["decodeMs a string", (j) => void (j.variants[0].decodeMs = "1")],
+      ["variant entry without sha256", (j) => void delete j.variants[0].sha256],
+      ["upper-case file sha256", (j) => void (j.variants[0].sha256 = "A".repeat(64))],
+      ["short file sha256", (j) => void (j.variants[0].sha256 = "a".repeat(63))],
+      ["extra variant entry member", (j) => void (j.variants[0].size = 1)],
+      ["lossy encoding without sha256", (j) => void delete at(j, "int8").sha256],
+      ["lossy sha256 not hex", (j) => void (at(j, "int8").sha256 = "g".repeat(64))],
       ["extra member", (j) => void (at(j, "int8").extra = 1)],
       ["missing params", (j) => void delete at(j, "int8").params],
       ["bad scheme", (j) => void (at(j, "int8").params.scheme = "odd")],
@@ -230,5 +239,37 @@ Deno.test("derive: hand-edited variant encodings are index_invalid", async () =>
       editIndex(bytes, (j: J) => void j.tensors[0].encodings.push({ kind: "delta" })),
     );
     c.source.close();
+  });
+});
+
+Deno.test("derive: verify checks every variant's chunks and digests, of a variant-only container too", async () => {
+  await withTempDir(async (dir) => {
+    const path = await derived(dir, "int8,ternary:2", true);
+    const c = await openContainerFile(path);
+    try {
+      const report = await verifyContainer(c);
+      assert.deepEqual(report.problems, []);
+      const lossy = c.index.tensors.reduce(
+        (n, t) =>
+          n +
+          ["int8", "ternary:2"].reduce((m, v) => m + (variantOf(c, t, v)?.chunks.length ?? 0), 0),
+        0,
+      );
+      assert.ok(report.chunks >= lossy);
+    } finally {
+      c.source.close();
+    }
+    // A flipped byte in a variant chunk is reported, naming the variant and the tensor.
+    const bytes = await Deno.readFile(path);
+    const c2 = await openBytes(bytes);
+    const t = c2.index.tensors.find((x) => variantOf(c2, x, "int8"))!;
+    const [offset, stored] = variantOf(c2, t, "int8")!.chunks[0];
+    bytes[offset + stored - 2] ^= 0x40;
+    const report = await verifyContainer(await openBytes(bytes));
+    assert.ok(report.problems.length > 0);
+    assert.ok(
+      report.problems.every((p) => p.message.startsWith("variant int8:") && p.tensor === t.name),
+      JSON.stringify(report.problems),
+    );
   });
 });

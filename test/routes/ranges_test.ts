@@ -118,6 +118,38 @@ Deno.test("conditionals: If-None-Match 304, If-Range match 206 and mismatch 200"
   });
 });
 
+Deno.test("If-Match on GET and HEAD: 412 unless it names the current ETag (RFC 9110 §13.1.1)", async () => {
+  await withServer(async ({ url }) => {
+    const at = `${url}/${FILE}`;
+    const etag = (await get(at, {}, "HEAD")).headers.get("ETag")!;
+    const zero = "bytes=0000000000000000000000000000005-0000000000000000000000000000009";
+    for (const method of ["GET", "HEAD"]) {
+      for (const ifMatch of ['"stale"', `W/${etag}`, '"stale", W/"x"']) {
+        const r = await get(at, { "If-Match": ifMatch, Range: "bytes=0-9" }, method);
+        assert.equal(r.status, 412, `${method} ${ifMatch}`);
+        if (method === "GET") {
+          assert.equal(JSON.parse(new TextDecoder().decode(r.body)).error, "precondition_failed");
+        }
+      }
+      // §13.2.2: If-Match is evaluated before If-None-Match, so a stale If-Match is 412, not 304.
+      const both = await get(at, { "If-Match": '"stale"', "If-None-Match": etag }, method);
+      assert.equal(both.status, 412, method);
+      for (const ifMatch of [etag, "*", `"other", ${etag}`]) {
+        const r = await get(at, { "If-Match": ifMatch, Range: zero }, method);
+        assert.equal(r.status, 206, `${method} ${ifMatch}`);
+        assert.equal(r.headers.get("Content-Range"), `bytes 5-9/${ORIGINAL.length}`);
+        if (method === "GET") assert.deepEqual(r.body, ORIGINAL.subarray(5, 10));
+      }
+      const nm = await get(at, { "If-Match": etag, "If-None-Match": etag }, method);
+      assert.equal(nm.status, 304, method);
+    }
+    const tile = `${url}/v1/models/demo/stories260k/tensors/model.norm.weight?rows=0:1&cols=0:2`;
+    assert.equal((await get(tile, { "If-Match": '"stale"' })).status, 412);
+    const tileEtag = (await get(tile)).headers.get("ETag")!;
+    assert.equal((await get(tile, { "If-Match": tileEtag })).status, 200);
+  });
+});
+
 Deno.test("HEAD: the GET headers without a body, everywhere", async () => {
   await withServer(async ({ url }) => {
     const paths = [

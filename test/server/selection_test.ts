@@ -60,3 +60,39 @@ Deno.test("selectTile: malformed selections are bad_slice", () => {
     );
   }
 });
+
+Deno.test("selectTile: every slice parameter matches its grammar exactly, else bad_slice naming it", () => {
+  const t = tensor([4, 4]), t3 = tensor([2, 3, 4]);
+  const bad = [
+    "rows=0-5", // was read as row 0
+    "rows=1 2", // was read as row 1
+    "rows=1+2",
+    "rows= 1:2",
+    "rows=1:2 ",
+    "cols=0:2:1",
+    "cols=1:-",
+    "rows=1&rows=2", // repeated: which one is meant?
+    "slice=0:1,",
+    "slice=,0:1",
+    "slice=0:1;1:2",
+    "slice= ",
+    "slice=0-1,0:1",
+    "slice=0:1&slice=0:1",
+  ];
+  for (const s of bad) {
+    assert.throws(
+      () => selectTile(s.startsWith("slice") ? t3 : t, q(s)),
+      (e) =>
+        e instanceof ContainerError && e.kind === "bad_slice" &&
+        /\[-\]digits/.test(e.message),
+      s,
+    );
+  }
+  assert.deepEqual(selectTile(t, q("rows=001:0003&cols=-02:"))!.rects, [{
+    r0: 1,
+    r1: 3,
+    c0: 2,
+    c1: 4,
+  }]);
+  assert.deepEqual(selectTile(t3, q("slice=1,:,-1"))!.shape, [1, 3, 1]);
+});

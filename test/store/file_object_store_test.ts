@@ -70,3 +70,34 @@ Deno.test("file object store: refs change only by compare-and-swap", async () =>
     }
   });
 });
+
+Deno.test("file object store: refs are read once, and a read racing a write never keeps the old value", async () => {
+  await withTempDir(async (dir) => {
+    const s = await openFileObjectStore(dir);
+    const key = "repos/o/n/refs.json";
+    try {
+      const a = await s.putRef(key, enc.encode("a"), { ifNoneMatch: "*" });
+      // Cached: the same bytes again, without reading the file (an edit behind the store's back,
+      // which the folder lock rules out, is not seen).
+      const first = (await s.getRef(key))!;
+      await Deno.writeTextFile(`${dir}/${key}`, "edited");
+      assert.equal((await s.getRef(key))!.bytes, first.bytes);
+      await Deno.writeTextFile(`${dir}/${key}`, "a");
+      // Reads started during a write see the old or the new value, and the cache ends at the new.
+      const reads = Array.from({ length: 20 }, () => s.getRef(key));
+      const write = s.putRef(key, enc.encode("b"), { ifMatch: a });
+      reads.push(...Array.from({ length: 20 }, () => s.getRef(key)));
+      const etag = await write;
+      for (const r of await Promise.all(reads)) {
+        assert.ok(["a", "b"].includes(new TextDecoder().decode(r!.bytes)));
+      }
+      const now = (await s.getRef(key))!;
+      assert.equal(new TextDecoder().decode(now.bytes), "b");
+      assert.equal(now.etag, etag);
+      await s.deleteRef(key, etag);
+      assert.equal(await s.getRef(key), null);
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -6,8 +6,12 @@
  * and its last 256 KiB at once (`Range: bytes=0-65535,-262144`). A container (it starts with the
  * magic and its index matches the SHA-256 in its head) is then read segment by segment
  * (`container_map.ts`); anything else is a raw file, fetched whole, checked against the SHA-256
- * its key names, and kept as one file. What the open learnt (size, head, stored index) is kept
- * beside the segments, so a restarted edge opens the container with no origin at all.
+ * its key names, and kept as one file. What the open learnt (size, head, stored index, stored
+ * original header) is kept beside the segments, so a restarted edge opens the container with no
+ * origin at all. The open checks the original header as it checks the index (`openContainer`):
+ * its bytes are usually in the first request's prefix (the header follows the head), or else one
+ * more range request; header bytes that fail their SHA-256 are fetched once more, and are never
+ * kept.
  *
  * **Reading** a range of a container takes the segments that cover it: from disk (verified again
  * as they are read, a cheap XXH32, so a damaged cache file is refetched rather than served), from
@@ -75,7 +79,7 @@ export interface EdgeBlobsDeps {
   readonly origin: OriginClient;
   /** The disk tier. */
   readonly spans: SpanCache;
-  /** Folder for what opens learnt (size, head, index). */
+  /** Folder for what opens learnt (size, head, index, original header). */
   readonly metaDir: string;
   /** Writes a log line. */
   readonly log?: (line: string) => void;
@@ -97,6 +101,18 @@ interface BlobMeta {
   readonly size: number;
   /** The head, hex (containers). */
   readonly head?: string;
+  /**
+   * Where the stored original header is (containers; its bytes are in `<sha>.header`). Absent in
+   * what edges wrote before the open checked the header: such a blob is opened from the origin
+   * again.
+   */
+  readonly header?: { readonly offset: number; readonly length: number };
+}
+
+/** Stored bytes at a known offset. */
+interface Placed {
+  readonly offset: number;
+  readonly bytes: Uint8Array;
 }
 
 /** Ranges that overlap or touch, merged into one (the two ends of a small container). */
@@ -149,25 +165,35 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
   const path = (sha: string) => `/v1/store/objects/blobs/${sha}`;
   const metaPath = (sha: string, ext: string) => `${deps.metaDir}/${sha.slice(0, 2)}/${sha}.${ext}`;
 
-  async function writeMeta(sha: string, meta: BlobMeta, index?: Uint8Array) {
+  async function writeMeta(sha: string, meta: BlobMeta, index?: Uint8Array, header?: Placed) {
     const dir = `${deps.metaDir}/${sha.slice(0, 2)}`;
     await Deno.mkdir(dir, { recursive: true });
-    if (index) {
-      const tmp = `${metaPath(sha, "index")}.${crypto.randomUUID()}`;
-      await Deno.writeFile(tmp, index);
-      await Deno.rename(tmp, metaPath(sha, "index"));
-    }
+    const put = async (ext: string, bytes: Uint8Array) => {
+      const tmp = `${metaPath(sha, ext)}.${crypto.randomUUID()}`;
+      await Deno.writeFile(tmp, bytes);
+      await Deno.rename(tmp, metaPath(sha, ext));
+    };
+    if (index) await put("index", index);
+    if (header) await put("header", header.bytes);
+    // The JSON last: it names the other files, so they are whole when it exists.
     const tmp = `${metaPath(sha, "json")}.${crypto.randomUUID()}`;
     await Deno.writeTextFile(tmp, JSON.stringify(meta));
     await Deno.rename(tmp, metaPath(sha, "json"));
   }
 
-  async function readMeta(sha: string): Promise<{ meta: BlobMeta; index?: Uint8Array } | null> {
+  async function readMeta(
+    sha: string,
+  ): Promise<{ meta: BlobMeta; index?: Uint8Array; header?: Placed } | null> {
     try {
       const meta = JSON.parse(await Deno.readTextFile(metaPath(sha, "json"))) as BlobMeta;
       if (meta.format !== "tessera-edge-blob/1") return null;
-      if (meta.kind === "raw") return { meta };
-      return { meta, index: await Deno.readFile(metaPath(sha, "index")) };
+      if (meta.kind === "raw" || !meta.header) return { meta };
+      const header = {
+        offset: meta.header.offset,
+        bytes: await Deno.readFile(metaPath(sha, "header")),
+      };
+      if (header.bytes.length !== meta.header.length) return null;
+      return { meta, index: await Deno.readFile(metaPath(sha, "index")), header };
     } catch {
       return null;
     }
@@ -281,39 +307,94 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
       if (r.status !== 206) throw badAnswer(sha, r.status);
       index = await origin.body(r);
     }
-    const source = await containerSource(sha, answer.size, head, index.slice(), answer.parts);
+    // The stored original header, which the open checks: in the parts fetched, or asked for.
+    const fetchRange = async (offset: number, length: number, fresh = false) => {
+      const inAnswer = fresh ? null : inParts(offset, offset + length);
+      if (inAnswer) return inAnswer.slice();
+      const r = await origin.request(path(sha), {
+        headers: { Range: `bytes=${offset}-${offset + length - 1}` },
+      });
+      if (r.status !== 206) {
+        await r.body?.cancel();
+        throw badAnswer(sha, r.status);
+      }
+      const bytes = await origin.body(r);
+      if (bytes.length !== length) {
+        throw new HttpError(502, "origin_bad_answer", `blob ${sha}: ${bytes.length} header bytes`);
+      }
+      return bytes;
+    };
+    let opened = await containerSource(sha, answer.size, head, index.slice(), {
+      read: fetchRange,
+      parts: answer.parts,
+    });
+    if (opened.headerBad) {
+      // Bytes that fail their SHA-256 are asked for once more, on their own. A second failure
+      // leaves the container open without its original header, as the origin itself serves a
+      // container whose stored header is damaged (every tensor, each chunk checked; reads that
+      // need the header fail), with nothing of the header kept, so the next open asks again.
+      verifyFailures++;
+      opened.source.close();
+      deps.log?.(`edge: container ${sha}: the original header fails its SHA-256; fetching again`);
+      opened = await containerSource(sha, answer.size, head, index.slice(), {
+        read: (offset, length) => fetchRange(offset, length, true),
+      });
+      if (opened.headerBad) verifyFailures++;
+    }
     await writeMeta(
       sha,
-      { format: "tessera-edge-blob/1", kind: "container", size: answer.size, head: hex(head) },
+      {
+        format: "tessera-edge-blob/1",
+        kind: "container",
+        size: answer.size,
+        head: hex(head),
+        header: opened.header && !opened.headerBad
+          ? { offset: opened.header.offset, length: opened.header.bytes.length }
+          : undefined,
+      },
       index,
+      opened.headerBad ? undefined : opened.header,
     );
-    return source;
+    return opened.source;
   }
 
   /**
    * The tiered source of container `sha`, whose `head` and stored `index` are known (and are
-   * verified here by opening them); `parts` are bytes already fetched, kept where whole segments.
+   * verified here by opening them). The open also reads the stored original header: `from.header`
+   * when it is known (a reopen), else `from.read` fetches it. `from.parts` are bytes already
+   * fetched, kept where whole segments. Returns the source, the header bytes the open read, and
+   * whether they failed their check (then they must not be kept).
    */
   async function containerSource(
     sha: string,
     size: number,
     head: Uint8Array,
     index: Uint8Array,
-    parts: readonly RangePart[] = [],
-  ): Promise<StoredObject> {
+    from: {
+      readonly header?: Placed;
+      readonly read?: (offset: number, length: number) => Promise<Uint8Array>;
+      readonly parts?: readonly RangePart[];
+    },
+  ): Promise<{ source: StoredObject; header?: Placed; headerBad: boolean }> {
     const h = decodeHead(head, size);
+    let header = from.header;
     const boot: ByteSource = {
       size,
-      readAt(offset, length) {
-        if (offset + length <= HEAD_BYTES) {
-          return Promise.resolve(head.subarray(offset, offset + length));
-        }
+      async readAt(offset, length) {
+        if (offset + length <= HEAD_BYTES) return head.subarray(offset, offset + length);
         if (offset >= h.indexOffset && offset + length <= h.indexOffset + h.indexLength) {
-          return Promise.resolve(
-            index.subarray(offset - h.indexOffset, offset - h.indexOffset + length),
-          );
+          return index.subarray(offset - h.indexOffset, offset - h.indexOffset + length);
         }
-        return Promise.reject(new Error("only the head and the index are known yet"));
+        // The one other read of an open: the stored original header.
+        if (header && offset === header.offset && length === header.bytes.length) {
+          return header.bytes;
+        }
+        if (!from.read) throw new Error(`bytes ${offset}-${offset + length} are not known`);
+        header = {
+          offset,
+          bytes: length === 0 ? new Uint8Array(0) : await from.read(offset, length),
+        };
+        return header.bytes;
       },
       close() {},
     };
@@ -321,13 +402,15 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
     try {
       c = await openContainer(boot, backends);
     } catch (e) {
+      if (e instanceof HttpError) throw e;
       throw new HttpError(502, "origin_corrupt", `container ${sha}: ${(e as Error).message}`, {}, {
         cause: e,
       });
     }
+    const headerBad = c.headerError !== undefined;
     const map = containerMap(c, head);
     const tiered = tieredReads(sha, map);
-    for (const p of mergeParts(parts)) {
+    for (const p of mergeParts(from.parts ?? [])) {
       for (const i of map.covering(p.start, p.start + p.bytes.length)) {
         const s = map.segments[i];
         if (s.start < p.start || s.end > p.start + p.bytes.length) continue;
@@ -340,7 +423,7 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
     }
     if (map.layers.length > 0) tiered.prefetch(map.layers[0]);
     let closed = false;
-    return {
+    const source: StoredObject = {
       key: `blobs/${sha}`,
       size,
       // Read like a local file once every segment is on disk: no request to amortise then.
@@ -362,6 +445,7 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
         closed = true;
       },
     };
+    return { source, header, headerBad };
   }
 
   /** Reads of one container through the tiers, with single-flight fetches and prefetch. */
@@ -580,8 +664,20 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
   async function open(sha: string): Promise<StoredObject | null> {
     const known = await readMeta(sha);
     if (known?.meta.kind === "raw") return await openRaw(sha);
-    if (known?.meta.kind === "container" && known.index && known.meta.head) {
-      return await containerSource(sha, known.meta.size, unhex(known.meta.head), known.index);
+    if (known?.meta.kind === "container" && known.index && known.meta.head && known.header) {
+      const opened = await containerSource(
+        sha,
+        known.meta.size,
+        unhex(known.meta.head),
+        known.index,
+        {
+          header: known.header,
+        },
+      );
+      if (!opened.headerBad) return opened.source;
+      // A damaged metadata file: opened afresh from the origin, which rewrites it.
+      opened.source.close();
+      deps.log?.(`edge: the kept original header of ${sha} is damaged; opening it again`);
     }
     return await firstOpen(sha);
   }

@@ -13,6 +13,10 @@ import { loadModel } from "../../src/client/load_model.ts";
 import { buildSafetensors } from "../safetensors/fixture.ts";
 import { type OriginProxy, startOriginProxy } from "../helpers/origin_proxy.ts";
 import { spawnServer } from "../helpers/server_process.ts";
+import { installVariants } from "../helpers/variants.ts";
+import { nativeBackends } from "../../src/codec_native/backends.ts";
+import { openContainer } from "../../src/container/open.ts";
+import { bufferSource } from "../../src/container/source.ts";
 
 const LAYERS = 4;
 
@@ -50,12 +54,17 @@ function edgeModel(seed = 1): Uint8Array {
 }
 
 /** Lays `bytes` out as `acme/m@main` for a store opened on `dir`. */
-async function install(dir: string, bytes: Uint8Array, id = "acme/m"): Promise<void> {
+async function install(
+  dir: string,
+  bytes: Uint8Array,
+  id = "acme/m",
+  mode: "fast" | "best" = "fast",
+): Promise<void> {
   const rev = `${dir}/${id}/main`;
   await Deno.mkdir(rev, { recursive: true });
   const src = `${dir}/src-${crypto.randomUUID()}.safetensors`;
   await Deno.writeFile(src, bytes);
-  await packFile(src, `${rev}/model.tsr`, { mode: "fast" });
+  await packFile(src, `${rev}/model.tsr`, { mode });
   await Deno.remove(src);
 }
 
@@ -381,4 +390,102 @@ Deno.test("edge: the origin killed in the middle of a span: 503, nothing cached;
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(cacheDir, { recursive: true });
   }
+});
+
+Deno.test("edge: a best container (alignment 1, chunks at odd offsets) and variants, byte for byte as the origin", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tessera_origin_" });
+  const cacheDir = await Deno.makeTempDir({ prefix: "tessera_edge_" });
+  const model = edgeModel(3);
+  await install(dir, model, "acme/best", "best");
+  await installVariants(dir);
+  const packed = await openContainer(
+    bufferSource(await Deno.readFile(`${dir}/acme/best/main/model.tsr`)),
+    nativeBackends(),
+  );
+  const offsets = packed.index.tensors.flatMap((t) =>
+    (t.encodings[0] as { chunks: number[][] }).chunks.map((r) => r[0])
+  );
+  assert.ok(offsets.some((o) => o % 2 === 1), "some chunk starts at an odd offset");
+  const origin = await startServer(serverConfig({ modelsDir: dir }), () => {});
+  const edge = await startServer(
+    serverConfig({ origin: origin.url, cacheDir, originTimeoutMs: 5000 }),
+    () => {},
+  );
+  try {
+    const m = await get(`${edge.url}/v1/models/acme/best/manifest`);
+    assert.equal(m.status, 200, new TextDecoder().decode(m.body));
+    const whole = await get(`${edge.url}/acme/best/resolve/main/model.safetensors`);
+    assert.equal(whole.status, 200);
+    assert.deepEqual(whole.body, model);
+    const name = "model.layers.1.mlp.up_proj.weight";
+    const tile = await get(`${edge.url}/v1/models/acme/best/tensors/${name}?rows=3:17&cols=5:300`);
+    const want = await get(
+      `${origin.url}/v1/models/acme/best/tensors/${name}?rows=3:17&cols=5:300`,
+    );
+    assert.equal(tile.status, 200);
+    assert.deepEqual(tile.body, want.body);
+    // Variants: the tensor, a tile, a layer, raw payloads and a variant revision, as the origin.
+    const c = JSON.parse(
+      new TextDecoder().decode((await get(`${origin.url}/v1/models/demo/var/manifest`)).body),
+    );
+    const matrix = (c.tensors as { name: string; layer: string; shape: number[] }[])
+      .find((x) => x.shape.length === 2)!;
+    const t = matrix.name, layer = matrix.layer;
+    for (
+      const path of [
+        `/v1/models/demo/var/tensors/${encodeURIComponent(t)}?variant=int8:g64`,
+        `/v1/models/demo/var/tensors/${encodeURIComponent(t)}?variant=int8:g64&rows=0:2`,
+        `/v1/models/demo/var/tensors/${encodeURIComponent(t)}?variant=int8:g64&raw=1`,
+        `/v1/models/demo/var/layers/${encodeURIComponent(layer)}?variant=svd:ratio=4`,
+        `/v1/models/demo/edge/tensors/${encodeURIComponent(t)}?variant=int8`,
+        `/demo/var/resolve/main@int8:g64/model.safetensors`,
+      ]
+    ) {
+      const [a, b] = [await get(`${edge.url}${path}`), await get(`${origin.url}${path}`)];
+      assert.equal(a.status, b.status, `${path}: ${new TextDecoder().decode(a.body)}`);
+      assert.equal(a.status, 200, path);
+      assert.deepEqual(a.body, b.body, path);
+    }
+  } finally {
+    await edge.close();
+    await origin.close();
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(cacheDir, { recursive: true });
+  }
+});
+
+Deno.test("edge: a kept original header that is damaged is not trusted: the container is opened from the origin again", async () => {
+  await withWorld(async ({ proxy, model, cacheDir, startEdge }) => {
+    let edge = await startEdge();
+    const name = "model.layers.0.mlp.up_proj.weight";
+    assert.equal((await get(`${edge.url}/v1/models/acme/m/tensors/${name}`)).status, 200);
+    await edge.close();
+    // Each kept header (one per container opened) has a byte flipped.
+    const headers: string[] = [];
+    const walk = async (dir: string) => {
+      for await (const e of Deno.readDir(dir)) {
+        const p = `${dir}/${e.name}`;
+        if (e.isDirectory) await walk(p);
+        else if (e.name.endsWith(".header")) headers.push(p);
+      }
+    };
+    await walk(cacheDir);
+    assert.ok(headers.length > 0, "the open kept the stored original header");
+    for (const p of headers) {
+      const b = await Deno.readFile(p);
+      b[b.length >> 1] ^= 1;
+      await Deno.writeFile(p, b);
+    }
+    await originQuiet(proxy, 200);
+    const before = proxy.blobRequests().length;
+    edge = await startEdge();
+    const again = await get(`${edge.url}/v1/models/acme/m/tensors/${name}`);
+    assert.equal(again.status, 200, new TextDecoder().decode(again.body));
+    assert.deepEqual(again.body, tensorBytes(model, name));
+    // Opened afresh: the origin was asked for the container's ends again.
+    const opens = proxy.blobRequests().slice(before).filter((e) => e.range?.includes(","));
+    assert.ok(opens.length > 0, "the container was opened from the origin again");
+    const whole = await get(`${edge.url}/acme/m/resolve/main/model.safetensors`);
+    assert.deepEqual(whole.body, model);
+  });
 });

@@ -55,7 +55,7 @@ export function healthRoutes(
           ctx.metrics.render(ctx.cache.figures(), {
             tessera_open_containers: ctx.store.leases.open,
             tessera_decode_workers: ctx.pool.size,
-          }, families),
+          }, families) + (ctx.edge?.metrics() ?? ""),
         );
       },
     }),

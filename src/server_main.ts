@@ -45,7 +45,17 @@ export async function main(args: string[]): Promise<number> {
   } catch (e) {
     console.error(`warning: the demo model was not published: ${(e as Error).message}`);
   }
-  const models = await store.reader.list();
+  const models = await store.reader.list().catch((e) => {
+    console.error(`warning: the models could not be listed: ${(e as Error).message}`);
+    return [];
+  });
+  if (config.origin) {
+    console.log(
+      `edge of ${config.origin}: disk tier ${config.cacheDir} (${
+        (config.diskCacheBytes / 2 ** 30).toFixed(1)
+      } GiB)`,
+    );
+  }
   console.log(
     `Tessera serving ${models.length} model(s) from ${store.objects.url} at ${server.url} ` +
       `(${config.workers} decode workers, ${config.cacheBytes >> 20} MiB cache, uploads ` +
@@ -53,7 +63,9 @@ export async function main(args: string[]): Promise<number> {
   );
   for (const m of models) console.log(`  ${server.url}/v1/models/${m.id}/manifest`);
   console.log(`  API: ${server.url}/openapi.json`);
+  // An edge stores nothing of its own: the origin collects.
   const gc = setInterval(() => {
+    if (config.origin) return;
     store.gc().then((r) => {
       if (r.blobs + r.commits + r.uploads > 0) {
         console.log(`gc: removed ${r.commits} commits, ${r.blobs} contents (${r.bytes} bytes)`);

@@ -58,6 +58,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
     const m = await import("./import.ts");
     return { run: m.importFolder, usage: m.IMPORT_USAGE };
   },
+  gc: async () => {
+    const m = await import("./gc.ts");
+    return { run: m.gc, usage: m.GC_USAGE };
+  },
   serve: async () => {
     const [m, c] = await Promise.all([import("../server_main.ts"), import("../server/config.ts")]);
     return {

@@ -202,7 +202,12 @@ async function* exactly(
 }
 
 function concat(parts: readonly Uint8Array[], length: number): Uint8Array {
-  if (parts.length === 1 && parts[0].length === length) return parts[0];
+  // A Response refuses a view on shared memory, which sources that feed decode workers read into
+  // (the object store's range reads): such a part is copied.
+  if (
+    parts.length === 1 && parts[0].length === length &&
+    !(parts[0].buffer instanceof SharedArrayBuffer)
+  ) return parts[0];
   const out = new Uint8Array(length);
   let at = 0;
   for (const p of parts) {

@@ -11,9 +11,11 @@ import { healthRoutes } from "../../routes/health.ts";
 import { hfRoutes } from "../../routes/hf.ts";
 import { layerRoutes } from "../../routes/layers.ts";
 import { modelRoutes } from "../../routes/models.ts";
+import { storeRoutes } from "../../routes/store.ts";
 import { tensorRoutes } from "../../routes/tensors.ts";
 import { uploadRoutes } from "../../routes/uploads.ts";
 import { webRoutes } from "../../routes/pages.tsx";
+import { firstChunkGate } from "../edge/first_chunk.ts";
 import { mountPages, prefersHtml } from "../web/page_route.ts";
 import { HttpError } from "../http/http_error.ts";
 import type { AppEnv, ServerContext } from "./context.ts";
@@ -71,6 +73,7 @@ export function apiRoutes(ctx: ServerContext, document: () => Record<string, unk
     ...tensorRoutes(ctx),
     ...layerRoutes(ctx),
     ...fileRoutes(ctx),
+    ...storeRoutes(ctx),
     // `/{org}/{name}/resolve/…` would catch much: last.
     ...hfRoutes(ctx),
   ];
@@ -99,6 +102,8 @@ export function createApp(ctx: ServerContext): OpenAPIHono<AppEnv> {
   );
   app.use("*", refuseWritesOnShutdown(ctx.shutdown));
   app.use("*", headerTimeout(ctx.config.timeoutMs));
+  // An edge's bodies come from the origin: their status waits for the first bytes.
+  if (ctx.edge) app.use("*", firstChunkGate());
   mountRoutes(app, ctx, apiRoutes(ctx, () => openApiDocument(app)));
   // The web pages (not part of the API document) after the API, whose paths are more specific.
   const web = webRoutes(ctx);

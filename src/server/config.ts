@@ -13,6 +13,10 @@
  * | `--timeout-s N` | | 30 |
  * | `--upload-ttl-h N` | | 24: uploads no commit names are kept this long |
  * | `--no-demo` | | pack the demo model into an empty models folder |
+ * | `--origin URL` | `TESSERA_ORIGIN` | none; set: an edge of that origin (read-only) |
+ * | `--cache-dir DIR` | | `./edge-cache`: an edge's disk tier |
+ * | `--cache-gb N` | | 10: its budget |
+ * | `--origin-timeout-s N` | | 5: an edge's limit on each origin request's headers |
  * | `--quiet` | | log each request |
  * @module
  */
@@ -44,6 +48,14 @@ export interface ServerConfig {
   readonly quiet: boolean;
   /** Pack uploads on the main thread rather than in a worker (tests). */
   readonly packInline: boolean;
+  /** The origin this server is an edge of, or null. */
+  readonly origin: string | null;
+  /** An edge's disk tier. */
+  readonly cacheDir: string;
+  /** Its budget, bytes. */
+  readonly diskCacheBytes: number;
+  /** An edge's limit on the time to each origin response's headers. */
+  readonly originTimeoutMs: number;
 }
 
 /** A flag value that does not parse. */
@@ -61,7 +73,9 @@ export class ConfigError extends Error {
 export const SERVE_USAGE =
   `usage: deno task serve [--store file:DIR | --models DIR] [--port N] [--host H] [--cache-mb N]
        [--token T] [--max-upload-mb N] [--upload-ttl-h N] [--workers N] [--timeout-s N]
-       [--no-demo] [--quiet]`;
+       [--no-demo] [--quiet]
+       or, as an edge of another server: --origin URL [--cache-dir DIR] [--cache-gb N]
+       [--origin-timeout-s N] and the flags above but --store, --models and --token`;
 
 /** The defaults, with `overrides` applied: what tests build servers from. */
 export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
@@ -78,6 +92,10 @@ export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConf
     demo: true,
     quiet: false,
     packInline: false,
+    origin: null,
+    cacheDir: "./edge-cache",
+    diskCacheBytes: 10 * 2 ** 30,
+    originTimeoutMs: 5000,
     ...overrides,
   };
 }
@@ -120,6 +138,10 @@ export function parseServerArgs(
         "timeout-s": { type: "string" },
         "no-demo": { type: "boolean" },
         quiet: { type: "boolean" },
+        origin: { type: "string" },
+        "cache-dir": { type: "string" },
+        "cache-gb": { type: "string" },
+        "origin-timeout-s": { type: "string" },
       },
       strict: true,
     }));
@@ -141,18 +163,37 @@ export function parseServerArgs(
   if (values.models !== undefined && values.store !== undefined) {
     throw new ConfigError(`give --store or --models, not both\n${SERVE_USAGE}`);
   }
+  const origin = values.origin ?? env.TESSERA_ORIGIN ?? null;
+  if (origin !== null) {
+    if (!/^https?:\/\/[^/]+/.test(origin)) {
+      throw new ConfigError(`--origin must be an http(s) URL: received "${origin}"`);
+    }
+    if (values.store !== undefined || values.models !== undefined || values.token) {
+      throw new ConfigError(
+        `an edge (--origin) serves the origin's store read-only: drop --store, --models and --token`,
+      );
+    }
+  }
+  const gb = num("cache-gb", values["cache-gb"], 0);
+  const originTimeout = num("origin-timeout-s", values["origin-timeout-s"], 0.001);
   return {
     ...d,
     modelsDir: values.store ?? values.models ?? env.TESSERA_MODELS ?? d.modelsDir,
     port,
     host: values.host ?? d.host,
     cacheBytes: mb("cache-mb", values["cache-mb"], d.cacheBytes),
-    token: (values.token ?? env.TESSERA_TOKEN) || null,
+    token: origin !== null ? null : (values.token ?? env.TESSERA_TOKEN) || null,
     maxUploadBytes: mb("max-upload-mb", values["max-upload-mb"], d.maxUploadBytes),
     workers: workers === undefined ? d.workers : Math.floor(workers),
     timeoutMs: timeout === undefined ? d.timeoutMs : Math.round(timeout * 1000),
     uploadTtlMs: ttl === undefined ? d.uploadTtlMs : Math.round(ttl * 3600 * 1000),
-    demo: !values["no-demo"],
+    demo: !values["no-demo"] && origin === null,
     quiet: values.quiet ?? false,
+    origin: origin?.replace(/\/+$/, "") ?? null,
+    cacheDir: values["cache-dir"] ?? d.cacheDir,
+    diskCacheBytes: gb === undefined ? d.diskCacheBytes : Math.floor(gb * 2 ** 30),
+    originTimeoutMs: originTimeout === undefined
+      ? d.originTimeoutMs
+      : Math.round(originTimeout * 1000),
   };
 }

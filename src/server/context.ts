@@ -4,6 +4,7 @@
  * @module
  */
 import type { Context } from "hono";
+import type { Edge } from "../edge/edge.ts";
 import type { RepoStore } from "../store/repo_store.ts";
 import type { DecodePool } from "../threads/decode_pool.ts";
 import type { ChunkCache } from "./chunk_cache.ts";
@@ -34,6 +35,8 @@ export interface ServerContext {
   readonly startedAt: number;
   /** Set once the server is shutting down: new writes are refused. */
   readonly shutdown: AbortSignal;
+  /** The edge's tiers and origin, when this server is an edge (`--origin`). */
+  readonly edge?: Edge;
 }
 
 /** Per-request accounting the access log reads once the response is over. */

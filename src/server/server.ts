@@ -5,6 +5,7 @@
  * @module
  */
 import { nativeBackends } from "../codec_native/backends.ts";
+import { openEdge } from "../edge/edge.ts";
 import { isBodyFailure } from "../http/body_stream.ts";
 import { openRepoStore } from "../store/repo_store.ts";
 import { createDecodePool } from "../threads/decode_pool.ts";
@@ -46,11 +47,17 @@ export async function createServerContext(
   shutdown: AbortSignal = new AbortController().signal,
 ): Promise<ServerContext> {
   const metrics = createMetrics();
+  // An edge runs this same server over the origin's store, read-only, through its tiers.
+  const edge = config.origin ? await openEdge(config, log) : undefined;
   const store = await openRepoStore({
-    store: config.modelsDir,
+    store: edge?.objects ?? config.modelsDir,
     packInline: config.packInline,
     uploadTtlMs: config.uploadTtlMs,
     log,
+    ...(edge && { gcOnOpen: false, importLegacy: false }),
+  }).catch((e) => {
+    edge?.close();
+    throw e;
   });
   const pool = createDecodePool(config.workers, nativeBackends(), {
     observe: (b, s, chunks) => metrics.decoded(b, s, chunks),
@@ -68,6 +75,7 @@ export async function createServerContext(
     log,
     startedAt: Date.now(),
     shutdown,
+    edge,
   };
 }
 
@@ -75,6 +83,7 @@ export async function createServerContext(
 export async function closeContext(ctx: ServerContext): Promise<void> {
   ctx.pool.close();
   await ctx.store.close();
+  ctx.edge?.close();
 }
 
 /**

@@ -9,9 +9,12 @@
  *   upload retention (24 hours by default), so an interrupted push resumes; then removed;
  * - commit objects no branch reaches (a publish killed before its refs were switched) are removed.
  *
- * It runs with the collection lock held exclusively, so no publish is between storing contents
- * and switching its refs. Across processes sharing one object store (S3 replicas), that lock is
- * not enough: there the rule must add an age grace for unreferenced objects.
+ * It runs with the collection lock held exclusively, so no publish of this process is between
+ * storing contents and switching its refs. Across processes sharing one object store (S3
+ * replicas), that lock is not enough: there an unreferenced object is removed only once it is
+ * older than the store's **age grace** (`StoreCore.gcGraceMs`: 1 hour for object storage, 0 for a
+ * folder, which one process holds), so a publish on another replica has that long between
+ * storing an object and switching the ref that names it. A dry run lists what would go.
  * @module
  */
 import type { Commit } from "./commit.ts";
@@ -31,6 +34,18 @@ export interface GcReport {
   readonly bytes: number;
   /** Expired upload records removed. */
   readonly uploads: number;
+  /** Keys removed (or, in a dry run, that would be). */
+  readonly removed: readonly string[];
+  /** Unreferenced objects kept because they are younger than the age grace. */
+  readonly young: number;
+}
+
+/** Options of {@link collectGarbage}. */
+export interface GcOptions {
+  /** The time now, ms since the epoch. */
+  readonly now?: number;
+  /** List what would be removed, remove nothing. */
+  readonly dryRun?: boolean;
 }
 
 /**
@@ -42,9 +57,23 @@ export interface GcReport {
  * console.log(`removed ${r.blobs} blobs (${r.bytes} bytes)`);
  * ```
  */
-export function collectGarbage(core: StoreCore, now = Date.now()): Promise<GcReport> {
+export function collectGarbage(core: StoreCore, options: GcOptions = {}): Promise<GcReport> {
+  const now = options.now ?? Date.now();
+  const dry = options.dryRun ?? false;
   return core.gcLock.exclusive(async () => {
     const { objects } = core;
+    const removed: string[] = [];
+    let young = 0;
+    // An unreferenced object younger than the grace may belong to a publish in progress elsewhere.
+    const old = (o: { modifiedMs: number }) => {
+      if (now - o.modifiedMs >= core.gcGraceMs) return true;
+      young++;
+      return false;
+    };
+    const remove = async (key: string) => {
+      removed.push(key);
+      if (!dry) await objects.deleteObject(key);
+    };
     const liveCommits = new Set<string>();
     const liveBlobs = new Set<string>();
     const livePacked = new Set<string>();
@@ -80,7 +109,8 @@ export function collectGarbage(core: StoreCore, now = Date.now()): Promise<GcRep
     for (const u of await listUploads(objects)) {
       if (now - u.time > core.uploadTtlMs) {
         const cur = await objects.getRef(uploadKey(u.sha256));
-        if (cur) await objects.deleteRef(uploadKey(u.sha256), cur.etag).catch(() => {});
+        removed.push(uploadKey(u.sha256));
+        if (cur && !dry) await objects.deleteRef(uploadKey(u.sha256), cur.etag).catch(() => {});
         uploads++;
         continue;
       }
@@ -89,8 +119,8 @@ export function collectGarbage(core: StoreCore, now = Date.now()): Promise<GcRep
     }
     let commits = 0;
     for await (const o of objects.list("repos/")) {
-      if (/\/commits\/[0-9a-f]{40}\.json$/.test(o.key) && !liveCommits.has(o.key)) {
-        await objects.deleteObject(o.key);
+      if (/\/commits\/[0-9a-f]{40}\.json$/.test(o.key) && !liveCommits.has(o.key) && old(o)) {
+        await remove(o.key);
         commits++;
       }
     }
@@ -98,7 +128,7 @@ export function collectGarbage(core: StoreCore, now = Date.now()): Promise<GcRep
       const m = /^packed\/([0-9a-f]{64})\.json$/.exec(o.key);
       if (!m) continue;
       if (!livePacked.has(m[1])) {
-        await objects.deleteObject(o.key);
+        if (old(o)) await remove(o.key);
         continue;
       }
       // An upload that is waiting for its commit keeps its container.
@@ -109,12 +139,12 @@ export function collectGarbage(core: StoreCore, now = Date.now()): Promise<GcRep
     let blobs = 0, bytes = 0;
     for await (const o of objects.list("blobs/")) {
       const sha = o.key.slice("blobs/".length);
-      if (liveBlobs.has(sha)) continue;
-      core.leases.forget(sha);
-      await objects.deleteObject(blobKey(sha));
+      if (liveBlobs.has(sha) || !old(o)) continue;
+      if (!dry) core.leases.forget(sha);
+      await remove(blobKey(sha));
       blobs++;
       bytes += o.size;
     }
-    return { commits, blobs, bytes, uploads };
+    return { commits, blobs, bytes, uploads, removed, young };
   });
 }

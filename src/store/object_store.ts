@@ -85,6 +85,13 @@ export interface ObjectStore {
   deleteRef(key: string, etag: string): Promise<void>;
   /** Releases the store (its lock, for a folder). */
   close(): Promise<void>;
+  /**
+   * Removes what interrupted writes left inside the storage itself, started more than
+   * `olderThanMs` ago (S3: incomplete multipart uploads, whose parts are kept and billed); resolves
+   * to what it removed, or null when the storage cannot list them. A folder has no such leftovers
+   * (its scratch is emptied at open).
+   */
+  sweepIncomplete?(olderThanMs: number, dryRun?: boolean): Promise<string[] | null>;
 }
 
 /** One key segment. */

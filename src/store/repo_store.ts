@@ -38,6 +38,11 @@ import { touchUpload } from "./upload_records.ts";
 
 /** Default retention of uploads waiting for their commit. */
 export const UPLOAD_TTL_MS = 24 * 3600 * 1000;
+/**
+ * Default age grace of garbage collection on shared storage (S3): longer than any publish takes
+ * between storing its objects and switching its ref. A folder has one process and needs none.
+ */
+export const SHARED_GC_GRACE_MS = 3600 * 1000;
 
 /** Options of {@link openRepoStore}. */
 export interface RepoStoreOptions {
@@ -51,6 +56,13 @@ export interface RepoStoreOptions {
   readonly log?: (line: string) => void;
   /** Import a folder of the earlier layout when the store opens; true. */
   readonly importLegacy?: boolean;
+  /**
+   * Age grace of garbage collection: 0 for a folder, {@link SHARED_GC_GRACE_MS} for other
+   * storage, which other processes may be publishing to.
+   */
+  readonly gcGraceMs?: number;
+  /** Collect garbage when the store opens; true. A read-only store (an edge's) must not. */
+  readonly gcOnOpen?: boolean;
 }
 
 /** What an upload by content address reports. */
@@ -101,8 +113,8 @@ export interface RepoStore {
   openRaw(file: TreeFile): Promise<StoredObject>;
   /** The whole of a file stored as is, of at most `maxBytes`. */
   readRaw(file: TreeFile, maxBytes: number): Promise<Uint8Array>;
-  /** Removes what no branch reaches and expired uploads. */
-  gc(): Promise<GcReport>;
+  /** Removes what no branch reaches and expired uploads (with `dryRun`, only lists it). */
+  gc(options?: { dryRun?: boolean }): Promise<GcReport>;
   /** Closes containers and releases the storage. */
   close(): Promise<void>;
 }
@@ -136,6 +148,7 @@ export async function openRepoStore(options: RepoStoreOptions): Promise<RepoStor
     gcLock: createRwLock(),
     leases,
     uploadTtlMs: options.uploadTtlMs ?? UPLOAD_TTL_MS,
+    gcGraceMs: options.gcGraceMs ?? (folder ? 0 : SHARED_GC_GRACE_MS),
     log,
   };
   try {
@@ -144,9 +157,13 @@ export async function openRepoStore(options: RepoStoreOptions): Promise<RepoStor
         log(`imported ${id} from the folder layout of earlier versions`);
       }
     }
-    const gc = await collectGarbage(core);
-    if (gc.blobs + gc.commits > 0) {
-      log(`removed ${gc.commits} unreachable commits and ${gc.blobs} contents (${gc.bytes} bytes)`);
+    if (options.gcOnOpen !== false) {
+      const gc = await collectGarbage(core);
+      if (gc.blobs + gc.commits > 0) {
+        log(
+          `removed ${gc.commits} unreachable commits and ${gc.blobs} contents (${gc.bytes} bytes)`,
+        );
+      }
     }
   } catch (e) {
     leases.close();
@@ -201,7 +218,7 @@ export async function openRepoStore(options: RepoStoreOptions): Promise<RepoStor
       if (!bytes) throw missing(file);
       return bytes;
     },
-    gc: () => collectGarbage(core),
+    gc: (opts) => collectGarbage(core, opts),
     async close() {
       leases.close();
       await objects.close();

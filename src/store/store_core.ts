@@ -23,6 +23,8 @@ export interface StoreCore {
   readonly leases: ContainerLeases;
   /** How long an upload waits for its commit before collection may remove it, ms. */
   readonly uploadTtlMs: number;
+  /** Unreferenced objects younger than this are kept by collection (other replicas' publishes). */
+  readonly gcGraceMs: number;
   /** Writes one log line. */
   readonly log: (line: string) => void;
 }

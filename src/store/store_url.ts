@@ -1,7 +1,8 @@
 /**
  * Where a store lives, as `--store` names it: `file:DIR` (or a plain folder path, as `--models`
- * gives it) is a local folder; `s3://bucket/prefix` is reserved for object storage, which plugs
- * in behind the same {@link ObjectStore} interface.
+ * gives it) is a local folder; `s3://bucket/prefix` is a bucket of S3-compatible object storage
+ * (configured from the AWS environment variables: `s3_config.ts`), behind the same
+ * {@link ObjectStore} interface.
  * @module
  */
 import { StoreError } from "./errors.ts";
@@ -37,9 +38,13 @@ export function storeFolder(store: string): string | null {
 export async function openStorage(store: string): Promise<OpenedStorage> {
   const folder = storeFolder(store);
   if (folder === null) {
+    if (store.startsWith("s3://")) {
+      const { openS3ObjectStore } = await import("./s3_object_store.ts");
+      return { objects: await openS3ObjectStore(store), folder: null };
+    }
     throw new StoreError(
       "bad_name",
-      `unsupported store ${JSON.stringify(store)}: use file:DIR (object storage is not built yet)`,
+      `unsupported store ${JSON.stringify(store)}: use file:DIR or s3://bucket/prefix`,
     );
   }
   if (folder === "") throw new StoreError("bad_name", "the store folder is empty");

@@ -34,7 +34,8 @@ export async function runServer(
 }
 
 /**
- * Starts the server on folder `dir` (a free port, no demo model) and waits until it listens.
+ * Starts the server on folder `dir` (or the `s3://` store it names, reached with the AWS variables
+ * of `env`) on a free port, without the demo model, and waits until it listens.
  *
  * @example
  * ```ts
@@ -43,13 +44,17 @@ export async function runServer(
  * await s.kill("SIGTERM");
  * ```
  */
-export async function spawnServer(dir: string, args: string[] = []): Promise<ServerProcess> {
+export async function spawnServer(
+  dir: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
       MAIN,
-      "--models",
+      dir.startsWith("s3://") ? "--store" : "--models",
       dir,
       "--port",
       "0",
@@ -60,7 +65,7 @@ export async function spawnServer(dir: string, args: string[] = []): Promise<Ser
     ],
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1", TESSERA_NATIVE: "0" },
+    env: { NO_COLOR: "1", TESSERA_NATIVE: "0", ...env },
   }).spawn();
   let text = "";
   const drain = async (stream: ReadableStream<Uint8Array>) => {

@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { get, ORIGINAL, withServer } from "../server/harness.ts";
+import { skipIf } from "../helpers/skip.ts";
+import { S3_SUITE } from "../helpers/store_under_test.ts";
 
 const TOKEN = "tok";
 const auth = { Authorization: `Bearer ${TOKEN}` };
@@ -51,7 +53,15 @@ Deno.test("store edges: a non-model file only goes into an existing model's bran
   }, { token: TOKEN });
 });
 
-Deno.test("store edges: a plain file where a repo folder is expected: 409 path_conflict, nothing changes", async () => {
+const PATH_CONFLICT =
+  "store edges: a plain file where a repo folder is expected: 409 path_conflict, nothing changes";
+Deno.test({
+  name: PATH_CONFLICT,
+  ignore: skipIf(
+    S3_SUITE && "a folder store's own failure: object keys have no folders",
+    PATH_CONFLICT,
+  ),
+}, async () => {
   await withServer(async ({ url, dir }) => {
     await Deno.writeTextFile(`${dir}/repos/t`, "not a folder");
     await Deno.mkdir(`${dir}/repos/u`, { recursive: true });

@@ -8,6 +8,7 @@ import { DEMO_MODEL } from "../../src/cli/demo.ts";
 import { packFile } from "../../src/pack/write.ts";
 import { defaultConfig, type ServerConfig } from "../../src/server/config.ts";
 import { type RunningServer, startServer } from "../../src/server/server.ts";
+import { storeUnderTest } from "../helpers/store_under_test.ts";
 
 /** The demo model's bytes, read once. */
 export const ORIGINAL = await Deno.readFile(DEMO_MODEL);
@@ -69,7 +70,7 @@ export async function withServer(
     await setup(dir);
     const server = await startServer(
       defaultConfig({
-        modelsDir: dir,
+        modelsDir: await storeUnderTest(dir),
         port: 0,
         host: "127.0.0.1",
         workers: 0,

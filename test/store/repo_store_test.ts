@@ -161,7 +161,14 @@ Deno.test("repo store: deleting a branch lets collection remove what only it rea
     await assert.rejects(s.reader.resolve("acme", "m", "main"), kind("model_not_found"));
     assert.equal(await blobs(), 0);
     assert.deepEqual(await s.reader.list(), []);
-    assert.deepEqual(await s.gc(), { commits: 0, blobs: 0, bytes: 0, uploads: 0 });
+    assert.deepEqual(await s.gc(), {
+      commits: 0,
+      blobs: 0,
+      bytes: 0,
+      uploads: 0,
+      removed: [],
+      young: 0,
+    });
   });
 });
 

@@ -1,0 +1,444 @@
+/**
+ * `deno task bench:edge`: an origin and an edge on loopback, the link between them throttled by
+ * the `bench:transfer` proxy (100 Mbit/s, 40 ms RTT), measuring through the edge:
+ *
+ * - the first and second full-model loads (`loadModel`, compressed transport, a fresh client
+ *   process each): first layer and last tensor, origin bytes and requests; the first through a
+ *   cold edge (empty cache, started anew), the second through the same edge (warm disk tier);
+ * - tile p50 on a miss (tiles of layers not yet read, last layer first so that no prefetch serves
+ *   them) and on a hit (the same tiles again), and origin bytes per request;
+ * - throughput of a warm edge against the origin serving the same model from its folder, both
+ *   with `--cache-mb 0` (the disk tier against a local file, not RAM against RAM), full-file GET
+ *   and tiles, taken in turn, medians;
+ * - the S3 store (s3rver on loopback) against the same local folder, full file and tiles.
+ *
+ * Writes `bench/results/edge-<date>.json` and prints the acceptance checks of issue 11 point 5.
+ * The model is made here from the real bytes of `../shared/data/human-fp32.bf16` (an 8192 x 512
+ * BF16 embedding and blocks of 512 x 2048 matrices), so it compresses as real weights do.
+ *
+ * ```
+ * deno task bench:edge [--blocks 4] [--repeats 3] [--out FILE]
+ * ```
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { packFile } from "../../src/pack/write.ts";
+import { openContainerFile } from "../../src/io/container_file.ts";
+import { layerOrder } from "../../src/container/layers.ts";
+import { buildSafetensors } from "../../test/safetensors/fixture.ts";
+import { startProxy } from "../transfer/proxy.ts";
+import { type Child, spawnChild, stopAll, stopChild, waitReady } from "../transfer/processes.ts";
+import { median } from "../transfer/stats.ts";
+import { startS3Server } from "../../test/helpers/s3_server.ts";
+
+const REPO = fileURLToPath(new URL("../../", import.meta.url));
+const DENO = Deno.execPath();
+const PORTS = { origin: 18620, proxy: 18621, edge: 18622, s3: 18623, replica: 18624 };
+const LINK = { bitsPerSecond: 100e6, rttMs: 40 };
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    blocks: { type: "string", default: "4" },
+    repeats: { type: "string", default: "3" },
+    tiles: { type: "string", default: "24" },
+    out: { type: "string" },
+    data: { type: "string", default: `${REPO}../shared/data` },
+  },
+});
+const BLOCKS = Number(values.blocks), REPEATS = Number(values.repeats);
+const TILES = Number(values.tiles);
+const work = await Deno.makeTempDir({ prefix: "tessera-bench-edge-" });
+const log = (line: string) => console.log(line);
+const load = async () => Number((await Deno.readTextFile("/proc/loadavg")).split(" ")[0]);
+
+/** The bench model from the real bytes of a shared BF16 file. */
+async function buildModel(): Promise<{ bytes: Uint8Array; firstLayer: string }> {
+  const src = await Deno.readFile(`${values.data}/human-fp32.bf16.safetensors`);
+  const n = Number(new DataView(src.buffer).getBigUint64(0, true));
+  const pool = src.subarray(8 + n);
+  let at = 0;
+  const take = (size: number) => {
+    const out = new Uint8Array(size);
+    for (let o = 0; o < size;) {
+      const k = Math.min(size - o, pool.length - at);
+      out.set(pool.subarray(at, at + k), o);
+      o += k, at = (at + k) % pool.length;
+    }
+    // Repeats start 1 MiB further each time round, beyond what a chunk sees.
+    at = (at + (1 << 20) + 4099) % pool.length;
+    return out;
+  };
+  const t = (name: string, shape: number[]) => ({
+    name,
+    dtype: "BF16" as const,
+    shape,
+    data: take(shape.reduce((a, b) => a * b, 1) * 2),
+  });
+  const tensors = [t("model.embed_tokens.weight", [8192, 512])];
+  for (let b = 0; b < BLOCKS; b++) {
+    for (const p of ["q_proj", "k_proj", "v_proj", "o_proj"]) {
+      tensors.push(t(`model.layers.${b}.self_attn.${p}.weight`, [512, 2048]));
+    }
+    tensors.push(t(`model.layers.${b}.input_layernorm.weight`, [512]));
+  }
+  tensors.push(t("model.norm.weight", [512]));
+  return { bytes: buildSafetensors(tensors), firstLayer: "model.embed_tokens" };
+}
+
+async function serve(name: string, port: number, args: string[], env: Record<string, string> = {}) {
+  const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  const child = await spawnChild(
+    name,
+    "/usr/bin/env",
+    [
+      ...envArgs,
+      DENO,
+      "run",
+      "-A",
+      `${REPO}src/server_main.ts`,
+      "--port",
+      String(port),
+      "--no-demo",
+      "--quiet",
+      ...args,
+    ],
+    `${work}/${name}.log`,
+  );
+  await waitReady(`http://127.0.0.1:${port}/healthz`, child);
+  return child;
+}
+
+/** Seconds and bytes of one curl GET of `url` (body discarded). */
+async function curl(url: string, range?: string): Promise<{ ms: number; bytes: number }> {
+  const args = ["-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download} %{time_total}"];
+  if (range) args.push("-H", `Range: bytes=${range}`);
+  const out = await new Deno.Command("curl", { args: [...args, url], stdout: "piped" }).output();
+  const [code, size, secs] = new TextDecoder().decode(out.stdout).split(" ");
+  if (code !== "200" && code !== "206") throw new Error(`GET ${url}: ${code}`);
+  return { ms: Number(secs) * 1000, bytes: Number(size) };
+}
+
+/**
+ * Times tile GETs from `base`, one after the other on a kept-alive connection (fetch in this
+ * process: a curl process per tile measured process start-up, about 100 ms here); ms each.
+ */
+async function tileTimes(base: string, tiles: string[]): Promise<number[]> {
+  const out: number[] = [];
+  for (const t of tiles) {
+    const t0 = performance.now();
+    const res = await fetch(`${base}${t}`);
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`GET ${t}: ${res.status}`);
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+/** One loadModel in a fresh process; first layer and total ms from the call. */
+async function loadModel(url: string, firstTensors: number) {
+  const out = await new Deno.Command(DENO, {
+    args: [
+      "run",
+      "-A",
+      `${REPO}bench/transfer/load_model_child.ts`,
+      url,
+      "--first-layer-tensors",
+      String(firstTensors),
+      "--transport",
+      "compressed",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const lines = new TextDecoder().decode(out.stdout).trim().split("\n").map((l) => JSON.parse(l));
+  const first = lines.find((l) => l.event === "first-layer");
+  const done = lines.find((l) => l.event === "done");
+  if (!first || !done) throw new Error(`loadModel failed: ${new TextDecoder().decode(out.stderr)}`);
+  return { firstLayerMs: first.inProcessMs as number, totalMs: done.inProcessMs as number };
+}
+
+const results: Record<string, unknown> = {
+  bench: "edge",
+  date: new Date().toISOString(),
+  commit: new TextDecoder().decode(
+    (await new Deno.Command("git", { args: ["rev-parse", "HEAD"], cwd: REPO, stdout: "piped" })
+      .output()).stdout,
+  ).trim(),
+  loadAverageStart: await load(),
+  link: LINK,
+};
+const children: Child[] = [];
+try {
+  // Inputs: the model packed (fast) into a folder store.
+  const model = await buildModel();
+  const store = `${work}/origin`;
+  await Deno.mkdir(`${store}/bench/m/main`, { recursive: true });
+  await Deno.writeFile(`${work}/m.safetensors`, model.bytes);
+  await packFile(`${work}/m.safetensors`, `${store}/bench/m/main/model.tsr`, { mode: "fast" });
+  const c = await openContainerFile(`${store}/bench/m/main/model.tsr`);
+  const layers = layerOrder(c.index.tensors.map((t) => t.layer));
+  const storedOf = (layer: string) =>
+    c.index.tensors.filter((t) => t.layer === layer).flatMap((t) =>
+      (t.encodings.find((e) => e.kind === "lossless") as { chunks: number[][] }).chunks
+    ).reduce((s, r) => s + r[1], 0);
+  const firstLayer = {
+    key: layers[0],
+    tensors: c.index.tensors.filter((t) => t.layer === layers[0]).length,
+    storedBytes: storedOf(layers[0]),
+  };
+  const containerBytes = c.source.size;
+  // Tiles: 64 rows of the attention matrices, last layer first (no prefetch serves them).
+  const tiles: string[] = [];
+  for (let b = BLOCKS - 1; b >= 0 && tiles.length < TILES; b--) {
+    for (const p of ["q_proj", "k_proj", "v_proj", "o_proj"]) {
+      for (const r of [0, 128, 256, 384, 448]) {
+        tiles.push(
+          `/v1/models/bench/m/tensors/model.layers.${b}.self_attn.${p}.weight?rows=${r}:${r + 64}`,
+        );
+      }
+    }
+  }
+  tiles.length = Math.min(tiles.length, TILES);
+  c.source.close();
+  results.model = {
+    size: model.bytes.length,
+    container: containerBytes,
+    tensors: c.index.tensors.length,
+    firstLayer,
+  };
+  log(
+    `model: ${model.bytes.length} bytes, container ${containerBytes}, first layer ${firstLayer.key} ${firstLayer.storedBytes} B stored`,
+  );
+
+  const origin = await serve("origin", PORTS.origin, ["--models", store, "--cache-mb", "0"]);
+  children.push(origin);
+  const proxy = startProxy({ upstreamPort: PORTS.origin, port: PORTS.proxy, link: LINK });
+  const originUrl = `http://127.0.0.1:${PORTS.proxy}`;
+  const edgeUrl = `http://127.0.0.1:${PORTS.edge}`;
+
+  // 1. Loads through the edge: the first through a cold edge, the second through the warm one.
+  const loads: Record<string, unknown>[] = [];
+  for (let r = 0; r < REPEATS; r++) {
+    const cache = `${work}/edge-cache-${r}`;
+    const edge = await serve("edge", PORTS.edge, [
+      "--origin",
+      originUrl,
+      "--cache-dir",
+      cache,
+      "--cache-mb",
+      "0",
+    ]);
+    proxy.reset();
+    const cold = await loadModel(`${edgeUrl}/v1/models/bench/m`, firstLayer.tensors);
+    const coldStats = proxy.stats();
+    proxy.reset();
+    const warm = await loadModel(`${edgeUrl}/v1/models/bench/m`, firstLayer.tensors);
+    const warmStats = proxy.stats();
+    // The same load straight from the origin over the same link: what a client gets without an
+    // edge (issue 8's figure), in the same run.
+    proxy.reset();
+    const direct = await loadModel(`${originUrl}/v1/models/bench/m`, firstLayer.tensors);
+    loads.push({
+      direct,
+      cold: { ...cold, originBytes: coldStats.bytesDown, originRequests: coldStats.requests },
+      warm: { ...warm, originBytes: warmStats.bytesDown, originRequests: warmStats.requests },
+    });
+    log(
+      `load ${r + 1}: cold first layer ${cold.firstLayerMs.toFixed(0)} ms, all ${
+        cold.totalMs.toFixed(0)
+      } ms, origin ${coldStats.bytesDown} B in ${coldStats.requests} requests; warm all ${
+        warm.totalMs.toFixed(0)
+      } ms, origin ${warmStats.bytesDown} B (headers of 304s); straight from the origin: first ${
+        direct.firstLayerMs.toFixed(0)
+      } ms, all ${direct.totalMs.toFixed(0)} ms`,
+    );
+    await stopChild(edge);
+  }
+  results.loads = loads;
+
+  // 2. Tiles through a fresh edge: misses, then the same tiles again (hits).
+  const tileCache = `${work}/edge-cache-tiles`;
+  let edge = await serve("edge", PORTS.edge, [
+    "--origin",
+    originUrl,
+    "--cache-dir",
+    tileCache,
+    "--cache-mb",
+    "0",
+  ]);
+  await curl(`${edgeUrl}/v1/models/bench/m/manifest`);
+  await new Promise((r) => setTimeout(r, 2000)); // the first layer's prefetch is done
+  proxy.reset();
+  const miss = await tileTimes(edgeUrl, tiles);
+  const missStats = proxy.stats();
+  proxy.reset();
+  const hit = await tileTimes(edgeUrl, tiles);
+  const hitStats = proxy.stats();
+  results.tiles = {
+    count: tiles.length,
+    missP50Ms: median(miss),
+    hitP50Ms: median(hit),
+    originBytesPerMiss: missStats.bytesDown / tiles.length,
+    originRequestsPerMiss: missStats.requests / tiles.length,
+    originBytesPerHit: hitStats.bytesDown / tiles.length,
+    missMs: miss,
+    hitMs: hit,
+  };
+  log(
+    `tiles: miss p50 ${median(miss).toFixed(1)} ms (${
+      (missStats.bytesDown / tiles.length).toFixed(0)
+    } origin B each), hit p50 ${median(hit).toFixed(1)} ms (${hitStats.bytesDown} origin B)`,
+  );
+  await stopChild(edge);
+
+  // 3. Warm edge against the origin serving locally; 4. S3 against the same.
+  edge = await serve("edge", PORTS.edge, [
+    "--origin",
+    originUrl,
+    "--cache-dir",
+    `${work}/edge-cache-0`,
+    "--cache-mb",
+    "0",
+  ]);
+  await curl(`${edgeUrl}/bench/m/resolve/main/model.safetensors`); // warm the disk tier fully
+  const s3dir = `${work}/s3`;
+  const s3 = await startS3Server({ port: PORTS.s3, dir: s3dir, conditional: true });
+  const env = s3.env;
+  // Copy the folder store into the bucket (the folder's layout is imported when it is opened).
+  const copy = await new Deno.Command("/usr/bin/env", {
+    args: [
+      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      DENO,
+      "eval",
+      `import { copyStore } from "${REPO}src/store/copy_store.ts";
+       import { openFileObjectStore } from "${REPO}src/store/file_object_store.ts";
+       import { openS3ObjectStore } from "${REPO}src/store/s3_object_store.ts";
+       const f = await openFileObjectStore("${work}/origin-copy");
+       const s = await openS3ObjectStore("s3://tessera/bench");
+       console.log(JSON.stringify(await copyStore(f, s)));`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  });
+  await Deno.mkdir(`${work}/origin-copy`, { recursive: true });
+  for await (const e of Deno.readDir(`${store}`)) {
+    if (e.name === ".lock" || e.name === ".tmp") continue;
+    await new Deno.Command("cp", { args: ["-a", `${store}/${e.name}`, `${work}/origin-copy/`] })
+      .output();
+  }
+  const copied = await copy.output();
+  if (copied.code !== 0) throw new Error(new TextDecoder().decode(copied.stderr));
+  const replica = await serve("s3-replica", PORTS.replica, [
+    "--store",
+    "s3://tessera/bench",
+    "--cache-mb",
+    "0",
+  ], env);
+  children.push(replica);
+  const originLocal = `http://127.0.0.1:${PORTS.origin}`;
+  const replicaUrl = `http://127.0.0.1:${PORTS.replica}`;
+  const file = "/bench/m/resolve/main/model.safetensors";
+  const series: Record<string, { file: number[]; tiles: number[] }> = {
+    origin: { file: [], tiles: [] },
+    edge: { file: [], tiles: [] },
+    s3: { file: [], tiles: [] },
+  };
+  const bases: Record<string, string> = { origin: originLocal, edge: edgeUrl, s3: replicaUrl };
+  for (const base of Object.values(bases)) await tileTimes(base, tiles); // warm up
+  // Paired: whole files in turn, and each tile from each server in turn, so that the load of
+  // this shared machine (which drifts by 2x within minutes) falls on all three alike.
+  const tileMs: Record<string, number[]> = { origin: [], edge: [], s3: [] };
+  for (let r = 0; r < REPEATS; r++) {
+    for (const [name, base] of Object.entries(bases)) {
+      const f = await curl(`${base}${file}`);
+      series[name].file.push(f.bytes / 1e6 / (f.ms / 1000));
+    }
+    for (const t of tiles) {
+      for (const [name, base] of Object.entries(bases)) {
+        tileMs[name].push(...await tileTimes(base, [t]));
+      }
+    }
+  }
+  for (const name of Object.keys(bases)) series[name].tiles = [1000 / median(tileMs[name])];
+  const med = (name: string) => ({
+    fileMBps: median(series[name].file),
+    tilesPerSecond: median(series[name].tiles),
+    runs: series[name],
+  });
+  results.throughput = { origin: med("origin"), edge: med("edge"), s3: med("s3") };
+  for (const name of ["origin", "edge", "s3"]) {
+    log(
+      `${name}: full file ${median(series[name].file).toFixed(0)} MB/s, tiles ${
+        median(series[name].tiles).toFixed(0)
+      }/s`,
+    );
+  }
+  await stopChild(edge);
+  await s3.stop();
+  await proxy.close();
+
+  // Acceptance (issue 11, point 5).
+  const bound = 2 * LINK.rttMs + 1.2 * (firstLayer.storedBytes * 8) / LINK.bitsPerSecond * 1000;
+  const coldFirst = median(loads.map((l) => (l.cold as { firstLayerMs: number }).firstLayerMs));
+  const directFirst = median(loads.map((l) => (l.direct as { firstLayerMs: number }).firstLayerMs));
+  const tp = results.throughput as Record<string, { fileMBps: number; tilesPerSecond: number }>;
+  results.acceptance = [
+    {
+      point: "5 warm edge",
+      what: "warm disk tier edge full-file GET / origin serving locally (both --cache-mb 0)",
+      value: tp.edge.fileMBps / tp.origin.fileMBps,
+      goal: ">= 0.8",
+      pass: tp.edge.fileMBps / tp.origin.fileMBps >= 0.8,
+    },
+    {
+      point: "5 warm edge",
+      what:
+        "warm disk tier edge tiles per second (1 / p50 of paired tile GETs) / origin serving locally",
+      value: tp.edge.tilesPerSecond / tp.origin.tilesPerSecond,
+      goal: ">= 0.8",
+      pass: tp.edge.tilesPerSecond / tp.origin.tilesPerSecond >= 0.8,
+    },
+    {
+      point: "5 cold edge",
+      what:
+        `first layer (${firstLayer.key}, ${firstLayer.storedBytes} B stored) through a cold edge / (2 RTT + 1.2 x bytes / bandwidth = ${
+          bound.toFixed(0)
+        } ms)`,
+      value: coldFirst / bound,
+      goal: "<= 1",
+      pass: coldFirst / bound <= 1,
+    },
+    {
+      point: "5 cold edge (context)",
+      what:
+        `first layer through a cold edge / the same load straight from the origin over the same link (${
+          directFirst.toFixed(0)
+        } ms)`,
+      value: coldFirst / directFirst,
+      goal: "(no goal: what the edge adds)",
+      pass: true,
+    },
+    {
+      point: "1 no repeat",
+      what: "origin bytes (HTTP headers included) of the second full-model load through the edge",
+      value: Math.max(...loads.map((l) => (l.warm as { originBytes: number }).originBytes)),
+      goal: "304s only (< 2 KiB of headers)",
+      pass: loads.every((l) => (l.warm as { originBytes: number }).originBytes < 2048),
+    },
+  ];
+  for (
+    const a of results.acceptance as { what: string; value: number; goal: string; pass: boolean }[]
+  ) {
+    log(`${a.pass ? "PASS" : "FAIL"} ${a.what}: ${a.value.toFixed(3)} (goal ${a.goal})`);
+  }
+  results.loadAverageEnd = await load();
+  const out = values.out ??
+    `${REPO}bench/results/edge-${new Date().toISOString().slice(0, 10)}.json`;
+  await Deno.writeTextFile(out, JSON.stringify(results, null, 1) + "\n");
+  log(`wrote ${out}`);
+} finally {
+  await stopAll();
+  await Deno.remove(work, { recursive: true }).catch(() => {});
+}

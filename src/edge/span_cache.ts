@@ -1,0 +1,189 @@
+/**
+ * The edge's disk tier: verified container segments and whole raw objects, as files named by
+ * content (`<dir>/<sha[0:2]>/<sha>/<offset>-<length>`, `<dir>/<sha[0:2]>/<sha>/raw`), so they are
+ * never stale and survive restarts. The total is kept within a byte budget by evicting the least
+ * recently used entry first; the index of what is held lives in memory and is rebuilt from the
+ * folder at start (most recently written first). Writes go to a temporary file and are renamed
+ * into place, so a crash leaves either the whole entry or none (and temporary files the next
+ * start removes); a file whose size is not the one its name says is dropped.
+ *
+ * LRU rather than a frequency-aware policy: a model is read layer by layer, so what was read last
+ * is what the next load of the same model reads first, and a scan of one large model should push
+ * out older models, not be refused.
+ * @module
+ */
+
+/** Counters of the disk tier. */
+export interface SpanCacheFigures {
+  /** Lookups found on disk. */
+  readonly hits: number;
+  /** Bytes read from disk. */
+  readonly hitBytes: number;
+  /** Entries written. */
+  readonly writes: number;
+  /** Bytes written. */
+  readonly writeBytes: number;
+  /** Entries evicted for room. */
+  readonly evictions: number;
+  /** Bytes evicted. */
+  readonly evictedBytes: number;
+  /** Bytes held. */
+  readonly bytes: number;
+  /** Entries held. */
+  readonly entries: number;
+  /** The budget. */
+  readonly budget: number;
+}
+
+/** The disk tier. */
+export interface SpanCache {
+  /** Whether the entry is held (no I/O). */
+  has(name: string): boolean;
+  /** The bytes of entry `name`, or null when it is not held (or vanished). */
+  get(name: string): Promise<Uint8Array | null>;
+  /** The path of entry `name` for positional reads, marking it used; null when not held. */
+  path(name: string): string | null;
+  /** Stores `bytes` as entry `name` (an entry larger than the budget is not kept). */
+  put(name: string, bytes: Uint8Array): Promise<void>;
+  /** Takes over file `file` (in the cache's folder) as entry `name` of `size` bytes. */
+  adopt(name: string, file: string, size: number): Promise<void>;
+  /** A fresh temporary path inside the cache's folder (same file system, for renames). */
+  tempPath(): string;
+  /** Current figures. */
+  figures(): SpanCacheFigures;
+}
+
+/** Name of segment `[offset, offset + length)` of container `sha256`. */
+export function segmentName(sha256: string, offset: number, length: number): string {
+  return `${sha256.slice(0, 2)}/${sha256}/${offset}-${length}`;
+}
+
+/** Name of the whole raw object `sha256`. */
+export function rawName(sha256: string): string {
+  return `${sha256.slice(0, 2)}/${sha256}/raw`;
+}
+
+const NAME = /^[0-9a-f]{2}\/[0-9a-f]{64}\/(?:(\d+)-(\d+)|raw)$/;
+
+/**
+ * Opens (creating) the cache in `dir` with `budgetBytes`.
+ *
+ * @example
+ * ```ts ignore
+ * const cache = await openSpanCache("/var/cache/tessera/spans", 10 << 30);
+ * await cache.put(segmentName(sha, 0, bytes.length), bytes);
+ * ```
+ */
+export async function openSpanCache(dir: string, budgetBytes: number): Promise<SpanCache> {
+  const tmp = `${dir}/.tmp`;
+  await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  await Deno.mkdir(tmp, { recursive: true });
+  // Least recently used first (a Map keeps insertion order; a use re-inserts).
+  const entries = new Map<string, number>();
+  let bytes = 0, hits = 0, hitBytes = 0, writes = 0, writeBytes = 0, evictions = 0;
+  let evictedBytes = 0;
+
+  const found: { name: string; size: number; mtime: number }[] = [];
+  for await (const a of Deno.readDir(dir)) {
+    if (!a.isDirectory || !/^[0-9a-f]{2}$/.test(a.name)) continue;
+    for await (const b of Deno.readDir(`${dir}/${a.name}`)) {
+      if (!b.isDirectory) continue;
+      for await (const f of Deno.readDir(`${dir}/${a.name}/${b.name}`)) {
+        const name = `${a.name}/${b.name}/${f.name}`;
+        const m = NAME.exec(name);
+        const st = await Deno.stat(`${dir}/${name}`).catch(() => null);
+        if (!m || !st?.isFile || (m[2] !== undefined && st.size !== Number(m[2]))) {
+          await Deno.remove(`${dir}/${name}`).catch(() => {});
+          continue;
+        }
+        found.push({ name, size: st.size, mtime: st.mtime?.getTime() ?? 0 });
+      }
+    }
+  }
+  found.sort((x, y) => x.mtime - y.mtime);
+  for (const f of found) entries.set(f.name, f.size), bytes += f.size;
+
+  const touch = (name: string) => {
+    const size = entries.get(name);
+    if (size === undefined) return false;
+    entries.delete(name);
+    entries.set(name, size);
+    return true;
+  };
+  const evictFor = async (need: number) => {
+    while (bytes + need > budgetBytes && entries.size > 0) {
+      const [name, size] = entries.entries().next().value!;
+      entries.delete(name);
+      bytes -= size;
+      evictions++;
+      evictedBytes += size;
+      await Deno.remove(`${dir}/${name}`).catch(() => {});
+    }
+  };
+  // Placements run one at a time, so concurrent ones cannot both count the same free room.
+  let chain: Promise<unknown> = Promise.resolve();
+  const place = (name: string, file: string, size: number): Promise<void> => {
+    const run = chain.then(() => placeNow(name, file, size));
+    chain = run.catch(() => {});
+    return run;
+  };
+  const placeNow = async (name: string, file: string, size: number) => {
+    if (!NAME.test(name)) throw new Error(`not a span cache name: ${name}`);
+    if (size > budgetBytes) {
+      await Deno.remove(file).catch(() => {});
+      return;
+    }
+    await evictFor(size);
+    const path = `${dir}/${name}`;
+    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    await Deno.rename(file, path);
+    if (!entries.has(name)) bytes += size;
+    entries.delete(name);
+    entries.set(name, size);
+    writes++;
+    writeBytes += size;
+  };
+  let serial = 0;
+  const tempPath = () => `${tmp}/${Date.now()}-${++serial}-${crypto.randomUUID()}`;
+
+  return {
+    has: (name) => entries.has(name),
+    async get(name) {
+      if (!touch(name)) return null;
+      try {
+        const b = await Deno.readFile(`${dir}/${name}`);
+        hits++;
+        hitBytes += b.length;
+        return b;
+      } catch {
+        // Gone from under us (removed by hand): forget it.
+        const size = entries.get(name);
+        if (size !== undefined) entries.delete(name), bytes -= size;
+        return null;
+      }
+    },
+    path(name) {
+      if (!touch(name)) return null;
+      hits++;
+      return `${dir}/${name}`;
+    },
+    async put(name, data) {
+      const file = tempPath();
+      await Deno.writeFile(file, data);
+      await place(name, file, data.length);
+    },
+    adopt: place,
+    tempPath,
+    figures: () => ({
+      hits,
+      hitBytes,
+      writes,
+      writeBytes,
+      evictions,
+      evictedBytes,
+      bytes,
+      entries: entries.size,
+      budget: budgetBytes,
+    }),
+  };
+}

@@ -311,15 +311,16 @@ export interface SourceFile {
 }
 
 /**
- * Measured bandwidth (bytes per second) from which `auto` takes the decoded transport: 15 MB/s,
- * 120 Mbit/s. A fresh process reads its first bodies slowly (bench:transfer's machine measured
- * loopback at 20-30 MB/s while the container opened, its own start-up), so the figure cannot tell
- * loopback from 1 Gbit/s, but it does tell both from 100 Mbit/s (at most 12.5). On the fast links
- * the server's warm decode bounds both transports and decoding here too only adds start-up and CPU
- * (bench:transfer, loopback and 1 Gbit/s: decoded faster on 14 of 18 runs); on the slow one the
- * bytes are the bottleneck and the container's ratio is the speed-up.
+ * Measured bandwidth (bytes per second) from which `auto` takes the decoded transport: 18 MB/s.
+ * A fresh process reads its first bodies slowly, so the figure measured while the container opens
+ * is not the link's: on this 2-core machine loopback read 20-31 MB/s and a 100 Mbit/s link (12.5
+ * MB/s) 14-16, its first bytes arriving with the headers. It cannot tell loopback from 1 Gbit/s,
+ * but it tells both from 100 Mbit/s, by a thin margin. On the fast links the server's warm decode
+ * bounds both transports and decoding here too only adds start-up and CPU (bench:transfer,
+ * loopback and 1 Gbit/s: decoded faster in 14 of 18 runs); on the slow one the bytes are the
+ * bottleneck and the container's ratio is the speed-up.
  */
-export const AUTO_DECODED_FROM = 15e6;
+export const AUTO_DECODED_FROM = 18e6;
 
 /**
  * Least time, in seconds, that the compressed transport must save on the measured link for `auto`

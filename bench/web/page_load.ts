@@ -5,6 +5,7 @@
  * baseline: what any page costs on this machine at this moment), each visit in a fresh browser
  * context (no cache), taken in turn; then the in-browser verified download of a real 8 MB model.
  * Reports medians, and the load average, since the machine is shared. `--runs N` (default 9).
+ * Writes `bench/results/web-<date>.json`.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -94,7 +95,14 @@ try {
       ),
     },
   };
-  console.log(JSON.stringify(report, null, 2));
+  // Like every bench, the report is kept as JSON in bench/results/ (printed as well).
+  const text = JSON.stringify({ date: new Date().toISOString(), ...report }, null, 2);
+  const out = new URL(
+    `../results/web-${new Date().toISOString().slice(0, 10)}.json`,
+    import.meta.url,
+  );
+  await Deno.writeTextFile(out, text + "\n");
+  console.log(text);
 } finally {
   await browser.close();
   await server.close();

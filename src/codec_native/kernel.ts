@@ -6,6 +6,7 @@
  * @module
  */
 import type { BatchKernel, Hasher } from "../container/backends.ts";
+import { D_STATUS, D_WORDS, fillPieceTable, KERNEL_ABI } from "../container/kernel_table.ts";
 
 const SYMBOLS = {
   tsr_abi: { parameters: [], result: "u32" },
@@ -42,9 +43,6 @@ export interface NativeLibrary {
   readonly shaAccelerated: boolean;
 }
 
-// The interface version and descriptor layout, as in tsr_kernel.c.
-const ABI = 3;
-const D_WORDS = 10, D_STATUS = 6, D_ROW_BYTES = 7;
 // sizeof(tsr_sha256_state) in tsr_sha256.c.
 const SHA_STATE_BYTES = 112;
 
@@ -80,31 +78,15 @@ function open(): NativeLibrary | undefined {
     return undefined;
   }
   const f = lib.symbols;
-  if (f.tsr_abi() !== ABI) {
+  if (f.tsr_abi() !== KERNEL_ABI) {
     lib.close();
-    stale(`its interface is version ${f.tsr_abi()}, not ${ABI}`);
+    stale(`its interface is version ${f.tsr_abi()}, not ${KERNEL_ABI}`);
     return undefined;
   }
   let scratch = new Uint8Array(0);
   const batch: BatchKernel = (stored, base, pieces, dst) => {
     const desc = new Uint32Array(pieces.length * D_WORDS);
-    let maxRaw = 0;
-    for (let k = 0; k < pieces.length; k++) {
-      const p = pieces[k], d = k * D_WORDS;
-      desc[d] = p.offset - base;
-      desc[d + 1] = p.storedLength;
-      desc[d + 2] = p.at;
-      desc[d + 3] = p.rawLength;
-      desc[d + 4] = p.layout.width | (p.layout.signMoved ? 256 : 0) |
-        (p.layout.packing === "int4" ? 512 : 0);
-      desc[d + 5] = p.rawXxh32;
-      if (p.scatter) {
-        desc[d + D_ROW_BYTES] = p.scatter.rowBytes;
-        desc[d + D_ROW_BYTES + 1] = p.scatter.stride;
-        desc[d + D_ROW_BYTES + 2] = p.scatter.target;
-      }
-      if (p.rawLength > maxRaw) maxRaw = p.rawLength;
-    }
+    const maxRaw = fillPieceTable(desc, pieces, base);
     if (scratch.length < maxRaw) scratch = new Uint8Array(maxRaw);
     const left = new Uint8Array(pieces.length);
     const bad = f.tsr_decode_batch(

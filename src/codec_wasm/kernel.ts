@@ -9,10 +9,8 @@
  * @module
  */
 import type { BatchKernel, Hasher } from "../container/backends.ts";
+import { D_STATUS, D_WORDS, fillPieceTable, KERNEL_ABI } from "../container/kernel_table.ts";
 
-/** The interface version, as in tsr_kernel.c. */
-const ABI = 3;
-const D_WORDS = 10, D_STATUS = 6, D_ROW_BYTES = 7;
 const SHA_STATE_BYTES = 112;
 const PAGE = 65536;
 
@@ -69,8 +67,10 @@ export function instantiateWasmKernelSync(bytes: BufferSource): WasmLibrary {
 
 function bind(instance: WebAssembly.Instance): WasmLibrary {
   const x = instance.exports as unknown as Exports;
-  if (x.tsr_abi() !== ABI) {
-    throw new Error(`wasm kernels: interface version ${x.tsr_abi()}, this binding speaks ${ABI}`);
+  if (x.tsr_abi() !== KERNEL_ABI) {
+    throw new Error(
+      `wasm kernels: interface version ${x.tsr_abi()}, this binding speaks ${KERNEL_ABI}`,
+    );
   }
   const base = (Number(x.__heap_base.value) + 63) & ~63;
   // Memory below `arena` holds the SHA-256 states in use; above it, one batch at a time.
@@ -94,21 +94,7 @@ function bind(instance: WebAssembly.Instance): WasmLibrary {
     heap().set(stored, storedAt);
     const desc = new Uint32Array(x.memory.buffer, descAt, pieces.length * D_WORDS);
     desc.fill(0);
-    for (let k = 0; k < pieces.length; k++) {
-      const p = pieces[k], d = k * D_WORDS;
-      desc[d] = p.offset - storedBase;
-      desc[d + 1] = p.storedLength;
-      desc[d + 2] = p.at;
-      desc[d + 3] = p.rawLength;
-      desc[d + 4] = p.layout.width | (p.layout.signMoved ? 256 : 0) |
-        (p.layout.packing === "int4" ? 512 : 0);
-      desc[d + 5] = p.rawXxh32;
-      if (p.scatter) {
-        desc[d + D_ROW_BYTES] = p.scatter.rowBytes;
-        desc[d + D_ROW_BYTES + 1] = p.scatter.stride;
-        desc[d + D_ROW_BYTES + 2] = p.scatter.target;
-      }
-    }
+    fillPieceTable(desc, pieces, storedBase);
     x.tsr_decode_batch(
       storedAt,
       stored.length,

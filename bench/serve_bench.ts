@@ -21,6 +21,15 @@ import { type Index } from "../src/container/index_schema.ts";
 import { packFile } from "../src/pack/write.ts";
 import { dtypeWidth } from "../codec/dtype.ts";
 import type { LoadPlan, LoadResult } from "./serve_load.ts";
+import {
+  type Child,
+  spawnChild,
+  stopAll,
+  stopChild,
+  timed,
+  waitReady,
+} from "./transfer/processes.ts";
+import { median } from "./transfer/stats.ts";
 
 const GOAL_RATIO = 0.8;
 const GOAL_TILE_P50_MS = 5;
@@ -43,60 +52,9 @@ const parallel = Math.max(1, Number(values.parallel));
 const tileCount = Math.max(200, Number(values.tiles));
 const root = new URL("..", import.meta.url).pathname;
 
-interface Child {
-  readonly name: string;
-  readonly process: Deno.ChildProcess;
-  readonly log: string;
-}
-const children: Child[] = [];
-
-/** Starts `deno run -A ...args`, its output appended to `log`. */
-async function spawn(name: string, args: string[], log: string): Promise<Child> {
-  const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).spawn();
-  const file = await Deno.open(log, { write: true, create: true, append: true });
-  const sink = () =>
-    new WritableStream<Uint8Array>({
-      write: async (chunk) => {
-        let n = 0;
-        while (n < chunk.length) n += await file.write(chunk.subarray(n));
-      },
-    });
-  // Both streams are drained into the log so that a chatty child never blocks on a full pipe.
-  Promise.allSettled([process.stdout.pipeTo(sink()), process.stderr.pipeTo(sink())])
-    .then(() => file.close());
-  const child = { name, process, log };
-  children.push(child);
-  return child;
-}
-
-async function stopAll(): Promise<void> {
-  await Promise.all(
-    children.splice(0).map(async (c) => {
-      try {
-        c.process.kill("SIGTERM");
-      } catch {
-        return; // Already gone.
-      }
-      const exited = await Promise.race([
-        c.process.status.then(() => true),
-        new Promise<boolean>((r) => setTimeout(() => r(false), 3000)),
-      ]);
-      if (!exited) {
-        try {
-          c.process.kill("SIGKILL");
-        } catch {
-          // Gone meanwhile.
-        }
-        await c.process.status;
-      }
-    }),
-  );
+/** Starts `deno run -A ...args` in the repository, its output appended to `log`. */
+function spawn(name: string, args: string[], log: string): Promise<Child> {
+  return spawnChild(name, Deno.execPath(), ["run", "-A", ...args], log, root);
 }
 
 function freePort(): number {
@@ -106,61 +64,16 @@ function freePort(): number {
   return port;
 }
 
-/** Polls `url` until it answers 2xx, or throws after `ms`, showing the child's log. */
-async function waitReady(url: string, child: Child, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  let exited = false;
-  child.process.status.then(() => exited = true);
-  while (Date.now() < deadline && !exited) {
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      await res.body?.cancel();
-      if (res.ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const log = await Deno.readTextFile(child.log).catch(() => "");
-  throw new Error(
-    `${child.name} did not become ready at ${url}${exited ? " (it exited)" : ""}; log:\n` +
-      log.split("\n").slice(-30).join("\n"),
-  );
-}
-
 /** Runs the load generator on `plan`, with a timeout. */
 async function runLoad(plan: LoadPlan, dir: string, timeoutMs: number): Promise<LoadResult> {
   const planPath = `${dir}/plan.json`;
   await Deno.writeTextFile(planPath, JSON.stringify(plan));
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "bench/serve_load.ts", planPath],
+  const out = await timed(Deno.execPath(), ["run", "-A", "bench/serve_load.ts", planPath], {
     cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Already gone.
-    }
-  }, timeoutMs);
-  const out = await child.output();
-  clearTimeout(timer);
-  if (!out.success) {
-    throw new Error(
-      `load generator failed (${out.code}${out.signal ? ` ${out.signal}` : ""}):\n` +
-        new TextDecoder().decode(out.stderr),
-    );
-  }
-  return JSON.parse(new TextDecoder().decode(out.stdout));
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+    timeoutMs,
+  });
+  if (out.code !== 0) throw new Error(`load generator failed (${out.code}):\n${out.stderr}`);
+  return JSON.parse(out.stdout);
 }
 
 function percentile(xs: number[], p: number): number {
@@ -362,13 +275,7 @@ async function main(): Promise<number> {
           }
           : {}),
       });
-      try {
-        raw.process.kill("SIGTERM");
-      } catch {
-        // Already gone.
-      }
-      await raw.process.status;
-      children.splice(children.indexOf(raw), 1);
+      await stopChild(raw);
     }
 
     const ttfb = tiles.map((x) => x.ttfbMs);

@@ -51,27 +51,35 @@ export function serveFolder(root: string, port: number): Deno.HttpServer {
     } catch {
       return new Response(null, { status: 404 });
     }
-    const headers = new Headers({
-      "accept-ranges": "bytes",
-      "content-type": "application/octet-stream",
-    });
-    const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.get("range") ?? "");
-    let start = 0, end = size - 1, status = 200;
-    if (m && (m[1] !== "" || m[2] !== "")) {
-      start = m[1] === "" ? Math.max(0, size - Number(m[2])) : Number(m[1]);
-      end = m[1] === "" || m[2] === "" ? size - 1 : Math.min(size - 1, Number(m[2]));
-      if (start > end) {
-        return new Response(null, { status: 416, headers: { "content-range": `bytes */${size}` } });
-      }
-      status = 206;
-      headers.set("content-range", `bytes ${start}-${end}/${size}`);
-    }
-    headers.set("content-length", String(end - start + 1));
-    if (req.method === "HEAD") return new Response(null, { status, headers });
-    if (req.method !== "GET") return new Response(null, { status: 405 });
-    const body = end >= start ? await slice(`${root}${rel}`, start, end - start + 1) : null;
-    return new Response(body, { status, headers });
+    return await rangeResponse(req, `${root}${rel}`, size);
   });
+}
+
+/**
+ * The answer to `req` for the file at `path` of `size` bytes: HEAD, GET, or one `Range` (suffix
+ * and open-ended too; 416 past the end), streamed from disk. Shared by both static baselines.
+ */
+export async function rangeResponse(req: Request, path: string, size: number): Promise<Response> {
+  const headers = new Headers({
+    "accept-ranges": "bytes",
+    "content-type": "application/octet-stream",
+  });
+  const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.get("range") ?? "");
+  let start = 0, end = size - 1, status = 200;
+  if (m && (m[1] !== "" || m[2] !== "")) {
+    start = m[1] === "" ? Math.max(0, size - Number(m[2])) : Number(m[1]);
+    end = m[1] === "" || m[2] === "" ? size - 1 : Math.min(size - 1, Number(m[2]));
+    if (start > end) {
+      return new Response(null, { status: 416, headers: { "content-range": `bytes */${size}` } });
+    }
+    status = 206;
+    headers.set("content-range", `bytes ${start}-${end}/${size}`);
+  }
+  headers.set("content-length", String(end - start + 1));
+  if (req.method === "HEAD") return new Response(null, { status, headers });
+  if (req.method !== "GET") return new Response(null, { status: 405 });
+  const body = end >= start ? await slice(path, start, end - start + 1) : null;
+  return new Response(body, { status, headers });
 }
 
 if (import.meta.main) {

@@ -6,21 +6,21 @@
 import { nativeBackends } from "../codec_native/backends.ts";
 import { decodeBlock, decodeScratch } from "../container/decode_block.ts";
 import { unpackBlock } from "./block_message.ts";
-import { type DecodeReply, type DecodeRequest, writeBlock } from "./decode_pool.ts";
+import { blockWriter, type DecodeReply, type DecodeRequest } from "./decode_pool.ts";
 import { inWorker, serveRequests } from "./worker_pool.ts";
 
 if (inWorker()) {
-  const backends = nativeBackends(), scratch = decodeScratch();
+  const backends = nativeBackends(), scratch = decodeScratch(), writer = blockWriter();
   // Without libzstd the portable decoder is loaded first (a no-op otherwise).
   await backends.ready?.();
-  serveRequests<DecodeRequest, DecodeReply>(async (req) => {
+  serveRequests<DecodeRequest, DecodeReply>((req) => {
     const block = unpackBlock(req.block);
     const buffer = req.buffer && req.buffer.length >= block.bufferBytes
       ? req.buffer
       : new Uint8Array(block.bufferBytes);
     decodeBlock(block, req.runs, buffer, backends, scratch);
     if (req.writeTo) {
-      await writeBlock(req.writeTo.path, req.writeTo.offset, buffer.subarray(0, block.length));
+      writer.writeAt(req.writeTo.path, req.writeTo.offset, buffer.subarray(0, block.length));
     }
     return { reply: { id: req.id, buffer }, transfer: [buffer.buffer as ArrayBuffer] };
   });

@@ -6,7 +6,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY native/ native/
-RUN deno run --allow-read --allow-write --allow-run --allow-env native/build.ts \
+# build.ts hashes the sources with the loader's own code, which it compiles into the library.
+COPY src/codec_native/source_digest.ts src/codec_native/source_digest.ts
+RUN deno run --allow-read --allow-write --allow-run --allow-env --allow-ffi native/build.ts \
   && test -f native/build/libtsr_kernel.so
 
 FROM denoland/deno:2.9.5

@@ -9,8 +9,10 @@
  * ```
  * @module
  */
+import { NATIVE_SOURCES, nativeSources } from "../src/codec_native/source_digest.ts";
+
 const here = new URL(".", import.meta.url).pathname;
-const sources = [`${here}tsr_kernel.c`, `${here}tsr_sha256.c`], outDir = `${here}build`;
+const sources = NATIVE_SOURCES.map((u) => u.pathname), outDir = `${here}build`;
 const output = `${outDir}/libtsr_kernel.so`;
 
 async function compiler(): Promise<string | null> {
@@ -35,16 +37,12 @@ if (Deno.build.os !== "linux" && Deno.build.os !== "darwin") {
   console.log(`native kernels: not built on ${Deno.build.os}; the TypeScript codec is used`);
   Deno.exit(0);
 }
-// Skipped when the library was built from these very sources (their SHA-256 is kept beside it),
-// so that `serve` and `demo` start at once.
-const all = await Promise.all(sources.map((s) => Deno.readFile(s)));
-const joined = new Uint8Array(all.reduce((n, b) => n + b.length, 0));
-all.reduce((at, b) => (joined.set(b, at), at + b.length), 0);
-const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", joined));
+// Skipped when the library was built from these very sources (it answers their SHA-256), so that
+// `serve` and `demo` start at once.
+const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", nativeSources()!));
 const sourceSha256 = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-const stamp = `${output}.source-sha256`;
 const built = await Deno.stat(output).then(() => true, () => false);
-if (built && (await Deno.readTextFile(stamp).catch(() => "")).trim() === sourceSha256) {
+if (built && builtFrom(output) === sourceSha256) {
   console.log(`native kernels: ${output} is up to date`);
   Deno.exit(0);
 }
@@ -61,7 +59,19 @@ await Deno.mkdir(outDir, { recursive: true });
 // Built to a temporary name and renamed, so a running process never loads a half-written file.
 const temp = `${output}.${Deno.pid}.tmp`;
 const r = await new Deno.Command(cc, {
-  args: ["-O3", "-std=c11", "-Wall", "-Wextra", "-fPIC", "-shared", "-o", temp, ...sources],
+  args: [
+    "-O3",
+    "-std=c11",
+    "-Wall",
+    "-Wextra",
+    "-fPIC",
+    "-shared",
+    `-DTSR_SOURCE_SHA256="${sourceSha256}"`,
+    "-o",
+    temp,
+    ...sources,
+    `${here}tsr_build_info.c`,
+  ],
 }).output();
 if (!r.success) {
   console.error(new TextDecoder().decode(r.stderr));
@@ -70,5 +80,19 @@ if (!r.success) {
   Deno.exit(1);
 }
 await Deno.rename(temp, output);
-await Deno.writeTextFile(stamp, sourceSha256 + "\n");
+await Deno.remove(`${output}.source-sha256`).catch(() => {}); // the stamp file of earlier builds
 console.log(`native kernels: built ${output} with ${cc}`);
+
+/** The source digest a built library answers, or undefined if it answers none (an older build). */
+function builtFrom(path: string): string | undefined {
+  try {
+    const lib = Deno.dlopen(path, { tsr_source_sha256: { parameters: [], result: "pointer" } });
+    try {
+      return Deno.UnsafePointerView.getCString(lib.symbols.tsr_source_sha256()!);
+    } finally {
+      lib.close();
+    }
+  } catch {
+    return undefined;
+  }
+}

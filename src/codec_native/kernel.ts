@@ -7,9 +7,11 @@
  */
 import type { BatchKernel, Hasher } from "../container/backends.ts";
 import { D_STATUS, D_WORDS, fillPieceTable, KERNEL_ABI } from "../container/kernel_table.ts";
+import { nativeSources } from "./source_digest.ts";
 
 const SYMBOLS = {
   tsr_abi: { parameters: [], result: "u32" },
+  tsr_source_sha256: { parameters: [], result: "pointer" },
   tsr_xxh32: { parameters: ["buffer", "u32", "u32"], result: "u32" },
   tsr_decode_batch: {
     parameters: ["buffer", "u32", "buffer", "u32", "buffer", "u32", "buffer", "u32"],
@@ -59,11 +61,16 @@ let loaded: NativeLibrary | null | undefined;
  * ```
  */
 export function loadNativeLibrary(): NativeLibrary | undefined {
-  if (loaded === undefined) loaded = open() ?? null;
+  if (loaded === undefined) loaded = openNativeLibrary(NATIVE_LIBRARY) ?? null;
   return loaded ?? undefined;
 }
 
-function open(): NativeLibrary | undefined {
+/**
+ * Opens the native library at `url`, uncached (use {@link loadNativeLibrary}); undefined when it
+ * will not load, has another interface version, or was built from other sources than those
+ * beside this module, each said in one warning line.
+ */
+export function openNativeLibrary(url: URL): NativeLibrary | undefined {
   try {
     if (Deno.env.get("TESSERA_NATIVE") === "0") return undefined;
   } catch {
@@ -71,17 +78,32 @@ function open(): NativeLibrary | undefined {
   }
   let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
   try {
-    lib = Deno.dlopen(NATIVE_LIBRARY, SYMBOLS);
+    lib = Deno.dlopen(url, SYMBOLS);
   } catch (e) {
     // No build is the normal case without a compiler; a build that will not load is worth a word.
-    if (existsSync(NATIVE_LIBRARY)) stale(`it does not load (${(e as Error).message})`);
+    if (existsSync(url)) stale(url, `it does not load (${(e as Error).message})`);
     return undefined;
   }
   const f = lib.symbols;
   if (f.tsr_abi() !== KERNEL_ABI) {
     lib.close();
-    stale(`its interface is version ${f.tsr_abi()}, not ${KERNEL_ABI}`);
+    stale(url, `its interface is version ${f.tsr_abi()}, not ${KERNEL_ABI}`);
     return undefined;
+  }
+  // The same interface version is no proof of the same code: a library left from an older
+  // checkout once decoded a newer layout into garbage and crashed the process.
+  const sources = nativeSources();
+  if (sources !== undefined) {
+    const state = new Uint8Array(SHA_STATE_BYTES), digest = new Uint8Array(32);
+    f.tsr_sha256_init(state);
+    f.tsr_sha256_update(state, sources, BigInt(sources.length));
+    f.tsr_sha256_final(state, digest);
+    const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+    if (Deno.UnsafePointerView.getCString(f.tsr_source_sha256()!) !== hex) {
+      lib.close();
+      stale(url, "it was built from other sources than native/*.c");
+      return undefined;
+    }
   }
   let scratch = new Uint8Array(0);
   const batch: BatchKernel = (stored, base, pieces, dst) => {
@@ -139,9 +161,9 @@ function existsSync(url: URL): boolean {
   }
 }
 
-function stale(why: string): void {
+function stale(url: URL, why: string): void {
   console.warn(
-    `native kernels: ignoring ${NATIVE_LIBRARY.pathname}: ${why}; ` +
+    `native kernels: ignoring ${url.pathname}: ${why}; ` +
       "run `deno task native` to rebuild it. Decoding uses the TypeScript codec meanwhile.",
   );
 }

@@ -167,6 +167,7 @@ export function validateVariants(
     if (names.has(v.name)) fail(`variant "${v.name}" is listed twice`);
     names.add(v.name);
   }
+  if (variants.length > 0) checkPlaces(index, fail);
   for (const t of index.tensors) {
     const mine = new Set<string>();
     let lossless = 0;
@@ -202,6 +203,48 @@ export function validateVariants(
         }
       }
     }
+  }
+}
+
+/**
+ * Rule 12 for every representation: a chunk's checksums are in its own record, so a variant
+ * record swapped with another of the same raw length would read another tile's bytes, which only
+ * the file's place of each chunk reveals. Within each variant, chunks lie in index order (tensors
+ * in index order, each in tile order); no chunk of any representation overlaps another or the
+ * stored header. The lossless chunks' order is checked with the rest of the index.
+ */
+function checkPlaces(index: Index, fail: (message: string) => never): void {
+  const header = index.source.header, headerEnd = header.offset + header.storedLength;
+  const ends = new Map<string, number>();
+  const all: { offset: number; end: number; what: string }[] = [];
+  for (const t of index.tensors) {
+    for (const e of t.encodings) {
+      const chunks = (e as { chunks?: unknown }).chunks;
+      if (!Array.isArray(chunks)) continue;
+      const name = e.kind === "lossless" ? "" : (e as { name?: unknown }).name;
+      if (typeof name !== "string") continue;
+      let end = ends.get(name) ?? 0;
+      for (let i = 0; i < chunks.length; i++) {
+        const [offset, stored] = chunks[i] as number[];
+        const what = `tensor "${t.name}" ${name ? `variant "${name}"` : "lossless"} chunk ${i}`;
+        if (name && offset < end) {
+          fail(
+            `${what}: offset ${offset} is before ${end}, the end of the variant's previous chunk; ` +
+              "a variant's chunks lie in index order",
+          );
+        }
+        if (header.storedLength > 0 && offset < headerEnd && offset + stored > header.offset) {
+          fail(`${what}: ${offset}+${stored} overlaps the stored header`);
+        }
+        end = offset + stored;
+        if (stored > 0) all.push({ offset, end, what });
+      }
+      ends.set(name, end);
+    }
+  }
+  all.sort((a, b) => a.offset - b.offset);
+  for (let k = 1; k < all.length; k++) {
+    if (all[k].offset < all[k - 1].end) fail(`${all[k].what} overlaps ${all[k - 1].what}`);
   }
 }
 

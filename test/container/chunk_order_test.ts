@@ -55,3 +55,47 @@ Deno.test("chunk order: swapped or copied chunk records are index_invalid at ope
     }
   });
 });
+
+type Encoding = { kind: string; name?: string; chunks?: Chunks };
+type VariantJson = { tensors: { name: string; encodings: Encoding[] }[] };
+
+Deno.test("chunk order: variant records swapped, or laid over another chunk, are index_invalid", async () => {
+  const bytes = await Deno.readFile(new URL("../fixtures/kat/variants.tsr", import.meta.url));
+  await openBytes(bytes); // control: the writer's places pass
+  const json = (await openBytes(bytes)).index as unknown as VariantJson;
+  // A variant with two chunks of one raw length in one tensor, and the lossless chunks.
+  const pick = (j: VariantJson) => {
+    for (const t of j.tensors) {
+      for (const e of t.encodings) {
+        const c = e.chunks ?? [];
+        if (e.kind === "lossless" || c.length < 2) continue;
+        for (let a = 0; a < c.length; a++) {
+          for (let b = a + 1; b < c.length; b++) if (c[a][2] === c[b][2]) return { c, a, b };
+        }
+      }
+    }
+    throw new Error("the fixture has no variant with two chunks of one raw length");
+  };
+  pick(json);
+  const lossless = (j: VariantJson) =>
+    j.tensors.flatMap((t) => t.encodings.filter((e) => e.kind === "lossless"))
+      .flatMap((e) => e.chunks ?? []);
+  const edits: [string, (j: VariantJson) => void][] = [
+    ["two records of one variant swapped", (j) => {
+      const { c, a, b } = pick(j);
+      [c[a], c[b]] = [c[b], c[a]];
+    }],
+    ["a variant record laid over a lossless chunk", (j) => {
+      const { c, a } = pick(j);
+      c[a][0] = lossless(j)[0][0];
+    }],
+  ];
+  for (const [what, edit] of edits) {
+    await expectContainerError(
+      openBytes(editIndex(bytes, (j) => void edit(j as unknown as VariantJson))),
+      "index_invalid",
+    ).catch((e) => {
+      throw new Error(`${what}: ${e.message}`);
+    });
+  }
+});

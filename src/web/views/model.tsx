@@ -40,8 +40,8 @@ export interface CommitSummary {
 export interface ModelProps {
   /** Data for the page script. */
   readonly data: unknown;
-  /** The tensor rows for the page script, parsed when the table is first used. */
-  readonly rows: unknown;
+  /** The URL of the revision's tensor rows, which the page script fetches: preloaded. */
+  readonly preload: string;
   /** Asset URLs. */
   readonly assets: PageAssets;
   /** Org. */
@@ -229,7 +229,7 @@ export function ModelView(p: ModelProps) {
       title={`${id} · Tessera`}
       assets={p.assets}
       data={p.data}
-      rows={p.rows}
+      preload={p.preload}
       current="models"
     >
       <p class="crumbs">

@@ -116,6 +116,10 @@ export function TensorTable(
   const link = (q: Partial<TableQuery>) =>
     `?${writeTableQuery(new URLSearchParams(p.search), { ...p.query, ...q })}#tensors`;
   const { table, query } = p;
+  // The stylesheet sizes each column (a fixed layout). Server-rendered once, these need no key,
+  // which hono/jsx would print as an attribute.
+  // deno-lint-ignore jsx-key
+  const widths = COLUMNS.map((col) => <col class={`col-${col.key}`} />);
   return (
     <section aria-labelledby="tensors">
       <h2 id="tensors">Tensors</h2>
@@ -148,6 +152,9 @@ export function TensorTable(
           <caption class="visually-hidden">
             Tensors: select a column header to sort by it
           </caption>
+          <colgroup>
+            {widths}
+          </colgroup>
           <thead>
             <tr>
               {COLUMNS.map((col, i) => {

@@ -48,6 +48,8 @@ try {
         if (i === 0) await openSettled(w.page, `${server.url}${path}`);
         else await w.page.goto(`${server.url}${path}`);
         out.push(await modelPageTiming(w.page));
+        // Let the charts finish their fetches, which a next navigation would abort.
+        if (i + 1 < times) await w.page.waitForLoadState("networkidle");
       }
       if (w.errors.length + w.failed.length > 0) {
         throw new Error(`${path}: ${[...w.errors, ...w.failed].join("; ")}`);

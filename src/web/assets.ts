@@ -23,6 +23,7 @@ export const ASSET_FILES: Readonly<Record<string, URL>> = {
   "favicon.svg": new URL("./assets/favicon.svg", import.meta.url),
   "home.js": new URL("./assets/home.js", import.meta.url),
   "model.js": new URL("./assets/model.js", import.meta.url),
+  "model_charts.js": new URL("./assets/model_charts.js", import.meta.url),
   "tensor.js": new URL("./assets/tensor.js", import.meta.url),
   "status.js": new URL("./assets/status.js", import.meta.url),
   "download.js": new URL("./assets/download.js", import.meta.url),

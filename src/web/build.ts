@@ -1,14 +1,15 @@
 /**
  * `deno task web:build`: bundles the page scripts of `client/` into `assets/` with `deno bundle`
  * (esbuild inside Deno; no Node build chain), minified, one self-contained file per page, plus
- * the download panel's, which the model page loads when it is used. The bundles are committed so
+ * the two the model page loads later: its charts' (once its table is usable) and the download
+ * panel's (when it is used). The bundles are committed so
  * that the server needs no build step and works offline; `--check` rebuilds them into a
  * temporary folder and fails if any differs from the committed one (the test suite runs it).
  * @module
  */
 
 /** The page scripts: entry point in `client/` → bundle in `assets/`. */
-export const ENTRIES = ["home", "model", "tensor", "status", "download"] as const;
+export const ENTRIES = ["home", "model", "model_charts", "tensor", "status", "download"] as const;
 
 const HERE = new URL("./", import.meta.url);
 

@@ -4,8 +4,8 @@
  * real server: each renders with its expected text, every chart has drawn something, nothing
  * logs a console error or fails a request, the heatmap's values are the tile API's bytes, the
  * in-browser download ends with the original file's SHA-256 and a full progress bar, and the
- * model page of a 3,041-tensor model loads with its table usable (the time is printed, never
- * asserted). Pages are also checked at phone width and in dark mode.
+ * model page of a 3,041-tensor model loads with its table usable (the time, from navigation start
+ * to the table wired to every row and painted, is printed, never asserted). Pages are also checked at phone width and in dark mode.
  * @module
  */
 import assert from "node:assert/strict";
@@ -21,6 +21,7 @@ import {
   watchedPage,
 } from "./browser.ts";
 import { type FixtureModels, writeFixtureModels } from "./fixture_store.ts";
+import { medianTiming, modelPageTiming, openSettled, type PageTiming } from "./page_timing.ts";
 import { SHARED_DATA } from "../helpers/repos.ts";
 
 const NAME = "web pages in Chromium";
@@ -37,18 +38,19 @@ async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-/** Opens `path`, runs `check`, then asserts that nothing failed on the page. */
+/**
+ * Opens `url` (after letting the new context settle, with `settle`, as page timings do), runs
+ * `check`, then asserts that nothing failed on the page.
+ */
 async function visit(
   browser: Browser,
   url: string,
   check: (w: WatchedPage) => Promise<void>,
-  options: Parameters<typeof watchedPage>[1] = {},
+  options: Parameters<typeof watchedPage>[1] & { settle?: boolean } = {},
 ): Promise<void> {
   const w = await watchedPage(browser, options);
   try {
-    const res = await w.page.goto(url);
+    const res = options.settle ? await openSettled(w.page, url) : await w.page.goto(url);
     assert.equal(res?.status(), 200, url);
     await check(w);
     assert.deepEqual(w.errors, [], `console errors on ${url}`);
@@ -295,23 +297,10 @@ Deno.test({
         ignore: skipIf(!models.many && "../shared/data has no BF16 files", "3,041-tensor page"),
         fn: async () => {
           const url = `${base}/${models.many}`;
-          const times: { html: number; ready: number; load: number }[] = [];
+          const times: PageTiming[] = [];
           for (let i = 0; i < 6; i++) {
             await visit(b, url, async ({ page }) => {
-              await page.waitForFunction(() =>
-                document.documentElement.dataset.tableReady === "true"
-              );
-              const m = await page.evaluate(() => {
-                const nav = performance.getEntriesByType(
-                  "navigation",
-                )[0] as PerformanceNavigationTiming;
-                return {
-                  html: nav.responseEnd,
-                  ready: performance.getEntriesByName("tessera:table-ready")[0].startTime,
-                  load: nav.loadEventEnd,
-                };
-              });
-              times.push(m);
+              times.push(await modelPageTiming(page));
               // Usable: the pager answers the keyboard, and a filter over all 3,041 rows answers.
               await page.locator("#tensor-pager a[rel=next], #tensor-pager button[rel=next]")
                 .first().focus();
@@ -323,20 +312,21 @@ Deno.test({
               await page.waitForFunction(() =>
                 /of 3,041 tensors match/.test(document.getElementById("tensor-count")!.textContent!)
               );
-            });
+            }, { settle: true });
           }
-          const warm = times.slice(1);
+          // The first visit finds the server's caches cold (the commit's figures and rows are
+          // computed then); the next ones are what a visitor of a running hub sees.
+          const [first, ...warm] = times;
+          const m = medianTiming(warm);
           console.log(
-            `PAGE LOAD 3,041 tensors (ms from navigation start): first visit table ready ` +
-              `${times[0].ready.toFixed(0)} (HTML ${
-                times[0].html.toFixed(0)
-              }); next ${warm.length}: ` +
-              `table ready median ${median(warm.map((x) => x.ready)).toFixed(0)}, HTML ${
-                median(warm.map((x) => x.html)).toFixed(0)
-              }, load event ${median(warm.map((x) => x.load)).toFixed(0)}`,
+            `PAGE LOAD 3,041 tensors, ms from navigation start (load average ` +
+              `${Deno.loadavg()[0].toFixed(1)}): first visit usable ${first.usable.toFixed(0)} ` +
+              `(HTML ${first.html.toFixed(0)}); next ${warm.length} (fresh contexts, warm ` +
+              `server), medians: HTML ${m.html} (${m.htmlBytes} B), DOMContentLoaded ${m.dcl}, ` +
+              `rows ${m.rows} (${m.rowsBytes} B), table ready ${m.ready}, usable ${m.usable}`,
           );
           // A generous bound, far above the 300 ms goal, so a loaded CI machine does not fail it.
-          assert.ok(median(warm.map((x) => x.ready)) < 5000);
+          assert.ok(m.usable < 5000);
         },
       });
     } finally {

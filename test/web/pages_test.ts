@@ -9,6 +9,7 @@ import { defaultConfig } from "../../src/server/config.ts";
 import { closeContext, createServerContext } from "../../src/server/server.ts";
 import type { ServerContext } from "../../src/server/context.ts";
 import { createFiguresCache } from "../../src/web/model_figures.ts";
+import { unpackRows } from "../../src/web/shared/tensor_table.ts";
 import { writeFixtureModels } from "./fixture_store.ts";
 
 async function withApp(
@@ -117,5 +118,44 @@ Deno.test("pages: model figures add up, and plane tables account for every store
         }
       }
     }
+  });
+});
+
+Deno.test("pages: a model page's tensor rows are preloaded JSON, immutable by commit", async () => {
+  await withApp(async (app, ctx) => {
+    const page = await (await app.request("/demo/stories260k?revision=dev")).text();
+    const link = /<link rel="preload" href="([^"]+)" as="fetch" crossorigin="anonymous"/.exec(page);
+    assert.ok(link, "the page preloads its rows");
+    const url = link[1].replaceAll("&amp;", "&");
+    const data = JSON.parse(
+      /<script type="application\/json" id="page-data">(.*?)<\/script>/s
+        .exec(page)![1],
+    );
+    assert.equal(data.rowsUrl, url);
+    assert.ok(!page.includes('id="page-rows"'), "the rows are not in the HTML");
+
+    const rev = await ctx.store.reader.resolve("demo", "stories260k", "dev");
+    assert.ok(url.endsWith(`?revision=${rev.commit.id}`), url);
+    const res = await app.request(url);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("Content-Type")!, /^application\/json/);
+    assert.equal(res.headers.get("Cache-Control"), "public, max-age=31536000, immutable");
+    const packed = unpackRows(await res.json());
+    const fig = await createFiguresCache(ctx).get(rev);
+    assert.deepEqual(
+      packed.map((r) => [r.name, r.dtype, r.raw, r.stored, r.layer]),
+      fig.rows.map((r) => [r.name, r.dtype, r.raw, r.stored, r.layer]),
+    );
+    const again = await app.request(url, {
+      headers: { "If-None-Match": res.headers.get("ETag")! },
+    });
+    assert.equal(again.status, 304);
+    // By branch the rows move with it, so they are revalidated.
+    const byBranch = await app.request("/-/rows/demo/stories260k?revision=dev");
+    assert.equal(byBranch.headers.get("Cache-Control"), "no-cache");
+    await byBranch.body?.cancel();
+    const missing = await app.request("/-/rows/demo/nope", html);
+    assert.equal(missing.status, 404);
+    await missing.body?.cancel();
   });
 });

@@ -1,17 +1,21 @@
 /// <reference lib="dom" />
 /**
- * The model page's script: the interactive tensor table, the per-layer chart, the exponent
- * histogram of a chosen tensor (fetched through the tile API in row bands, never more than
- * {@link HISTOGRAM_BUDGET} bytes), and the download panel, whose code loads when it is used.
+ * The model page's first script: the tensor table, and nothing that can wait. The table's rows
+ * are in the HTML already; this wires filtering, sorting and paging to the rows of the whole
+ * revision (fetched from `rowsUrl`, which the page preloads while it is parsed), marks the table
+ * usable (`tessera:table-ready`, then `tessera:table-painted` once a frame has shown it), and only
+ * then loads the charts' bundle (uPlot, the per-layer chart, the exponent histogram). The
+ * download panel's code loads when its button is pressed.
+ *
+ * Why: with one bundle for everything, 64 KiB of script (uPlot, the per-layer chart, the first
+ * histogram's tile fetches) ran before the table was usable and before the page's first paint;
+ * this script is 7 KiB. The rows are not in the HTML because they were 273 KB of the 3,041-tensor
+ * page's 323 KB, serialised on each request; fetched, they are made once per commit and cached.
  * @module
  */
-import type { Dtype } from "../../../codec/dtype.ts";
-import { exponentCounts, exponentField } from "../shared/element_values.ts";
-import { formatBytes, formatCount, formatRatio } from "../shared/format.ts";
-import { tensorHref, tileApiUrl } from "../shared/links.ts";
+import { tensorHref } from "../shared/links.ts";
 import { type PackedRows, type TensorRow, unpackRows } from "../shared/tensor_table.ts";
-import { barChart, type Chart } from "./charts.ts";
-import { byId, h, pageData, wireCopyButtons } from "./dom.ts";
+import { byId, pageData, wireCopyButtons } from "./dom.ts";
 import { enhanceTensorTable } from "./tensor_table_view.ts";
 
 /** What the server embeds in the model page. */
@@ -23,6 +27,10 @@ export interface ModelPageData {
   readonly duplicates: string[];
   readonly layers: [key: string, raw: number, stored: number, tensors: number][];
   readonly histogramTensor: string | null;
+  /** The revision's tensor rows ({@link PackedRows} as JSON), cacheable for good. */
+  readonly rowsUrl: string;
+  /** The charts' bundle. */
+  readonly charts: string;
   readonly download: DownloadData | null;
 }
 
@@ -38,156 +46,37 @@ export interface DownloadData {
   readonly wasm: string;
 }
 
-/** Most bytes the exponent histogram fetches. */
-export const HISTOGRAM_BUDGET = 2 << 20;
-/** Row bands a large tensor's histogram samples. */
-const BANDS = 8;
-
 const data = pageData<ModelPageData>();
-let unpacked: TensorRow[] | null = null;
-/** The tensor rows, parsed on first use (a third of a large model's page is their JSON). */
-const tensorRows = () => (unpacked ??= unpackRows(pageData<PackedRows>("page-rows")));
+const rows: Promise<TensorRow[]> = fetch(data.rowsUrl).then(async (res) => {
+  if (!res.ok) throw new Error(`tensor rows: HTTP ${res.status}`);
+  return unpackRows(await res.json() as PackedRows);
+});
 const duplicates = new Set(data.duplicates);
 const href = (r: TensorRow) =>
   tensorHref(data.org, data.name, data.revision, r, duplicates.has(r.name));
 
-enhanceTensorTable(tensorRows, href);
-performance.mark("tessera:table-ready");
-document.documentElement.dataset.tableReady = "true";
 wireCopyButtons();
-
-const layerLabel = (key: string) => {
-  const m = /(?:^|\.)(\d+)$/.exec(key);
-  return m ? m[1] : key.split(".").slice(-1)[0] || key;
-};
-barChart(byId("layer-chart"), {
-  x: data.layers.map((_, i) => i),
-  xName: "layer",
-  xLabel: (i) => (Number.isInteger(i) && data.layers[i] ? layerLabel(data.layers[i][0]) : ""),
-  yFormat: formatBytes,
-  y2Format: (v) => `${v.toFixed(2)}×`,
-  series: [
-    { label: "raw", values: data.layers.map((l) => l[1]), colour: "--saved", format: formatBytes },
-    {
-      label: "stored",
-      values: data.layers.map((l) => l[2]),
-      colour: "--stored",
-      format: formatBytes,
-    },
-    {
-      label: "ratio",
-      values: data.layers.map((l) => (l[2] > 0 ? l[1] / l[2] : null)),
-      colour: "--ratio",
-      line: true,
-      format: (v) => `${v.toFixed(3)}×`,
-    },
-  ],
-});
-// The legend names the layer under the cursor in full.
-byId("layer-chart").dataset.layers = String(data.layers.length);
-
-// Exponent histogram.
-const histInput = byId<HTMLInputElement>("hist-tensor");
-const histNote = byId("hist-note");
-let histChart: Chart | null = null;
-let histRun = 0;
-
-function bandsOf(r: TensorRow): [number, number, number, number][] {
-  const elements = r.shape.reduce((a, b) => a * b, 1);
-  const width = elements > 0 ? r.raw / elements : 1;
-  const cols = r.shape.length === 0 ? 1 : r.shape[r.shape.length - 1];
-  const rowsN = cols > 0 ? elements / cols : 0;
-  if (elements === 0) return [];
-  if (r.raw <= HISTOGRAM_BUDGET) return [[0, rowsN, 0, cols]];
-  const perBand = HISTOGRAM_BUDGET / BANDS;
-  if (cols * width <= perBand) {
-    const bandRows = Math.max(1, Math.floor(perBand / (cols * width)));
-    return Array.from({ length: BANDS }, (_, b) => {
-      const start = Math.floor((b * (rowsN - bandRows)) / (BANDS - 1));
-      return [start, start + bandRows, 0, cols];
-    });
-  }
-  // Rows wider than a band: a run of columns from each of a few rows.
-  const bandCols = Math.max(1, Math.floor(perBand / width));
-  return Array.from({ length: BANDS }, (_, b) => {
-    const row = Math.floor((b * (rowsN - 1)) / Math.max(1, BANDS - 1));
-    const start = Math.floor((b * (cols - bandCols)) / (BANDS - 1));
-    return [row, row + 1, start, start + bandCols];
-  });
-}
-
-async function showHistogram(name: string) {
-  const run = ++histRun;
-  const r = tensorRows().find((x) => x.name === name);
-  if (!r) {
-    histNote.textContent = `No tensor named “${name}”.`;
-    return;
-  }
-  const field = exponentField(r.dtype as Dtype);
-  if (!field) {
-    histNote.textContent = `${r.name} is ${r.dtype}: an integer dtype has no exponent.`;
-    histChart?.destroy();
-    histChart = null;
-    byId("hist-chart").replaceChildren();
-    return;
-  }
-  histNote.textContent = `Fetching ${r.name}…`;
-  const counts = new Float64Array(1 << field.bits);
-  let elements = 0;
-  const bands = bandsOf(r);
-  for (const rect of bands) {
-    const res = await fetch(tileApiUrl(data.org, data.name, data.commit, r, rect));
-    if (!res.ok) throw new Error(`tile API: HTTP ${res.status} for ${r.name}`);
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    const c = exponentCounts(bytes, field);
-    for (let i = 0; i < c.length; i++) counts[i] += c[i];
-    elements += bytes.length / field.width;
-  }
-  if (run !== histRun) return;
-  let lo = 0, hi = counts.length - 1;
-  while (lo < hi && counts[lo] === 0) lo++;
-  while (hi > lo && counts[hi] === 0) hi--;
-  const x = Array.from({ length: hi - lo + 1 }, (_, i) => lo + i - field.bias);
-  const y = Array.from(counts.subarray(lo, hi + 1));
-  histChart?.destroy();
-  histChart = barChart(byId("hist-chart"), {
-    x,
-    xName: "exponent",
-    xLabel: (v) => String(Math.round(v)),
-    yFormat: (v) => formatCount(v),
-    barWidth: 0.9,
-    series: [{ label: "elements", values: y, colour: "--stored", format: formatCount }],
-  });
-  const total = r.shape.reduce((a, b) => a * b, 1);
-  const distinct = y.filter((v) => v > 0).length;
-  let entropy = 0;
-  for (const v of y) if (v > 0) entropy -= (v / elements) * Math.log2(v / elements);
-  histNote.textContent =
-    `${r.name} (${r.dtype}): ${formatCount(elements)} of ${formatCount(total)} ` +
-    `elements${bands.length > 1 ? ` in ${bands.length} bands` : ""}; ${distinct} exponents, ` +
-    `${entropy.toFixed(2)} bits of entropy; stored ${formatRatio(r.raw, r.stored)} smaller.`;
-  byId("hist-chart").dataset.tensor = r.name;
-}
-
-const histNames = byId<HTMLDataListElement>("hist-names");
-histInput.addEventListener("focus", () => {
-  if (histNames.childElementCount > 0) return;
-  const frag = document.createDocumentFragment();
-  for (const r of tensorRows()) {
-    if (exponentField(r.dtype as Dtype)) frag.append(h("option", { value: r.name }));
-  }
-  histNames.append(frag);
-}, { once: true });
-byId<HTMLFormElement>("hist-form").addEventListener("submit", (e) => {
-  e.preventDefault();
-  showHistogram(histInput.value.trim()).catch((err) => (histNote.textContent = String(err)));
-});
-if (data.histogramTensor) {
-  showHistogram(data.histogramTensor).catch((err) => (histNote.textContent = String(err)));
-}
+wireDownload();
+rows.then((all) => {
+  enhanceTensorTable(() => all, href);
+  performance.mark("tessera:table-ready");
+  document.documentElement.dataset.tableReady = "true";
+  // The frame after this one has laid out and painted the table: the page is usable. The
+  // charts start after it, so they never delay the table.
+  requestAnimationFrame(() =>
+    setTimeout(() => {
+      performance.mark("tessera:table-painted");
+      document.documentElement.dataset.tablePainted = "true";
+      import(data.charts).then((m: typeof import("./model_charts.ts")) =>
+        m.drawModelCharts(data, all)
+      ).catch((e) => (byId("hist-note").textContent = `Charts failed: ${e?.message ?? e}`));
+    })
+  );
+}).catch((e) => (byId("tensor-count").textContent = String(e?.message ?? e)));
 
 // The download panel: its code (the client, the decoder, the WebAssembly kernels) loads on use.
-if (data.download) {
+function wireDownload() {
+  if (!data.download) return;
   const d = data.download;
   const start = byId<HTMLButtonElement>("download-start");
   start.disabled = false;

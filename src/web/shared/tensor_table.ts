@@ -176,17 +176,24 @@ export interface Cell {
   readonly numeric?: boolean;
 }
 
-/** The column headers, in cell order, with the sort key each sorts by. */
-export const COLUMNS: readonly { readonly label: string; readonly sort?: SortKey }[] = [
-  { label: "Name", sort: "name" },
-  { label: "Dtype", sort: "dtype" },
-  { label: "Shape", sort: "elements" },
-  { label: "Layer", sort: "layer" },
-  { label: "Raw", sort: "raw" },
-  { label: "Stored", sort: "stored" },
-  { label: "Ratio", sort: "ratio" },
-  { label: "Plane codecs", sort: "codecs" },
-  { label: "SHA-256" },
+/**
+ * The column headers, in cell order, with the sort key each sorts by and a key naming the column
+ * (the stylesheet's `col-<key>` gives its width).
+ */
+export const COLUMNS: readonly {
+  readonly label: string;
+  readonly key: string;
+  readonly sort?: SortKey;
+}[] = [
+  { label: "Name", key: "name", sort: "name" },
+  { label: "Dtype", key: "dtype", sort: "dtype" },
+  { label: "Shape", key: "shape", sort: "elements" },
+  { label: "Layer", key: "layer", sort: "layer" },
+  { label: "Raw", key: "raw", sort: "raw" },
+  { label: "Stored", key: "stored", sort: "stored" },
+  { label: "Ratio", key: "ratio", sort: "ratio" },
+  { label: "Plane codecs", key: "codecs", sort: "codecs" },
+  { label: "SHA-256", key: "sha" },
 ];
 
 /**

@@ -30,8 +30,11 @@ export interface LayoutProps {
   readonly assets: PageAssets;
   /** Data for the page script, embedded as JSON (`#page-data`). */
   readonly data?: unknown;
-  /** Bulk data the script parses only when it needs it, embedded as JSON (`#page-rows`). */
-  readonly rows?: unknown;
+  /**
+   * Data the page script fetches at once (JSON), requested while the page is parsed so that it
+   * arrives with the script rather than after it.
+   */
+  readonly preload?: string;
   /** Which navigation entry is the current page. */
   readonly current?: "models" | "status";
   /** The page's content. */
@@ -49,6 +52,7 @@ export function Layout(p: LayoutProps) {
         <title>{p.title}</title>
         <link rel="stylesheet" href={p.assets.css} />
         <link rel="icon" href={p.assets.icon} type="image/svg+xml" />
+        {p.preload && <link rel="preload" href={p.preload} as="fetch" crossorigin="anonymous" />}
         {p.assets.script && <script type="module" src={p.assets.script}></script>}
       </head>
       <body>
@@ -72,9 +76,6 @@ export function Layout(p: LayoutProps) {
         </footer>
         {p.data !== undefined && (
           <script type="application/json" id="page-data">{raw(scriptJson(p.data))}</script>
-        )}
-        {p.rows !== undefined && (
-          <script type="application/json" id="page-rows">{raw(scriptJson(p.rows))}</script>
         )}
       </body>
     </html>

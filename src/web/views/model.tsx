@@ -40,8 +40,8 @@ export interface CommitSummary {
 export interface ModelProps {
   /** Data for the page script. */
   readonly data: unknown;
-  /** The tensor rows for the page script, parsed when the table is first used. */
-  readonly rows: unknown;
+  /** The URL of the revision's tensor rows, which the page script fetches: preloaded. */
+  readonly preload: string;
   /** Asset URLs. */
   readonly assets: PageAssets;
   /** Org. */
@@ -116,6 +116,10 @@ export function TensorTable(
   const link = (q: Partial<TableQuery>) =>
     `?${writeTableQuery(new URLSearchParams(p.search), { ...p.query, ...q })}#tensors`;
   const { table, query } = p;
+  // The stylesheet sizes each column (a fixed layout). Server-rendered once, these need no key,
+  // which hono/jsx would print as an attribute.
+  // deno-lint-ignore jsx-key
+  const widths = COLUMNS.map((col) => <col class={`col-${col.key}`} />);
   return (
     <section aria-labelledby="tensors">
       <h2 id="tensors">Tensors</h2>
@@ -148,6 +152,9 @@ export function TensorTable(
           <caption class="visually-hidden">
             Tensors: select a column header to sort by it
           </caption>
+          <colgroup>
+            {widths}
+          </colgroup>
           <thead>
             <tr>
               {COLUMNS.map((col, i) => {
@@ -229,7 +236,7 @@ export function ModelView(p: ModelProps) {
       title={`${id} · Tessera`}
       assets={p.assets}
       data={p.data}
-      rows={p.rows}
+      preload={p.preload}
       current="models"
     >
       <p class="crumbs">

@@ -1,0 +1,91 @@
+/// <reference lib="dom" />
+/**
+ * How long a model page took to become usable, read in the page after it is: the navigation's
+ * own timing (Chromium's Navigation Timing: time to first byte, HTML received, DOM interactive,
+ * DOMContentLoaded, first contentful paint), the tensor rows' fetch (Resource Timing) and the
+ * page script's two marks, `tessera:table-ready` (filter, sort and pages wired to every row) and
+ * `tessera:table-painted` (a frame has been rendered since: the rows are laid out and painted).
+ * The browser test and `bench:web` use it, so both report the same thing.
+ *
+ * Both open each visit in a fresh browser context (no HTTP cache, a new renderer) and let it
+ * settle before navigating ({@link openSettled}): Chromium spends about a second of CPU on a new
+ * context's window (its browser process about 0.6 s, the omnibox's WebUI renderer 0.25 s, the GPU
+ * process 0.1 s; measured here through /proc), and on two shared cores a page loaded meanwhile
+ * competed with it: that, not the page, was most of the 418 ms the first bench measured for any
+ * model page. A visitor's browser has its window open already.
+ * @module
+ */
+import type { Page, Response } from "playwright-core";
+
+/** How long a new context is left to settle before it navigates (the work lasts about 1 s). */
+export const SETTLE_MS = 1500;
+
+/** Lets the new context of `page` settle, then navigates to `url`. */
+export async function openSettled(page: Page, url: string): Promise<Response | null> {
+  await page.goto("about:blank");
+  await page.waitForTimeout(SETTLE_MS);
+  return await page.goto(url);
+}
+
+/** Milliseconds from navigation start, and the HTML's size. */
+export interface PageTiming {
+  /** First byte of the HTML. */
+  readonly ttfb: number;
+  /** Last byte of the HTML. */
+  readonly html: number;
+  /** The HTML parsed. */
+  readonly domInteractive: number;
+  /** DOMContentLoaded (the page's first script has run). */
+  readonly dcl: number;
+  /** First contentful paint. */
+  readonly fcp: number;
+  /** The tensor rows received (the end of their fetch), or NaN if none was made. */
+  readonly rows: number;
+  /** The table's controls wired to every row. */
+  readonly ready: number;
+  /** A frame rendered after that: the table is usable. */
+  readonly usable: number;
+  /** Bytes of the HTML as transferred. */
+  readonly htmlBytes: number;
+  /** Bytes of the rows as transferred (0 from the browser's cache). */
+  readonly rowsBytes: number;
+}
+
+/** Waits until the model page on `page` is usable, then reads its timing. */
+export async function modelPageTiming(page: Page): Promise<PageTiming> {
+  await page.waitForFunction(() => document.documentElement.dataset.tablePainted === "true");
+  return await page.evaluate(() => {
+    const nav = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming;
+    const rows = performance.getEntriesByType("resource")
+      .find((e) => new URL(e.name).pathname.startsWith("/-/rows/")) as
+        | PerformanceResourceTiming
+        | undefined;
+    const mark = (name: string) => performance.getEntriesByName(name)[0]?.startTime ?? NaN;
+    return {
+      ttfb: nav.responseStart,
+      html: nav.responseEnd,
+      domInteractive: nav.domInteractive,
+      dcl: nav.domContentLoadedEventStart,
+      fcp: mark("first-contentful-paint"),
+      rows: rows?.responseEnd ?? NaN,
+      ready: mark("tessera:table-ready"),
+      usable: mark("tessera:table-painted"),
+      htmlBytes: nav.transferSize,
+      rowsBytes: rows?.transferSize ?? 0,
+    };
+  });
+}
+
+/** The median of `xs`. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** The medians of each field of `timings`, rounded to the millisecond. */
+export function medianTiming(timings: readonly PageTiming[]): Record<keyof PageTiming, number> {
+  const keys = Object.keys(timings[0]) as (keyof PageTiming)[];
+  return Object.fromEntries(
+    keys.map((k) => [k, Math.round(median(timings.map((t) => t[k])))]),
+  ) as Record<keyof PageTiming, number>;
+}

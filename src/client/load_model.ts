@@ -1,9 +1,11 @@
 /**
  * `loadModel`: a model, tensor by tensor in load order (embeddings, blocks, head), each yielded as
- * soon as its SHA-256 is verified. With the compressed transport the manifest and the container
- * are opened at once (one round trip), then the one planner and assembler fetch container spans
- * in load order and decode them here; with the decoded transport the server decodes.
- * Browser-safe.
+ * soon as its SHA-256 is verified. With the compressed transport the container is opened in one
+ * round trip whose first response streams on (the head, the original header, then the chunks in
+ * container order, which for most models is load order), so the first layer's bytes arrive in the
+ * same round trip as the head; the one planner and assembler read spans in load order from that
+ * stream (Range requests for what is not next in it) and decode them here. With the decoded
+ * transport the server decodes. Browser-safe.
  * @module
  */
 import type { Dtype } from "../../codec/dtype.ts";
@@ -333,7 +335,8 @@ export const AUTO_MIN_SAVING_S = 0.05;
 /**
  * Opens the source of `ref`'s tensors. The compressed transport needs only the container (at the
  * conventional URL `…/container?revision=`): its index lists every tensor, its digest and the load
- * order, so nothing else is fetched before the first layer's bytes are asked for. The decoded
+ * order, so nothing else is fetched before the first layer's bytes are asked for; its opening
+ * streams (`stream` of {@link HttpSourceOptions}) unless a variant is read. The decoded
  * transport fetches the manifest. With `auto`, a server that offers no container gets the decoded
  * transport, and so does a link that the container's opening (its first and last kilobytes, two
  * requests) measured at {@link AUTO_DECODED_FROM} or more, or on which the bytes the containers
@@ -358,6 +361,9 @@ export async function openSource(
   const pacer = options.http?.pacer ?? linkPacer();
   const open = (url: string) =>
     openRemoteContainer(fetchFn, url, {
+      // The opening body streams on: a load or pull reads the container front to back. Not
+      // for a variant, which reads one region of several: the stream would carry the others.
+      stream: variantName(ref) === null,
       ...options.http,
       pacer,
       signal,

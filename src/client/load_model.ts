@@ -418,11 +418,11 @@ export async function openSource(
   if (wanted === "decoded") return await decoded();
   // One pacer for every container of the model, so that the link is measured once.
   const pacer = options.http?.pacer ?? linkPacer();
-  const open = (url: string) =>
+  const open = (url: string, stream = true) =>
     openRemoteContainer(fetchFn, url, {
       // The opening body streams on: a load or pull reads the container front to back. Not
       // for a variant, which reads one region of several: the stream would carry the others.
-      stream: variantName(ref) === null,
+      stream: stream && variantName(ref) === null,
       ...options.http,
       pacer,
       signal,
@@ -454,8 +454,13 @@ export async function openSource(
     const files = (manifest.files ?? []).filter((f) => f.container);
     if (e.status === 400 && files.length > 1 && options.file === undefined) {
       const base = apiUrl(ref, "/container");
+      // Only the file the load starts with streams: the others' streams would read ahead at
+      // once and share the link with the first layer.
+      const first = loadOrder(manifest)[0]?.file;
       const opened = await Promise.all(
-        files.map(async (f) => [f.path, await open(new URL(f.container!.url, base).href)] as const),
+        files.map(async (f) =>
+          [f.path, await open(new URL(f.container!.url, base).href, f.path === first)] as const
+        ),
       );
       if (decodedPays(opened.map(([, c]) => c))) {
         for (const [, c] of opened) c.source.close();

@@ -154,8 +154,8 @@ export async function openHttpSource(
   }
   /**
    * Reads `target` at `offset` from the stream when it comes next there (after a gap the link
-   * carries in about a round trip, skipped); otherwise undefined. A read far ahead ends the stream,
-   * whose bytes up to there nobody will read.
+   * carries in about a round trip, skipped); otherwise undefined. A read far ahead ends the stream
+   * after the reads it has (its bytes up to there nobody would read).
    */
   const fromStream = (offset: number, target: Uint8Array, readSignal?: AbortSignal) => {
     if (!stream?.open || offset < stream.claimed || offset + target.length > stream.end) {
@@ -164,7 +164,8 @@ export async function openHttpSource(
     const { rtt, bandwidth } = pacer.estimates();
     const hints = options.hints ?? HTTP_HINTS;
     if (offset - stream.claimed > Math.max(hints.gapBytes, rtt * bandwidth)) {
-      stream.cancel();
+      // Reads already claimed are still served; nothing after them is read.
+      stream.limit(stream.claimed);
       stream = undefined;
       return undefined;
     }

@@ -17,7 +17,7 @@
  * BF16 embedding and blocks of 512 x 2048 matrices), so it compresses as real weights do.
  *
  * ```
- * deno task bench:edge [--blocks 4] [--repeats 3] [--out FILE]
+ * deno task bench:edge [--blocks 4] [--repeats 3] [--port-base 18620] [--out FILE]
  * ```
  * @module
  */
@@ -34,7 +34,6 @@ import { startS3Server } from "../../test/helpers/s3_server.ts";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const DENO = Deno.execPath();
-const PORTS = { origin: 18620, proxy: 18621, edge: 18622, s3: 18623, replica: 18624 };
 const LINK = { bitsPerSecond: 100e6, rttMs: 40 };
 
 const { values } = parseArgs({
@@ -45,8 +44,12 @@ const { values } = parseArgs({
     tiles: { type: "string", default: "24" },
     out: { type: "string" },
     data: { type: "string", default: `${REPO}../shared/data` },
+    "port-base": { type: "string", default: "18620" },
   },
 });
+/** Five consecutive ports from --port-base, so that concurrent runs can keep apart. */
+const base = Number(values["port-base"]);
+const PORTS = { origin: base, proxy: base + 1, edge: base + 2, s3: base + 3, replica: base + 4 };
 const BLOCKS = Number(values.blocks), REPEATS = Number(values.repeats);
 const TILES = Number(values.tiles);
 const work = await Deno.makeTempDir({ prefix: "tessera-bench-edge-" });

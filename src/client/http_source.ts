@@ -4,7 +4,13 @@
  * (the index) are fetched at once and kept; every other read is one Range request, sent with the
  * entity tag the first responses carried (`If-Match`), so a container replaced on the server is
  * never mixed with the one being read. Its hints make the assembler merge reads into spans of
- * several MiB, a few in flight. Browser-safe.
+ * several MiB, a few in flight.
+ *
+ * With `stream`, the first request asks for everything from byte 0 and its body is read on past
+ * the opening bytes: reads that follow each other in the container (a load in layer order, a pull
+ * in file order) are served from it as it arrives, so the first chunks stream in the same round
+ * trip as the head, with no request, pacing or span boundary between them. A read behind the
+ * stream is a Range request; one far ahead of it ends the stream. Browser-safe.
  * @module
  */
 import type { ByteSource, SourceHints } from "../container/source.ts";
@@ -12,6 +18,7 @@ import { checkRange } from "../container/source.ts";
 import { ClientError } from "./errors.ts";
 import { type LinkPacer, linkPacer, type PacedTransfer } from "./link_pacer.ts";
 import { type Fetch, parseContentRange, readExact, request, shareableBytes } from "./http.ts";
+import { type SequentialBody, sequentialBody } from "./sequential_body.ts";
 
 /** Bytes read from the start of the container when it is opened: the head and original header. */
 export const PREFIX_BYTES = 64 << 10;
@@ -39,6 +46,11 @@ export interface HttpSourceOptions {
   readonly tailBytes?: number;
   /** Paces the requests; a fresh {@link linkPacer} by default. */
   readonly pacer?: LinkPacer;
+  /**
+   * Ask for everything from byte 0 on opening (`Range: bytes=0-`) and serve later reads that
+   * follow each other from that one body; off by default (the opening asks for `prefixBytes`).
+   */
+  readonly stream?: boolean;
 }
 
 /** A remote byte source, with what it saw of the server. */
@@ -97,7 +109,7 @@ export async function openHttpSource(
   };
   const prefix = options.prefixBytes ?? PREFIX_BYTES, tail = options.tailBytes ?? TAIL_BYTES;
   const settled = await Promise.allSettled([
-    get(`bytes=0-${prefix - 1}`, prefix, null, signal),
+    get(options.stream ? "bytes=0-" : `bytes=0-${prefix - 1}`, prefix, null, signal),
     get(`bytes=-${tail}`, tail, null, signal),
   ]);
   const failure = settled.find((r) => r.status === "rejected");
@@ -115,10 +127,18 @@ export async function openHttpSource(
   let opened: Opened;
   try {
     // Counted by the pacer too: the opening's two bodies are its first bandwidth measurement.
-    opened = await readOpening(url, responses, [prefix, tail], (k, n) => {
-      answers[k].paced.progress(n);
-      onBytes?.(n);
-    });
+    const readAhead = (options.hints ?? HTTP_HINTS).spanBytes || 4 << 20;
+    opened = await readOpening(
+      url,
+      responses,
+      [prefix, tail],
+      !!options.stream,
+      readAhead,
+      (k, n) => {
+        answers[k].paced.progress(n);
+        onBytes?.(n);
+      },
+    );
   } catch (e) {
     for (const res of responses) if (!res.bodyUsed) await res.body?.cancel().catch(() => {});
     throw e;
@@ -126,6 +146,71 @@ export async function openHttpSource(
     for (const a of answers) a.paced.done();
   }
   const { size, etag, cached } = opened;
+  // The opening body read on: up to the cached tail, which holds everything after it.
+  let stream = opened.rest;
+  if (stream) {
+    stream.limit(cached.reduce((m, c) => c.start > 0 ? Math.min(m, c.start) : m, size));
+    if (!stream.open) stream = undefined;
+  }
+  /**
+   * Reads `target` at `offset` from the stream when it comes next there (after a gap the link
+   * carries in about a round trip, skipped); otherwise undefined. A read far ahead ends the stream
+   * after the reads it has (its bytes up to there nobody would read).
+   */
+  const fromStream = (offset: number, target: Uint8Array, readSignal?: AbortSignal) => {
+    if (!stream?.open || offset < stream.claimed || offset + target.length > stream.end) {
+      return undefined;
+    }
+    const { rtt, bandwidth } = pacer.estimates();
+    const hints = options.hints ?? HTTP_HINTS;
+    if (offset - stream.claimed > Math.max(hints.gapBytes, rtt * bandwidth)) {
+      // Reads already claimed are still served; nothing after them is read.
+      stream.limit(stream.claimed);
+      stream = undefined;
+      return undefined;
+    }
+    const s = stream;
+    const aborted = () => s.cancel();
+    readSignal?.addEventListener("abort", aborted, { once: true });
+    return s.read(offset, target, onBytes).catch((e) => {
+      readSignal?.throwIfAborted();
+      // A stream that failed (a cut connection, say) leaves its reads to Range requests.
+      if (stream === s) stream = undefined;
+      if (closed) throw e;
+      return fetchInto(offset, target, readSignal).then(() => {});
+    }).finally(() => readSignal?.removeEventListener("abort", aborted));
+  };
+  /**
+   * Fills `target` with the bytes at `offset`, piece by piece: from the cached opening bytes, from
+   * the stream where the read comes next in it, else by a Range request. The pieces are claimed
+   * at once, in order, so that concurrent reads take the stream in the order they were made.
+   */
+  const read = async (offset: number, target: Uint8Array, readSignal?: AbortSignal) => {
+    const end = offset + target.length, waits: Promise<unknown>[] = [];
+    const part = (a: number, b: number) => target.subarray(a - offset, b - offset);
+    for (let at = offset; at < end;) {
+      const c = cached.find((c) => at >= c.start && at < c.start + c.bytes.length);
+      if (c) {
+        const b = Math.min(end, c.start + c.bytes.length);
+        part(at, b).set(c.bytes.subarray(at - c.start, b - c.start));
+        at = b;
+        continue;
+      }
+      let b = end;
+      for (const c of cached) if (c.start > at && c.start < b) b = c.start;
+      const streamed = stream?.open && at < stream.end
+        ? fromStream(at, part(at, Math.min(b, stream.end)), readSignal)
+        : undefined;
+      if (streamed) {
+        waits.push(streamed);
+        at = Math.min(b, stream!.end);
+        continue;
+      }
+      waits.push(fetchInto(at, part(at, b), readSignal));
+      at = b;
+    }
+    await Promise.all(waits);
+  };
   let closed = false;
   const fetchInto = async (offset: number, target: Uint8Array, readSignal?: AbortSignal) => {
     if (closed) throw new Error(`${url}: source is closed`);
@@ -160,20 +245,18 @@ export async function openHttpSource(
         }
       }
       // Shared memory: the blocks decoded from this span on worker threads read it in place.
-      return await fetchInto(offset, shareableBytes(length), readSignal);
+      const target = shareableBytes(length);
+      await read(offset, target, readSignal);
+      return target;
     },
     async readInto(offset, target, readSignal) {
       checkRange(offset, target.length, size, url);
-      for (const c of cached) {
-        if (offset >= c.start && offset + target.length <= c.start + c.bytes.length) {
-          target.set(c.bytes.subarray(offset - c.start, offset - c.start + target.length));
-          return;
-        }
-      }
-      await fetchInto(offset, target, readSignal);
+      await read(offset, target, readSignal);
     },
     close() {
       closed = true;
+      stream?.cancel();
+      stream = undefined;
     },
   };
   return source;
@@ -221,56 +304,80 @@ interface Opened {
   readonly size: number;
   readonly etag: string | null;
   readonly cached: Cached[];
+  /** The rest of a streamed first body, its opening bytes taken. */
+  readonly rest?: SequentialBody;
 }
 
 /**
  * Reads the responses to the prefix and suffix requests (`asked` bytes each), checking that they
  * are the ranges asked for, of one size and one entity tag. A 200 (Range ignored) is the whole.
+ * With `stream`, the first response holds everything from byte 0: its first `asked[0]` bytes are
+ * read, and the rest of its body is left for later reads.
  */
 async function readOpening(
   url: string,
   responses: readonly Response[],
   asked: readonly [number, number],
+  stream: boolean,
+  readAhead: number,
   onBytes?: (response: number, n: number) => void,
 ): Promise<Opened> {
   const cached: Cached[] = [];
   let size = -1, etag: string | null = null;
-  for (const [k, res] of responses.entries()) {
-    const counted = (n: number) => onBytes?.(k, n);
-    if (res.status === 412) throw changed(url);
-    const tag = strongTag(res.headers.get("etag"));
-    if (res.status === 200) {
-      // No Range support: the body is everything, and every read is served from it.
-      const declared = res.headers.get("content-length");
-      const bytes = declared !== null && /^\d+$/.test(declared)
-        ? await readExact(res, Number(declared), `GET ${url}`, counted)
-        : new Uint8Array(await res.arrayBuffer());
-      size = bytes.length, etag = tag;
-      cached.push({ start: 0, bytes });
-      continue;
+  let rest: Opened["rest"];
+  try {
+    for (const [k, res] of responses.entries()) {
+      const counted = (n: number) => onBytes?.(k, n);
+      if (res.status === 412) throw changed(url);
+      const tag = strongTag(res.headers.get("etag"));
+      if (res.status === 200) {
+        // No Range support: the body is everything, and every read is served from it.
+        const declared = res.headers.get("content-length");
+        const bytes = declared !== null && /^\d+$/.test(declared)
+          ? await readExact(res, Number(declared), `GET ${url}`, counted)
+          : new Uint8Array(await res.arrayBuffer());
+        size = bytes.length, etag = tag;
+        cached.push({ start: 0, bytes });
+        continue;
+      }
+      if (res.status !== 206) {
+        throw new ClientError("bad_response", `GET ${url}: expected 206, received ${res.status}`);
+      }
+      const range = parseContentRange(res.headers.get("content-range"));
+      // The prefix must start at 0, the suffix end at the last byte, each as long as asked or all
+      // (a streamed prefix: everything).
+      const length = range ? range.last - range.first + 1 : 0;
+      const whole = stream && k === 0;
+      if (
+        !range || (k === 0 ? range.first !== 0 : range.last !== range.total - 1) ||
+        length !== (whole ? range.total : Math.min(asked[k], range.total))
+      ) {
+        throw new ClientError(
+          "bad_response",
+          `GET ${url}: Content-Range is "${res.headers.get("content-range")}"`,
+        );
+      }
+      if ((size >= 0 && range.total !== size) || (etag !== null && tag !== null && tag !== etag)) {
+        throw changed(url);
+      }
+      size = range.total, etag = etag ?? tag;
+      if (whole && length > asked[0] && res.body) {
+        const bytes = new Uint8Array(asked[0]);
+        rest = sequentialBody(res.body, 0, length, { readAhead, what: `GET ${url}` });
+        await rest.read(0, bytes, counted);
+        cached.push({ start: 0, bytes });
+        continue;
+      }
+      cached.push({
+        start: range.first,
+        bytes: await readExact(res, length, `GET ${url}`, counted),
+      });
     }
-    if (res.status !== 206) {
-      throw new ClientError("bad_response", `GET ${url}: expected 206, received ${res.status}`);
-    }
-    const range = parseContentRange(res.headers.get("content-range"));
-    // The prefix must start at 0, the suffix end at the last byte, each as long as asked or all.
-    const length = range ? range.last - range.first + 1 : 0;
-    if (
-      !range || (k === 0 ? range.first !== 0 : range.last !== range.total - 1) ||
-      length !== Math.min(asked[k], range.total)
-    ) {
-      throw new ClientError(
-        "bad_response",
-        `GET ${url}: Content-Range is "${res.headers.get("content-range")}"`,
-      );
-    }
-    if ((size >= 0 && range.total !== size) || (etag !== null && tag !== null && tag !== etag)) {
-      throw changed(url);
-    }
-    size = range.total, etag = etag ?? tag;
-    cached.push({ start: range.first, bytes: await readExact(res, length, `GET ${url}`, counted) });
+  } catch (e) {
+    rest?.cancel();
+    throw e;
   }
-  return { size, etag, cached };
+  return { size, etag, cached, rest };
 }
 
 function strongTag(value: string | null): string | null {

@@ -152,3 +152,82 @@ Deno.test("http source: a range outside the source is a RangeError, before any r
   assert.equal((await s.readAt(10, 20)).length, 20);
   assert.equal(requests, 2, "reads inside the opening bytes need no request");
 });
+
+Deno.test("http source: streamed, a whole model in order is the two opening requests", () =>
+  withTempDir(async (dir) => {
+    const src = `${dir}/m.safetensors`;
+    const bytes = model(12);
+    await Deno.writeFile(src, bytes);
+    await packModel(`${dir}/models`, "t/s", src);
+    const hub = await startHub(`${dir}/models`);
+    try {
+      const log: Sent[] = [];
+      const url = `${hub.base}/v1/models/t/s/container`;
+      let counted = 0;
+      const c = await openRemoteContainer(recording(log), url, {
+        backends: nativeBackends(),
+        stream: true,
+        onBytes: (n) => counted += n,
+      });
+      assert.deepEqual(log.map((s) => s.range).sort(), ["bytes=-262144", "bytes=0-"]);
+      const parts: Uint8Array[] = [];
+      const pieces = originalPieces(c, await readOriginalHeader(c));
+      for await (const p of assemble(c, planBlocks(pieces))) parts.push(p);
+      assert.equal(sha256(concat(parts)), sha256(bytes));
+      assert.equal(log.length, 2, "every chunk came with the opening body");
+      assert.equal(c.source.requests, 2);
+      // The stream stops where the cached tail starts: no byte comes twice.
+      assert.ok(counted <= c.source.size, `${counted} body bytes for ${c.source.size}`);
+      c.source.close();
+    } finally {
+      await hub.close();
+    }
+  }));
+
+Deno.test("http source: streamed, a read behind the stream or far ahead is a Range request", () =>
+  withTempDir(async (dir) => {
+    const src = `${dir}/m.safetensors`;
+    const bytes = model(12);
+    await Deno.writeFile(src, bytes);
+    await packModel(`${dir}/models`, "t/s", src);
+    const hub = await startHub(`${dir}/models`);
+    try {
+      const log: Sent[] = [];
+      const url = `${hub.base}/v1/models/t/s/container`;
+      const c = await openRemoteContainer(recording(log), url, {
+        backends: nativeBackends(),
+        stream: true,
+      });
+      const plain = await openRemoteContainer(fetch, url, { backends: nativeBackends() });
+      const chunk = (k: number) => losslessOf(c.index.tensors[k]).chunks[0];
+      const same = async (offset: number, length: number) =>
+        assert.deepEqual(
+          await c.source.readAt(offset, length),
+          await plain.source.readAt(offset, length),
+        );
+      // In order from the stream, across the end of the cached opening bytes: no request.
+      const [o1, s1] = chunk(1);
+      await same(1000, o1 + s1 - 1000);
+      assert.equal(log.length, 2);
+      // Behind the stream: a Range request, with If-Match; the stream goes on.
+      await same(o1, s1);
+      assert.equal(log.length, 3);
+      assert.equal(log[2].range, `bytes=${o1}-${o1 + s1 - 1}`);
+      assert.equal(log[2].ifMatch, c.source.etag);
+      const [o2, s2] = losslessOf(c.index.tensors[1]).chunks[1];
+      assert.ok(o2 >= o1 + s1 && o2 - (o1 + s1) < 4096, "the next chunk, after alignment padding");
+      await same(o2, s2);
+      assert.equal(log.length, 3, "the next chunk in order still comes from the stream");
+      // Far ahead (beyond a gap worth skipping): a Range request, and the stream ends.
+      const [o6, s6] = chunk(6), [o7, s7] = chunk(7);
+      await same(o6, s6);
+      assert.equal(log.length, 4);
+      await same(o7, s7);
+      assert.equal(log.length, 5, "after a jump, reads are Range requests");
+      c.source.close();
+      plain.source.close();
+      await assert.rejects(c.source.readAt(o7 + s7, 10), /closed/);
+    } finally {
+      await hub.close();
+    }
+  }));

@@ -11,8 +11,10 @@ import { pullFile } from "../../src/cli/pull.ts";
 import { linkPacer } from "../../src/client/link_pacer.ts";
 import { losslessOf } from "../../src/container/index_schema.ts";
 import { openContainerFile } from "../../src/io/container_file.ts";
-import { listDir, sourceTensorBytes, withTempDir } from "../helpers/container.ts";
+import { dtypeData, listDir, sourceTensorBytes, withTempDir } from "../helpers/container.ts";
 import { packModel, startHub } from "./hub_server.ts";
+import { Rng } from "../codec/prng.ts";
+import { buildSafetensors, type FixtureTensor } from "../safetensors/fixture.ts";
 
 const FIXTURE = new URL("../fixtures/stories260k.bf16.safetensors", import.meta.url).pathname;
 
@@ -172,6 +174,62 @@ Deno.test("loadModel auto: compressed on a slow link where the saved bytes pay, 
         // the container only.
         const sawTensorRoutes = [...paths].some((p) => p !== "container" && p !== "manifest");
         assert.equal(sawTensorRoutes ? "decoded" : "compressed", expected, [...paths].join(" "));
+      }
+    } finally {
+      await hub.close();
+    }
+  }));
+
+Deno.test("loadModel compressed: no span of the first layer reaches into the next layer", () =>
+  withTempDir(async (dir) => {
+    // A first layer of more than one 4 MiB span, then a layer of 4 MiB.
+    const rng = new Rng(8);
+    const tensors: FixtureTensor[] = [
+      ["model.embed_tokens.weight", [4096, 1024]],
+      ["model.layers.0.mlp.weight", [2048, 1024]],
+      ["model.norm.weight", [1024]],
+    ].map(([name, shape]) => ({
+      name: name as string,
+      dtype: "BF16",
+      shape: shape as number[],
+      data: dtypeData("BF16", (shape as number[]).reduce((a, b) => a * b, 1), rng),
+    }));
+    const src = `${dir}/m.safetensors`;
+    await Deno.writeFile(src, buildSafetensors(tensors));
+    const m = await packModel(`${dir}/models`, "demo/layers", src);
+    const c = await openContainerFile(m.container);
+    c.source.close();
+    const chunks = (name: string) =>
+      losslessOf(c.index.tensors.find((t) => t.name === name)!).chunks;
+    const embed = chunks("model.embed_tokens.weight");
+    const firstEnd = embed.at(-1)![0] + embed.at(-1)![1];
+    const nextStart = chunks("model.layers.0.mlp.weight")[0][0];
+    assert.ok(firstEnd - embed[0][0] > 4 << 20, "the first layer needs two spans");
+    const hub = await startHub(`${dir}/models`);
+    try {
+      for (const stream of [false, true]) {
+        const ranges: [number, number][] = [];
+        const fetchFn: Fetch = (input, init) => {
+          const r = /^bytes=(\d+)-(\d+)$/.exec(new Request(input, init).headers.get("range") ?? "");
+          if (r) ranges.push([Number(r[1]), Number(r[2])]);
+          return fetch(input, init);
+        };
+        const got: LoadedTensor[] = [];
+        for await (
+          const t of loadModel(`${hub.base}/v1/models/demo/layers`, {
+            transport: "compressed",
+            fetch: fetchFn,
+            http: { stream },
+          })
+        ) got.push(t);
+        assert.deepEqual(got.map((t) => t.name), tensors.map((t) => t.name));
+        for (const [k, t] of got.entries()) assert.deepEqual(t.bytes, tensors[k].data);
+        if (stream) continue; // every chunk came in the opening body: no spans to check
+        const spans = ranges.filter(([a]) => a > 0);
+        assert.ok(spans.some(([, b]) => b === firstEnd - 1), JSON.stringify(spans));
+        for (const [a, b] of spans) {
+          assert.ok(b < nextStart || a >= firstEnd, `span ${a}-${b} spans both layers`);
+        }
       }
     } finally {
       await hub.close();

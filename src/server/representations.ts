@@ -198,7 +198,8 @@ export function tileRepresentation(
       "X-Tessera-Selection": sel.canonical,
       ...variantHeaders(v),
     },
-  }, `${what}\0${t.dtype}\0${t.shape.join(",")}`); // the same bytes in another shape tile otherwise
+    // Kept under the shape too: a tensor of the same bytes in another shape tiles differently.
+  }, `${what}\0${t.dtype}\0${t.shape.join(",")}`);
 }
 
 /**

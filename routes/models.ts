@@ -190,6 +190,7 @@ export function modelRoutes(ctx: ServerContext): ApiRoute[] {
           bytesRepresentation(body.bytes, "application/json; charset=utf-8", `"${body.sha256}"`, {
             sha256: body.sha256,
             headers: { "Cache-Control": cacheControl(rev), "X-Repo-Commit": rev.commit.id },
+            shared: true, // held by the manifest cache: sent without a copy per response
           }),
         );
       },

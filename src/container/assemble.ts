@@ -115,8 +115,15 @@ export async function* assemble(
 ): AsyncGenerator<Uint8Array> {
   const hints: SourceHints = c.source.hints ?? LOCAL_HINTS;
   const executor = options.executor ?? inThreadExecutor(c.backends);
+  // One signal for the reads: aborted by the caller's, or on return. A listener rather than
+  // AbortSignal.any, and a reason of our own rather than the default DOMException: together they
+  // cost about 40 µs per call (AbortSignal.any and a DOMException's stack trace), which the soak
+  // measured on every tile, tensor and range, against 3 µs.
   const stop = new AbortController();
-  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  const signal = stop.signal, outer = options.signal;
+  const onOuter = () => stop.abort(outer!.reason);
+  if (outer?.aborted) onOuter();
+  else outer?.addEventListener("abort", onOuter, { once: true });
   const ahead = options.aheadBytes ?? Math.max(4 << 20, executor.parallelism * (2 << 20));
   // Stored bytes planned ahead of decoding, so that spans are requested early enough.
   const lookahead = Math.max(ahead, hints.spanBytes * hints.inflight);
@@ -257,9 +264,13 @@ export async function* assemble(
       yield buffer.subarray(0, w.block.length);
     }
   } finally {
-    stop.abort();
+    outer?.removeEventListener("abort", onOuter);
+    stop.abort(FINISHED);
   }
 }
+
+/** Why an assembly's reads stop once it returns (not an error anyone sees). */
+const FINISHED = new Error("assemble: finished");
 
 /**
  * The stored byte runs a block reads: its chunks and its variant bands' chunks in container order,

@@ -27,10 +27,17 @@ export interface Representation {
   read(start: number, end: number, signal: AbortSignal): AsyncIterable<Uint8Array>;
   /** Called once when the response no longer needs the representation. */
   release?(): void;
+  /**
+   * The whole representation, when it is held in memory for many responses and never changes
+   * (a cached manifest): a whole 200 body then shares it instead of copying it (see
+   * `sharedBodyResponse`).
+   */
+  readonly shared?: Uint8Array;
 }
 
 /**
- * A representation of bytes held in memory.
+ * A representation of bytes held in memory. With `shared`, the bytes are held for many responses
+ * and never change, and whole responses share them rather than copy them.
  *
  * @example
  * ```ts
@@ -41,7 +48,7 @@ export function bytesRepresentation(
   bytes: Uint8Array,
   contentType: string,
   etag: string,
-  extra: { sha256?: string; headers?: Record<string, string> } = {},
+  extra: { sha256?: string; headers?: Record<string, string>; shared?: boolean } = {},
 ): Representation {
   return {
     size: bytes.length,
@@ -49,6 +56,7 @@ export function bytesRepresentation(
     etag,
     sha256: extra.sha256,
     headers: extra.headers,
+    ...(extra.shared && { shared: bytes }),
     async *read(start, end) {
       yield bytes.subarray(start, end);
     },

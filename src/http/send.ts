@@ -24,6 +24,7 @@ import { digestFromHex, digestOf, wantedDigest } from "./digest.ts";
 import { multipartBody, multipartLayout } from "./multipart.ts";
 import { type ByteRange, contentRange, MAX_RANGES, parseRange } from "./range.ts";
 import { rechunk } from "./rechunk.ts";
+import { sharedBodyResponse } from "./shared_body.ts";
 import type { Representation } from "./representation.ts";
 
 /** Largest body buffered to compute a `Content-Digest` (or a missing `Repr-Digest`). */
@@ -51,6 +52,13 @@ export interface SendOptions {
   readonly maxDigestBytes?: number;
   /** Largest body produced whole before the response starts ({@link MAX_VERIFIED_BYTES}). */
   readonly maxVerifiedBytes?: number;
+  /**
+   * Further headers for every response (a request id, CORS), set when the response is made:
+   * headers set on a response afterwards make the runtime build its headers a second time.
+   */
+  readonly headers?: readonly (readonly [string, string])[];
+  /** Told the length of a body sent whole rather than streamed (0 for none). */
+  readonly onWhole?: (bytes: number) => void;
 }
 
 const JSON_TYPE = "application/json; charset=utf-8";
@@ -80,19 +88,24 @@ export async function sendRepresentation(
     }
   };
   try {
-    const headers = new Headers(rep.headers);
-    headers.set("ETag", rep.etag);
-    headers.set("Accept-Ranges", "bytes");
-    if (rep.sha256) headers.set("Repr-Digest", digestFromHex(rep.sha256));
+    // A plain record until the response is made: the Headers class validates every call.
+    const headers: Record<string, string> = { ...rep.headers };
+    for (const [name, value] of options.headers ?? []) headers[name] = value;
+    headers["ETag"] = rep.etag;
+    headers["Accept-Ranges"] = "bytes";
+    if (rep.sha256) headers["Repr-Digest"] = digestFromHex(rep.sha256);
     const modified = rep.headers?.["Last-Modified"];
     const validators = {
       etag: rep.etag,
-      lastModified: modified === undefined ? undefined : parseHttpDate(modified) ?? undefined,
+      lastModified: modified === undefined ? undefined : lastModifiedOf(modified),
     };
     const verdict = evaluatePreconditions(req.method, preconditionsOf(req.headers), validators);
-    if (verdict === "not_modified") return new Response(null, { status: 304, headers });
+    if (verdict === "not_modified") {
+      options.onWhole?.(0);
+      return new Response(null, { status: 304, headers });
+    }
     if (verdict === "failed") {
-      return jsonError(req, 412, headers, {
+      return jsonError(req, 412, headers, options, {
         error: "precondition_failed",
         message: `the current representation's ETag is ${rep.etag}; If-Match or ` +
           "If-Unmodified-Since does not hold",
@@ -102,8 +115,8 @@ export async function sendRepresentation(
       ? parseRange(req.headers.get("Range"), rep.size, options.maxRanges ?? MAX_RANGES)
       : { kind: "full" as const };
     if (range.kind === "unsatisfiable") {
-      headers.set("Content-Range", `bytes */${rep.size}`);
-      return jsonError(req, 416, headers, {
+      headers["Content-Range"] = `bytes */${rep.size}`;
+      return jsonError(req, 416, headers, options, {
         error: "range_not_satisfiable",
         message: `no requested range overlaps the ${rep.size}-byte representation`,
       });
@@ -115,45 +128,48 @@ export async function sendRepresentation(
     if (range.kind === "full") {
       status = 200;
       length = rep.size;
-      headers.set("Content-Type", rep.contentType);
+      headers["Content-Type"] = rep.contentType;
       produce = (signal) => read({ start: 0, end: rep.size }, signal);
     } else if (range.ranges.length === 1) {
       const r = range.ranges[0];
       status = 206;
       length = r.end - r.start;
-      headers.set("Content-Type", rep.contentType);
-      headers.set("Content-Range", contentRange(r, rep.size));
+      headers["Content-Type"] = rep.contentType;
+      headers["Content-Range"] = contentRange(r, rep.size);
       produce = (signal) => read(r, signal);
     } else {
       const layout = multipartLayout(range.ranges, rep.size, rep.contentType);
       status = 206;
       length = layout.length;
-      headers.set("Content-Type", layout.contentType);
+      headers["Content-Type"] = layout.contentType;
       produce = (signal) => multipartBody(layout, range.ranges, (r) => read(r, signal));
     }
-    headers.set("Content-Length", String(length));
+    headers["Content-Length"] = String(length);
 
     const wantContent = wantedDigest(req.headers.get("Want-Content-Digest"));
     const wantRepr = wantedDigest(req.headers.get("Want-Repr-Digest"));
     const contentKnown = status === 200 && rep.sha256 !== undefined && wantContent === "sha-256";
-    if (contentKnown) headers.set("Content-Digest", headers.get("Repr-Digest")!);
+    if (contentKnown) headers["Content-Digest"] = headers["Repr-Digest"];
     const needContent = wantContent !== null && !contentKnown;
     const needRepr = wantRepr !== null && !rep.sha256 && status === 200;
     const digest = (needContent || needRepr) &&
       length <= (options.maxDigestBytes ?? MAX_DIGEST_BYTES);
     if (digest || (length > 0 && length <= (options.maxVerifiedBytes ?? MAX_VERIFIED_BYTES))) {
+      // Bytes held in memory for many responses are the whole body as they are.
+      const shared = status === 200 ? rep.shared : undefined;
       // Produced whole first: a failing read rejects here, before any status is sent.
-      const parts: Uint8Array[] = [];
-      for await (const p of produce(new AbortController().signal)) parts.push(p);
-      const body = concat(parts, length);
-      if (needContent) headers.set("Content-Digest", digestOf(wantContent!, [body]));
-      if (needRepr) headers.set("Repr-Digest", digestOf(wantRepr!, [body]));
+      const body = shared ?? await produceWhole(produce, length);
+      if (needContent) headers["Content-Digest"] = digestOf(wantContent!, [body]);
+      if (needRepr) headers["Repr-Digest"] = digestOf(wantRepr!, [body]);
+      options.onWhole?.(req.method === "HEAD" ? 0 : length);
+      if (shared && req.method !== "HEAD") return sharedBodyResponse(shared, headers);
       return new Response(req.method === "HEAD" ? null : body as Uint8Array<ArrayBuffer>, {
         status,
         headers,
       });
     }
     if (req.method === "HEAD" || length === 0) {
+      options.onWhole?.(0);
       return new Response(req.method === "HEAD" ? null : new Uint8Array(0), { status, headers });
     }
     const abort = new AbortController();
@@ -178,12 +194,14 @@ export async function sendRepresentation(
 function jsonError(
   req: Request,
   status: number,
-  headers: Headers,
+  headers: Record<string, string>,
+  options: SendOptions,
   body: { error: string; message: string },
 ): Response {
   const text = new TextEncoder().encode(JSON.stringify(body));
-  headers.set("Content-Type", JSON_TYPE);
-  headers.set("Content-Length", String(text.length));
+  headers["Content-Type"] = JSON_TYPE;
+  headers["Content-Length"] = String(text.length);
+  options.onWhole?.(req.method === "HEAD" ? 0 : text.length);
   return new Response(req.method === "HEAD" ? null : text, { status, headers });
 }
 
@@ -199,6 +217,27 @@ async function* exactly(
     yield chunk;
   }
   if (n !== length) throw new Error(`body produced ${n} bytes, ${length} were announced`);
+}
+
+/** Dates of `Last-Modified` parsed lately: a file's is the same on every response. */
+const recentDates = new Map<string, number | undefined>();
+
+function lastModifiedOf(field: string): number | undefined {
+  if (recentDates.has(field)) return recentDates.get(field);
+  const date = parseHttpDate(field) ?? undefined;
+  if (recentDates.size >= 1024) recentDates.clear();
+  recentDates.set(field, date);
+  return date;
+}
+
+/** All of `produce`'s bytes in one buffer of `length`; rejects with the read's error. */
+async function produceWhole(
+  produce: (signal: AbortSignal) => AsyncIterable<Uint8Array>,
+  length: number,
+): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const p of produce(new AbortController().signal)) parts.push(p);
+  return concat(parts, length);
 }
 
 function concat(parts: readonly Uint8Array[], length: number): Uint8Array {

@@ -5,7 +5,6 @@
  * @module
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { cors } from "hono/cors";
 import { fileRoutes } from "../../routes/files.ts";
 import { healthRoutes } from "../../routes/health.ts";
 import { hfRoutes } from "../../routes/hf.ts";
@@ -21,6 +20,7 @@ import { HttpError } from "../http/http_error.ts";
 import type { AppEnv, ServerContext } from "./context.ts";
 import { errorAnswer, errorResponse } from "./error_response.ts";
 import { accessLog } from "./middleware/access_log.ts";
+import { cors } from "./middleware/cors.ts";
 import { refuseWritesOnShutdown } from "./middleware/shutdown.ts";
 import { headerTimeout } from "./middleware/timeout.ts";
 import { type ApiRoute, mountRoutes, openApiDocument } from "./openapi.ts";
@@ -93,7 +93,6 @@ export function createApp(ctx: ServerContext): OpenAPIHono<AppEnv> {
   app.use(
     "*",
     cors({
-      origin: "*",
       allowMethods: ["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"],
       allowHeaders: ALLOWED_HEADERS,
       exposeHeaders: EXPOSED_HEADERS,

@@ -51,6 +51,13 @@ export interface RequestTrack {
   timedOut: boolean;
   /** The request's id (`X-Request-Id`). */
   id: string;
+  /**
+   * Headers every response to the request carries (its id, CORS). `respond` builds its response
+   * with them; the middleware that adds them sets them on any other response.
+   */
+  readonly headers: [string, string][];
+  /** The response `respond` built with {@link RequestTrack.headers}, once it has. */
+  built?: Response;
   /** Called by a streamed body when it ends. */
   end(how: "done" | "error" | "cancel", error?: unknown): void;
 }

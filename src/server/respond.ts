@@ -43,6 +43,10 @@ export async function respond(
     return new Response(null, { status: 503 });
   }
   const res = await sendRepresentation(c.req.raw, rep, {
+    headers: track.headers,
+    onWhole: (n) => {
+      track.bytes = n;
+    },
     idleTimeoutMs: ctx.config.timeoutMs,
     onStream: () => {
       track.streaming = true;
@@ -67,5 +71,6 @@ export async function respond(
     await res.body?.cancel();
     return new Response(null, { status: 503 });
   }
+  track.built = res;
   return res;
 }

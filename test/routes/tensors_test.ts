@@ -35,6 +35,11 @@ Deno.test("tensors: every tensor, decoded, with dtype/shape headers and its sha-
         assert.equal(r.headers.get("X-Tessera-Shape"), spec.shape.join(","));
         assert.equal(r.headers.get("Content-Length"), String(want.length));
         assert.match(r.headers.get("Repr-Digest")!, /^sha-256=:[A-Za-z0-9+/]+=*:$/);
+        // Again, now from the bytes kept whole.
+        const again = await get(`${base(url)}/tensors/${encodeURIComponent(spec.name)}`);
+        assert.deepEqual(again.body, want, `${spec.name} again`);
+        assert.equal(again.headers.get("X-Tessera-Shape"), spec.shape.join(","));
+        assert.equal(again.headers.get("Content-Length"), String(want.length));
       }
     },
     {},
@@ -114,6 +119,12 @@ Deno.test("tiles: rows/cols over the matrix view and N-D slices, row-major", asy
         assert.deepEqual(r.body, want, `${name}?${query}`);
         assert.equal(r.headers.get("X-Tessera-Shape"), ranges.map(([s, e]) => e - s).join(","));
         assert.match(r.headers.get("ETag")!, /^"[0-9a-f]{64}"$/);
+        // Again, now from the bytes kept whole: the same body and headers.
+        const again = await get(`${base(url)}/tensors/${encodeURIComponent(name)}?${query}`);
+        assert.deepEqual(again.body, want, `${name}?${query} again`);
+        for (const h of ["ETag", "X-Tessera-Shape", "X-Tessera-Selection", "Content-Length"]) {
+          assert.equal(again.headers.get(h), r.headers.get(h), h);
+        }
         // A range of a tile is a range of those bytes.
         if (want.length > 10) {
           const part = await get(`${base(url)}/tensors/${encodeURIComponent(name)}?${query}`, {

@@ -45,3 +45,28 @@ Deno.test("requireToken: 403 when writes are disabled, 401 without the right bea
   const ok = await on.request("/x", { method: "PUT", headers: { Authorization: "bearer k" } });
   assert.equal(await ok.text(), "ok");
 });
+
+Deno.test("headerTimeout: one queue of deadlines; each late handler gets 503, the others answer", async () => {
+  const a = app();
+  a.use("*", headerTimeout(300));
+  // Handlers that answer at once, and handlers that answer only once the test lets them.
+  let letGo!: () => void;
+  const gate = new Promise<void>((r) => letGo = r);
+  a.get("/now", (c) => c.text("now"));
+  a.get("/held", async (c) => {
+    await gate;
+    return c.text("late");
+  });
+  const order = ["/held", "/now", "/held", "/now", "/now", "/held"];
+  const started = order.map((path) => Promise.resolve(a.request(path)));
+  const statuses = await Promise.all(started.map(async (p) => {
+    const r = await p;
+    await r.body?.cancel();
+    return r.status;
+  }));
+  assert.deepEqual(statuses, [503, 200, 503, 200, 200, 503]);
+  // The queue empties, and later requests get deadlines of their own.
+  assert.equal((await a.request("/held")).status, 503);
+  assert.equal(await (await a.request("/now")).text(), "now");
+  letGo();
+});

@@ -40,8 +40,10 @@ export function accessLog(ctx: ServerContext): MiddlewareHandler<AppEnv> {
       }
     };
     const given = c.req.header("X-Request-Id");
+    const id = given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
     const track: RequestTrack = {
-      id: given && REQUEST_ID.test(given) ? given : crypto.randomUUID(),
+      id,
+      headers: [["X-Request-Id", id]],
       route: "unmatched",
       bytes: 0,
       streaming: false,
@@ -62,20 +64,31 @@ export function accessLog(ctx: ServerContext): MiddlewareHandler<AppEnv> {
       await next();
     } finally {
       track.route = routePath(c) || "unmatched";
-      c.res.headers.set("X-Request-Id", track.id);
-      if (!track.streaming && c.res.body && !c.res.headers.has("Content-Length")) {
-        // A small fixed body (JSON, text): give it a Content-Length, and the log its size.
-        const bytes = new Uint8Array(await c.res.arrayBuffer());
-        const res = new Response(bytes, c.res);
-        res.headers.set("Content-Length", String(bytes.length));
-        c.res = undefined;
-        c.res = res;
+      // A response `respond` built has the id already, and told its body's length. Any other
+      // gets them here. Its headers are read only then: reading a response's headers makes the
+      // runtime build them again when it sends it.
+      if (c.res !== track.built) {
+        c.res.headers.set("X-Request-Id", track.id);
+        // `c.res.body` is not read unless needed: reading it turns an in-memory body into a
+        // stream, which the runtime then sends through a stream resource instead of in one call.
+        if (!track.streaming && !c.res.headers.has("Content-Length") && c.res.body) {
+          // A small fixed body (JSON, text): give it a Content-Length, and the log its size.
+          const bytes = new Uint8Array(await c.res.arrayBuffer());
+          const res = new Response(bytes, c.res);
+          res.headers.set("Content-Length", String(bytes.length));
+          c.res = undefined;
+          c.res = res;
+        }
+        // A response without a body (HEAD, 304, 204) carries no Content-Length of its own.
+        if (!track.streaming) {
+          track.bytes = c.req.method === "HEAD"
+            ? 0
+            : Number(c.res.headers.get("Content-Length") ?? 0);
+        }
       }
       if (!track.streaming) {
-        const length = Number(c.res.headers.get("Content-Length") ?? 0);
-        const bytes = c.req.method === "HEAD" || !c.res.body ? 0 : length;
-        if (bytes > 0) ctx.metrics.bytesOut(track.route, bytes);
-        finish(c.res.status, bytes);
+        if (track.bytes > 0) ctx.metrics.bytesOut(track.route, track.bytes);
+        finish(c.res.status, track.bytes);
       }
     }
   };

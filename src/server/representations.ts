@@ -188,7 +188,9 @@ export function tileRepresentation(
   v?: VariantChoice,
 ): Representation {
   const pieces = sel.rects.map((r) => rectPiece(t, r, v?.encoding));
-  const what = `tile\0${digestOf(t, v)}\0${sel.canonical}`;
+  // Under the shape and dtype too: a tensor of the same bytes in another shape (another revision
+  // at the same URL, say) tiles differently, so neither its entity tag nor its cache entry may match.
+  const what = `tile\0${digestOf(t, v)}\0${sel.canonical}\0${t.dtype}\0${t.shape.join(",")}`;
   return piecesRepresentation(lease, pipe, pieces, {
     contentType: OCTET,
     etag: `"${sha256Hex(what)}"`,
@@ -198,8 +200,7 @@ export function tileRepresentation(
       "X-Tessera-Selection": sel.canonical,
       ...variantHeaders(v),
     },
-    // Kept under the shape too: a tensor of the same bytes in another shape tiles differently.
-  }, `${what}\0${t.dtype}\0${t.shape.join(",")}`);
+  }, what);
 }
 
 /**

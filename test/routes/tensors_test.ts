@@ -140,6 +140,39 @@ Deno.test("tiles: rows/cols over the matrix view and N-D slices, row-major", asy
   );
 });
 
+Deno.test("tiles: tensors of the same bytes in other shapes get other tile bodies and ETags", async () => {
+  // The tile's entity tag once hashed the tensor's digest and the selection only, so a tensor of
+  // the same bytes in another shape (another revision at the same URL, say) matched it.
+  const data = new Uint8Array(64).map((_, i) => i);
+  await withServer(
+    async ({ url }) => {
+      const tile = (name: string) =>
+        get(`${url}/v1/models/test/twins/tensors/${name}?rows=0:2&cols=0:2`);
+      const [wide, tall] = [await tile("wide"), await tile("tall")];
+      assert.equal(wide.status, 200);
+      assert.deepEqual(wide.body, new Uint8Array([0, 1, 2, 3, 16, 17, 18, 19]));
+      assert.deepEqual(tall.body, new Uint8Array([0, 1, 2, 3, 8, 9, 10, 11]));
+      assert.notEqual(wide.headers.get("ETag"), tall.headers.get("ETag"));
+    },
+    {},
+    async (dir) => {
+      const { buildSafetensors } = await import("../safetensors/fixture.ts");
+      const { packFile } = await import("../../src/pack/write.ts");
+      const rev = `${dir}/test/twins/main`;
+      await Deno.mkdir(rev, { recursive: true });
+      await Deno.writeFile(
+        `${dir}/twins.safetensors`,
+        buildSafetensors([
+          { name: "wide", dtype: "BF16", shape: [4, 8], data },
+          { name: "tall", dtype: "BF16", shape: [8, 4], data },
+        ]),
+      );
+      await packFile(`${dir}/twins.safetensors`, `${rev}/model.tsr`, { mode: "fast" });
+      await Deno.remove(`${dir}/twins.safetensors`);
+    },
+  );
+});
+
 Deno.test("tiles: malformed or out-of-range selections are 400 bad_slice", async () => {
   await withServer(
     async ({ url }) => {

@@ -27,8 +27,10 @@ import { decodeChunk } from "../../codec/chunk_decode.ts";
 import { CodecError } from "../../codec/errors.ts";
 import { loadPortableZstd, portableZstdDecompress } from "../../codec/zstd_decode.ts";
 import {
+  buildKatContextSafetensors,
   buildKatQuantSafetensors,
   buildKatSafetensors,
+  KAT_CONTEXT_PACK_OPTIONS,
   KAT_FAST_PACK_OPTIONS,
   KAT_PACK_OPTIONS,
   KAT_QUANT_PACK_OPTIONS,
@@ -63,11 +65,18 @@ interface Expected {
     tsr: { size: number; sha256: string };
     tensors: Record<string, string>;
   };
+  context: {
+    pack: typeof KAT_CONTEXT_PACK_OPTIONS;
+    safetensors: { size: number; sha256: string };
+    tsr: { size: number; sha256: string };
+    tensors: Record<string, string>;
+  };
 }
 
 const expected: Expected = JSON.parse(Deno.readTextFileSync(`${DIR}kat.json`));
 const katSafetensors = Deno.readFileSync(`${DIR}kat.safetensors`);
 const quantSafetensors = Deno.readFileSync(`${DIR}kat.quant.safetensors`);
+const contextSafetensors = Deno.readFileSync(`${DIR}kat.context.safetensors`);
 
 /**
  * Each committed container: its file name, bytes, expected digest, pack options, the safetensors
@@ -103,6 +112,16 @@ const CONTAINERS = [
     original: quantSafetensors,
     tensors: expected.quant.tensors,
     chunks: 13,
+  },
+  {
+    file: "kat.context.tsr",
+    bytes: Deno.readFileSync(`${DIR}kat.context.tsr`),
+    want: expected.context.tsr,
+    pack: KAT_CONTEXT_PACK_OPTIONS,
+    source: "kat.context.safetensors",
+    original: contextSafetensors,
+    tensors: expected.context.tensors,
+    chunks: 2,
   },
 ];
 
@@ -140,6 +159,10 @@ Deno.test("kat: committed files match kat.json and make_kat.ts", () => {
   assert.equal(quantSafetensors.length, expected.quant.safetensors.size);
   assert.equal(sha256Hex(quantSafetensors), expected.quant.safetensors.sha256);
   assert.equal(hex(buildKatQuantSafetensors()), hex(quantSafetensors));
+  assert.deepEqual(expected.context.pack, KAT_CONTEXT_PACK_OPTIONS);
+  assert.equal(contextSafetensors.length, expected.context.safetensors.size);
+  assert.equal(sha256Hex(contextSafetensors), expected.context.safetensors.sha256);
+  assert.equal(hex(buildKatContextSafetensors()), hex(contextSafetensors));
 });
 
 for (
@@ -202,7 +225,8 @@ for (
           const [offset, storedLength, rawLength, storedXxh32, rawXxh32] = l.chunks[i];
           const tile = await readChunk(c, t, i);
           const entry = { storedLength, rawLength, storedXxh32, rawXxh32 };
-          for (let at = 0; at < storedLength; at++) {
+          // Every byte of small chunks; every 7th of the context container's 2-5 KB ones.
+          for (let at = 0; at < storedLength; at += storedLength > 2000 ? 7 : 1) {
             for (let bit = 0; bit < 8; bit++) {
               const bad = katBytes.slice(offset, offset + storedLength);
               bad[at] ^= 1 << bit;
@@ -752,8 +776,9 @@ for (const { file, bytes: katBytes, original: katOriginal } of CONTAINERS) {
     // Without the stored checksum, only the chunk structure and the raw XXH32 stand in the way. A
     // flip may leave the output unchanged (a one-element plane reads the same as codec 0 or 1, and
     // a Zstandard decoder may ignore some bits of a block); anything else must be an error.
-    // The larger quantised container: every 5th byte, each bit (a whole-file decode per flip).
-    const step = katBytes.length > 3000 ? 5 : 1;
+    // The larger containers: every 5th byte (quantised) or 23rd (context), each bit (a whole-file
+    // decode per flip, and the FORMAT.md decoder is slow on purpose).
+    const step = katBytes.length > 6000 ? 23 : katBytes.length > 3000 ? 5 : 1;
     for (const t of specIndex(katBytes).tensors) {
       for (const [offset, length] of t.encodings[0].chunks) {
         for (let at = offset; at < offset + length; at += step) {
@@ -1247,6 +1272,18 @@ Deno.test("kat: the FORMAT.md decoder reads every adaptive model, context and la
   const stored4 = encodeChunk(words, packed as never, { mode: "best", dtype: "I32", tileCols: 30 });
   assert.equal(stored4[0], 1);
   assert.equal(hex(specChunk(stored4, packed, words.length)), hex(words));
+});
+
+Deno.test("kat: the context container holds context rANS planes of two sources", () => {
+  const bytes = CONTAINERS[3].bytes, sources = new Set<number>();
+  for (const t of specIndex(bytes).tensors) {
+    for (const [offset] of t.encodings[0].chunks) {
+      assert.equal(bytes[offset], 1);
+      assert.equal(bytes[offset + 1], 6, t.name);
+      sources.add(bytes[offset + 6]);
+    }
+  }
+  assert.deepEqual([...sources].sort(), [0, 1]);
 });
 
 Deno.test("kat: the FORMAT.md decoder reads context rANS planes of every source", () => {

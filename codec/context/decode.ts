@@ -1,7 +1,7 @@
 /**
  * Decoder of context rANS planes (codec 6, docs/FORMAT.md "Context rANS"): static rANS whose
  * frequency table is chosen, symbol by symbol, by the class of a context byte already decoded (the
- * previous byte, the byte a row up, or the byte of the plane above). Imports nothing from the
+ * previous byte of the same lane, the byte a row up, or the byte of the plane above). Imports nothing from the
  * encoder. Browser-safe.
  * @module
  */
@@ -44,7 +44,7 @@ export function contextDecode(src: Uint8Array, out: Uint8Array, above?: Uint8Arr
   const tableOf = new Int32Array(256);
   for (let b = 0; b < 256; b++) tableOf[b] = h.classOfKey[b >> h.shift] << SCALE_BITS;
   const ctx = h.source === SOURCE_PLANE_ABOVE ? above! : out;
-  const back = h.source === SOURCE_PREVIOUS ? 1 : h.source === SOURCE_PLANE_ABOVE ? 0 : h.cols;
+  const back = h.source === SOURCE_PREVIOUS ? LANES : h.source === SOURCE_PLANE_ABOVE ? 0 : h.cols;
   let q = 0;
   for (let i = 0; i < n; i++) {
     const b = i >= back ? ctx[i - back] : 0, lane = i & 3;

@@ -11,6 +11,7 @@ import {
   type ContextHeader,
   contextHeaderBytes,
   MAX_CLASSES,
+  MIN_COLS,
   SOURCE_PLANE_ABOVE,
   SOURCE_PREVIOUS,
   SOURCE_ROW_ABOVE,
@@ -24,7 +25,7 @@ const RENORM = 1 << (31 - SCALE_BITS);
 export interface ContextChoice {
   /** The key shift that suits the plane's bytes (the bits above it carry the exponent). */
   readonly shift: number;
-  /** Bytes per tile row, for the row-above source; 0 or 1 to skip it. */
+  /** Bytes per tile row, for the row-above source; below {@link MIN_COLS} to skip it. */
   readonly cols: number;
   /** The raw plane `p + 1`, for the plane-above source; absent to skip it. */
   readonly above?: Uint8Array;
@@ -37,7 +38,7 @@ function contextBytes(plane: Uint8Array, source: number, cols: number, above?: U
   const n = plane.length, ctx = new Uint8Array(n);
   if (source === SOURCE_PLANE_ABOVE) ctx.set(above!.subarray(0, n));
   else {
-    const back = source === SOURCE_PREVIOUS ? 1 : cols;
+    const back = source === SOURCE_PREVIOUS ? LANES : cols;
     if (back < n) ctx.set(plane.subarray(0, n - back), back);
   }
   return ctx;
@@ -185,7 +186,7 @@ export function contextBest(
 ): Uint8Array | null {
   const sources: number[] = [];
   if (choice.previous) sources.push(SOURCE_PREVIOUS);
-  if (choice.cols > 1 && choice.cols < plane.length) sources.push(SOURCE_ROW_ABOVE);
+  if (choice.cols >= MIN_COLS && choice.cols < plane.length) sources.push(SOURCE_ROW_ABOVE);
   if (choice.above && choice.above.length === plane.length) sources.push(SOURCE_PLANE_ABOVE);
   let best: Uint8Array | null = null;
   for (const source of sources) {

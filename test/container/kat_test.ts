@@ -412,7 +412,7 @@ function specContext(payload: Uint8Array, n: number, above?: Uint8Array): Uint8A
   if (source === 1) {
     must(payload.length >= p + 4, "context cols");
     cols = u32(payload, p);
-    must(cols >= 1, "context cols 0");
+    must(cols >= 4, "context cols under 4");
     p += 4;
   }
   must(payload.length >= p + 2, "context classes");
@@ -438,7 +438,7 @@ function specContext(payload: Uint8Array, n: number, above?: Uint8Array): Uint8A
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const b = source === 0
-      ? (i >= 1 ? out[i - 1] : 0)
+      ? (i >= 4 ? out[i - 4] : 0)
       : source === 1
       ? (i >= cols ? out[i - cols] : 0)
       : above![i];
@@ -1298,7 +1298,7 @@ Deno.test("kat: the FORMAT.md decoder reads context rANS planes of every source"
       return ((next() & 1) << 7) | ((e + (next() % 3)) << 3) | (next() & 7);
     });
     const above = Uint8Array.from({ length: n }, () => 100 + (next() % 9));
-    for (const [source, cols] of [[0, 0], [1, 17], [2, 0]]) {
+    for (const [source, cols] of [[0, 0], [1, 4], [1, 17], [2, 0]]) {
       for (const shift of [0, 3, 7]) {
         const classOfKey = new Uint8Array(256 >> shift);
         for (let k = 0; k < classOfKey.length; k += 3) classOfKey[k] = 1 + (k % 4);

@@ -9,6 +9,7 @@ import { mergePlanes } from "./planes.ts";
 import {
   CODEC_ADAPTIVE,
   CODEC_CONST,
+  CODEC_CONTEXT,
   CODEC_HUFFMAN,
   CODEC_RANS,
   CODEC_RAW,
@@ -17,6 +18,7 @@ import {
 } from "./plane_codec.ts";
 import { ransDecode, ransDecodeMerged } from "./rans/decode.ts";
 import { adaptiveDecode } from "./adaptive/decode.ts";
+import { contextDecode } from "./context/decode.ts";
 import { huffmanDecode } from "./huffman/decode.ts";
 import { SCALE_TOTAL } from "./rans/constants.ts";
 import { xxh32 } from "./xxh32.ts";
@@ -113,11 +115,11 @@ export function decodeChunkBytes(
   const scratch = options.scratch && options.scratch.length >= scratchBytes(out.length)
     ? options.scratch
     : new Uint8Array(scratchBytes(out.length));
-  // An adaptive plane may read the plane above it, so planes decode top first, and the top plane
+  // An adaptive or context plane may read the plane above it, so planes decode top first, and the top plane
   // is fused with the merge only when no adaptive plane needs it on its own.
   const fused = layout.signMoved && (width === 2 || width === 4) &&
     codecs[width - 1] === CODEC_RANS && (out.byteOffset & (width - 1)) === 0 &&
-    !codecs.includes(CODEC_ADAPTIVE);
+    !codecs.includes(CODEC_ADAPTIVE) && !codecs.includes(CODEC_CONTEXT);
   const planes: Uint8Array[] = new Array(width);
   for (let p = width - 1; p >= 0; p--) {
     const target = scratch.subarray(p * stride, p * stride + n);
@@ -234,8 +236,11 @@ function decodePlane(
     case CODEC_ADAPTIVE:
       adaptiveDecode(payload, target, above);
       return target;
+    case CODEC_CONTEXT:
+      contextDecode(payload, target, above);
+      return target;
     default:
-      throw new CodecError("unknown_codec", `plane ${index} has codec id ${codec}; known: 0-5`);
+      throw new CodecError("unknown_codec", `plane ${index} has codec id ${codec}; known: 0-6`);
   }
 }
 

@@ -19,6 +19,12 @@ export const CODEC_HUFFMAN = 4;
 /** Nibble symbols under adaptive tables, with contexts (docs/FORMAT.md, "Adaptive planes"). */
 export const CODEC_ADAPTIVE = 5;
 
+/**
+ * Static rANS with one frequency table per class of a context byte (docs/FORMAT.md, "Context
+ * rANS").
+ */
+export const CODEC_CONTEXT = 6;
+
 /** Each codec's name, indexed by id, as tools print it. */
 export const CODEC_NAMES: readonly string[] = [
   "raw",
@@ -27,6 +33,7 @@ export const CODEC_NAMES: readonly string[] = [
   "zstd",
   "huffman",
   "adaptive",
+  "context",
 ];
 
 /** Size of one plane table entry: u8 codec id, u32 payload length. */

@@ -25,7 +25,8 @@
 #define STATE_LOW (1u << 15)
 #define MAX_RICE_K 12
 
-enum { CODEC_RAW = 0, CODEC_CONST = 1, CODEC_RANS = 2, CODEC_ZSTD = 3, CODEC_HUFFMAN = 4, CODEC_ADAPTIVE = 5 };
+enum { CODEC_RAW = 0, CODEC_CONST = 1, CODEC_RANS = 2, CODEC_ZSTD = 3, CODEC_HUFFMAN = 4, CODEC_ADAPTIVE = 5,
+       CODEC_CONTEXT = 6 };
 
 /* Chunk statuses written to the descriptor table; mirrored in src/codec_native/kernel.ts. */
 enum { ST_OK = 0, ST_FALLBACK = 1, ST_FAILED = 2 };
@@ -159,12 +160,10 @@ typedef struct {
   uint8_t *dst;
 } Stream;
 
-/* Reads a frequency table (docs/FORMAT.md, "Frequency tables") into st: the full slot lookup, or
- * for a small stream the cumulative frequencies. Returns the offset past the table, or 0 on any
- * error. */
-static uint32_t read_table(const uint8_t *src, uint32_t len, Stream *st) {
-  uint16_t freqs[256];
-  uint8_t symbols[256];
+/* Parses a frequency table (docs/FORMAT.md, "Frequency tables"): the `count` symbols present in
+ * ascending order and their frequencies. Returns the offset past the table, or 0 on any error. */
+static uint32_t parse_table(const uint8_t *src, uint32_t len, uint16_t *freqs, uint8_t *symbols,
+                            uint32_t *count_out) {
   if (len < 2) return 0;
   uint32_t mode = src[0] & 0x0f, k = src[0] >> 4, count = (uint32_t)src[1] + 1, pos = 2;
   if (mode > 1 || k > MAX_RICE_K || count < 2) return 0;
@@ -208,6 +207,17 @@ static uint32_t read_table(const uint8_t *src, uint32_t len, Stream *st) {
   }
   freqs[count - 1] = (uint16_t)(SCALE_TOTAL - sum);
   if ((bit & 7) != 0 && (src[bit >> 3] >> (bit & 7)) != 0) return 0;
+  *count_out = count;
+  return (uint32_t)((bit + 7) >> 3);
+}
+
+/* Reads a frequency table into st: the full slot lookup, or for a small stream the cumulative
+ * frequencies. Returns the offset past the table, or 0 on any error. */
+static uint32_t read_table(const uint8_t *src, uint32_t len, Stream *st) {
+  uint16_t freqs[256];
+  uint8_t symbols[256];
+  uint32_t count = 0, end = parse_table(src, len, freqs, symbols, &count);
+  if (!end) return 0;
   if (st->small) {
     /* Symbols were listed in ascending order, so slots follow the same order as a full table. */
     for (uint32_t i = 0, begin = 0; i < count; i++) {
@@ -223,7 +233,7 @@ static uint32_t read_table(const uint8_t *src, uint32_t len, Stream *st) {
       begin += f;
     }
   }
-  return (uint32_t)((bit + 7) >> 3);
+  return end;
 }
 
 /* Sets up `st` to decode `n` symbols from a rANS payload (table, states, words); returns 0 when it
@@ -914,6 +924,119 @@ __attribute__((noinline)) static void merge_exponents(uint32_t mode, const uint8
   }
 }
 
+/*
+ * Context rANS planes (codec 6, docs/FORMAT.md "Context rANS"): rANS as codec 2, but each symbol
+ * is decoded under the table of its context byte's class (the previous byte, the byte a row up,
+ * or the byte of the plane above). Returns 0 on any malformed payload.
+ */
+#define CX_MAX_CLASSES 8
+static int context_decode(const uint8_t *src, uint32_t len, uint8_t *out, uint32_t n,
+                          const uint8_t *above) {
+  if (len < 2) return 0;
+  uint32_t source = src[0], shift = src[1], p = 2, cols = 0;
+  if (source > 2 || shift > 7 || (source == 2 && !above)) return 0;
+  if (source == 1) {
+    if (len - p < 4) return 0;
+    cols = rd32(src + p);
+    if (cols < 4) return 0; /* narrower rows would chain the lanes */
+    p += 4;
+  }
+  if (len - p < 2) return 0;
+  uint32_t classes = src[p], listed = src[p + 1], keys = 256u >> shift;
+  p += 2;
+  if (classes < 2 || classes > CX_MAX_CLASSES || len - p < 2 * listed) return 0;
+  uint8_t key_class[256];
+  memset(key_class, 0, sizeof key_class);
+  for (uint32_t i = 0, last = 0; i < listed; i++, p += 2) {
+    uint32_t key = src[p], c = src[p + 1];
+    if ((i > 0 && key <= last) || key >= keys || c < 1 || c >= classes) return 0;
+    key_class[key] = (uint8_t)c;
+    last = key;
+  }
+#ifdef __wasm__
+  /* WebAssembly has no allocator here, and an instance runs one call at a time. */
+  static uint32_t cx_slots[CX_MAX_CLASSES * SCALE_TOTAL];
+  uint32_t *slots = cx_slots;
+#else
+  uint32_t *slots = malloc((size_t)classes * SCALE_TOTAL * 4);
+  if (!slots) return 0;
+#endif
+  int ok = 0;
+  for (uint32_t c = 0; c < classes; c++) {
+    uint16_t freqs[256];
+    uint8_t symbols[256];
+    uint32_t count = 0, used = parse_table(src + p, len - p, freqs, symbols, &count);
+    if (!used) goto done;
+    p += used;
+    uint32_t *sl = slots + (size_t)c * SCALE_TOTAL;
+    for (uint32_t i = 0, begin = 0; i < count; i++) {
+      uint32_t f = freqs[i], s = symbols[i];
+      for (uint32_t j = 0; j < f; j++) sl[begin + j] = (f << 20) | (j << 8) | s;
+      begin += f;
+    }
+  }
+  if (len - p < 16 || ((len - p - 16) & 1)) goto done;
+  uint32_t x[4];
+  for (int k = 0; k < 4; k++) {
+    x[k] = rd32(src + p + 4 * k);
+    if (x[k] < STATE_LOW || x[k] >= 0x80000000u) goto done;
+  }
+  const uint8_t *wb = src + p + 16;
+  uint32_t count = (len - p - 16) >> 1, q = 0;
+  uint32_t table_of[256];
+  for (uint32_t b = 0; b < 256; b++) table_of[b] = (uint32_t)key_class[b >> shift] << SCALE_BITS;
+  /* Four lanes side by side, their states in registers. Source 0 reads the lane's own previous
+   * symbol, also kept in a register, so no lane waits on another (7.2 to about 2 ns a byte). */
+#define CX_STEP(x, b, j, s)                                               \
+  do {                                                                    \
+    uint32_t e_ = slots[table_of[b] | ((x) & MASK)];                      \
+    (x) = (e_ >> 20) * ((x) >> SCALE_BITS) + ((e_ >> 8) & MASK);          \
+    if ((x) < STATE_LOW) {                                                \
+      (x) = ((x) << 16) | (q < count ? rd16(wb + 2 * (size_t)q) : 0);     \
+      q++;                                                                \
+    }                                                                     \
+    (s) = e_ & 0xff;                                                      \
+    out[j] = (uint8_t)(s);                                                \
+  } while (0)
+  uint32_t x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], s0 = 0, s1 = 0, s2 = 0, s3 = 0, i = 0;
+  if (source == 0) {
+    for (; i + 4 <= n; i += 4) {
+      CX_STEP(x0, s0, i, s0);
+      CX_STEP(x1, s1, i + 1, s1);
+      CX_STEP(x2, s2, i + 2, s2);
+      CX_STEP(x3, s3, i + 3, s3);
+    }
+  } else {
+    /* The context byte of i is ctx[i - back], 0 before the first row; cols >= 4, so it was
+     * decoded in an earlier group of four. */
+    const uint8_t *ctx = source == 2 ? above : out;
+    uint32_t back = source == 2 ? 0 : cols;
+    for (; i + 4 <= n; i += 4) {
+      CX_STEP(x0, i >= back ? ctx[i - back] : 0, i, s0);
+      CX_STEP(x1, i + 1 >= back ? ctx[i + 1 - back] : 0, i + 1, s1);
+      CX_STEP(x2, i + 2 >= back ? ctx[i + 2 - back] : 0, i + 2, s2);
+      CX_STEP(x3, i + 3 >= back ? ctx[i + 3 - back] : 0, i + 3, s3);
+    }
+  }
+  x[0] = x0, x[1] = x1, x[2] = x2, x[3] = x3;
+  for (; i < n; i++) { /* the last 1-3 symbols, lane i mod 4 */
+    uint32_t b = source == 0 ? (i >= 4 ? out[i - 4] : 0)
+                 : source == 2 ? above[i]
+                               : (i >= cols ? out[i - cols] : 0);
+    uint32_t s;
+    CX_STEP(x[i & 3], b, i, s);
+    (void)s;
+  }
+#undef CX_STEP
+  ok = q == count && x[0] == STATE_LOW && x[1] == STATE_LOW && x[2] == STATE_LOW &&
+       x[3] == STATE_LOW;
+done:
+#ifndef __wasm__
+  free(slots);
+#endif
+  return ok;
+}
+
 /* Byte-wise merge of planes into elements, as codec/planes.ts mergePlanes. */
 static void merge_planes(const uint8_t *const *planes, uint32_t width, int sign_moved,
                          uint8_t *dst, uint32_t n) {
@@ -965,8 +1088,11 @@ static uint32_t decode_chunk(const uint8_t *stored, uint32_t stored_len, uint8_t
     pos += plen[p];
     /* zstd, or an unknown codec: the TypeScript decoder decides. */
     if (codec[p] != CODEC_RAW && codec[p] != CODEC_CONST && codec[p] != CODEC_RANS &&
-        codec[p] != CODEC_HUFFMAN && codec[p] != CODEC_ADAPTIVE) return ST_FALLBACK;
-    adaptive |= codec[p] == CODEC_ADAPTIVE;
+        codec[p] != CODEC_HUFFMAN && codec[p] != CODEC_ADAPTIVE && codec[p] != CODEC_CONTEXT) {
+      return ST_FALLBACK;
+    }
+    /* Both may read the plane above, so the planes decode top first and merge afterwards. */
+    adaptive |= codec[p] == CODEC_ADAPTIVE || codec[p] == CODEC_CONTEXT;
   }
   if (pos != sl) return ST_FAILED;
   uint32_t top = codec[width - 1], exponent = sign_moved && (width == 2 || width == 4);
@@ -995,6 +1121,11 @@ static uint32_t decode_chunk(const uint8_t *stored, uint32_t stored_len, uint8_t
       planes[p] = target;
     } else if (codec[p] == CODEC_ADAPTIVE) {
       if (!adaptive_decode(payload[p], plen[p], target, n, p + 1 < width ? planes[p + 1] : 0)) {
+        return ST_FAILED;
+      }
+      planes[p] = target;
+    } else if (codec[p] == CODEC_CONTEXT) {
+      if (!context_decode(payload[p], plen[p], target, n, p + 1 < width ? planes[p + 1] : 0)) {
         return ST_FAILED;
       }
       planes[p] = target;

@@ -536,7 +536,7 @@ Deno.test("chunk corruption: unknown codec ids", () => {
     const layout = planeLayout(dtype);
     const out = new Uint8Array(raw.length);
     for (let p = 0; p < layout.width; p++) {
-      for (const id of [6, 9, 0x80, 0xff]) {
+      for (const id of [7, 9, 0x80, 0xff]) {
         const bad = stored.slice();
         bad[1 + p * PLANE_ENTRY_BYTES] = id;
         for (const [, dec] of BOTH_DECODERS) {

@@ -82,3 +82,15 @@ export function atOffset(src: Uint8Array, offset: number): Uint8Array {
   buf.set(src, offset);
   return buf.subarray(offset, offset + src.length);
 }
+
+/** FP8-like bytes whose exponent drifts along the plane: the previous byte predicts the next. */
+export function driftingFp8(rng: Rng, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let e = 8;
+  for (let i = 0; i < n; i++) {
+    if (rng.float() < 0.02) e = 2 + rng.int(12);
+    const x = Math.max(0, Math.min(15, e + Math.round(rng.normal())));
+    out[i] = (rng.int(2) << 7) | (x << 3) | rng.int(8);
+  }
+  return out;
+}

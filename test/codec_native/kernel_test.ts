@@ -14,7 +14,7 @@ import { xxh32 } from "../../codec/xxh32.ts";
 import { KERNEL_FAILED, KERNEL_FALLBACK, type KernelPiece } from "../../src/container/backends.ts";
 import { loadNativeLibrary } from "../../src/codec_native/kernel.ts";
 import { nativeZstdCompress } from "../../src/codec_native/zstd.ts";
-import { normalBf16, normalBf16OriginF32, Rng } from "../codec/prng.ts";
+import { driftingFp8, normalBf16, normalBf16OriginF32, Rng } from "../codec/prng.ts";
 import { dtypeData } from "../helpers/container.ts";
 
 const lib = loadNativeLibrary();
@@ -52,6 +52,57 @@ function cases(mode: Mode): Case[] {
   }
   return out;
 }
+
+/** Chunks with context rANS planes (codec 6) of every source: FP8, INT8 and BF16 with contexts. */
+function contextCases(): Case[] {
+  const rng = new Rng(13), n = 30_000, out: Case[] = [];
+  const bf16 = new Uint8Array(2 * n), exps = driftingFp8(rng, n);
+  for (let i = 0; i < n; i++) {
+    const e = 112 + ((exps[i] >> 3) & 15);
+    bf16[2 * i + 1] = (rng.int(2) << 7) | (e >> 1);
+    bf16[2 * i] = ((e & 1) << 7) | ((e & 3) * 30 + rng.int(20));
+  }
+  const inputs: [(typeof DTYPES)[number], Uint8Array, number][] = [
+    ["F8_E4M3", driftingFp8(rng, n), 1],
+    ["F8_E4M3", driftingFp8(rng, n), 300],
+    ["I8", driftingFp8(rng, n).map((b) => (b & 0x78) + rng.int(4)), 150],
+    ["BF16", bf16, 100],
+  ];
+  for (const [dtype, raw, tileCols] of inputs) {
+    const layout = planeLayout(dtype);
+    const stored = encodeChunk(raw, layout, { mode: "best", dtype, tileCols });
+    assert.ok(Array.from({ length: stored[0] }, (_, p) => stored[1 + 5 * p]).includes(6), dtype);
+    out.push({ raw, stored, width: layout.width, signMoved: layout.signMoved });
+  }
+  return out;
+}
+
+Deno.test({
+  name: "native kernel: context rANS planes decode natively to the TypeScript codec's bytes",
+  ignore,
+  fn() {
+    const cs = contextCases();
+    const { left, dst, pieces } = runBatch(cs);
+    cs.forEach((c, k) => {
+      assert.equal(left[k], 0, `case ${k} left to TypeScript`);
+      assert.deepEqual(dst.subarray(pieces[k].at, pieces[k].at + c.raw.length), c.raw);
+    });
+    // Damaged: flagged or exact, never wrong bytes.
+    const rng = new Rng(21);
+    for (let round = 0; round < 20; round++) {
+      const bad = new Map(cs.map((c) => {
+        const s = c.stored.slice();
+        s[rng.int(Math.min(s.length, 400))] ^= 1 << rng.int(8);
+        return [c, s];
+      }));
+      const r = runBatch(cs, (c) => bad.get(c)!);
+      cs.forEach((c, k) => {
+        if (r.left[k]) return;
+        assert.deepEqual(r.dst.subarray(r.pieces[k].at, r.pieces[k].at + c.raw.length), c.raw);
+      });
+    }
+  },
+});
 
 /** Lays `cs` out back to back (at 64-byte offsets, as in a container) and decodes them in a batch. */
 function runBatch(cs: Case[], storedOf: (c: Case) => Uint8Array = (c) => c.stored) {

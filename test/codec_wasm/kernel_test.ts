@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { wasmBackends } from "../../src/codec_wasm/backends.ts";
 import { readRegion } from "../../src/container/read.ts";
 import { buildWasm } from "../../native/build_wasm.ts";
-import { Rng } from "../codec/prng.ts";
+import { driftingFp8, Rng } from "../codec/prng.ts";
 import { buildSafetensors, type FixtureTensor } from "../safetensors/fixture.ts";
 import {
   dtypeData,
@@ -32,10 +32,17 @@ Deno.test("wasm kernels: every dtype and mode decodes exactly, column tiles incl
       data: dtypeData(dtype, 21000, rng),
     });
   }
+  // Context rANS planes (codec 6) need 4 KiB planes with context: FP8 whose exponent drifts.
+  tensors.push({
+    name: "t.fp8",
+    dtype: "F8_E4M3",
+    shape: [100, 300],
+    data: driftingFp8(rng, 30000),
+  });
   const src = buildSafetensors(tensors);
   await withTempDir(async (dir) => {
     for (const mode of ["fast", "best"] as const) {
-      const { bytes } = await packBytes(src, dir, { mode, chunkBytes: 4096 });
+      const { bytes } = await packBytes(src, dir, { mode, chunkBytes: 16384 });
       const c = await openBytes(bytes, backends);
       assert.deepEqual(await readOriginal(c), src, mode);
       for (const t of c.index.tensors) await readRegion(c, t);

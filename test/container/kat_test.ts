@@ -27,8 +27,10 @@ import { decodeChunk } from "../../codec/chunk_decode.ts";
 import { CodecError } from "../../codec/errors.ts";
 import { loadPortableZstd, portableZstdDecompress } from "../../codec/zstd_decode.ts";
 import {
+  buildKatContextSafetensors,
   buildKatQuantSafetensors,
   buildKatSafetensors,
+  KAT_CONTEXT_PACK_OPTIONS,
   KAT_FAST_PACK_OPTIONS,
   KAT_PACK_OPTIONS,
   KAT_QUANT_PACK_OPTIONS,
@@ -41,6 +43,7 @@ import {
 import { readVariantRegion } from "../../src/container/variant_read.ts";
 import { encodeChunk } from "../../codec/chunk_encode.ts";
 import { adaptiveEncode } from "../../codec/adaptive/encode.ts";
+import { contextEncode } from "../../codec/context/encode.ts";
 import { topValues } from "../../codec/adaptive/choose.ts";
 
 const DIR = new URL("../fixtures/kat/", import.meta.url).pathname;
@@ -62,11 +65,18 @@ interface Expected {
     tsr: { size: number; sha256: string };
     tensors: Record<string, string>;
   };
+  context: {
+    pack: typeof KAT_CONTEXT_PACK_OPTIONS;
+    safetensors: { size: number; sha256: string };
+    tsr: { size: number; sha256: string };
+    tensors: Record<string, string>;
+  };
 }
 
 const expected: Expected = JSON.parse(Deno.readTextFileSync(`${DIR}kat.json`));
 const katSafetensors = Deno.readFileSync(`${DIR}kat.safetensors`);
 const quantSafetensors = Deno.readFileSync(`${DIR}kat.quant.safetensors`);
+const contextSafetensors = Deno.readFileSync(`${DIR}kat.context.safetensors`);
 
 /**
  * Each committed container: its file name, bytes, expected digest, pack options, the safetensors
@@ -102,6 +112,16 @@ const CONTAINERS = [
     original: quantSafetensors,
     tensors: expected.quant.tensors,
     chunks: 13,
+  },
+  {
+    file: "kat.context.tsr",
+    bytes: Deno.readFileSync(`${DIR}kat.context.tsr`),
+    want: expected.context.tsr,
+    pack: KAT_CONTEXT_PACK_OPTIONS,
+    source: "kat.context.safetensors",
+    original: contextSafetensors,
+    tensors: expected.context.tensors,
+    chunks: 2,
   },
 ];
 
@@ -139,6 +159,10 @@ Deno.test("kat: committed files match kat.json and make_kat.ts", () => {
   assert.equal(quantSafetensors.length, expected.quant.safetensors.size);
   assert.equal(sha256Hex(quantSafetensors), expected.quant.safetensors.sha256);
   assert.equal(hex(buildKatQuantSafetensors()), hex(quantSafetensors));
+  assert.deepEqual(expected.context.pack, KAT_CONTEXT_PACK_OPTIONS);
+  assert.equal(contextSafetensors.length, expected.context.safetensors.size);
+  assert.equal(sha256Hex(contextSafetensors), expected.context.safetensors.sha256);
+  assert.equal(hex(buildKatContextSafetensors()), hex(contextSafetensors));
 });
 
 for (
@@ -201,7 +225,8 @@ for (
           const [offset, storedLength, rawLength, storedXxh32, rawXxh32] = l.chunks[i];
           const tile = await readChunk(c, t, i);
           const entry = { storedLength, rawLength, storedXxh32, rawXxh32 };
-          for (let at = 0; at < storedLength; at++) {
+          // Every byte of small chunks; every 7th of the context container's 5-8 KB ones.
+          for (let at = 0; at < storedLength; at += storedLength > 2000 ? 7 : 1) {
             for (let bit = 0; bit < 8; bit++) {
               const bad = katBytes.slice(offset, offset + storedLength);
               bad[at] ^= 1 << bit;
@@ -298,13 +323,22 @@ function xxh32(b: Uint8Array): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-/** FORMAT.md "Frequency tables" and "rANS streams". */
-function specRans(payload: Uint8Array, n: number): Uint8Array {
-  must(payload.length >= 2, "table header");
-  const mode = payload[0] & 15, k = payload[0] >> 4, count = payload[1] + 1;
+/** A FORMAT.md frequency table: its symbols, their frequencies and starts, and where it ends. */
+interface SpecTable {
+  symbols: number[];
+  freq: Map<number, number>;
+  start: Map<number, number>;
+  end: number;
+}
+
+/** FORMAT.md "Frequency tables": the table at `p`. */
+function specTable(payload: Uint8Array, p: number): SpecTable {
+  must(payload.length >= p + 2, "table header");
+  const at = p;
+  const mode = payload[at] & 15, k = payload[at] >> 4, count = payload[at + 1] + 1;
   must(mode <= 1 && k <= 12 && count >= 2, "table mode/k/count");
   const symbols: number[] = [];
-  let p = 2;
+  p += 2;
   if (mode === 0) {
     for (let i = 0; i < count; i++, p++) {
       must(p < payload.length && (i === 0 || payload[p] > symbols[i - 1]), "symbol list");
@@ -340,6 +374,13 @@ function specRans(payload: Uint8Array, n: number): Uint8Array {
   const start = new Map<number, number>();
   let cum = 0;
   for (const s of [...symbols].sort((a, b) => a - b)) start.set(s, cum), cum += freq.get(s)!;
+  return { symbols, freq, start, end: p };
+}
+
+/** FORMAT.md "Frequency tables" and "rANS streams". */
+function specRans(payload: Uint8Array, n: number): Uint8Array {
+  const { symbols, freq, start, end } = specTable(payload, 0);
+  let p = end;
   const x: number[] = [];
   for (let lane = 0; lane < 4; lane++, p += 4) {
     x.push(u32(payload, p));
@@ -358,6 +399,61 @@ function specRans(payload: Uint8Array, n: number): Uint8Array {
     }
   }
   must(p === payload.length && x.every((v) => v === 2 ** 15), "rANS end conditions");
+  return out;
+}
+
+/** FORMAT.md "Context rANS": codec 2 with a table per class of a context byte. */
+function specContext(payload: Uint8Array, n: number, above?: Uint8Array): Uint8Array {
+  must(payload.length >= 2, "context header");
+  const source = payload[0], shift = payload[1];
+  must(source <= 2 && shift <= 7, "context source/shift");
+  must(source !== 2 || above !== undefined, "context plane above");
+  let p = 2, cols = 0;
+  if (source === 1) {
+    must(payload.length >= p + 4, "context cols");
+    cols = u32(payload, p);
+    must(cols >= 4, "context cols under 4");
+    p += 4;
+  }
+  must(payload.length >= p + 2, "context classes");
+  const K = payload[p], m = payload[p + 1];
+  p += 2;
+  must(K >= 2 && K <= 8, "context class count");
+  const classOf = new Map<number, number>();
+  for (let i = 0; i < m; i++, p += 2) {
+    must(p + 2 <= payload.length, "context pairs");
+    const key = payload[p], c = payload[p + 1];
+    must(key < 256 >> shift && (i === 0 || key > payload[p - 2]), "context key order");
+    must(c >= 1 && c < K, "context class");
+    classOf.set(key, c);
+  }
+  const tables: SpecTable[] = [];
+  for (let c = 0; c < K; c++) tables.push(specTable(payload, p)), p = tables[c].end;
+  const x: number[] = [];
+  for (let lane = 0; lane < 4; lane++, p += 4) {
+    must(p + 4 <= payload.length, "context states");
+    x.push(u32(payload, p));
+    must(x[lane] >= 2 ** 15 && x[lane] < 2 ** 31, "initial state");
+  }
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const b = source === 0
+      ? (i >= 4 ? out[i - 4] : 0)
+      : source === 1
+      ? (i >= cols ? out[i - cols] : 0)
+      : above![i];
+    const { symbols, freq, start } = tables[classOf.get(b >> shift) ?? 0];
+    const lane = i % 4, slot = x[lane] % 4096;
+    const s = symbols.find((t) => start.get(t)! <= slot && slot < start.get(t)! + freq.get(t)!)!;
+    out[i] = s;
+    x[lane] = freq.get(s)! * Math.floor(x[lane] / 4096) + slot - start.get(s)!;
+    if (x[lane] < 2 ** 15) {
+      must(p + 2 <= payload.length, "word");
+      x[lane] = x[lane] * 65536 + payload[p] + payload[p + 1] * 256;
+      p += 2;
+    }
+  }
+  must(p === payload.length && x.every((v) => v === 2 ** 15), "context end conditions");
   return out;
 }
 
@@ -574,6 +670,7 @@ function specChunk(stored: Uint8Array, layout: Json, raw: number) {
     else if (codec === 3) planes[i] = zstd(payload, n);
     else if (codec === 4) planes[i] = specHuffman(payload, n);
     else if (codec === 5) planes[i] = specAdaptive(payload, n, planes[i + 1]);
+    else if (codec === 6) planes[i] = specContext(payload, n, planes[i + 1]);
     else throw new SpecError(`codec ${codec}`);
   }
   if (P === 1) return planes[0].slice();
@@ -679,8 +776,9 @@ for (const { file, bytes: katBytes, original: katOriginal } of CONTAINERS) {
     // Without the stored checksum, only the chunk structure and the raw XXH32 stand in the way. A
     // flip may leave the output unchanged (a one-element plane reads the same as codec 0 or 1, and
     // a Zstandard decoder may ignore some bits of a block); anything else must be an error.
-    // The larger quantised container: every 5th byte, each bit (a whole-file decode per flip).
-    const step = katBytes.length > 3000 ? 5 : 1;
+    // The larger containers: every 5th byte (quantised) or 97th (context), each bit (a whole-file
+    // decode per flip, and the FORMAT.md decoder is slow on purpose).
+    const step = katBytes.length > 6000 ? 97 : katBytes.length > 3000 ? 5 : 1;
     for (const t of specIndex(katBytes).tensors) {
       for (const [offset, length] of t.encodings[0].chunks) {
         for (let at = offset; at < offset + length; at += step) {
@@ -1174,4 +1272,61 @@ Deno.test("kat: the FORMAT.md decoder reads every adaptive model, context and la
   const stored4 = encodeChunk(words, packed as never, { mode: "best", dtype: "I32", tileCols: 30 });
   assert.equal(stored4[0], 1);
   assert.equal(hex(specChunk(stored4, packed, words.length)), hex(words));
+});
+
+Deno.test("kat: the context container holds context rANS planes of two sources", () => {
+  const bytes = CONTAINERS[3].bytes, sources = new Set<number>();
+  for (const t of specIndex(bytes).tensors) {
+    for (const [offset] of t.encodings[0].chunks) {
+      assert.equal(bytes[offset], 1);
+      assert.equal(bytes[offset + 1], 6, t.name);
+      sources.add(bytes[offset + 6]);
+    }
+  }
+  assert.deepEqual([...sources].sort(), [0, 1]);
+});
+
+Deno.test("kat: the FORMAT.md decoder reads context rANS planes of every source", () => {
+  // Payloads from the codec's encoder, decoded by specContext above (written from FORMAT.md).
+  let seed = 7;
+  // The high bits: an LCG's low bits repeat with short periods.
+  const next = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) >>> 8;
+  for (const n of [1, 5, 300, 5000]) {
+    let e = 8;
+    const plane = Uint8Array.from({ length: n }, () => {
+      if (next() % 50 === 0) e = 2 + (next() % 12);
+      return ((next() & 1) << 7) | ((e + (next() % 3)) << 3) | (next() & 7);
+    });
+    const above = Uint8Array.from({ length: n }, () => 100 + (next() % 9));
+    for (const [source, cols] of [[0, 0], [1, 4], [1, 17], [2, 0]]) {
+      for (const shift of [0, 3, 7]) {
+        const classOfKey = new Uint8Array(256 >> shift);
+        for (let k = 0; k < classOfKey.length; k += 3) classOfKey[k] = 1 + (k % 4);
+        const h = { source, shift, cols, classes: 5, classOfKey };
+        const coded = contextEncode(plane, h, above);
+        assert.equal(hex(specContext(coded, n, source === 2 ? above : undefined)), hex(plane));
+      }
+    }
+  }
+  // Whole chunks: FP8 bytes in the context of the previous byte, BF16 with its mantissa plane in
+  // the context of the exponent plane above.
+  let e = 8;
+  const fp8 = Uint8Array.from({ length: 20000 }, () => {
+    if (next() % 50 === 0) e = 2 + (next() % 12);
+    return ((next() & 1) << 7) | ((e + (next() % 3)) << 3) | (next() & 7);
+  });
+  const l1 = { width: 1, signMoved: false };
+  const s1 = encodeChunk(fp8, l1, { mode: "best", dtype: "F8_E4M3", tileCols: 100 });
+  assert.equal(s1[1], 6);
+  assert.equal(hex(specChunk(s1, l1, fp8.length)), hex(fp8));
+  const bf16 = new Uint8Array(2 * 20000);
+  for (let i = 0; i < 20000; i++) {
+    const x = 112 + ((fp8[i] >> 3) & 15);
+    bf16[2 * i + 1] = (next() & 0x80) | (x >> 1);
+    bf16[2 * i] = ((x & 1) << 7) | ((x & 3) * 30 + (next() % 20));
+  }
+  const l2 = { width: 2, signMoved: true };
+  const s2 = encodeChunk(bf16, l2, { mode: "best", dtype: "BF16", tileCols: 100 });
+  assert.ok(s2[1] === 6 || s2[6] === 6, "a context plane");
+  assert.equal(hex(specChunk(s2, l2, bf16.length)), hex(bf16));
 });

@@ -23,7 +23,7 @@ export const NATIVE_SOURCES: readonly URL[] = [
  * if (joined) console.log(joined.length, "bytes of C");
  * ```
  */
-export function nativeSources(): Uint8Array | undefined {
+export function nativeSources(): Uint8Array<ArrayBuffer> | undefined {
   let parts: Uint8Array[];
   try {
     parts = NATIVE_SOURCES.map((url) => Deno.readFileSync(url));

@@ -379,27 +379,8 @@ function specTable(payload: Uint8Array, p: number): SpecTable {
 
 /** FORMAT.md "Frequency tables" and "rANS streams". */
 function specRans(payload: Uint8Array, n: number): Uint8Array {
-  const { symbols, freq, start, end } = specTable(payload, 0);
-  let p = end;
-  const x: number[] = [];
-  for (let lane = 0; lane < 4; lane++, p += 4) {
-    x.push(u32(payload, p));
-    must(x[lane] >= 2 ** 15 && x[lane] < 2 ** 31, "initial state");
-  }
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const lane = i % 4, slot = x[lane] % 4096;
-    const s = symbols.find((t) => start.get(t)! <= slot && slot < start.get(t)! + freq.get(t)!)!;
-    out[i] = s;
-    x[lane] = freq.get(s)! * Math.floor(x[lane] / 4096) + slot - start.get(s)!;
-    if (x[lane] < 2 ** 15) {
-      must(p + 2 <= payload.length, "word");
-      x[lane] = x[lane] * 65536 + payload[p] + payload[p + 1] * 256;
-      p += 2;
-    }
-  }
-  must(p === payload.length && x.every((v) => v === 2 ** 15), "rANS end conditions");
-  return out;
+  const table = specTable(payload, 0);
+  return specLanes(payload, table.end, n, () => table, "rANS");
 }
 
 /** FORMAT.md "Context rANS": codec 2 with a table per class of a context byte. */
@@ -429,20 +410,36 @@ function specContext(payload: Uint8Array, n: number, above?: Uint8Array): Uint8A
   }
   const tables: SpecTable[] = [];
   for (let c = 0; c < K; c++) tables.push(specTable(payload, p)), p = tables[c].end;
-  const x: number[] = [];
-  for (let lane = 0; lane < 4; lane++, p += 4) {
-    must(p + 4 <= payload.length, "context states");
-    x.push(u32(payload, p));
-    must(x[lane] >= 2 ** 15 && x[lane] < 2 ** 31, "initial state");
-  }
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
+  return specLanes(payload, p, n, (i, out) => {
     const b = source === 0
       ? (i >= 4 ? out[i - 4] : 0)
       : source === 1
       ? (i >= cols ? out[i - cols] : 0)
       : above![i];
-    const { symbols, freq, start } = tables[classOf.get(b >> shift) ?? 0];
+    return tables[classOf.get(b >> shift) ?? 0];
+  }, "context");
+}
+
+/**
+ * FORMAT.md "rANS streams": four lanes from `p` (their states, then 16-bit words), symbol `i` on
+ * lane `i mod 4` under the table `tableAt` picks for it (`out` holds the symbols before it).
+ */
+function specLanes(
+  payload: Uint8Array,
+  p: number,
+  n: number,
+  tableAt: (i: number, out: Uint8Array) => SpecTable,
+  what: string,
+): Uint8Array {
+  const x: number[] = [];
+  for (let lane = 0; lane < 4; lane++, p += 4) {
+    must(p + 4 <= payload.length, `${what} states`);
+    x.push(u32(payload, p));
+    must(x[lane] >= 2 ** 15 && x[lane] < 2 ** 31, "initial state");
+  }
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const { symbols, freq, start } = tableAt(i, out);
     const lane = i % 4, slot = x[lane] % 4096;
     const s = symbols.find((t) => start.get(t)! <= slot && slot < start.get(t)! + freq.get(t)!)!;
     out[i] = s;
@@ -453,7 +450,7 @@ function specContext(payload: Uint8Array, n: number, above?: Uint8Array): Uint8A
       p += 2;
     }
   }
-  must(p === payload.length && x.every((v) => v === 2 ** 15), "context end conditions");
+  must(p === payload.length && x.every((v) => v === 2 ** 15), `${what} end conditions`);
   return out;
 }
 

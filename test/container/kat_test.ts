@@ -723,17 +723,26 @@ function specIndex(file: Uint8Array): Json {
 }
 
 /**
- * FORMAT.md end to end: a container to the original safetensors bytes. `storedChecks` off skips
- * the optional stored-bytes XXH32, leaving the checks every read MUST make.
+ * FORMAT.md "Original header": the first parts of the original file, its 8-byte header length
+ * and the header itself, checked against its SHA-256.
  */
-function specDecode(file: Uint8Array, storedChecks = true): Uint8Array {
-  const index = specIndex(file);
+function specFileHead(file: Uint8Array, index: Json): Uint8Array[] {
   const h = index.source.header;
   const storedHeader = file.subarray(h.offset, h.offset + h.storedLength);
   const header = h.codec === 0 ? storedHeader : zstd(storedHeader, h.length);
   must(sha256Hex(header) === h.sha256, "header sha256");
   const parts: Uint8Array[] = [new Uint8Array(8), header];
   new DataView(parts[0].buffer).setBigUint64(0, BigInt(header.length), true);
+  return parts;
+}
+
+/**
+ * FORMAT.md end to end: a container to the original safetensors bytes. `storedChecks` off skips
+ * the optional stored-bytes XXH32, leaving the checks every read MUST make.
+ */
+function specDecode(file: Uint8Array, storedChecks = true): Uint8Array {
+  const index = specIndex(file);
+  const parts = specFileHead(file, index);
   for (const t of index.tensors) {
     const l = t.encodings.find((e: Json) => e.kind === "lossless");
     const w = l.layout.width;
@@ -1024,16 +1033,9 @@ function specVariantFile(file: Uint8Array, name: string): Uint8Array {
   const index = specIndex(file);
   const v = index.variants.find((x: Json) => x.name === name);
   must(v !== undefined, "variant listed");
-  const h = index.source.header;
-  const storedHeader = file.subarray(h.offset, h.offset + h.storedLength);
-  const header = h.codec === 0 ? storedHeader : zstd(storedHeader, h.length);
-  must(sha256Hex(header) === h.sha256, "header sha256");
-  const parts: Uint8Array[] = [new Uint8Array(8), header];
-  new DataView(parts[0].buffer).setBigUint64(0, BigInt(header.length), true);
+  const parts = specFileHead(file, index);
   for (const t of index.tensors) parts.push(specVariant(file, t, name));
-  const out = new Uint8Array(parts.reduce((n, b) => n + b.length, 0));
-  let at = 0;
-  for (const b of parts) out.set(b, at), at += b.length;
+  const out = concat(parts);
   must(out.length === index.source.size && sha256Hex(out) === v.sha256, "variant file sha256");
   return out;
 }

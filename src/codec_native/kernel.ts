@@ -90,21 +90,6 @@ export function openNativeLibrary(url: URL): NativeLibrary | undefined {
     stale(url, `its interface is version ${f.tsr_abi()}, not ${KERNEL_ABI}`);
     return undefined;
   }
-  // The same interface version is no proof of the same code: a library left from an older
-  // checkout once decoded a newer layout into garbage and crashed the process.
-  const sources = nativeSources();
-  if (sources !== undefined) {
-    const state = new Uint8Array(SHA_STATE_BYTES), digest = new Uint8Array(32);
-    f.tsr_sha256_init(state);
-    f.tsr_sha256_update(state, sources, BigInt(sources.length));
-    f.tsr_sha256_final(state, digest);
-    const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-    if (Deno.UnsafePointerView.getCString(f.tsr_source_sha256()!) !== hex) {
-      lib.close();
-      stale(url, "it was built from other sources than native/*.c");
-      return undefined;
-    }
-  }
   let scratch = new Uint8Array(0);
   const batch: BatchKernel = (stored, base, pieces, dst) => {
     const desc = new Uint32Array(pieces.length * D_WORDS);
@@ -145,6 +130,18 @@ export function openNativeLibrary(url: URL): NativeLibrary | undefined {
       },
     };
   };
+  // The same interface version is no proof of the same code: a library left from an older
+  // checkout once decoded a newer layout into garbage and crashed the process.
+  const sources = nativeSources();
+  if (sources !== undefined) {
+    const h = sha256();
+    h.update(sources);
+    if (Deno.UnsafePointerView.getCString(f.tsr_source_sha256()!) !== h.hex()) {
+      lib.close();
+      stale(url, "it was built from other sources than native/*.c");
+      return undefined;
+    }
+  }
   return {
     batch,
     xxh32: (b) => f.tsr_xxh32(b, b.length, 0),

@@ -9,6 +9,7 @@
  */
 import { parseArgs } from "node:util";
 import { nativeBackends } from "../codec_native/backends.ts";
+import { guardStalls, STALL_MS } from "../client/stall_guard.ts";
 import { ClientError } from "../client/errors.ts";
 import { bodyPieces, type Fetch, parseContentRange } from "../client/http.ts";
 import {
@@ -36,7 +37,7 @@ import { UsageError } from "./usage_error.ts";
 
 /** Usage line of the command. */
 export const PULL_USAGE = "pull <url> <out.safetensors | folder/> [--file PATH] " +
-  "[--transport auto|decoded|compressed] [--workers N] [--variant NAME]";
+  "[--transport auto|decoded|compressed] [--workers N] [--variant NAME] [--stall-s S]";
 
 /** Options for {@link pullFile}. */
 export interface PullOptions {
@@ -60,6 +61,8 @@ export interface PullOptions {
   readonly signal?: AbortSignal;
   /** The `fetch` to use; the global one by default. */
   readonly fetch?: Fetch;
+  /** Milliseconds to wait for a server that stopped sending; see `LoadOptions.stallMs`. */
+  readonly stallMs?: number;
   /** Called with bytes of the file on disk so far, and the file size. */
   readonly onProgress?: (done: number, total: number) => void;
 }
@@ -105,7 +108,10 @@ const HASH_BLOCK = 8 << 20;
  * ```
  */
 export async function pullFile(options: PullOptions): Promise<PullResult> {
-  const fetchFn: Fetch = options.fetch ?? ((input, init) => fetch(input, init));
+  const fetchFn = guardStalls(
+    options.fetch ?? ((input, init) => fetch(input, init)),
+    options.stallMs,
+  );
   const { signal } = options;
   const ref = withVariant(parseModelUrl(options.url), options.variant);
   const source = await openSource(fetchFn, ref, {
@@ -382,6 +388,7 @@ export async function pull(args: string[]): Promise<number> {
       workers: { type: "string" },
       variant: { type: "string" },
       file: { type: "string" },
+      "stall-s": { type: "string" },
     },
   });
   if (positionals.length !== 2) throw new UsageError(PULL_USAGE);
@@ -392,6 +399,12 @@ export async function pull(args: string[]): Promise<number> {
   const workers = values.workers === undefined ? undefined : Number(values.workers);
   if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0 && workers <= 64)) {
     throw new UsageError(`--workers must be an integer from 0 to 64: received ${values.workers}`);
+  }
+  const stallS = values["stall-s"] === undefined ? STALL_MS / 1000 : Number(values["stall-s"]);
+  if (!(Number.isFinite(stallS) && stallS >= 0)) {
+    throw new UsageError(
+      `--stall-s must be a number of seconds >= 0: received ${values["stall-s"]}`,
+    );
   }
   const [url, out] = positionals;
   const folder = out.endsWith("/") || (await isFolder(out));
@@ -408,6 +421,7 @@ export async function pull(args: string[]): Promise<number> {
     url,
     transport,
     workers,
+    stallMs: stallS * 1000,
     signal: interrupt.signal,
     onProgress: (done: number, total: number) => (bar ??= progressBar("pull", total)).update(done),
   } as const;

@@ -7,6 +7,7 @@
  * @module
  */
 import { nativeBackends } from "../codec_native/backends.ts";
+import { guardStalls } from "../client/stall_guard.ts";
 import { ClientError } from "../client/errors.ts";
 import { type Fetch, readExact, request } from "../client/http.ts";
 import { fetchManifest } from "../client/manifest.ts";
@@ -45,7 +46,10 @@ export interface PulledFile {
  * ```
  */
 export async function pullRepo(options: PullRepoOptions): Promise<PulledFile[]> {
-  const fetchFn: Fetch = options.fetch ?? ((input, init) => fetch(input, init));
+  const fetchFn = guardStalls(
+    options.fetch ?? ((input, init) => fetch(input, init)),
+    options.stallMs,
+  );
   const ref = parseModelUrl(options.url);
   const manifest = await fetchManifest(fetchFn, ref, options.signal);
   const files = manifest.files ?? [];

@@ -17,7 +17,9 @@ export type ClientErrorKind =
    * The manifest and the container disagree about a tensor or the file, or the bytes on the server
    * changed while they were being read.
    */
-  | "manifest_mismatch";
+  | "manifest_mismatch"
+  /** The server stopped sending: no response headers, or no body bytes, within the stall limit. */
+  | "stalled";
 
 /**
  * A client failure; callers match on `kind`, never on the message.

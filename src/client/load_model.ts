@@ -8,6 +8,7 @@
  * transport the server decodes. Browser-safe.
  * @module
  */
+import { guardStalls } from "./stall_guard.ts";
 import type { Dtype } from "../../codec/dtype.ts";
 import { assemble, type BlockExecutor } from "../container/assemble.ts";
 import type { Backends } from "../container/backends.ts";
@@ -62,6 +63,12 @@ export interface LoadOptions {
   readonly transport?: Transport | "auto";
   /** The `fetch` to use; the global one by default. */
   readonly fetch?: Fetch;
+  /**
+   * Milliseconds the load waits for a server that has stopped sending (response headers, or the
+   * next bytes of a body) before it fails with a `stalled` ClientError; 30 s (`STALL_MS`) by
+   * default, 0 for no limit.
+   */
+  readonly stallMs?: number;
   /** SHA-256, Zstandard and the chunk kernel; the portable ones by default. */
   readonly backends?: Backends;
   /** Where the compressed transport decodes blocks; this thread by default. */
@@ -121,7 +128,10 @@ async function* load(
   options: LoadOptions,
   concurrency: number,
 ): AsyncGenerator<LoadedTensor> {
-  const fetchFn: Fetch = options.fetch ?? ((input, init) => fetch(input, init));
+  const fetchFn = guardStalls(
+    options.fetch ?? ((input, init) => fetch(input, init)),
+    options.stallMs,
+  );
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
   try {

@@ -12,6 +12,7 @@ import type { StoredRun } from "../container/decode_block.ts";
 import { type Block, blockChunks } from "../container/plan.ts";
 import { type BlockMessage, packBlock } from "./block_message.ts";
 import { createWorkerPool } from "./worker_pool.ts";
+import { keepBlockBuffersInHeap } from "./heap_tuning.ts";
 
 /** A decode request as posted to a worker. */
 export interface DecodeRequest {
@@ -114,6 +115,8 @@ export function createDecodePool(
       close: () => writer.close(),
     };
   }
+  // Workers hand back a fresh buffer per block: keep their memory in the heap for the next one.
+  keepBlockBuffersInHeap();
   const url = new URL("./decode_worker.ts", import.meta.url).href;
   const pool = createWorkerPool<DecodeRequest, DecodeReply>(url, workers, "decode");
   if (options.eager) pool.warm();

@@ -5,7 +5,7 @@
  * (<= 4 KiB) and large tensors, each beside xz -6 of the same bytes; then, as xz -6 size over
  * container size,
  * - (a) small-tensor groups: runs of neighbouring one-chunk tensors of one dtype and layout coded
- *   as one shared chunk by the real chunk encoder, with the index keeping every tensor's SHA-256,
+ *   as one shared chunk by the real chunk encoder (as one row, or in the members' common width), with the index keeping every tensor's SHA-256,
  *   or one SHA-256 per group, or that and chunk records cut to [storedLength, rawXxh32]; also with
  *   tensors to 16 KiB, and grouped by dtype whether neighbours or not;
  * - (c) a cheaper index: no storedXxh32 per chunk; the index coded after the original header in one
@@ -154,13 +154,18 @@ for (const name of names) {
     for (const g of groups) {
       const first = index.tensors[g.members[0]];
       const bytes = cat(g.members.map((m) => raw(index.tensors[m])));
-      const coded = encodeChunk(bytes, lossless(first).layout as PlaneLayout, {
-        mode: "best",
-        zstdCompress: nativeZstdCompress,
-        scratch,
-        dtype: first.dtype,
-        tileCols: 1,
-      });
+      // Members of one width keep the adaptive column context (a writer would record the width);
+      // otherwise the group is one row. The smaller coding is kept.
+      const widths = new Set(g.members.map((m) => lossless(index.tensors[m]).tile[1]));
+      const coded = [1, ...(widths.size === 1 ? widths : [])].map((tileCols) =>
+        encodeChunk(bytes, lossless(first).layout as PlaneLayout, {
+          mode: "best",
+          zstdCompress: nativeZstdCompress,
+          scratch,
+          dtype: first.dtype,
+          tileCols,
+        }).slice()
+      ).reduce((a, b) => (b.length < a.length ? b : a));
       for (const m of g.members) saving += stored(index.tensors[m]);
       saving -= coded.length;
       members += g.members.length;
@@ -237,6 +242,7 @@ for (const name of names) {
     a_adjacent16K: {
       saving: a16.saving,
       overXzShaPerGroup: ratio(a16.saving, a16.indexShaPerGroup),
+      overXzWithMinimalIndex: ratio(a16.saving, a16.indexMinimal),
     },
     a_allOneChunkByDtype: {
       groups: aAll.groups,

@@ -59,8 +59,8 @@ for (const transport of ["decoded", "compressed"] as const) {
             fetch: tensorLog(events, owner),
             // Small reads, two at a time, and an open that fetches only the head and the index:
             // on a model this small the default 4 MiB spans would fetch everything at once, and
-            // the opening stream (which a read far ahead of it no longer ends) everything after
-            // the first layer, with no request to see.
+            // the opening stream would carry everything it received before the first layer's
+            // read (whose bytes it keeps), with no request to see.
             http: {
               stream: false,
               hints: { spanBytes: 0, gapBytes: 0, inflight: 2 },

@@ -15,7 +15,9 @@ FROM denoland/deno:2.9.5
 WORKDIR /app
 COPY . .
 COPY --from=native /app/native/build/ native/build/
-RUN deno cache src/server_main.ts src/cli/main.ts
+# The CLI imports each command through a computed specifier (so a command loads only its own
+# modules), which deno cache does not follow: the command modules are named here.
+RUN deno cache src/server_main.ts src/cli/*.ts
 VOLUME ["/app/models"]
 EXPOSE 8080
 # The server itself is the container's process (not `deno task`), so `docker stop`'s SIGTERM

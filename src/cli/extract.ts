@@ -3,12 +3,12 @@
  * tile, row-major, decoding only the chunks that hold it.
  * @module
  */
-import { parseArgs } from "node:util";
 import { geometryOf } from "../container/index_schema.ts";
 import { streamRegion, tensorOf } from "../container/read.ts";
 import { openContainerFile } from "../io/container_file.ts";
 import { parseSlice } from "../container/slice.ts";
 import { createAtomicFile } from "../io/atomic_file.ts";
+import { parseOptions } from "./args.ts";
 import { UsageError } from "./usage_error.ts";
 
 /** Usage line of the command. */
@@ -16,14 +16,10 @@ export const EXTRACT_USAGE = "extract <file.tsr> <tensor> [--rows a:b] [--cols c
 
 /** Runs `extract`; returns the exit code. */
 export async function extract(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      rows: { type: "string" },
-      cols: { type: "string" },
-      output: { type: "string", short: "o" },
-    },
+  const { values, positionals } = parseOptions(args, {
+    rows: {},
+    cols: {},
+    output: { short: "o" },
   });
   if (positionals.length !== 2) throw new UsageError(EXTRACT_USAGE);
   if (!values.output && Deno.stdout.isTerminal()) {

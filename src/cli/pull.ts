@@ -7,7 +7,6 @@
  * file, then fsyncs and renames, so `<out>` is either absent or complete and verified.
  * @module
  */
-import { parseArgs } from "node:util";
 import { nativeBackends } from "../codec_native/backends.ts";
 import { guardStalls, STALL_MS } from "../client/stall_guard.ts";
 import { ClientError } from "../client/errors.ts";
@@ -29,6 +28,7 @@ import { originalPieces, readOriginalHeader } from "../container/read.ts";
 import { variantPieces } from "../container/variant_read.ts";
 import { defaultWorkers } from "../io/unpack_file.ts";
 import { createDecodePool } from "../threads/decode_pool.ts";
+import { parseOptions } from "./args.ts";
 import { INTERRUPTED_EXIT, listenForInterrupt } from "./interrupt.ts";
 import { makeParents } from "./paths.ts";
 import { formatBytes, progressBar } from "./progress.ts";
@@ -380,16 +380,12 @@ async function syncDir(file: string): Promise<void> {
 
 /** Runs `pull`; returns the exit code. */
 export async function pull(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      transport: { type: "string", default: "auto" },
-      workers: { type: "string" },
-      variant: { type: "string" },
-      file: { type: "string" },
-      "stall-s": { type: "string" },
-    },
+  const { values, positionals } = parseOptions(args, {
+    transport: { default: "auto" },
+    workers: {},
+    variant: {},
+    file: {},
+    "stall-s": {},
   });
   if (positionals.length !== 2) throw new UsageError(PULL_USAGE);
   const transport = values.transport;

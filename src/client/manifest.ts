@@ -10,73 +10,13 @@
  * the top level.
  * @module
  */
-import { z } from "zod";
-import { DTYPES, dtypeWidth } from "../../codec/dtype.ts";
+import { dtypeWidth } from "../../codec/dtype.ts";
 import { ClientError } from "./errors.ts";
 import { type Fetch, request } from "./http.ts";
 import { apiUrl, type ModelRef } from "./model_url.ts";
+import type { Manifest, ManifestTensor } from "./manifest_schema.ts";
 
-const uint = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-const hex256 = z.string().regex(/^[0-9a-f]{64}$/);
-
-/** One tensor as the manifest lists it. */
-export const manifestTensorSchema = z.object({
-  name: z.string(),
-  file: z.string().optional(),
-  dtype: z.enum(DTYPES),
-  shape: z.array(uint),
-  layer: z.string(),
-  offsets: z.tuple([uint, uint]),
-  rawBytes: uint,
-  storedBytes: uint.optional(),
-  sha256: hex256,
-  tile: z.tuple([uint, uint]).optional(),
-});
-
-/** One layer: its key and its tensors, in load order. */
-export const manifestLayerSchema = z.object({
-  key: z.string(),
-  tensors: z.array(z.string()),
-  rawBytes: uint.optional(),
-});
-
-const containerSchema = z.object({
-  url: z.string(),
-  headLength: uint.optional(),
-  sha256: hex256.optional(),
-  size: uint.optional(),
-});
-
-/** One file of the revision. */
-export const manifestFileSchema = z.object({
-  path: z.string(),
-  size: uint,
-  sha256: hex256,
-  container: containerSchema.optional(),
-});
-
-/** The whole manifest. Fields the client does not use are dropped, unknown ones ignored. */
-export const manifestSchema = z.object({
-  id: z.string(),
-  revision: z.string(),
-  commit: z.string().regex(/^[0-9a-f]{40}$/).optional(),
-  files: z.array(manifestFileSchema).optional(),
-  sha256: hex256.optional(),
-  size: uint.optional(),
-  containerSize: uint.optional(),
-  mode: z.string().optional(),
-  metadata: z.record(z.string()).nullable().optional(),
-  layers: z.array(manifestLayerSchema),
-  tensors: z.array(manifestTensorSchema),
-  container: containerSchema.nullable().optional(),
-});
-
-/** A validated manifest. */
-export type Manifest = z.infer<typeof manifestSchema>;
-/** One tensor of a manifest. */
-export type ManifestTensor = z.infer<typeof manifestTensorSchema>;
-/** One file of a manifest. */
-export type ManifestFile = z.infer<typeof manifestFileSchema>;
+export type { Manifest, ManifestFile, ManifestTensor } from "./manifest_schema.ts";
 
 /** What identifies a tensor in a manifest: its layer (unique per model folder) and its name. */
 const tensorKey = (layer: string, name: string) => `${layer}\0${name}`;
@@ -85,7 +25,8 @@ const tensorKey = (layer: string, name: string) => `${layer}\0${name}`;
  * Validates manifest JSON: the schema, then that every tensor's byte count matches its shape and
  * dtype, and that the layers list every tensor exactly once.
  */
-export function parseManifest(json: unknown): Manifest {
+export async function parseManifest(json: unknown): Promise<Manifest> {
+  const { manifestSchema } = await import("./manifest_schema.ts");
   const parsed = manifestSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -147,7 +88,7 @@ export async function fetchManifest(
     if (signal?.aborted) throw signal.reason;
     throw new ClientError("bad_response", `GET ${url}: body is not JSON: ${(e as Error).message}`);
   }
-  return parseManifest(json);
+  return await parseManifest(json);
 }
 
 /** Tensors of `m` in load order: layer by layer, in the order each layer lists them. */

@@ -14,6 +14,8 @@ export interface SequentialBody {
   readonly claimed: number;
   /** Offset just past the last byte it can serve. */
   readonly end: number;
+  /** Offset just past the last byte read from the body so far. */
+  readonly received: number;
   /** Serves nothing past `end` from now on (bytes past it are never read from the body). */
   limit(end: number): void;
   /** Whether it can still serve reads: not failed, cancelled or fully claimed. */
@@ -86,6 +88,8 @@ export function sequentialBody(
       while (received < end && queued < readAhead && failure === undefined) {
         const r = await reader.read();
         if (failure !== undefined) return;
+        // Limited while the read was pending (which cancels the body): what is queued stays.
+        if (received >= end) break;
         if (r.done) {
           fail(
             new ClientError(
@@ -144,6 +148,9 @@ export function sequentialBody(
     },
     get end() {
       return end;
+    },
+    get received() {
+      return received;
     },
     limit(to) {
       end = Math.max(claimed, Math.min(end, to));

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { ClientError } from "../../src/client/errors.ts";
 import type { Fetch } from "../../src/client/http.ts";
-import { HTTP_HINTS, openHttpSource } from "../../src/client/http_source.ts";
+import { HTTP_HINTS, openHttpSource, TAIL_BYTES } from "../../src/client/http_source.ts";
 import { openRemoteContainer } from "../../src/client/remote_container.ts";
 import { pullFile } from "../../src/cli/pull.ts";
 import { assemble } from "../../src/container/assemble.ts";
@@ -184,7 +184,7 @@ Deno.test("http source: streamed, a whole model in order is the two opening requ
     }
   }));
 
-Deno.test("http source: streamed, a read behind the stream or far ahead is a Range request", () =>
+Deno.test("http source: streamed, a read behind the stream or far ahead is a Range request, the stream keeps what it has", () =>
   withTempDir(async (dir) => {
     const src = `${dir}/m.safetensors`;
     const bytes = model(12);
@@ -194,7 +194,22 @@ Deno.test("http source: streamed, a read behind the stream or far ahead is a Ran
     try {
       const log: Sent[] = [];
       const url = `${hub.base}/v1/models/t/s/container`;
-      const c = await openRemoteContainer(recording(log), url, {
+      // Bytes of the opening stream's body that arrived, as the client's fetch sees them.
+      let arrived = 0;
+      const counting: Fetch = async (input, init) => {
+        const res = await recording(log)(input, init);
+        if (new Request(input, init).headers.get("range") !== "bytes=0-") return res;
+        const body = res.body!.pipeThrough(
+          new TransformStream<Uint8Array, Uint8Array>({
+            transform(chunk, out) {
+              arrived += chunk.length;
+              out.enqueue(chunk);
+            },
+          }),
+        );
+        return new Response(body, { status: res.status, headers: res.headers });
+      };
+      const c = await openRemoteContainer(counting, url, {
         backends: nativeBackends(),
         stream: true,
       });
@@ -218,15 +233,23 @@ Deno.test("http source: streamed, a read behind the stream or far ahead is a Ran
       assert.ok(o2 >= o1 + s1 && o2 - (o1 + s1) < 4096, "the next chunk, after alignment padding");
       await same(o2, s2);
       assert.equal(log.length, 3, "the next chunk in order still comes from the stream");
-      // Far ahead (beyond a gap worth skipping): a Range request, and the stream ends.
-      const [o6, s6] = chunk(6), [o7, s7] = chunk(7);
+      // Far ahead (beyond a gap worth skipping): a Range request. The stream stops where it has
+      // got to (here, at least 1000 bytes past the last read) and serves the reads that come
+      // back to the bytes it received (a load whose first layer lies deep in the container); a
+      // read past them is a Range request.
+      const [o6, s6] = chunk(6);
+      while (arrived < o2 + s2 + 1000) await new Promise((r) => setTimeout(r, 5));
       await same(o6, s6);
       assert.equal(log.length, 4);
-      await same(o7, s7);
-      assert.equal(log.length, 5, "after a jump, reads are Range requests");
+      await same(o2 + s2, 1000);
+      assert.equal(log.length, 4, "back in order after the jump: from the stream's bytes");
+      const past = o2 + s2 + 1000 + HTTP_HINTS.spanBytes + (1 << 20);
+      assert.ok(past + 100 < c.source.size - TAIL_BYTES, `container of ${c.source.size} bytes`);
+      await same(past, 100);
+      assert.equal(log.length, 5, "past what it received: a Range request");
       c.source.close();
       plain.source.close();
-      await assert.rejects(c.source.readAt(o7 + s7, 10), /closed/);
+      await assert.rejects(c.source.readAt(o6 + s6, 10), /closed/);
     } finally {
       await hub.close();
     }

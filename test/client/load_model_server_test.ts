@@ -58,8 +58,11 @@ for (const transport of ["decoded", "compressed"] as const) {
             concurrency: 2,
             fetch: tensorLog(events, owner),
             // Small reads, two at a time, and an open that fetches only the head and the index:
-            // on a model this small the default 4 MiB spans would fetch everything at once.
+            // on a model this small the default 4 MiB spans would fetch everything at once, and
+            // the opening stream would carry everything it received before the first layer's
+            // read (whose bytes it keeps), with no request to see.
             http: {
+              stream: false,
               hints: { spanBytes: 0, gapBytes: 0, inflight: 2 },
               prefixBytes: 64,
               tailBytes: 4096,

@@ -93,3 +93,32 @@ Deno.test("sequential body: a short body, a cancel and a read behind the claimed
   await assert.rejects(pending, ClientError);
   assert.equal(body.open, false);
 });
+
+Deno.test("sequential body: limited to what it received, it serves those bytes and reads no more", async () => {
+  const data = bytesOf(1000);
+  let ctl!: ReadableStreamDefaultController<Uint8Array>;
+  let cancelled = false;
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) {
+      ctl = c;
+      c.enqueue(data.slice(0, 300));
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  const body = sequentialBody(stream, 0, 1000, { readAhead: 4096 });
+  const first = new Uint8Array(100);
+  await body.read(0, first);
+  // The pump has queued the 300 bytes and waits on the body for more: limit it there.
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(body.received, 300);
+  body.limit(body.received);
+  assert.ok(cancelled, "the body is cancelled");
+  ctl.error(new Error("gone")); // whatever the body does now is not read
+  const rest = new Uint8Array(200);
+  await body.read(100, rest);
+  assert.deepEqual(rest, data.subarray(100, 300));
+  assert.equal(body.open, false);
+  await assert.rejects(body.read(300, new Uint8Array(1)), RangeError);
+});

@@ -280,7 +280,7 @@ export function webRoutes(ctx: ServerContext): WebRoutes {
               search={url.searchParams}
               histogramTensor={histogramTensor}
               data={data}
-              preload={data.rowsUrl}
+              rows={data.rowsUrl}
             />,
           ),
         );

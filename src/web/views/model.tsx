@@ -40,8 +40,8 @@ export interface CommitSummary {
 export interface ModelProps {
   /** Data for the page script. */
   readonly data: unknown;
-  /** The URL of the revision's tensor rows, which the page script fetches: preloaded. */
-  readonly preload: string;
+  /** The URL of the revision's tensor rows, which the page script starts with. */
+  readonly rows: string;
   /** Asset URLs. */
   readonly assets: PageAssets;
   /** Org. */
@@ -236,7 +236,7 @@ export function ModelView(p: ModelProps) {
       title={`${id} · Tessera`}
       assets={p.assets}
       data={p.data}
-      preload={p.preload}
+      startWith={p.rows}
       current="models"
     >
       <p class="crumbs">

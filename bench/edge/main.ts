@@ -46,6 +46,7 @@ const { values } = parseArgs({
     data: { type: "string", default: `${REPO}../shared/data` },
     "port-base": { type: "string", default: "18620" },
     "loads-only": { type: "boolean", default: false },
+    "baseline-edge": { type: "string" },
   },
 });
 /** Five consecutive ports from --port-base, so that concurrent runs can keep apart. */
@@ -55,6 +56,11 @@ const BLOCKS = Number(values.blocks), REPEATS = Number(values.repeats);
 const TILES = Number(values.tiles);
 /** Only the model loads (cold edge, warm edge, direct) and their acceptance rows. */
 const LOADS_ONLY = values["loads-only"];
+/**
+ * Another checkout (`git archive <commit> | tar -x -C DIR`, `deno task native` there) whose edge
+ * also takes the cold loads, in turn with this one's: a before/after in the same run.
+ */
+const BASELINE_EDGE = values["baseline-edge"]?.replace(/\/*$/, "/");
 const work = await Deno.makeTempDir({ prefix: "tessera-bench-edge-" });
 const log = (line: string) => console.log(line);
 const load = async () => Number((await Deno.readTextFile("/proc/loadavg")).split(" ")[0]);
@@ -99,6 +105,7 @@ async function serve(
   args: string[],
   env: Record<string, string> = {},
   quiet = true,
+  repo = REPO,
 ) {
   const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   const child = await spawnChild(
@@ -109,7 +116,7 @@ async function serve(
       DENO,
       "run",
       "-A",
-      `${REPO}src/server_main.ts`,
+      `${repo}src/server_main.ts`,
       "--port",
       String(port),
       "--no-demo",
@@ -335,6 +342,7 @@ try {
 
   // 1. Loads through the edge: the first through a cold edge, the second through the warm one.
   const loads: Record<string, unknown>[] = [];
+  // (With --baseline-edge, each repeat also loads through a cold edge of that checkout.)
   for (let r = 0; r < REPEATS; r++) {
     const cache = `${work}/edge-cache-${r}`;
     // With its access log, which times each origin exchange (the timeline below).
@@ -401,6 +409,41 @@ try {
     );
     printTimeline(coldTimeline);
     await stopChild(edge);
+    if (BASELINE_EDGE) {
+      const base = await serve(
+        "edge-baseline",
+        PORTS.edge,
+        [
+          "--origin",
+          originUrl,
+          "--cache-dir",
+          `${cache}-baseline`,
+          "--cache-mb",
+          "0",
+        ],
+        {},
+        true,
+        BASELINE_EDGE,
+      );
+      proxy.reset();
+      const b = await loadModel(`${edgeUrl}/v1/models/bench/m`, firstLayer.tensors);
+      const bStats = proxy.stats();
+      loads[loads.length - 1].baselineCold = {
+        firstLayerMs: b.firstLayerMs,
+        totalMs: b.totalMs,
+        originBytes: bStats.bytesDown,
+        originRequests: bStats.requests,
+        client: b.requests,
+      };
+      log(
+        `  baseline edge (${BASELINE_EDGE}): cold first layer ${
+          b.firstLayerMs.toFixed(0)
+        } ms, all ${
+          b.totalMs.toFixed(0)
+        } ms, origin ${bStats.bytesDown} B in ${bStats.requests} requests`,
+      );
+      await stopChild(base);
+    }
   }
   results.loads = loads;
 
@@ -564,6 +607,19 @@ try {
       goal: "<= 1",
       pass: coldFirst / bound <= 1,
     },
+    ...(BASELINE_EDGE
+      ? [{
+        point: "5 cold edge (before/after)",
+        what: `first layer through a cold edge of this checkout / of ${BASELINE_EDGE} (${
+          median(loads.map((l) => (l.baselineCold as { firstLayerMs: number }).firstLayerMs))
+            .toFixed(0)
+        } ms), same run`,
+        value: coldFirst /
+          median(loads.map((l) => (l.baselineCold as { firstLayerMs: number }).firstLayerMs)),
+        goal: "(no goal: the change)",
+        pass: true,
+      }]
+      : []),
     {
       point: "5 cold edge (context)",
       what:

@@ -501,9 +501,9 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
         if (s.start < p.start || s.end > p.start + p.bytes.length) continue;
         if (spans.has(segmentName(sha, s.start, s.end - s.start))) continue;
         const bytes = p.bytes.slice(s.start - p.start, s.end - p.start);
-        if (map.verify(i, bytes) === null) {
-          await spans.put(segmentName(sha, s.start, bytes.length), bytes);
-        }
+        // Served from memory until it is on disk, so the open never waits on the disk tier's
+        // writes (on this shared machine other sessions' writes made them slow).
+        if (map.verify(i, bytes) === null) tiered.keep(i, bytes);
       }
     }
     let closed = false;
@@ -921,10 +921,21 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
       }
     }
 
+    /** Verified bytes of segment `i` obtained otherwise: served from memory while cached. */
+    function keep(i: number, bytes: Uint8Array) {
+      const p = Promise.resolve(bytes);
+      inflight.set(i, p);
+      spans.put(nameOf(i), bytes).catch((e) => deps.log?.(`edge: cannot cache: ${e}`))
+        .finally(() => {
+          if (inflight.get(i) === p) inflight.delete(i);
+        });
+    }
+
     return {
       prefetch,
       follow,
       pieces,
+      keep,
       allOnDisk: () => map.segments.every((_, i) => spans.has(nameOf(i))),
       async read(offset: number, length: number): Promise<Uint8Array> {
         const segs = map.covering(offset, offset + length);

@@ -5,6 +5,9 @@
  * - the first and second full-model loads (`loadModel`, compressed transport, a fresh client
  *   process each): first layer and last tensor, origin bytes and requests; the first through a
  *   cold edge (empty cache, started anew), the second through the same edge (warm disk tier);
+ *   the cold one laid out in time: the client's requests (`load_child.ts`) against the edge's
+ *   origin exchanges (its access log), with the origin answers that came before its first byte;
+ *   `--baseline-edge DIR` loads through a cold edge of another checkout too, in the same run;
  * - tile p50 on a miss (tiles of layers not yet read, last layer first so that no prefetch serves
  *   them) and on a hit (the same tiles again), and origin bytes per request;
  * - throughput of a warm edge against the origin serving the same model from its folder, both
@@ -17,7 +20,8 @@
  * BF16 embedding and blocks of 512 x 2048 matrices), so it compresses as real weights do.
  *
  * ```
- * deno task bench:edge [--blocks 4] [--repeats 3] [--port-base 18620] [--out FILE]
+ * deno task bench:edge [--blocks 4] [--repeats 3] [--port-base 18620] [--out FILE] [--loads-only]
+ *   [--baseline-edge DIR]
  * ```
  * @module
  */

@@ -246,9 +246,10 @@ function timeline(
   const firstByte = Math.min(...load.requests.map((r) => r.firstByteMs ?? Infinity));
   return {
     firstOriginRequestMs: origin[0]?.sentMs ?? null,
-    // Origin requests that had to complete their round trip before the client saw a byte.
-    originRoundTripsBeforeFirstByte: origin.filter((o) => (o.headersMs ?? Infinity) <= firstByte)
-      .length,
+    // Origin requests sent for this load (not those of the edge's start, such as the refs) whose
+    // round trip ended before the client saw a byte.
+    originRoundTripsBeforeFirstByte:
+      origin.filter((o) => o.sentMs >= 0 && (o.headersMs ?? Infinity) <= firstByte).length,
     firstByteOutOfEdgeMs: firstByte,
     firstLayerMs: load.firstLayerMs,
     origin,
@@ -368,13 +369,7 @@ try {
     proxy.reset();
     const cold = await loadModel(`${edgeUrl}/v1/models/bench/m`, firstLayer.tensors);
     const coldStats = proxy.stats();
-    const coldTimeline = timeline(
-      cold,
-      originLines(
-        new TextDecoder().decode((await Deno.readFile(edge.log)).subarray(logFrom)),
-        cold.t0,
-      ),
-    );
+
     proxy.reset();
     const warm = await loadModel(`${edgeUrl}/v1/models/bench/m`, firstLayer.tensors);
     const warmStats = proxy.stats();
@@ -382,6 +377,15 @@ try {
     // edge (issue 8's figure), in the same run.
     proxy.reset();
     const direct = await loadModel(`${originUrl}/v1/models/bench/m`, firstLayer.tensors);
+    // An exchange is logged when its body ends: the opening stream's, long after the first layer,
+    // is in the log by now. Those the cold load sent.
+    const coldTimeline = timeline(
+      cold,
+      originLines(
+        new TextDecoder().decode((await Deno.readFile(edge.log)).subarray(logFrom)),
+        cold.t0,
+      ).filter((o) => o.sentMs <= cold.totalMs),
+    );
     loads.push({
       direct: {
         firstLayerMs: direct.firstLayerMs,
@@ -573,6 +577,9 @@ try {
     await s3.stop();
     await proxy.close();
   }
+  // With --loads-only the proxy is still open (it kept the process alive after the results).
+  if (LOADS_ONLY) await proxy.close();
+
   // Acceptance (issue 11, point 5).
   const bound = 2 * LINK.rttMs + 1.2 * (firstLayer.storedBytes * 8) / LINK.bitsPerSecond * 1000;
   const coldFirst = median(loads.map((l) => (l.cold as { firstLayerMs: number }).firstLayerMs));

@@ -53,7 +53,7 @@ const { values } = parseArgs({
     "baseline-edge": { type: "string" },
   },
 });
-/** Five consecutive ports from --port-base, so that concurrent runs can keep apart. */
+/** Six consecutive ports from --port-base (the sixth for --baseline-edge), so that concurrent runs keep apart. */
 const base = Number(values["port-base"]);
 const PORTS = { origin: base, proxy: base + 1, edge: base + 2, s3: base + 3, replica: base + 4 };
 const BLOCKS = Number(values.blocks), REPEATS = Number(values.repeats);
@@ -501,6 +501,31 @@ try {
       "0",
     ]);
     await curl(`${edgeUrl}/bench/m/resolve/main/model.safetensors`); // warm the disk tier fully
+    // With --baseline-edge, that checkout's edge over a copy of the same warm disk tier, in turn.
+    let baselineEdge: Child | null = null;
+    const baselineUrl = `http://127.0.0.1:${base + 5}`;
+    if (BASELINE_EDGE) {
+      await new Deno.Command("cp", {
+        args: ["-a", `${work}/edge-cache-0`, `${work}/edge-cache-0-baseline-warm`],
+      }).output();
+      await Deno.remove(`${work}/edge-cache-0-baseline-warm/.lock`).catch(() => {});
+      baselineEdge = await serve(
+        "edge-baseline-warm",
+        base + 5,
+        [
+          "--origin",
+          originUrl,
+          "--cache-dir",
+          `${work}/edge-cache-0-baseline-warm`,
+          "--cache-mb",
+          "0",
+        ],
+        {},
+        true,
+        BASELINE_EDGE,
+      );
+      await curl(`${baselineUrl}/bench/m/resolve/main/model.safetensors`);
+    }
     const s3dir = `${work}/s3`;
     const s3 = await startS3Server({ port: PORTS.s3, dir: s3dir, conditional: true });
     const env = s3.env;
@@ -543,11 +568,17 @@ try {
       edge: { file: [], tiles: [] },
       s3: { file: [], tiles: [] },
     };
-    const bases: Record<string, string> = { origin: originLocal, edge: edgeUrl, s3: replicaUrl };
+    const bases: Record<string, string> = {
+      origin: originLocal,
+      edge: edgeUrl,
+      s3: replicaUrl,
+      ...(baselineEdge ? { baseline: baselineUrl } : {}),
+    };
+    series.baseline = { file: [], tiles: [] };
     for (const base of Object.values(bases)) await tileTimes(base, tiles); // warm up
     // Paired: whole files in turn, and each tile from each server in turn, so that the load of
     // this shared machine (which drifts by 2x within minutes) falls on all three alike.
-    const tileMs: Record<string, number[]> = { origin: [], edge: [], s3: [] };
+    const tileMs: Record<string, number[]> = { origin: [], edge: [], s3: [], baseline: [] };
     for (let r = 0; r < REPEATS; r++) {
       for (const [name, base] of Object.entries(bases)) {
         const f = await curl(`${base}${file}`);
@@ -565,8 +596,13 @@ try {
       tilesPerSecond: median(series[name].tiles),
       runs: series[name],
     });
-    results.throughput = { origin: med("origin"), edge: med("edge"), s3: med("s3") };
-    for (const name of ["origin", "edge", "s3"]) {
+    results.throughput = {
+      origin: med("origin"),
+      edge: med("edge"),
+      s3: med("s3"),
+      ...(baselineEdge ? { baselineEdge: med("baseline") } : {}),
+    };
+    for (const name of Object.keys(bases)) {
       log(
         `${name}: full file ${median(series[name].file).toFixed(0)} MB/s, tiles ${
           median(series[name].tiles).toFixed(0)
@@ -574,6 +610,7 @@ try {
       );
     }
     await stopChild(edge);
+    if (baselineEdge) await stopChild(baselineEdge);
     await s3.stop();
     await proxy.close();
   }

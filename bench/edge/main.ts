@@ -5,6 +5,9 @@
  * - the first and second full-model loads (`loadModel`, compressed transport, a fresh client
  *   process each): first layer and last tensor, origin bytes and requests; the first through a
  *   cold edge (empty cache, started anew), the second through the same edge (warm disk tier);
+ *   the cold one laid out in time: the client's requests (`load_child.ts`) against the edge's
+ *   origin exchanges (its access log), with the origin answers that came before its first byte;
+ *   `--baseline-edge DIR` loads through a cold edge of another checkout too, in the same run;
  * - tile p50 on a miss (tiles of layers not yet read, last layer first so that no prefetch serves
  *   them) and on a hit (the same tiles again), and origin bytes per request;
  * - throughput of a warm edge against the origin serving the same model from its folder, both
@@ -17,7 +20,8 @@
  * BF16 embedding and blocks of 512 x 2048 matrices), so it compresses as real weights do.
  *
  * ```
- * deno task bench:edge [--blocks 4] [--repeats 3] [--port-base 18620] [--out FILE]
+ * deno task bench:edge [--blocks 4] [--repeats 3] [--port-base 18620] [--out FILE] [--loads-only]
+ *   [--baseline-edge DIR]
  * ```
  * @module
  */
@@ -45,13 +49,22 @@ const { values } = parseArgs({
     out: { type: "string" },
     data: { type: "string", default: `${REPO}../shared/data` },
     "port-base": { type: "string", default: "18620" },
+    "loads-only": { type: "boolean", default: false },
+    "baseline-edge": { type: "string" },
   },
 });
-/** Five consecutive ports from --port-base, so that concurrent runs can keep apart. */
+/** Six consecutive ports from --port-base (the sixth for --baseline-edge), so that concurrent runs keep apart. */
 const base = Number(values["port-base"]);
 const PORTS = { origin: base, proxy: base + 1, edge: base + 2, s3: base + 3, replica: base + 4 };
 const BLOCKS = Number(values.blocks), REPEATS = Number(values.repeats);
 const TILES = Number(values.tiles);
+/** Only the model loads (cold edge, warm edge, direct) and their acceptance rows. */
+const LOADS_ONLY = values["loads-only"];
+/**
+ * Another checkout (`git archive <commit> | tar -x -C DIR`, `deno task native` there) whose edge
+ * also takes the cold loads, in turn with this one's: a before/after in the same run.
+ */
+const BASELINE_EDGE = values["baseline-edge"]?.replace(/\/*$/, "/");
 const work = await Deno.makeTempDir({ prefix: "tessera-bench-edge-" });
 const log = (line: string) => console.log(line);
 const load = async () => Number((await Deno.readTextFile("/proc/loadavg")).split(" ")[0]);
@@ -90,7 +103,14 @@ async function buildModel(): Promise<{ bytes: Uint8Array; firstLayer: string }> 
   return { bytes: buildSafetensors(tensors), firstLayer: "model.embed_tokens" };
 }
 
-async function serve(name: string, port: number, args: string[], env: Record<string, string> = {}) {
+async function serve(
+  name: string,
+  port: number,
+  args: string[],
+  env: Record<string, string> = {},
+  quiet = true,
+  repo = REPO,
+) {
   const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   const child = await spawnChild(
     name,
@@ -100,11 +120,11 @@ async function serve(name: string, port: number, args: string[], env: Record<str
       DENO,
       "run",
       "-A",
-      `${REPO}src/server_main.ts`,
+      `${repo}src/server_main.ts`,
       "--port",
       String(port),
       "--no-demo",
-      "--quiet",
+      ...(quiet ? ["--quiet"] : []),
       ...args,
     ],
     `${work}/${name}.log`,
@@ -139,18 +159,55 @@ async function tileTimes(base: string, tiles: string[]): Promise<number[]> {
   return out;
 }
 
-/** One loadModel in a fresh process; first layer and total ms from the call. */
+/** An origin exchange of the edge, from its log (`exchangeLine`), times relative to a load's t0. */
+interface OriginLine {
+  id: number;
+  what: string;
+  range: string;
+  status: number;
+  sentMs: number;
+  headersMs: number | null;
+  firstByteMs: number | null;
+  doneMs: number | null;
+  bytes: number;
+}
+
+/** The origin exchanges logged in `text` (the edge's log), times relative to `t0` (epoch ms). */
+function originLines(text: string, t0: number): OriginLine[] {
+  const out: OriginLine[] = [];
+  const re =
+    /origin #(\d+) (\S+ \S+) (\S+) (\d+) sent=([\d.]+) headers=(\S+) first=(\S+) done=(\S+) (\d+)B/g;
+  for (const m of text.matchAll(re)) {
+    const sent = Number(m[5]);
+    const rel = (v: string) => v === "-" ? null : sent + Number(v) - t0;
+    out.push({
+      id: Number(m[1]),
+      what: m[2],
+      range: m[3],
+      status: Number(m[4]),
+      sentMs: sent - t0,
+      headersMs: rel(m[6]),
+      firstByteMs: rel(m[7]),
+      doneMs: rel(m[8]),
+      bytes: Number(m[9]),
+    });
+  }
+  return out.sort((a, b) => a.sentMs - b.sentMs);
+}
+
+/**
+ * One loadModelNative in a fresh process (`load_child.ts`): first layer and total ms from the
+ * call, and the client's requests with their times relative to the call.
+ */
 async function loadModel(url: string, firstTensors: number) {
   const out = await new Deno.Command(DENO, {
     args: [
       "run",
       "-A",
-      `${REPO}bench/transfer/load_model_child.ts`,
+      `${REPO}bench/edge/load_child.ts`,
       url,
       "--first-layer-tensors",
       String(firstTensors),
-      "--transport",
-      "compressed",
     ],
     stdout: "piped",
     stderr: "piped",
@@ -159,7 +216,74 @@ async function loadModel(url: string, firstTensors: number) {
   const first = lines.find((l) => l.event === "first-layer");
   const done = lines.find((l) => l.event === "done");
   if (!first || !done) throw new Error(`loadModel failed: ${new TextDecoder().decode(out.stderr)}`);
-  return { firstLayerMs: first.inProcessMs as number, totalMs: done.inProcessMs as number };
+  const t0 = done.t0 as number;
+  const requests = lines.filter((l) => l.event === "request").map((r) => {
+    const at = (event: string) => lines.find((l) => l.event === event && l.id === r.id)?.at;
+    const rel = (t: number | undefined) => t === undefined ? null : t - t0;
+    return {
+      url: new URL(r.url).pathname,
+      range: r.range as string | null,
+      status: r.status as number,
+      sentMs: r.sentAt - t0,
+      headersMs: r.headersAt - t0,
+      firstByteMs: rel(at("first-byte")),
+      doneMs: rel(at("body-done")),
+    };
+  });
+  return {
+    firstLayerMs: first.inProcessMs as number,
+    totalMs: done.inProcessMs as number,
+    t0,
+    requests,
+  };
+}
+
+/** The milestones of a cold load through the edge, ms from the client's call. */
+function timeline(
+  load: Awaited<ReturnType<typeof loadModel>>,
+  origin: OriginLine[],
+) {
+  const firstByte = Math.min(...load.requests.map((r) => r.firstByteMs ?? Infinity));
+  return {
+    firstOriginRequestMs: origin[0]?.sentMs ?? null,
+    // Origin requests sent for this load (not those of the edge's start, such as the refs) whose
+    // round trip ended before the client saw a byte.
+    originRoundTripsBeforeFirstByte:
+      origin.filter((o) => o.sentMs >= 0 && (o.headersMs ?? Infinity) <= firstByte).length,
+    firstByteOutOfEdgeMs: firstByte,
+    firstLayerMs: load.firstLayerMs,
+    origin,
+    client: load.requests,
+  };
+}
+
+/** Prints `t` as lines, one per exchange. */
+function printTimeline(t: ReturnType<typeof timeline>) {
+  const f = (v: number | null) => v === null ? "-" : v.toFixed(0);
+  log(
+    `  first origin request +${f(t.firstOriginRequestMs)} ms, first byte out of the edge +${
+      f(t.firstByteOutOfEdgeMs)
+    } ms (after ${t.originRoundTripsBeforeFirstByte} origin answers), first layer +${
+      f(t.firstLayerMs)
+    } ms`,
+  );
+  for (const o of t.origin) {
+    if (o.sentMs > t.firstLayerMs) continue;
+    log(
+      `  origin #${o.id} ${
+        o.what.replace(/^GET \/v1\/store\/(objects\/)?/, "")
+      } ${o.range} ${o.status}: sent +${f(o.sentMs)}, headers +${f(o.headersMs)}, first byte +${
+        f(o.firstByteMs)
+      }, done +${f(o.doneMs)}, ${o.bytes} B`,
+    );
+  }
+  for (const c of t.client) {
+    log(
+      `  client ${c.url.replace(/^\/v1\/models\//, "")} ${c.range ?? "-"} ${c.status}: sent +${
+        f(c.sentMs)
+      }, headers +${f(c.headersMs)}, first byte +${f(c.firstByteMs)}, done +${f(c.doneMs)}`,
+    );
+  }
 }
 
 const results: Record<string, unknown> = {
@@ -223,19 +347,29 @@ try {
 
   // 1. Loads through the edge: the first through a cold edge, the second through the warm one.
   const loads: Record<string, unknown>[] = [];
+  // (With --baseline-edge, each repeat also loads through a cold edge of that checkout.)
   for (let r = 0; r < REPEATS; r++) {
     const cache = `${work}/edge-cache-${r}`;
-    const edge = await serve("edge", PORTS.edge, [
-      "--origin",
-      originUrl,
-      "--cache-dir",
-      cache,
-      "--cache-mb",
-      "0",
-    ]);
+    // With its access log, which times each origin exchange (the timeline below).
+    const edge = await serve(
+      "edge",
+      PORTS.edge,
+      [
+        "--origin",
+        originUrl,
+        "--cache-dir",
+        cache,
+        "--cache-mb",
+        "0",
+      ],
+      {},
+      false,
+    );
+    const logFrom = (await Deno.stat(edge.log)).size;
     proxy.reset();
     const cold = await loadModel(`${edgeUrl}/v1/models/bench/m`, firstLayer.tensors);
     const coldStats = proxy.stats();
+
     proxy.reset();
     const warm = await loadModel(`${edgeUrl}/v1/models/bench/m`, firstLayer.tensors);
     const warmStats = proxy.stats();
@@ -243,10 +377,34 @@ try {
     // edge (issue 8's figure), in the same run.
     proxy.reset();
     const direct = await loadModel(`${originUrl}/v1/models/bench/m`, firstLayer.tensors);
+    // An exchange is logged when its body ends: the opening stream's, long after the first layer,
+    // is in the log by now. Those the cold load sent.
+    const coldTimeline = timeline(
+      cold,
+      originLines(
+        new TextDecoder().decode((await Deno.readFile(edge.log)).subarray(logFrom)),
+        cold.t0,
+      ).filter((o) => o.sentMs <= cold.totalMs),
+    );
     loads.push({
-      direct,
-      cold: { ...cold, originBytes: coldStats.bytesDown, originRequests: coldStats.requests },
-      warm: { ...warm, originBytes: warmStats.bytesDown, originRequests: warmStats.requests },
+      direct: {
+        firstLayerMs: direct.firstLayerMs,
+        totalMs: direct.totalMs,
+        client: direct.requests,
+      },
+      cold: {
+        firstLayerMs: cold.firstLayerMs,
+        totalMs: cold.totalMs,
+        originBytes: coldStats.bytesDown,
+        originRequests: coldStats.requests,
+        timeline: coldTimeline,
+      },
+      warm: {
+        firstLayerMs: warm.firstLayerMs,
+        totalMs: warm.totalMs,
+        originBytes: warmStats.bytesDown,
+        originRequests: warmStats.requests,
+      },
     });
     log(
       `load ${r + 1}: cold first layer ${cold.firstLayerMs.toFixed(0)} ms, all ${
@@ -257,152 +415,236 @@ try {
         direct.firstLayerMs.toFixed(0)
       } ms, all ${direct.totalMs.toFixed(0)} ms`,
     );
+    printTimeline(coldTimeline);
     await stopChild(edge);
+    if (BASELINE_EDGE) {
+      const base = await serve(
+        "edge-baseline",
+        PORTS.edge,
+        [
+          "--origin",
+          originUrl,
+          "--cache-dir",
+          `${cache}-baseline`,
+          "--cache-mb",
+          "0",
+        ],
+        {},
+        true,
+        BASELINE_EDGE,
+      );
+      proxy.reset();
+      const b = await loadModel(`${edgeUrl}/v1/models/bench/m`, firstLayer.tensors);
+      const bStats = proxy.stats();
+      loads[loads.length - 1].baselineCold = {
+        firstLayerMs: b.firstLayerMs,
+        totalMs: b.totalMs,
+        originBytes: bStats.bytesDown,
+        originRequests: bStats.requests,
+        client: b.requests,
+      };
+      log(
+        `  baseline edge (${BASELINE_EDGE}): cold first layer ${
+          b.firstLayerMs.toFixed(0)
+        } ms, all ${
+          b.totalMs.toFixed(0)
+        } ms, origin ${bStats.bytesDown} B in ${bStats.requests} requests`,
+      );
+      await stopChild(base);
+    }
   }
   results.loads = loads;
 
-  // 2. Tiles through a fresh edge: misses, then the same tiles again (hits).
-  const tileCache = `${work}/edge-cache-tiles`;
-  let edge = await serve("edge", PORTS.edge, [
-    "--origin",
-    originUrl,
-    "--cache-dir",
-    tileCache,
-    "--cache-mb",
-    "0",
-  ]);
-  await curl(`${edgeUrl}/v1/models/bench/m/manifest`);
-  await new Promise((r) => setTimeout(r, 2000)); // the first layer's prefetch is done
-  proxy.reset();
-  const miss = await tileTimes(edgeUrl, tiles);
-  const missStats = proxy.stats();
-  proxy.reset();
-  const hit = await tileTimes(edgeUrl, tiles);
-  const hitStats = proxy.stats();
-  results.tiles = {
-    count: tiles.length,
-    missP50Ms: median(miss),
-    hitP50Ms: median(hit),
-    originBytesPerMiss: missStats.bytesDown / tiles.length,
-    originRequestsPerMiss: missStats.requests / tiles.length,
-    originBytesPerHit: hitStats.bytesDown / tiles.length,
-    missMs: miss,
-    hitMs: hit,
-  };
-  log(
-    `tiles: miss p50 ${median(miss).toFixed(1)} ms (${
-      (missStats.bytesDown / tiles.length).toFixed(0)
-    } origin B each), hit p50 ${median(hit).toFixed(1)} ms (${hitStats.bytesDown} origin B)`,
-  );
-  await stopChild(edge);
+  if (!LOADS_ONLY) {
+    // 2. Tiles through a fresh edge: misses, then the same tiles again (hits).
+    const tileCache = `${work}/edge-cache-tiles`;
+    let edge = await serve("edge", PORTS.edge, [
+      "--origin",
+      originUrl,
+      "--cache-dir",
+      tileCache,
+      "--cache-mb",
+      "0",
+    ]);
+    await curl(`${edgeUrl}/v1/models/bench/m/manifest`);
+    await new Promise((r) => setTimeout(r, 2000)); // the first layer's prefetch is done
+    proxy.reset();
+    const miss = await tileTimes(edgeUrl, tiles);
+    const missStats = proxy.stats();
+    proxy.reset();
+    const hit = await tileTimes(edgeUrl, tiles);
+    const hitStats = proxy.stats();
+    results.tiles = {
+      count: tiles.length,
+      missP50Ms: median(miss),
+      hitP50Ms: median(hit),
+      originBytesPerMiss: missStats.bytesDown / tiles.length,
+      originRequestsPerMiss: missStats.requests / tiles.length,
+      originBytesPerHit: hitStats.bytesDown / tiles.length,
+      missMs: miss,
+      hitMs: hit,
+    };
+    log(
+      `tiles: miss p50 ${median(miss).toFixed(1)} ms (${
+        (missStats.bytesDown / tiles.length).toFixed(0)
+      } origin B each), hit p50 ${median(hit).toFixed(1)} ms (${hitStats.bytesDown} origin B)`,
+    );
+    await stopChild(edge);
 
-  // 3. Warm edge against the origin serving locally; 4. S3 against the same.
-  edge = await serve("edge", PORTS.edge, [
-    "--origin",
-    originUrl,
-    "--cache-dir",
-    `${work}/edge-cache-0`,
-    "--cache-mb",
-    "0",
-  ]);
-  await curl(`${edgeUrl}/bench/m/resolve/main/model.safetensors`); // warm the disk tier fully
-  const s3dir = `${work}/s3`;
-  const s3 = await startS3Server({ port: PORTS.s3, dir: s3dir, conditional: true });
-  const env = s3.env;
-  // Copy the folder store into the bucket (the folder's layout is imported when it is opened).
-  const copy = await new Deno.Command("/usr/bin/env", {
-    args: [
-      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      DENO,
-      "eval",
-      `import { copyStore } from "${REPO}src/store/copy_store.ts";
+    // 3. Warm edge against the origin serving locally; 4. S3 against the same.
+    edge = await serve("edge", PORTS.edge, [
+      "--origin",
+      originUrl,
+      "--cache-dir",
+      `${work}/edge-cache-0`,
+      "--cache-mb",
+      "0",
+    ]);
+    await curl(`${edgeUrl}/bench/m/resolve/main/model.safetensors`); // warm the disk tier fully
+    // With --baseline-edge, that checkout's edge over a copy of the same warm disk tier, in turn.
+    let baselineEdge: Child | null = null;
+    const baselineUrl = `http://127.0.0.1:${base + 5}`;
+    if (BASELINE_EDGE) {
+      await new Deno.Command("cp", {
+        args: ["-a", `${work}/edge-cache-0`, `${work}/edge-cache-0-baseline-warm`],
+      }).output();
+      await Deno.remove(`${work}/edge-cache-0-baseline-warm/.lock`).catch(() => {});
+      baselineEdge = await serve(
+        "edge-baseline-warm",
+        base + 5,
+        [
+          "--origin",
+          originUrl,
+          "--cache-dir",
+          `${work}/edge-cache-0-baseline-warm`,
+          "--cache-mb",
+          "0",
+        ],
+        {},
+        true,
+        BASELINE_EDGE,
+      );
+      await curl(`${baselineUrl}/bench/m/resolve/main/model.safetensors`);
+    }
+    const s3dir = `${work}/s3`;
+    const s3 = await startS3Server({ port: PORTS.s3, dir: s3dir, conditional: true });
+    const env = s3.env;
+    // Copy the folder store into the bucket (the folder's layout is imported when it is opened).
+    const copy = await new Deno.Command("/usr/bin/env", {
+      args: [
+        ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+        DENO,
+        "eval",
+        `import { copyStore } from "${REPO}src/store/copy_store.ts";
        import { openFileObjectStore } from "${REPO}src/store/file_object_store.ts";
        import { openS3ObjectStore } from "${REPO}src/store/s3_object_store.ts";
        const f = await openFileObjectStore("${work}/origin-copy");
        const s = await openS3ObjectStore("s3://tessera/bench");
        console.log(JSON.stringify(await copyStore(f, s)));`,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  });
-  await Deno.mkdir(`${work}/origin-copy`, { recursive: true });
-  for await (const e of Deno.readDir(`${store}`)) {
-    if (e.name === ".lock" || e.name === ".tmp") continue;
-    await new Deno.Command("cp", { args: ["-a", `${store}/${e.name}`, `${work}/origin-copy/`] })
-      .output();
-  }
-  const copied = await copy.output();
-  if (copied.code !== 0) throw new Error(new TextDecoder().decode(copied.stderr));
-  const replica = await serve("s3-replica", PORTS.replica, [
-    "--store",
-    "s3://tessera/bench",
-    "--cache-mb",
-    "0",
-  ], env);
-  children.push(replica);
-  const originLocal = `http://127.0.0.1:${PORTS.origin}`;
-  const replicaUrl = `http://127.0.0.1:${PORTS.replica}`;
-  const file = "/bench/m/resolve/main/model.safetensors";
-  const series: Record<string, { file: number[]; tiles: number[] }> = {
-    origin: { file: [], tiles: [] },
-    edge: { file: [], tiles: [] },
-    s3: { file: [], tiles: [] },
-  };
-  const bases: Record<string, string> = { origin: originLocal, edge: edgeUrl, s3: replicaUrl };
-  for (const base of Object.values(bases)) await tileTimes(base, tiles); // warm up
-  // Paired: whole files in turn, and each tile from each server in turn, so that the load of
-  // this shared machine (which drifts by 2x within minutes) falls on all three alike.
-  const tileMs: Record<string, number[]> = { origin: [], edge: [], s3: [] };
-  for (let r = 0; r < REPEATS; r++) {
-    for (const [name, base] of Object.entries(bases)) {
-      const f = await curl(`${base}${file}`);
-      series[name].file.push(f.bytes / 1e6 / (f.ms / 1000));
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    });
+    await Deno.mkdir(`${work}/origin-copy`, { recursive: true });
+    for await (const e of Deno.readDir(`${store}`)) {
+      if (e.name === ".lock" || e.name === ".tmp") continue;
+      await new Deno.Command("cp", { args: ["-a", `${store}/${e.name}`, `${work}/origin-copy/`] })
+        .output();
     }
-    for (const t of tiles) {
+    const copied = await copy.output();
+    if (copied.code !== 0) throw new Error(new TextDecoder().decode(copied.stderr));
+    const replica = await serve("s3-replica", PORTS.replica, [
+      "--store",
+      "s3://tessera/bench",
+      "--cache-mb",
+      "0",
+    ], env);
+    children.push(replica);
+    const originLocal = `http://127.0.0.1:${PORTS.origin}`;
+    const replicaUrl = `http://127.0.0.1:${PORTS.replica}`;
+    const file = "/bench/m/resolve/main/model.safetensors";
+    const series: Record<string, { file: number[]; tiles: number[] }> = {
+      origin: { file: [], tiles: [] },
+      edge: { file: [], tiles: [] },
+      s3: { file: [], tiles: [] },
+    };
+    const bases: Record<string, string> = {
+      origin: originLocal,
+      edge: edgeUrl,
+      s3: replicaUrl,
+      ...(baselineEdge ? { baseline: baselineUrl } : {}),
+    };
+    series.baseline = { file: [], tiles: [] };
+    for (const base of Object.values(bases)) await tileTimes(base, tiles); // warm up
+    // Paired: whole files in turn, and each tile from each server in turn, so that the load of
+    // this shared machine (which drifts by 2x within minutes) falls on all three alike.
+    const tileMs: Record<string, number[]> = { origin: [], edge: [], s3: [], baseline: [] };
+    for (let r = 0; r < REPEATS; r++) {
       for (const [name, base] of Object.entries(bases)) {
-        tileMs[name].push(...await tileTimes(base, [t]));
+        const f = await curl(`${base}${file}`);
+        series[name].file.push(f.bytes / 1e6 / (f.ms / 1000));
+      }
+      for (const t of tiles) {
+        for (const [name, base] of Object.entries(bases)) {
+          tileMs[name].push(...await tileTimes(base, [t]));
+        }
       }
     }
+    for (const name of Object.keys(bases)) series[name].tiles = [1000 / median(tileMs[name])];
+    const med = (name: string) => ({
+      fileMBps: median(series[name].file),
+      tilesPerSecond: median(series[name].tiles),
+      runs: series[name],
+    });
+    results.throughput = {
+      origin: med("origin"),
+      edge: med("edge"),
+      s3: med("s3"),
+      ...(baselineEdge ? { baselineEdge: med("baseline") } : {}),
+    };
+    for (const name of Object.keys(bases)) {
+      log(
+        `${name}: full file ${median(series[name].file).toFixed(0)} MB/s, tiles ${
+          median(series[name].tiles).toFixed(0)
+        }/s`,
+      );
+    }
+    await stopChild(edge);
+    if (baselineEdge) await stopChild(baselineEdge);
+    await s3.stop();
+    await proxy.close();
   }
-  for (const name of Object.keys(bases)) series[name].tiles = [1000 / median(tileMs[name])];
-  const med = (name: string) => ({
-    fileMBps: median(series[name].file),
-    tilesPerSecond: median(series[name].tiles),
-    runs: series[name],
-  });
-  results.throughput = { origin: med("origin"), edge: med("edge"), s3: med("s3") };
-  for (const name of ["origin", "edge", "s3"]) {
-    log(
-      `${name}: full file ${median(series[name].file).toFixed(0)} MB/s, tiles ${
-        median(series[name].tiles).toFixed(0)
-      }/s`,
-    );
-  }
-  await stopChild(edge);
-  await s3.stop();
-  await proxy.close();
+  // With --loads-only the proxy is still open (it kept the process alive after the results).
+  if (LOADS_ONLY) await proxy.close();
 
   // Acceptance (issue 11, point 5).
   const bound = 2 * LINK.rttMs + 1.2 * (firstLayer.storedBytes * 8) / LINK.bitsPerSecond * 1000;
   const coldFirst = median(loads.map((l) => (l.cold as { firstLayerMs: number }).firstLayerMs));
   const directFirst = median(loads.map((l) => (l.direct as { firstLayerMs: number }).firstLayerMs));
-  const tp = results.throughput as Record<string, { fileMBps: number; tilesPerSecond: number }>;
+  const tp = results.throughput as
+    | Record<string, { fileMBps: number; tilesPerSecond: number }>
+    | undefined;
+  const warmRows = tp
+    ? [
+      {
+        point: "5 warm edge",
+        what: "warm disk tier edge full-file GET / origin serving locally (both --cache-mb 0)",
+        value: tp.edge.fileMBps / tp.origin.fileMBps,
+        goal: ">= 0.8",
+        pass: tp.edge.fileMBps / tp.origin.fileMBps >= 0.8,
+      },
+      {
+        point: "5 warm edge",
+        what:
+          "warm disk tier edge tiles per second (1 / p50 of paired tile GETs) / origin serving locally",
+        value: tp.edge.tilesPerSecond / tp.origin.tilesPerSecond,
+        goal: ">= 0.8",
+        pass: tp.edge.tilesPerSecond / tp.origin.tilesPerSecond >= 0.8,
+      },
+    ]
+    : [];
   results.acceptance = [
-    {
-      point: "5 warm edge",
-      what: "warm disk tier edge full-file GET / origin serving locally (both --cache-mb 0)",
-      value: tp.edge.fileMBps / tp.origin.fileMBps,
-      goal: ">= 0.8",
-      pass: tp.edge.fileMBps / tp.origin.fileMBps >= 0.8,
-    },
-    {
-      point: "5 warm edge",
-      what:
-        "warm disk tier edge tiles per second (1 / p50 of paired tile GETs) / origin serving locally",
-      value: tp.edge.tilesPerSecond / tp.origin.tilesPerSecond,
-      goal: ">= 0.8",
-      pass: tp.edge.tilesPerSecond / tp.origin.tilesPerSecond >= 0.8,
-    },
+    ...warmRows,
     {
       point: "5 cold edge",
       what:
@@ -413,6 +655,19 @@ try {
       goal: "<= 1",
       pass: coldFirst / bound <= 1,
     },
+    ...(BASELINE_EDGE
+      ? [{
+        point: "5 cold edge (before/after)",
+        what: `first layer through a cold edge of this checkout / of ${BASELINE_EDGE} (${
+          median(loads.map((l) => (l.baselineCold as { firstLayerMs: number }).firstLayerMs))
+            .toFixed(0)
+        } ms), same run`,
+        value: coldFirst /
+          median(loads.map((l) => (l.baselineCold as { firstLayerMs: number }).firstLayerMs)),
+        goal: "(no goal: the change)",
+        pass: true,
+      }]
+      : []),
     {
       point: "5 cold edge (context)",
       what:

@@ -15,7 +15,7 @@
 import type { ServerConfig } from "../server/config.ts";
 import { type FolderLock, lockFolder } from "../store/folder_lock.ts";
 import { createEdgeBlobs, type EdgeBlobs } from "./edge_blobs.ts";
-import { createOriginClient, type OriginClient } from "./origin_client.ts";
+import { createOriginClient, exchangeLine, type OriginClient } from "./origin_client.ts";
 import { openOriginObjectStore, type OriginObjectStore } from "./origin_object_store.ts";
 import { openSpanCache, type SpanCache } from "./span_cache.ts";
 
@@ -52,7 +52,12 @@ export async function openEdge(
   await Deno.mkdir(dir, { recursive: true });
   const lock: FolderLock = await lockFolder(dir);
   try {
-    const origin = createOriginClient(config.origin!, { timeoutMs: config.originTimeoutMs });
+    // With the access log on, each origin exchange is logged with its timings (where a cold
+    // request's time goes: bench:edge reads these lines).
+    const origin = createOriginClient(config.origin!, {
+      timeoutMs: config.originTimeoutMs,
+      onExchange: config.quiet ? undefined : (e) => log(exchangeLine(e)),
+    });
     const spans = await openSpanCache(`${dir}/spans`, config.diskCacheBytes);
     const blobs = createEdgeBlobs({ origin, spans, metaDir: `${dir}/meta/blobs`, log });
     const objects = await openOriginObjectStore({

@@ -39,13 +39,23 @@ import { type ContainerMap, containerMap } from "./container_map.ts";
 import type { OriginClient } from "./origin_client.ts";
 import { linkPacer } from "../client/link_pacer.ts";
 import { rawName, segmentName, type SpanCache } from "./span_cache.ts";
+import { OPEN_HOLD_BYTES, type OpenStream, openStream, STOP_STREAM } from "./open_stream.ts";
 
-/** Bytes asked from the start of a blob when it is opened. */
-export const OPEN_PREFIX = 64 << 10;
-/** Bytes asked from its end. */
-export const OPEN_SUFFIX = 256 << 10;
+/**
+ * Bytes asked from the end of a blob when it is opened (its start streams from byte 0): a client's
+ * own opening asks for the last 256 KiB, and one segment (up to 256 KiB) more makes every segment
+ * that range touches whole in the answer, so it is served without an origin request of its own.
+ */
+export const OPEN_SUFFIX = 512 << 10;
+/**
+ * How long the opening stream, having delivered all it was asked for, waits for a read to extend
+ * it before it is closed: a load reading on asks for the next layer well within this.
+ */
+export const STREAM_GRACE_MS = 100;
 /** Largest origin request for consecutive missing segments. */
 export const MAX_FETCH = 8 << 20;
+/** Bytes a long read through the tiers asks for ahead of the segment it waits for. */
+export const PIECES_AHEAD = 1 << 20;
 /** Prefetched bytes in flight, for the whole edge. */
 export const PREFETCH_BYTES = 64 << 20;
 
@@ -199,18 +209,29 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
     }
   }
 
-  /** Fetches a raw blob whole, checks its SHA-256, keeps it; a reader over the file. */
-  async function openRaw(sha: string, known?: Uint8Array): Promise<StoredObject | null> {
+  /**
+   * Fetches a raw blob whole (or takes `stream`, the opening request's body from byte 0), checks
+   * its SHA-256, keeps it; a reader over the file.
+   */
+  async function openRaw(sha: string, stream?: OpenStream): Promise<StoredObject | null> {
     const name = rawName(sha);
     let file = spans.path(name);
+    if (file) stream?.cancel();
     if (!file) {
       const tmp = spans.tempPath();
       const h = createHash("sha256");
-      let size: number;
-      if (known) {
-        h.update(known);
-        await Deno.writeFile(tmp, known);
-        size = known.length;
+      let size = 0;
+      if (stream) {
+        const f = await Deno.open(tmp, { write: true, createNew: true });
+        try {
+          await stream.drain(async (p) => {
+            h.update(p);
+            size += p.length;
+            for (let done = 0; done < p.length;) done += await f.write(p.subarray(done));
+          });
+        } finally {
+          f.close();
+        }
       } else {
         const res = await origin.request(path(sha));
         if (res.status === 404) {
@@ -240,11 +261,7 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
       await spans.adopt(name, tmp, size);
       await writeMeta(sha, { format: "tessera-edge-blob/1", kind: "raw", size });
       file = spans.path(name);
-      if (!file) {
-        // Larger than the whole disk budget: served from memory this once.
-        const bytes = known ?? await Deno.readFile(tmp).catch(() => null);
-        if (!bytes) throw new Error(`blob ${sha} is larger than the disk cache`);
-      }
+      if (!file) throw new Error(`blob ${sha} is larger than the disk cache`);
     }
     const r = await openPositionalReader(file!);
     return {
@@ -259,38 +276,93 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
     return new HttpError(502, "origin_bad_answer", `the origin answered ${status} for blob ${sha}`);
   }
 
-  /** The first open of a blob: prefix and suffix in one request. */
+  /**
+   * The first open of a blob: two requests at once, one for everything from byte 0, whose body
+   * streams on into the first layer (`open_stream.ts`), and one for the last {@link OPEN_SUFFIX}
+   * bytes (the index). The head and the original header are read from the stream's first bytes.
+   */
   async function firstOpen(sha: string): Promise<StoredObject | null> {
-    const res = await origin.request(path(sha), {
-      headers: { Range: `bytes=0-${OPEN_PREFIX - 1},-${OPEN_SUFFIX}` },
-    });
-    if (res.status === 404) {
-      await res.body?.cancel();
+    const abort = new AbortController();
+    // The stream is asked for first, so it takes the connection kept alive from the refs.
+    const answers = await Promise.allSettled([
+      origin.request(path(sha), { headers: { Range: "bytes=0-" }, signal: abort.signal }),
+      origin.request(path(sha), { headers: { Range: `bytes=-${OPEN_SUFFIX}` } }),
+    ]);
+    const drop = async () => {
+      abort.abort();
+      for (const a of answers) if (a.status === "fulfilled") await a.value.body?.cancel();
+    };
+    const failed = answers.find((a) => a.status === "rejected");
+    if (failed) {
+      await drop();
+      throw (failed as PromiseRejectedResult).reason;
+    }
+    const [res, tailRes] = answers.map((a) => (a as PromiseFulfilledResult<Response>).value);
+    if (res.status === 404 || tailRes.status === 404) {
+      await drop();
       return null;
     }
-    if (res.status !== 200 && res.status !== 206) {
-      await res.body?.cancel();
-      throw badAnswer(sha, res.status);
+    for (const r of [res, tailRes]) {
+      if (r.status !== 200 && r.status !== 206) {
+        await drop();
+        throw badAnswer(sha, r.status);
+      }
     }
-    const body = await origin.body(res);
+    // The stream's size: its Content-Range (bytes 0-N/size), or a 200's length.
+    const cr = /^bytes 0-(\d+)\/(\d+)$/.exec(res.headers.get("content-range") ?? "");
+    const size = res.status === 200
+      ? Number(res.headers.get("content-length") ?? NaN)
+      : cr
+      ? Number(cr[2])
+      : NaN;
+    if (!Number.isSafeInteger(size) || (cr && Number(cr[1]) !== size - 1)) {
+      await drop();
+      throw new HttpError(
+        502,
+        "origin_bad_answer",
+        `blob ${sha}: Content-Range ${res.headers.get("content-range")}`,
+      );
+    }
+    const stream = openStream(origin, res, abort);
     let answer;
     try {
+      const first = await stream.prefix(HEAD_BYTES);
+      if (!isMagic(first) || size < HEAD_BYTES) {
+        await tailRes.body?.cancel();
+        return await openRaw(sha, stream);
+      }
+      const tail = await origin.body(tailRes);
       answer = parseRangeAnswer(
-        res.status,
-        res.headers.get("content-type"),
-        res.headers.get("content-range"),
-        body,
+        tailRes.status,
+        tailRes.headers.get("content-type"),
+        tailRes.headers.get("content-range"),
+        tail,
       );
+      if (answer.size !== size) throw new Error(`sizes ${answer.size} and ${size} differ`);
     } catch (e) {
+      stream.cancel();
+      await tailRes.body?.cancel().catch(() => {});
+      if (e instanceof HttpError) throw e;
       throw new HttpError(502, "origin_bad_answer", `blob ${sha}: ${(e as Error).message}`);
     }
-    const first = answer.parts.find((p) => p.start === 0);
-    if (!first || !isMagic(first.bytes) || answer.size < HEAD_BYTES) {
-      const whole = first && first.bytes.length === answer.size ? first.bytes : undefined;
-      return await openRaw(sha, whole);
+    try {
+      return await openContainerFromStream(sha, size, stream, answer.parts);
+    } catch (e) {
+      stream.cancel();
+      throw e;
     }
-    const head = first.bytes.slice(0, HEAD_BYTES);
-    const h = decodeHead(head, answer.size);
+  }
+
+  /** The rest of {@link firstOpen}, once the stream and the tail answered. */
+  async function openContainerFromStream(
+    sha: string,
+    size: number,
+    stream: OpenStream,
+    tailParts: readonly RangePart[],
+  ): Promise<StoredObject> {
+    const head = await stream.prefix(HEAD_BYTES);
+    const h = decodeHead(head, size);
+    const answer = { size, parts: tailParts };
     const inParts = (start: number, end: number) => {
       for (const p of answer.parts) {
         if (start >= p.start && end <= p.start + p.bytes.length) {
@@ -304,13 +376,21 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
       const r = await origin.request(path(sha), {
         headers: { Range: `bytes=${h.indexOffset}-${h.indexOffset + h.indexLength - 1}` },
       });
-      if (r.status !== 206) throw badAnswer(sha, r.status);
+      if (r.status !== 206) {
+        await r.body?.cancel();
+        throw badAnswer(sha, r.status);
+      }
       index = await origin.body(r);
     }
     // The stored original header, which the open checks: in the parts fetched, or asked for.
     const fetchRange = async (offset: number, length: number, fresh = false) => {
       const inAnswer = fresh ? null : inParts(offset, offset + length);
       if (inAnswer) return inAnswer.slice();
+      // The header follows the head: in the stream's first bytes.
+      if (!fresh && offset + length <= OPEN_HOLD_BYTES) {
+        const first = await stream.prefix(offset + length);
+        if (first.length === offset + length) return first.slice(offset);
+      }
       const r = await origin.request(path(sha), {
         headers: { Range: `bytes=${offset}-${offset + length - 1}` },
       });
@@ -341,7 +421,10 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
       });
       if (opened.headerBad) verifyFailures++;
     }
-    await writeMeta(
+    opened.start(stream);
+    // Kept for a restart; a reader need not wait for the files (measured: under load these writes
+    // took up to 400 ms while the first layer's segments were being written).
+    writeMeta(
       sha,
       {
         format: "tessera-edge-blob/1",
@@ -354,7 +437,7 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
       },
       index,
       opened.headerBad ? undefined : opened.header,
-    );
+    ).catch((e) => deps.log?.(`edge: cannot keep what opening ${sha} learnt: ${e}`));
     return opened.source;
   }
 
@@ -375,7 +458,9 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
       readonly read?: (offset: number, length: number) => Promise<Uint8Array>;
       readonly parts?: readonly RangePart[];
     },
-  ): Promise<{ source: StoredObject; header?: Placed; headerBad: boolean }> {
+  ): Promise<
+    { source: StoredObject; header?: Placed; headerBad: boolean; start(stream?: OpenStream): void }
+  > {
     const h = decodeHead(head, size);
     let header = from.header;
     const boot: ByteSource = {
@@ -416,12 +501,11 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
         if (s.start < p.start || s.end > p.start + p.bytes.length) continue;
         if (spans.has(segmentName(sha, s.start, s.end - s.start))) continue;
         const bytes = p.bytes.slice(s.start - p.start, s.end - p.start);
-        if (map.verify(i, bytes) === null) {
-          await spans.put(segmentName(sha, s.start, bytes.length), bytes);
-        }
+        // Served from memory until it is on disk, so the open never waits on the disk tier's
+        // writes (on this shared machine other sessions' writes made them slow).
+        if (map.verify(i, bytes) === null) tiered.keep(i, bytes);
       }
     }
-    if (map.layers.length > 0) tiered.prefetch(map.layers[0]);
     let closed = false;
     const source: StoredObject = {
       key: `blobs/${sha}`,
@@ -441,11 +525,24 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
         }
         return await tiered.read(offset, length);
       },
+      async *readPieces(offset, length, signal) {
+        if (closed) throw new Error(`blob ${sha}: reader is closed`);
+        checkRange(offset, length, size, `blob ${sha}`);
+        // The head is in memory; the rest, in whole segments, through the tiers.
+        const inHead = Math.max(0, Math.min(length, HEAD_BYTES - offset));
+        if (inHead > 0) yield head.slice(offset, offset + inHead);
+        if (length > inHead) yield* tiered.pieces(offset + inHead, length - inHead, signal);
+      },
       close() {
         closed = true;
       },
     };
-    return { source, header, headerBad };
+    /** Starts fetching the first layer: from the opening stream when there is one. */
+    const start = (stream?: OpenStream) => {
+      if (stream) tiered.follow(stream);
+      if (map.layers.length > 0) tiered.prefetch(map.layers[0]);
+    };
+    return { source, header, headerBad, start };
   }
 
   /** Reads of one container through the tiers, with single-flight fetches and prefetch. */
@@ -562,6 +659,152 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
       return out;
     }
 
+    /**
+     * The opening stream while it serves: segments below `planned` are taken from it (those
+     * claimed wait on it), and a read or prefetch that wants segment `planned` and those after it
+     * extends it instead of making a request of its own.
+     */
+    let live: { planned: number; extend(run: readonly number[], counted: boolean): void } | null =
+      null;
+
+    /**
+     * Takes the opening stream's bytes: the head's segment and the first layer's that follow it
+     * (within the prefetch budget) are claimed at once, so readers join them; then each segment is
+     * verified, cached and handed out as its last byte arrives, as for a fetch. When it has
+     * delivered all that was claimed and nothing extends it within {@link STREAM_GRACE_MS}, it is
+     * closed.
+     */
+    function follow(stream: OpenStream) {
+      const claimed = new Map<
+        number,
+        { resolve(b: Uint8Array): void; reject(e: unknown): void; counted: boolean }
+      >();
+      let planned = 0, extendedWake: (() => void) | null = null;
+      const claim = (i: number, counted: boolean) => {
+        if (inflight.has(i) || spans.has(nameOf(i))) return; // delivered anyway, not taken
+        const p = new Promise<Uint8Array>((resolve, reject) =>
+          claimed.set(i, { resolve, reject, counted })
+        );
+        p.catch(() => {
+          if (inflight.get(i) === p) inflight.delete(i);
+        });
+        inflight.set(i, p);
+        if (counted) prefetchInFlight += map.segments[i].end - map.segments[i].start;
+      };
+      const first = map.layers[0];
+      const firstLayer = new Set(first === undefined ? [] : map.layerSegments(first));
+      for (let room = budget - prefetchInFlight; planned < map.segments.length; planned++) {
+        const s = map.segments[planned];
+        if (planned > 0 && (!firstLayer.has(planned) || s.end - s.start > room)) break;
+        if (planned > 0) room -= s.end - s.start;
+        claim(planned, planned > 0);
+      }
+      live = {
+        get planned() {
+          return planned;
+        },
+        extend(run, counted) {
+          for (const i of run) claim(i, counted);
+          planned = run[run.length - 1] + 1;
+          extendedWake?.();
+        },
+      };
+      // The stream's bytes not yet cut into segments, from offset `at`.
+      const held: Uint8Array[] = [];
+      let received = 0, next = 0;
+      const take = (len: number): Uint8Array => {
+        let out: Uint8Array;
+        if (held[0].length >= len) out = held[0].subarray(0, len);
+        else {
+          out = new Uint8Array(len);
+          for (let k = 0, filled = 0; filled < len; k++) {
+            const n = Math.min(held[k].length, len - filled);
+            out.set(held[k].subarray(0, n), filled);
+            filled += n;
+          }
+        }
+        for (let left = len; left > 0;) {
+          const n = Math.min(held[0].length, left);
+          if (n === held[0].length) held.shift();
+          else held[0] = held[0].subarray(n);
+          left -= n;
+        }
+        return out;
+      };
+      const complete = (i: number, bytes: Uint8Array) => {
+        const d = claimed.get(i);
+        if (!d) return;
+        claimed.delete(i);
+        const n = bytes.length;
+        if (d.counted) prefetchInFlight -= n;
+        const problem = map.verify(i, bytes);
+        if (problem) {
+          verifyFailures++;
+          deps.log?.(`edge: container ${sha}: ${problem.what}; fetching it again`);
+          fetchRun([i], 1).get(i)!.then(d.resolve, d.reject);
+          return;
+        }
+        originSegments++;
+        originSegmentBytes += n;
+        if (d.counted) prefetched += n;
+        d.resolve(bytes);
+        const p = inflight.get(i);
+        spans.put(nameOf(i), bytes).catch((e) => deps.log?.(`edge: cannot cache: ${e}`))
+          .finally(() => {
+            if (p && inflight.get(i) === p) inflight.delete(i);
+          });
+      };
+      stream.drain(async (piece) => {
+        held.push(piece);
+        received += piece.length;
+        for (;;) {
+          while (next < planned && map.segments[next].end <= received) {
+            // Segments follow each other from byte 0: what is held starts the next one.
+            const s = map.segments[next];
+            complete(next++, take(s.end - s.start));
+          }
+          if (next < planned || received <= map.segments[planned - 1].end) return;
+          // All that was claimed is in: wait a little for a read to extend the stream.
+          const before = planned;
+          await new Promise<void>((r) => {
+            extendedWake = r;
+            setTimeout(r, STREAM_GRACE_MS);
+          });
+          extendedWake = null;
+          if (planned === before) {
+            live = null; // before anything else can extend it
+            throw STOP_STREAM;
+          }
+        }
+      }).catch((e) => e).then((e) => {
+        live = null;
+        const why = e ?? new HttpError(
+          502,
+          "origin_bad_answer",
+          `blob ${sha}: the opening stream ended at byte ${received}`,
+        );
+        for (const [i, d] of claimed) {
+          if (d.counted) prefetchInFlight -= map.segments[i].end - map.segments[i].start;
+          d.reject(why);
+        }
+        claimed.clear();
+      });
+    }
+
+    /** Extends the opening stream by the start of `list` when that is where it stands. */
+    function extendStream(list: readonly number[], counted: boolean, room = Infinity): number[] {
+      if (!live || list.length === 0 || list[0] !== live.planned) return [...list];
+      let k = 0;
+      while (k < list.length && list[k] === list[0] + k) {
+        const n = map.segments[list[k]].end - map.segments[list[k]].start;
+        if (n > room) break;
+        room -= n;
+        k++;
+      }
+      if (k > 0) live.extend(list.slice(0, k), counted);
+      return list.slice(k);
+    }
+
     /** From disk, verified again; null when it is not there or does not verify. */
     async function fromDisk(i: number): Promise<Uint8Array | null> {
       const bytes = await spans.get(nameOf(i));
@@ -588,7 +831,10 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
           got.set(i, fromDisk(i).then((b) => b ?? fetchRun([i]).get(i)!));
         } else missing.push(i);
       }
-      for (const run of runs(missing)) for (const [i, p] of fetchRun(run)) got.set(i, p);
+      // Where the opening stream stands, it reads on to them.
+      const rest = extendStream(missing, false);
+      for (const i of missing) if (!rest.includes(i)) got.set(i, inflight.get(i)!);
+      for (const run of runs(rest)) for (const [i, p] of fetchRun(run)) got.set(i, p);
       return segs.map((i) => got.get(i)!);
     }
 
@@ -613,9 +859,9 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
     function prefetch(layer: string) {
       if (prefetchedLayers.has(layer)) return;
       prefetchedLayers.add(layer);
-      const want = map.layerSegments(layer).filter((i) =>
-        !inflight.has(i) && !spans.has(nameOf(i))
-      );
+      let want = map.layerSegments(layer).filter((i) => !inflight.has(i) && !spans.has(nameOf(i)));
+      // Where the opening stream stands: it reads on into the layer, no request needed.
+      want = extendStream(want, true, budget - prefetchInFlight);
       let room = budget - prefetchInFlight;
       const take: number[] = [];
       for (const i of want) {
@@ -635,8 +881,61 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
       }
     }
 
+    /**
+     * Bytes `[offset, offset + length)` segment by segment, each as soon as it is verified (from
+     * disk, a fetch under way or a new one), with segments obtained up to {@link PIECES_AHEAD}
+     * bytes ahead of the one being waited for.
+     */
+    async function* pieces(offset: number, length: number, signal?: AbortSignal) {
+      const end = offset + length;
+      const segs = map.covering(offset, end);
+      const sizeOf = (i: number) => map.segments[i].end - map.segments[i].start;
+      const queue: { i: number; p: Promise<Uint8Array> }[] = [];
+      let k = 0, ahead = 0;
+      const refill = () => {
+        const take: number[] = [];
+        while (k < segs.length && (ahead < PIECES_AHEAD || (queue.length + take.length) === 0)) {
+          take.push(segs[k]);
+          ahead += sizeOf(segs[k++]);
+        }
+        if (take.length === 0) return;
+        obtain(take).forEach((p, j) => {
+          p.catch(() => {}); // awaited below, unless the reader stops first
+          queue.push({ i: take[j], p });
+        });
+      };
+      refill();
+      while (queue.length > 0) {
+        signal?.throwIfAborted();
+        const { i, p } = queue.shift()!;
+        const bytes = await p;
+        ahead -= sizeOf(i);
+        refill();
+        const s = map.segments[i];
+        const layer = map.layerAt(s.start);
+        if (layer !== null) {
+          const next = map.layers[map.layers.indexOf(layer) + 1];
+          if (next !== undefined) prefetch(next);
+        }
+        yield bytes.subarray(Math.max(offset, s.start) - s.start, Math.min(end, s.end) - s.start);
+      }
+    }
+
+    /** Verified bytes of segment `i` obtained otherwise: served from memory while cached. */
+    function keep(i: number, bytes: Uint8Array) {
+      const p = Promise.resolve(bytes);
+      inflight.set(i, p);
+      spans.put(nameOf(i), bytes).catch((e) => deps.log?.(`edge: cannot cache: ${e}`))
+        .finally(() => {
+          if (inflight.get(i) === p) inflight.delete(i);
+        });
+    }
+
     return {
       prefetch,
+      follow,
+      pieces,
+      keep,
       allOnDisk: () => map.segments.every((_, i) => spans.has(nameOf(i))),
       async read(offset: number, length: number): Promise<Uint8Array> {
         const segs = map.covering(offset, offset + length);
@@ -674,7 +973,10 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
           header: known.header,
         },
       );
-      if (!opened.headerBad) return opened.source;
+      if (!opened.headerBad) {
+        opened.start();
+        return opened.source;
+      }
       // A damaged metadata file: opened afresh from the origin, which rewrites it.
       opened.source.close();
       deps.log?.(`edge: the kept original header of ${sha} is damaged; opening it again`);
@@ -697,6 +999,10 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
         if (closed) return Promise.reject(new Error(`${o.key}: reader is closed`));
         return o.readAt(offset, length, signal);
       },
+      readPieces: o.readPieces && (async function* (offset, length, signal) {
+        if (closed) throw new Error(`${o.key}: reader is closed`);
+        yield* o.readPieces!(offset, length, signal);
+      }),
       close() {
         closed = true;
       },

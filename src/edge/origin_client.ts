@@ -25,6 +25,42 @@ export interface OriginFigures {
   readonly failures: number;
 }
 
+/**
+ * One origin exchange, for the log: when the request left, its headers came back, its body's first
+ * byte came and its last; epoch milliseconds (`performance.timeOrigin + performance.now()`), so
+ * that they line up with other processes' clocks on the same machine.
+ */
+export interface OriginExchange {
+  /** Numbers the edge's origin requests from 1. */
+  readonly id: number;
+  /** Method and path. */
+  readonly what: string;
+  /** The `Range` header sent, if any. */
+  readonly range: string | null;
+  /** Status. */
+  readonly status: number;
+  /** When the request left. */
+  readonly sentAt: number;
+  /** When its headers arrived. */
+  readonly headersAt: number;
+  /** When its first body byte arrived (its body was read), else absent. */
+  readonly firstByteAt?: number;
+  /** When its body ended (its body was read), else absent. */
+  readonly doneAt?: number;
+  /** Body bytes read. */
+  readonly bytes: number;
+}
+
+/** Now, in epoch milliseconds with sub-millisecond precision. */
+export const epochMs = (): number => performance.timeOrigin + performance.now();
+
+/** The log line of exchange `e`: `origin #3 GET /path bytes=0- 206 sent=… headers=+40.1 …`. */
+export function exchangeLine(e: OriginExchange): string {
+  const rel = (t: number | undefined) => t === undefined ? "-" : `+${(t - e.sentAt).toFixed(1)}`;
+  return `origin #${e.id} ${e.what} ${e.range ?? "-"} ${e.status} sent=${e.sentAt.toFixed(1)} ` +
+    `headers=${rel(e.headersAt)} first=${rel(e.firstByteAt)} done=${rel(e.doneAt)} ${e.bytes}B`;
+}
+
 /** Options of one request. */
 export interface OriginRequest {
   /** Request headers. */
@@ -81,12 +117,20 @@ export function originUnavailable(what: string, cause?: unknown): HttpError {
  */
 export function createOriginClient(
   base: string,
-  options: { timeoutMs: number; stallMs?: number; fetch?: typeof fetch },
+  options: {
+    timeoutMs: number;
+    stallMs?: number;
+    fetch?: typeof fetch;
+    /** Told of each exchange once its body is read, or at its headers when it has none. */
+    onExchange?: (e: OriginExchange) => void;
+  },
 ): OriginClient {
   base = base.replace(/\/+$/, "");
   const doFetch = options.fetch ?? fetch;
   const stallMs = options.stallMs ?? Math.max(options.timeoutMs, 10_000);
   let requests = 0, bytes = 0, notModified = 0, failures = 0, downUntil = 0;
+  // Exchanges whose body has not been read yet (only kept when they are reported).
+  const pending = new WeakMap<Response, OriginExchange>();
   const fail = (what: string, cause?: unknown) => {
     failures++;
     downUntil = Date.now() + DOWN_MS;
@@ -98,9 +142,16 @@ export function createOriginClient(
       if (Date.now() < downUntil) {
         throw originUnavailable(`it failed less than ${DOWN_MS} ms ago`);
       }
-      const timeout = AbortSignal.timeout(options.timeoutMs);
-      const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+      // The limit is on the headers only: a signal that fired later would cut the body too (a
+      // container streamed from byte 0 takes longer than it), whose stalls `pipe` limits.
+      const timeout = new AbortController();
+      const timer = setTimeout(
+        () => timeout.abort(new DOMException("timed out", "TimeoutError")),
+        options.timeoutMs,
+      );
+      const signal = req.signal ? AbortSignal.any([req.signal, timeout.signal]) : timeout.signal;
       requests++;
+      const id = requests, sentAt = options.onExchange ? epochMs() : 0;
       let res: Response;
       try {
         res = await doFetch(`${base}${path}`, {
@@ -110,19 +161,35 @@ export function createOriginClient(
         });
       } catch (e) {
         if (req.signal?.aborted) throw e;
-        if (timeout.aborted) throw fail(`no answer within ${options.timeoutMs} ms`, e);
+        if (timeout.signal.aborted) throw fail(`no answer within ${options.timeoutMs} ms`, e);
         throw fail((e as Error).message, e);
+      } finally {
+        clearTimeout(timer);
       }
       if (res.status >= 500) {
         await res.body?.cancel();
         throw fail(`it answered ${res.status}`);
       }
       if (res.status === 304) notModified++;
+      if (options.onExchange) {
+        const e: OriginExchange = {
+          id,
+          what: `${req.method ?? "GET"} ${path}`,
+          range: req.headers?.Range ?? null,
+          status: res.status,
+          sentAt,
+          headersAt: epochMs(),
+          bytes: 0,
+        };
+        if (res.body && res.status !== 304) pending.set(res, e);
+        else options.onExchange(e);
+      }
       return res;
     },
     async pipe(res, sink, signal) {
       const declared = Number(res.headers.get("content-length") ?? -1);
-      let n = 0;
+      const exchange = pending.get(res);
+      let n = 0, firstByteAt: number | undefined;
       if (res.body) {
         const reader = res.body.getReader();
         try {
@@ -141,12 +208,17 @@ export function createOriginClient(
               clearTimeout(timer);
             }
             if (r.done) break;
+            if (exchange && firstByteAt === undefined) firstByteAt = epochMs();
             n += r.value.length;
             bytes += r.value.length;
             await sink(r.value);
           }
         } finally {
           reader.cancel().catch(() => {});
+          if (exchange) {
+            pending.delete(res);
+            options.onExchange!({ ...exchange, firstByteAt, doneAt: epochMs(), bytes: n });
+          }
         }
       }
       if (declared >= 0 && n !== declared) {

@@ -487,6 +487,8 @@ export function containerRepresentation(
     sha256,
     headers,
     async *read(start, end, signal) {
+      // A source whose bytes arrive piecewise (an edge's) passes each on as it has it.
+      if (reader.readPieces) return yield* reader.readPieces(start, end - start, signal);
       for (let at = start; at < end && !signal.aborted; at += CONTAINER_READ) {
         yield await reader.readAt(at, Math.min(CONTAINER_READ, end - at), signal);
       }

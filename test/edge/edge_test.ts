@@ -184,7 +184,14 @@ Deno.test("edge: a tile read twice through a cold edge reaches the origin once",
       JSON.stringify(later),
     );
     assertNoRepeat(proxy);
+    // The second read was a RAM hit (decoded blocks); the container's last bytes, which the open
+    // fetched, come from the disk tier.
+    const blobRequests = proxy.blobRequests().length;
+    const tail = await get(`${edge.url}/v1/models/acme/m/container`, { Range: "bytes=-100" });
+    assert.equal(tail.status, 206);
+    assert.equal(proxy.blobRequests().length, blobRequests, "the tail came from the disk tier");
     const metrics = await (await fetch(`${edge.url}/metrics`)).text();
+    assert.match(metrics, /tessera_cache_hits_total [1-9]/);
     assert.match(metrics, /tessera_edge_tier_hits_total\{tier="disk"\} [1-9]/);
   });
 });
@@ -218,6 +225,58 @@ Deno.test("edge: a whole model loaded twice: 0 origin bytes the second time", as
   });
 });
 
+Deno.test("edge: a first layer through a cold edge costs two origin requests, both sent at the open", async () => {
+  await withWorld(async ({ proxy, model, startEdge }) => {
+    const edge = await startEdge();
+    const before = proxy.blobRequests().length;
+    let requestsAtFirstLayer = -1;
+    for await (
+      const t of loadModel(`${edge.url}/v1/models/acme/m`, { transport: "compressed" })
+    ) {
+      // The embedding is the first layer, one tensor.
+      assert.equal(t.name, "model.embed_tokens.weight");
+      assert.deepEqual(t.bytes, tensorBytes(model, t.name));
+      requestsAtFirstLayer = proxy.blobRequests().length - before;
+      break;
+    }
+    // The open asked for everything from byte 0 (the first layer streams on from the head) and for
+    // the last 512 KiB (the index, and whole the segments the client's own 256 KiB tail touches);
+    // neither the first layer nor the client's tail needed a request of its own.
+    assert.deepEqual(
+      proxy.blobRequests().slice(before, before + requestsAtFirstLayer).map((e) => e.range).sort(),
+      ["bytes=-524288", "bytes=0-"],
+    );
+    assertNoRepeat(proxy);
+  });
+});
+
+Deno.test("edge: a byte flipped in the opening stream is never served: that segment is fetched again", async () => {
+  await withWorld(async ({ proxy, model, startEdge }) => {
+    const edge = await startEdge();
+    proxy.faults.flipStreamAt = 100_000; // inside the embedding's chunk, the first layer
+    const before = proxy.blobRequests().length;
+    const got = new Map<string, Uint8Array>();
+    for await (
+      const t of loadModel(`${edge.url}/v1/models/acme/m`, { transport: "compressed" })
+    ) got.set(t.name, t.bytes);
+    assert.deepEqual(
+      got.get("model.embed_tokens.weight"),
+      tensorBytes(model, "model.embed_tokens.weight"),
+    );
+    // The bad segment alone was asked for again, by an exact range.
+    const again = proxy.blobRequests().slice(before).filter((e) => {
+      const m = /^bytes=(\d+)-(\d+)$/.exec(e.range ?? "");
+      return m !== null && Number(m[1]) <= 100_000 && Number(m[2]) >= 100_000;
+    });
+    assert.equal(again.length, 1, JSON.stringify(proxy.blobRequests().slice(before)));
+    const metrics = await (await fetch(`${edge.url}/metrics`)).text();
+    assert.match(metrics, /tessera_edge_verify_failures_total [1-9]/);
+    // What was cached is right: the whole file through the edge is the original.
+    const whole = await get(`${edge.url}/acme/m/resolve/main/model.safetensors`);
+    assert.deepEqual(whole.body, model);
+  });
+});
+
 Deno.test("edge: after a restart the disk tier serves with the origin stopped; uncached gets 503 within 2 s", async () => {
   await withWorld(async ({ proxy, model, startEdge }) => {
     let edge = await startEdge();
@@ -239,9 +298,10 @@ Deno.test("edge: after a restart the disk tier serves with the origin stopped; u
     });
     assert.deepEqual(h2.body, model.subarray(0, 100000));
     assert.equal((await get(`${edge.url}/v1/models/acme/m/manifest`)).status, 200);
-    // Not cached: 503 with Retry-After, fast.
+    // Not cached (the open's last 512 KiB hold layer 3's down_proj in this small model): 503 with
+    // Retry-After, fast.
     const miss = await get(
-      `${edge.url}/v1/models/acme/m/tensors/model.layers.3.mlp.down_proj.weight`,
+      `${edge.url}/v1/models/acme/m/tensors/model.layers.2.mlp.up_proj.weight`,
     );
     assert.equal(miss.status, 503, new TextDecoder().decode(miss.body));
     assert.ok(miss.headers.get("retry-after"), "Retry-After is set");
@@ -482,8 +542,8 @@ Deno.test("edge: a kept original header that is damaged is not trusted: the cont
     const again = await get(`${edge.url}/v1/models/acme/m/tensors/${name}`);
     assert.equal(again.status, 200, new TextDecoder().decode(again.body));
     assert.deepEqual(again.body, tensorBytes(model, name));
-    // Opened afresh: the origin was asked for the container's ends again.
-    const opens = proxy.blobRequests().slice(before).filter((e) => e.range?.includes(","));
+    // Opened afresh: the origin was asked for the container from byte 0 again.
+    const opens = proxy.blobRequests().slice(before).filter((e) => e.range === "bytes=0-");
     assert.ok(opens.length > 0, "the container was opened from the origin again");
     const whole = await get(`${edge.url}/acme/m/resolve/main/model.safetensors`);
     assert.deepEqual(whole.body, model);

@@ -24,6 +24,11 @@ export interface ProxyEntry {
 export interface ProxyFaults {
   /** Blob range responses still to corrupt (one byte flipped in the middle of each). */
   flip: number;
+  /**
+   * Offset of a byte to flip in the next blob answer that starts at byte 0 and runs to the end
+   * (an edge's opening stream, `Range: bytes=0-`); null for none.
+   */
+  flipStreamAt: number | null;
   /** Delay before forwarding the response headers, ms. */
   delayMs: number;
   /**
@@ -63,7 +68,7 @@ export interface OriginProxy {
  */
 export function startOriginProxy(target: string): Promise<OriginProxy> {
   const log: ProxyEntry[] = [];
-  const faults: ProxyFaults = { flip: 0, delayMs: 0, onBigBody: null };
+  const faults: ProxyFaults = { flip: 0, flipStreamAt: null, delayMs: 0, onBigBody: null };
   const abort = new AbortController();
   const proxy: OriginProxy = {
     url: "",
@@ -104,9 +109,13 @@ export function startOriginProxy(target: string): Promise<OriginProxy> {
     entry.status = res.status;
     const isBlob = entry.path.startsWith("/v1/store/objects/blobs/") && res.status === 206;
     const length = Number(res.headers.get("content-length") ?? 0);
-    const flip = isBlob && faults.flip > 0 && length > 0
+    const stream = isBlob && entry.range === "bytes=0-" && faults.flipStreamAt !== null;
+    const flip = stream
+      ? faults.flipStreamAt!
+      : isBlob && faults.flip > 0 && length > 0
       ? (faults.flip--, Math.floor(length / 2))
       : -1;
+    if (stream) faults.flipStreamAt = null;
     const hook = isBlob && faults.onBigBody && length >= faults.onBigBody.minBytes
       ? faults.onBigBody
       : null;

@@ -549,9 +549,22 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
   function tieredReads(sha: string, map: ContainerMap) {
     const inflight = new Map<number, Promise<Uint8Array>>();
     const prefetchedLayers = new Set<string>();
+    // Segment names are looked up on every read; built once each.
+    const names: (string | undefined)[] = new Array(map.segments.length);
     const nameOf = (i: number) => {
       const s = map.segments[i];
-      return segmentName(sha, s.start, s.end - s.start);
+      return names[i] ??= segmentName(sha, s.start, s.end - s.start);
+    };
+    // Whether every segment is on disk is asked on every read (the source's hints). A scan of all
+    // segments each time cost a warm tile read about 0.13 ms of the edge's 4-6 (CPU profile of a
+    // 3,041-tensor model's tiles): the scan resumes where it stopped, and starts again only when
+    // the disk tier has evicted something, the only way a held segment goes.
+    let held = 0, heldAtEvictions = -1;
+    const allOnDisk = () => {
+      const evictions = spans.figures().evictions;
+      if (evictions !== heldAtEvictions) held = 0, heldAtEvictions = evictions;
+      while (held < map.segments.length && spans.has(nameOf(held))) held++;
+      return held === map.segments.length;
     };
     const failure = (what: string) =>
       new HttpError(
@@ -936,7 +949,7 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
       follow,
       pieces,
       keep,
-      allOnDisk: () => map.segments.every((_, i) => spans.has(nameOf(i))),
+      allOnDisk,
       async read(offset: number, length: number): Promise<Uint8Array> {
         const segs = map.covering(offset, offset + length);
         const parts = await Promise.all(obtain(segs));

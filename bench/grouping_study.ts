@@ -21,22 +21,11 @@ import { nativeZstdCompress } from "../src/codec_native/zstd.ts";
 import { packFile } from "../src/pack/write.ts";
 import type { Index, Lossless, TensorEntry } from "../src/container/index_schema.ts";
 import { derivedInput, type Recipe } from "./inputs/quantised.ts";
+import { STUDY_DIR, STUDY_INPUTS } from "./study_inputs.ts";
 
 const DATA = new URL("../../shared/data/", import.meta.url).pathname;
-const DIR = Deno.env.get("STUDY_DIR") ?? "/tmp/codec5-study";
-const DEFAULT = [
-  "stories260k.e4m3",
-  "stories260k.e5m2",
-  "stories260k.int8",
-  "ppocrv4.e4m3",
-  "ppocrv4.e5m2",
-  "ppocrv4.int8",
-  "human-fp32.e4m3",
-  "human-fp32.e5m2",
-  "human-fp32.int8",
-  "stories260k.int4u8",
-  "ppocrv4.bf16",
-];
+const DIR = STUDY_DIR;
+const DEFAULT = [...STUDY_INPUTS, "ppocrv4.bf16"];
 const CHUNK = 262144;
 
 async function input(name: string): Promise<string> {

@@ -37,20 +37,10 @@ import {
 } from "../codec/adaptive/model.ts";
 import { lanesFor } from "../codec/adaptive/choose.ts";
 import type { Index, Lossless, TensorEntry } from "../src/container/index_schema.ts";
+import { STUDY_DIR, STUDY_INPUTS } from "./study_inputs.ts";
 
-const DIR = Deno.env.get("STUDY_DIR") ?? "/tmp/codec5-study";
-const DEFAULT = [
-  "stories260k.e4m3",
-  "stories260k.e5m2",
-  "stories260k.int8",
-  "ppocrv4.e4m3",
-  "ppocrv4.e5m2",
-  "ppocrv4.int8",
-  "human-fp32.e4m3",
-  "human-fp32.e5m2",
-  "human-fp32.int8",
-  "stories260k.int4u8",
-];
+const DIR = STUDY_DIR;
+const DEFAULT = STUDY_INPUTS;
 const SAMPLE_SLICES = 128, SLICE = 256, PRIOR_BYTES = TABLES * 15 * 2;
 
 const lossless = (t: TensorEntry) => t.encodings.find((e) => e.kind === "lossless") as Lossless;

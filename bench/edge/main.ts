@@ -575,7 +575,13 @@ try {
       ...(baselineEdge ? { baseline: baselineUrl } : {}),
     };
     series.baseline = { file: [], tiles: [] };
-    for (const base of Object.values(bases)) await tileTimes(base, tiles); // warm up
+    // Warm up: every server reads the tiles and the whole file once before anything is timed. The
+    // first whole file a server decodes runs 2-3x slower than the next (compiling the read path,
+    // growing its heap), and it fell on each series' first run, which swung the median ratio of
+    // the edge to the origin between 0.68 and 0.85 on quiet runs.
+    for (const base of Object.values(bases)) {
+      await tileTimes(base, tiles), await curl(`${base}${file}`);
+    }
     // Paired: whole files in turn, and each tile from each server in turn, so that the load of
     // this shared machine (which drifts by 2x within minutes) falls on all three alike.
     const tileMs: Record<string, number[]> = { origin: [], edge: [], s3: [], baseline: [] };

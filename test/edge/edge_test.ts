@@ -549,3 +549,34 @@ Deno.test("edge: a kept original header that is damaged is not trusted: the cont
     assert.deepEqual(whole.body, model);
   });
 });
+
+Deno.test("edge: a segment damaged on the disk tier is fetched again; the file served stays exact", async () => {
+  await withWorld(async ({ proxy, model, cacheDir, startEdge }) => {
+    // The decoded file through the edge fills its disk tier, then every segment is on disk.
+    const edge = await startEdge({ cacheBytes: 0 });
+    const url = `${edge.url}/acme/m/resolve/main/model.safetensors`;
+    assert.equal(sha256Hex((await get(url)).body), sha256Hex(model));
+    await originQuiet(proxy);
+    // Flip a byte in the middle of the largest segment file (a chunk of a tensor's data).
+    const files: { path: string; size: number }[] = [];
+    const walk = async (d: string) => {
+      for await (const e of Deno.readDir(d)) {
+        const p = `${d}/${e.name}`;
+        if (e.isDirectory) await walk(p);
+        else if (/^\d+-\d+$/.test(e.name)) files.push({ path: p, size: (await Deno.stat(p)).size });
+      }
+    };
+    await walk(cacheDir);
+    files.sort((a, b) => b.size - a.size);
+    assert.ok(files.length > 0, "segments on disk");
+    const victim = await Deno.readFile(files[0].path);
+    victim[victim.length >> 1] ^= 0x40;
+    await Deno.writeFile(files[0].path, victim);
+    proxy.log.length = 0;
+    // Verified again as it is read from disk: the damage is caught and the segment refetched.
+    const again = await get(url);
+    assert.equal(again.status, 200);
+    assert.equal(sha256Hex(again.body), sha256Hex(model));
+    assert.ok(proxy.blobRequests().length >= 1, "the damaged segment was fetched again");
+  });
+});

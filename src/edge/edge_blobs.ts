@@ -288,9 +288,16 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
       origin.request(path(sha), { headers: { Range: "bytes=0-" }, signal: abort.signal }),
       origin.request(path(sha), { headers: { Range: `bytes=-${OPEN_SUFFIX}` } }),
     ]);
+    // Both bodies are cancelled, each whatever the other does, and before the stream's signal is
+    // aborted: cancelling a body whose request was aborted rejects (AbortError), which turned a
+    // 404 or a failed tail request into a 500 and left the other body's connection open.
     const drop = async () => {
+      await Promise.all(
+        answers.map((a) =>
+          a.status === "fulfilled" ? a.value.body?.cancel().catch(() => {}) : undefined
+        ),
+      );
       abort.abort();
-      for (const a of answers) if (a.status === "fulfilled") await a.value.body?.cancel();
     };
     const failed = answers.find((a) => a.status === "rejected");
     if (failed) {
@@ -779,10 +786,13 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
           if (next < planned || received <= map.segments[planned - 1].end) return;
           // All that was claimed is in: wait a little for a read to extend the stream.
           const before = planned;
+          let grace: ReturnType<typeof setTimeout> | undefined;
           await new Promise<void>((r) => {
             extendedWake = r;
-            setTimeout(r, STREAM_GRACE_MS);
+            grace = setTimeout(r, STREAM_GRACE_MS);
           });
+          // Woken early by an extension: the grace timer is not left running.
+          clearTimeout(grace);
           extendedWake = null;
           if (planned === before) {
             live = null; // before anything else can extend it

@@ -54,6 +54,29 @@ function model(mb: number): Uint8Array {
   return buildSafetensors(tensors, { note: "http_source" });
 }
 
+/**
+ * Runs `fn` against the real server holding `model(mb)` packed as `id`, with a scratch folder;
+ * the server is closed afterwards.
+ */
+function withServedModel(
+  mb: number,
+  id: string,
+  fn: (hub: { base: string }, bytes: Uint8Array, dir: string) => Promise<void>,
+): Promise<void> {
+  return withTempDir(async (dir) => {
+    const src = `${dir}/m.safetensors`;
+    const bytes = model(mb);
+    await Deno.writeFile(src, bytes);
+    await packModel(`${dir}/models`, id, src);
+    const hub = await startHub(`${dir}/models`);
+    try {
+      await fn(hub, bytes, dir);
+    } finally {
+      await hub.close();
+    }
+  });
+}
+
 Deno.test("http source: opens in one round trip, ranges carry If-Match, a replaced file is refused", () =>
   withTempDir(async (dir) => {
     const src = `${dir}/m.safetensors`, other = `${dir}/m2.safetensors`;
@@ -97,39 +120,30 @@ Deno.test("http source: opens in one round trip, ranges carry If-Match, a replac
   }));
 
 Deno.test("http source: a whole model costs at most ceil(container / 4 MiB) + 3 requests", () =>
-  withTempDir(async (dir) => {
-    const src = `${dir}/m.safetensors`;
-    const bytes = model(24);
-    await Deno.writeFile(src, bytes);
-    await packModel(`${dir}/models`, "t/big", src);
-    const hub = await startHub(`${dir}/models`);
-    try {
-      const log: Sent[] = [];
-      const c = await openRemoteContainer(
-        recording(log),
-        `${hub.base}/v1/models/t/big/container`,
-        { backends: nativeBackends() },
-      );
-      const parts: Uint8Array[] = [];
-      const pieces = originalPieces(c, await readOriginalHeader(c));
-      for await (const p of assemble(c, planBlocks(pieces))) parts.push(p);
-      assert.equal(sha256(concat(parts)), sha256(bytes));
-      const bound = Math.ceil(c.source.size / HTTP_HINTS.spanBytes) + 3;
-      assert.ok(log.length <= bound, `${log.length} requests for ${c.source.size} bytes`);
-      // The same through pull, which also asks for the manifest.
-      const pulled: Sent[] = [];
-      await pullFile({
-        url: `${hub.base}/t/big`,
-        out: `${dir}/out.safetensors`,
-        transport: "compressed",
-        fetch: recording(pulled),
-      });
-      assert.equal(sha256(await Deno.readFile(`${dir}/out.safetensors`)), sha256(bytes));
-      const container = pulled.filter((s) => s.range !== null);
-      assert.ok(container.length <= bound, `${container.length} container requests`);
-    } finally {
-      await hub.close();
-    }
+  withServedModel(24, "t/big", async (hub, bytes, dir) => {
+    const log: Sent[] = [];
+    const c = await openRemoteContainer(
+      recording(log),
+      `${hub.base}/v1/models/t/big/container`,
+      { backends: nativeBackends() },
+    );
+    const parts: Uint8Array[] = [];
+    const pieces = originalPieces(c, await readOriginalHeader(c));
+    for await (const p of assemble(c, planBlocks(pieces))) parts.push(p);
+    assert.equal(sha256(concat(parts)), sha256(bytes));
+    const bound = Math.ceil(c.source.size / HTTP_HINTS.spanBytes) + 3;
+    assert.ok(log.length <= bound, `${log.length} requests for ${c.source.size} bytes`);
+    // The same through pull, which also asks for the manifest.
+    const pulled: Sent[] = [];
+    await pullFile({
+      url: `${hub.base}/t/big`,
+      out: `${dir}/out.safetensors`,
+      transport: "compressed",
+      fetch: recording(pulled),
+    });
+    assert.equal(sha256(await Deno.readFile(`${dir}/out.safetensors`)), sha256(bytes));
+    const container = pulled.filter((s) => s.range !== null);
+    assert.ok(container.length <= bound, `${container.length} container requests`);
   }));
 
 Deno.test("http source: a range outside the source is a RangeError, before any request", async () => {
@@ -154,103 +168,85 @@ Deno.test("http source: a range outside the source is a RangeError, before any r
 });
 
 Deno.test("http source: streamed, a whole model in order is the two opening requests", () =>
-  withTempDir(async (dir) => {
-    const src = `${dir}/m.safetensors`;
-    const bytes = model(12);
-    await Deno.writeFile(src, bytes);
-    await packModel(`${dir}/models`, "t/s", src);
-    const hub = await startHub(`${dir}/models`);
-    try {
-      const log: Sent[] = [];
-      const url = `${hub.base}/v1/models/t/s/container`;
-      let counted = 0;
-      const c = await openRemoteContainer(recording(log), url, {
-        backends: nativeBackends(),
-        stream: true,
-        onBytes: (n) => counted += n,
-      });
-      assert.deepEqual(log.map((s) => s.range).sort(), ["bytes=-262144", "bytes=0-"]);
-      const parts: Uint8Array[] = [];
-      const pieces = originalPieces(c, await readOriginalHeader(c));
-      for await (const p of assemble(c, planBlocks(pieces))) parts.push(p);
-      assert.equal(sha256(concat(parts)), sha256(bytes));
-      assert.equal(log.length, 2, "every chunk came with the opening body");
-      assert.equal(c.source.requests, 2);
-      // The stream stops where the cached tail starts: no byte comes twice.
-      assert.ok(counted <= c.source.size, `${counted} body bytes for ${c.source.size}`);
-      c.source.close();
-    } finally {
-      await hub.close();
-    }
+  withServedModel(12, "t/s", async (hub, bytes) => {
+    const log: Sent[] = [];
+    const url = `${hub.base}/v1/models/t/s/container`;
+    let counted = 0;
+    const c = await openRemoteContainer(recording(log), url, {
+      backends: nativeBackends(),
+      stream: true,
+      onBytes: (n) => counted += n,
+    });
+    assert.deepEqual(log.map((s) => s.range).sort(), ["bytes=-262144", "bytes=0-"]);
+    const parts: Uint8Array[] = [];
+    const pieces = originalPieces(c, await readOriginalHeader(c));
+    for await (const p of assemble(c, planBlocks(pieces))) parts.push(p);
+    assert.equal(sha256(concat(parts)), sha256(bytes));
+    assert.equal(log.length, 2, "every chunk came with the opening body");
+    assert.equal(c.source.requests, 2);
+    // The stream stops where the cached tail starts: no byte comes twice.
+    assert.ok(counted <= c.source.size, `${counted} body bytes for ${c.source.size}`);
+    c.source.close();
   }));
 
 Deno.test("http source: streamed, a read behind the stream or far ahead is a Range request, the stream keeps what it has", () =>
-  withTempDir(async (dir) => {
-    const src = `${dir}/m.safetensors`;
-    const bytes = model(12);
-    await Deno.writeFile(src, bytes);
-    await packModel(`${dir}/models`, "t/s", src);
-    const hub = await startHub(`${dir}/models`);
-    try {
-      const log: Sent[] = [];
-      const url = `${hub.base}/v1/models/t/s/container`;
-      // Bytes of the opening stream's body that arrived, as the client's fetch sees them.
-      let arrived = 0;
-      const counting: Fetch = async (input, init) => {
-        const res = await recording(log)(input, init);
-        if (new Request(input, init).headers.get("range") !== "bytes=0-") return res;
-        const body = res.body!.pipeThrough(
-          new TransformStream<Uint8Array, Uint8Array>({
-            transform(chunk, out) {
-              arrived += chunk.length;
-              out.enqueue(chunk);
-            },
-          }),
-        );
-        return new Response(body, { status: res.status, headers: res.headers });
-      };
-      const c = await openRemoteContainer(counting, url, {
-        backends: nativeBackends(),
-        stream: true,
-      });
-      const plain = await openRemoteContainer(fetch, url, { backends: nativeBackends() });
-      const chunk = (k: number) => losslessOf(c.index.tensors[k]).chunks[0];
-      const same = async (offset: number, length: number) =>
-        assert.deepEqual(
-          await c.source.readAt(offset, length),
-          await plain.source.readAt(offset, length),
-        );
-      // In order from the stream, across the end of the cached opening bytes: no request.
-      const [o1, s1] = chunk(1);
-      await same(1000, o1 + s1 - 1000);
-      assert.equal(log.length, 2);
-      // Behind the stream: a Range request, with If-Match; the stream goes on.
-      await same(o1, s1);
-      assert.equal(log.length, 3);
-      assert.equal(log[2].range, `bytes=${o1}-${o1 + s1 - 1}`);
-      assert.equal(log[2].ifMatch, c.source.etag);
-      const [o2, s2] = losslessOf(c.index.tensors[1]).chunks[1];
-      assert.ok(o2 >= o1 + s1 && o2 - (o1 + s1) < 4096, "the next chunk, after alignment padding");
-      await same(o2, s2);
-      assert.equal(log.length, 3, "the next chunk in order still comes from the stream");
-      // Far ahead (beyond a gap worth skipping): a Range request. The stream stops where it has
-      // got to (here, at least 1000 bytes past the last read) and serves the reads that come
-      // back to the bytes it received (a load whose first layer lies deep in the container); a
-      // read past them is a Range request.
-      const [o6, s6] = chunk(6);
-      while (arrived < o2 + s2 + 1000) await new Promise((r) => setTimeout(r, 5));
-      await same(o6, s6);
-      assert.equal(log.length, 4);
-      await same(o2 + s2, 1000);
-      assert.equal(log.length, 4, "back in order after the jump: from the stream's bytes");
-      const past = o2 + s2 + 1000 + HTTP_HINTS.spanBytes + (1 << 20);
-      assert.ok(past + 100 < c.source.size - TAIL_BYTES, `container of ${c.source.size} bytes`);
-      await same(past, 100);
-      assert.equal(log.length, 5, "past what it received: a Range request");
-      c.source.close();
-      plain.source.close();
-      await assert.rejects(c.source.readAt(o6 + s6, 10), /closed/);
-    } finally {
-      await hub.close();
-    }
+  withServedModel(12, "t/s", async (hub) => {
+    const log: Sent[] = [];
+    const url = `${hub.base}/v1/models/t/s/container`;
+    // Bytes of the opening stream's body that arrived, as the client's fetch sees them.
+    let arrived = 0;
+    const counting: Fetch = async (input, init) => {
+      const res = await recording(log)(input, init);
+      if (new Request(input, init).headers.get("range") !== "bytes=0-") return res;
+      const body = res.body!.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, out) {
+            arrived += chunk.length;
+            out.enqueue(chunk);
+          },
+        }),
+      );
+      return new Response(body, { status: res.status, headers: res.headers });
+    };
+    const c = await openRemoteContainer(counting, url, {
+      backends: nativeBackends(),
+      stream: true,
+    });
+    const plain = await openRemoteContainer(fetch, url, { backends: nativeBackends() });
+    const chunk = (k: number) => losslessOf(c.index.tensors[k]).chunks[0];
+    const same = async (offset: number, length: number) =>
+      assert.deepEqual(
+        await c.source.readAt(offset, length),
+        await plain.source.readAt(offset, length),
+      );
+    // In order from the stream, across the end of the cached opening bytes: no request.
+    const [o1, s1] = chunk(1);
+    await same(1000, o1 + s1 - 1000);
+    assert.equal(log.length, 2);
+    // Behind the stream: a Range request, with If-Match; the stream goes on.
+    await same(o1, s1);
+    assert.equal(log.length, 3);
+    assert.equal(log[2].range, `bytes=${o1}-${o1 + s1 - 1}`);
+    assert.equal(log[2].ifMatch, c.source.etag);
+    const [o2, s2] = losslessOf(c.index.tensors[1]).chunks[1];
+    assert.ok(o2 >= o1 + s1 && o2 - (o1 + s1) < 4096, "the next chunk, after alignment padding");
+    await same(o2, s2);
+    assert.equal(log.length, 3, "the next chunk in order still comes from the stream");
+    // Far ahead (beyond a gap worth skipping): a Range request. The stream stops where it has
+    // got to (here, at least 1000 bytes past the last read) and serves the reads that come
+    // back to the bytes it received (a load whose first layer lies deep in the container); a
+    // read past them is a Range request.
+    const [o6, s6] = chunk(6);
+    while (arrived < o2 + s2 + 1000) await new Promise((r) => setTimeout(r, 5));
+    await same(o6, s6);
+    assert.equal(log.length, 4);
+    await same(o2 + s2, 1000);
+    assert.equal(log.length, 4, "back in order after the jump: from the stream's bytes");
+    const past = o2 + s2 + 1000 + HTTP_HINTS.spanBytes + (1 << 20);
+    assert.ok(past + 100 < c.source.size - TAIL_BYTES, `container of ${c.source.size} bytes`);
+    await same(past, 100);
+    assert.equal(log.length, 5, "past what it received: a Range request");
+    c.source.close();
+    plain.source.close();
+    await assert.rejects(c.source.readAt(o6 + s6, 10), /closed/);
   }));

@@ -580,7 +580,8 @@ try {
     // growing its heap), and it fell on each series' first run, which swung the median ratio of
     // the edge to the origin between 0.68 and 0.85 on quiet runs.
     for (const base of Object.values(bases)) {
-      await tileTimes(base, tiles), await curl(`${base}${file}`);
+      await tileTimes(base, tiles);
+      await curl(`${base}${file}`);
     }
     // Paired: whole files in turn, and each tile from each server in turn, so that the load of
     // this shared machine (which drifts by 2x within minutes) falls on all three alike.

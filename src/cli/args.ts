@@ -57,8 +57,19 @@ export function parseOptions<K extends string>(
       : names.find((k) => options[k].short !== undefined && `-${options[k].short}` === flag);
     if (name === undefined) throw new UsageError(`unknown option ${flag}`);
     if (eq >= 0) values[name] = a.slice(eq + 1);
-    else if (i + 1 < args.length && !args[i + 1].startsWith("-")) values[name] = args[++i];
-    else throw new UsageError(`option ${flag} needs a value`);
+    else if (i + 1 < args.length && isValue(args[i + 1])) values[name] = args[++i];
+    else if (i + 1 < args.length) {
+      // As node:util reads it: `--name -x` is more likely a forgotten value than a value.
+      throw new UsageError(
+        `option ${flag} needs a value (write ${long ? flag : `--${name}`}=${args[i + 1]} ` +
+          `if the value starts with "-")`,
+      );
+    } else throw new UsageError(`option ${flag} needs a value`);
   }
   return { values, positionals };
+}
+
+/** A lone `-` (stdin or stdout, by convention) is a value; any other word led by `-` is an option. */
+function isValue(word: string): boolean {
+  return word === "-" || !word.startsWith("-");
 }

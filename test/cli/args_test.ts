@@ -26,4 +26,12 @@ Deno.test("args: an unknown option or one without its value is a usage error", (
   assert.throws(() => parseOptions(["--workers"], SPEC), /--workers needs a value/);
   assert.throws(() => parseOptions(["--workers", "--transport", "a"], SPEC), UsageError);
   assert.throws(() => parseOptions(["-o"], SPEC), /-o needs a value/);
+  assert.throws(() => parseOptions(["-o", "-x"], SPEC), /write --output=-x/);
+});
+
+Deno.test("args: a lone - after an option is its value, as node:util reads it", () => {
+  assert.deepEqual(parseOptions(["-o", "-", "a"], SPEC), {
+    values: { transport: "auto", output: "-" },
+    positionals: ["a"],
+  });
 });

@@ -1,7 +1,7 @@
 /**
- * Command-line options of the commands that only take string options and positionals (`pull`,
- * `extract`): `--name value`, `--name=value`, a one-letter alias `-n value`, and `--` before
- * positionals that start with a dash, as node:util's `parseArgs` reads them. Written here because
+ * Command-line options of the commands that import nothing else from `node:` (`pull`, `extract`,
+ * `inspect`): `--name value`, `--name=value`, a one-letter alias `-n value`, flags without a value,
+ * and `--` before positionals that start with a dash, as node:util's `parseArgs` reads them. Written here because
  * importing any `node:` module starts Deno's Node compatibility layer: `node:util` alone cost
  * every `pull` 26 ms of CPU and about 50 ms of wall time before its first request (perf stat, 8
  * alternating runs of a one-line script against an empty one).
@@ -15,6 +15,8 @@ export interface OptionSpec {
   readonly short?: string;
   /** The value when the option is not given. */
   readonly default?: string;
+  /** A flag takes no value: given, its value is `"true"`. */
+  readonly flag?: true;
 }
 
 /**
@@ -56,7 +58,10 @@ export function parseOptions<K extends string>(
       ? names.find((k) => k === flag.slice(2))
       : names.find((k) => options[k].short !== undefined && `-${options[k].short}` === flag);
     if (name === undefined) throw new UsageError(`unknown option ${flag}`);
-    if (eq >= 0) values[name] = a.slice(eq + 1);
+    if (options[name].flag) {
+      if (eq >= 0) throw new UsageError(`option ${flag} takes no value`);
+      values[name] = "true";
+    } else if (eq >= 0) values[name] = a.slice(eq + 1);
     else if (i + 1 < args.length && isValue(args[i + 1])) values[name] = args[++i];
     else if (i + 1 < args.length) {
       // As node:util reads it: `--name -x` is more likely a forgotten value than a value.

@@ -2,7 +2,6 @@
  * `inspect <file> [--json]`: per-layer and per-tensor table of a container or a safetensors file.
  * @module
  */
-import { parseArgs } from "node:util";
 import { losslessOf } from "../container/index_schema.ts";
 import { isLossy } from "../../codec/variants/encoding.ts";
 import { type VariantStats, variantStats } from "../container/variant_stats.ts";
@@ -14,6 +13,7 @@ import { openFileReader } from "../io/random_access.ts";
 import { readSafetensorsHeader } from "../safetensors/parse.ts";
 import { formatBytes } from "./progress.ts";
 import { UsageError } from "./usage_error.ts";
+import { parseOptions } from "./args.ts";
 
 /** Usage line of the command. */
 export const INSPECT_USAGE = "inspect <file.tsr|file.safetensors> [--json]";
@@ -45,11 +45,7 @@ interface Row {
 
 /** Runs `inspect`; returns the exit code. */
 export async function inspect(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { json: { type: "boolean" } },
-  });
+  const { values, positionals } = parseOptions(args, { json: { flag: true } });
   if (positionals.length !== 1) throw new UsageError(INSPECT_USAGE);
   const path = positionals[0];
   const probe = await openFileReader(path);
@@ -71,7 +67,7 @@ export async function inspect(args: string[]): Promise<number> {
       ratio: stored ? raw / stored : 1,
     };
   });
-  if (values.json) {
+  if (values.json !== undefined) {
     console.log(
       JSON.stringify({ file: path, ...summary, variants, layers, tensors: rows }, null, 2),
     );

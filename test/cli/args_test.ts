@@ -35,3 +35,13 @@ Deno.test("args: a lone - after an option is its value, as node:util reads it", 
     positionals: ["a"],
   });
 });
+
+Deno.test("args: a flag takes no value, and says so when given one", () => {
+  const spec = { json: { flag: true as const }, output: { short: "o" } };
+  assert.deepEqual(parseOptions(["--json", "a"], spec), {
+    values: { json: "true" },
+    positionals: ["a"],
+  });
+  assert.equal(parseOptions(["a"], spec).values.json, undefined);
+  assert.throws(() => parseOptions(["--json=1"], spec), /--json takes no value/);
+});

@@ -9,6 +9,7 @@ import type { Backends } from "../container/backends.ts";
 import { type BlockExecutor, inThreadExecutor } from "../container/assemble.ts";
 import { createDecodePool, type DecodePool } from "../threads/decode_pool.ts";
 import { type LoadedTensor, loadModel, type LoadOptions } from "./load_model.ts";
+import { after } from "./timer.ts";
 
 /**
  * {@link loadModel} with native decoding on `workers` threads (one per core by default).
@@ -65,7 +66,7 @@ function deferredNativeBackends(): Backends {
   let b: Backends | undefined;
   const get = () => b ??= nativeBackends();
   // A timer runs after the microtasks that send the opening requests.
-  setTimeout(get, 0);
+  after(0, get);
   return {
     get name() {
       return get().name;

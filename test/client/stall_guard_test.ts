@@ -196,3 +196,31 @@ Deno.test("a pull and a load through a server that stops mid-container fail as s
       await hub.close();
     }
   }));
+
+Deno.test("guardStalls: a fetch that never heeds its abort signal still ends in a stall", async () => {
+  // Deno's fetch follows the signal through a dependent signal held weakly (denoland/deno#29075);
+  // once that is collected an abort no longer reaches the body. The guard must not depend on it.
+  let released = 0;
+  const deaf = (body: boolean) => (): Promise<Response> =>
+    body
+      ? Promise.resolve(
+        new Response(
+          new ReadableStream<Uint8Array>({
+            start: (c) => c.enqueue(new Uint8Array([1, 2, 3])),
+            cancel: () => void released++,
+          }),
+        ),
+      )
+      : new Promise<Response>(() => {});
+  const headers = guardStalls(deaf(false), 100);
+  await assert.rejects(headers("http://deaf.invalid/h"), (e: unknown) => {
+    assert.ok(e instanceof ClientError && e.kind === "stalled", String(e));
+    assert.match((e as Error).message, /no response headers for 100 ms/);
+    return true;
+  });
+  const res = await guardStalls(deaf(true), 100)("http://deaf.invalid/b");
+  const reader = res.body!.getReader();
+  assert.deepEqual((await reader.read()).value, new Uint8Array([1, 2, 3]));
+  await assert.rejects(reader.read(), /no body bytes for 100 ms/);
+  assert.equal(released, 1, "the deaf body is cancelled, so its connection is let go");
+});

@@ -14,7 +14,8 @@
  * (`performance.now()`), `inProcessMs` from the `loadModel` call.
  * @module
  */
-import { parseArgs } from "node:util";
+// The CLI's own parser: node:util would start the Node layer (about 45 ms) in every timed process.
+import { parseOptions } from "../../src/cli/args.ts";
 
 type Load = (url: string, options: Record<string, unknown>) => AsyncGenerator<{
   name: string;
@@ -22,14 +23,10 @@ type Load = (url: string, options: Record<string, unknown>) => AsyncGenerator<{
   bytes: Uint8Array;
 }>;
 
-const { values, positionals } = parseArgs({
-  args: Deno.args,
-  allowPositionals: true,
-  options: {
-    "first-layer-tensors": { type: "string", default: "1" },
-    transport: { type: "string", default: "auto" },
-    concurrency: { type: "string" },
-  },
+const { values, positionals } = parseOptions(Deno.args, {
+  "first-layer-tensors": { default: "1" },
+  transport: { default: "auto" },
+  concurrency: {},
 });
 if (positionals.length !== 1) {
   console.error("usage: load_model_child.ts URL [--first-layer-tensors N] [--transport T]");

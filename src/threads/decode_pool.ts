@@ -212,15 +212,12 @@ export function createDecodePool(
           }
           return { start: r.start, bytes };
         }) ?? null;
-        let reuse = buffer && buffer.length >= block.bufferBytes &&
+        // With an ordered hash the output stays in the worker: no buffer goes either way.
+        const reuse = !hash && buffer && buffer.length >= block.bufferBytes &&
             (buffer.buffer instanceof SharedArrayBuffer ||
               buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength)
           ? buffer
           : undefined;
-        // A worker that reads for itself produces into shared memory, which the caller's recycling
-        // then hands back without a transfer either way.
-        if (hash) reuse = undefined;
-        else if (!reuse && !sent) reuse = sharedBuffer(block.bufferBytes);
         if (reuse && !(reuse.buffer instanceof SharedArrayBuffer)) {
           transfer.push(reuse.buffer as ArrayBuffer);
         }
@@ -246,16 +243,4 @@ export function createDecodePool(
       pool.close();
     },
   };
-}
-
-/**
- * Shared memory for `n` bytes of block output, in power-of-two sizes from 2 MiB (a block's 1 MiB
- * of output and as much scratch for its tiles), so that any buffer recycles for any block: fresh
- * memory costs a page fault per 4 KiB here (about 6 ms per MiB), and with smaller classes a
- * 338 MB unpack kept allocating (11 buffers, 20 MiB).
- */
-function sharedBuffer(n: number): Uint8Array {
-  let capacity = 2 << 20;
-  while (capacity < n) capacity *= 2;
-  return new Uint8Array(new SharedArrayBuffer(capacity));
 }

@@ -3,7 +3,8 @@
  * @module
  */
 import { openContainerFile } from "../io/container_file.ts";
-import { unpackFile } from "../io/unpack_file.ts";
+import { defaultWorkers, unpackFile } from "../io/unpack_file.ts";
+import { startDecodeWorkers } from "../threads/decode_pool.ts";
 import { progressBar } from "./progress.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -13,11 +14,20 @@ export const UNPACK_USAGE = "unpack <in.tsr> <out.safetensors>";
 /** Runs `unpack`; returns the exit code. */
 export async function unpack(args: string[]): Promise<number> {
   if (args.length !== 2 || args.some((a) => a.startsWith("--"))) throw new UsageError(UNPACK_USAGE);
-  const c = await openContainerFile(args[0]);
+  // Workers start while this thread opens the container (see startDecodeWorkers).
+  const n = defaultWorkers((await Deno.stat(args[0])).size);
+  const workers = n > 0 ? startDecodeWorkers(n) : undefined;
+  let c;
+  try {
+    c = await openContainerFile(args[0]);
+  } catch (e) {
+    workers?.close();
+    throw e;
+  }
   try {
     const bar = progressBar("unpack", c.index.source.size);
     let done = 0;
-    await unpackFile(c, args[1], { onBytes: (n) => bar.update(done += n) });
+    await unpackFile(c, args[1], { workers, onBytes: (n) => bar.update(done += n) });
     bar.finish();
     console.log(
       `${args[1]}: ${c.index.source.size} bytes, sha256 ${c.index.source.sha256} (verified)`,

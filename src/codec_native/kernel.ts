@@ -41,12 +41,18 @@ export interface NativeLibrary {
   readonly xxh32: (b: Uint8Array) => number;
   /** Starts an incremental SHA-256. */
   readonly sha256: () => Hasher;
+  /**
+   * A SHA-256 whose state lives in `state` ({@link SHA256_STATE_BYTES} bytes, shared memory as
+   * well): started afresh with `fresh`, else continued from what another hasher (on this thread or
+   * another) left there. The caller orders the updates.
+   */
+  readonly sha256In: (state: Uint8Array, fresh: boolean) => Hasher;
   /** Whether SHA-256 runs on the CPU's SHA extensions. */
   readonly shaAccelerated: boolean;
 }
 
-// sizeof(tsr_sha256_state) in tsr_sha256.c.
-const SHA_STATE_BYTES = 112;
+/** sizeof(tsr_sha256_state) in tsr_sha256.c. */
+export const SHA256_STATE_BYTES = 112;
 
 let loaded: NativeLibrary | null | undefined;
 
@@ -111,9 +117,13 @@ export function openNativeLibrary(url: URL): NativeLibrary | undefined {
     }
     return left;
   };
-  const sha256 = (): Hasher => {
-    const state = new Uint8Array(SHA_STATE_BYTES);
-    f.tsr_sha256_init(state);
+  const sha256In = (state: Uint8Array, fresh: boolean): Hasher => {
+    if (state.length < SHA256_STATE_BYTES) {
+      throw new RangeError(
+        `SHA-256 state needs ${SHA256_STATE_BYTES} bytes: received ${state.length}`,
+      );
+    }
+    if (fresh) f.tsr_sha256_init(state);
     return {
       update(bytes) {
         if (bytes.length > 0) f.tsr_sha256_update(state, bytes, BigInt(bytes.length));
@@ -130,6 +140,7 @@ export function openNativeLibrary(url: URL): NativeLibrary | undefined {
       },
     };
   };
+  const sha256 = () => sha256In(new Uint8Array(SHA256_STATE_BYTES), true);
   // The same interface version is no proof of the same code: a library left from an older
   // checkout once decoded a newer layout into garbage and crashed the process.
   const sources = nativeSources();
@@ -146,6 +157,7 @@ export function openNativeLibrary(url: URL): NativeLibrary | undefined {
     batch,
     xxh32: (b) => f.tsr_xxh32(b, b.length, 0),
     sha256,
+    sha256In,
     shaAccelerated: f.tsr_sha256_accelerated() === 1,
   };
 }

@@ -11,7 +11,7 @@ import { decodeBlock, type DecodeScratch, decodeScratch, type StoredRun } from "
 import type { Container } from "./open.ts";
 import { type Block, BLOCK_BYTES } from "./plan.ts";
 import { spanPool } from "./buffer_pool.ts";
-import { LOCAL_HINTS, type SourceHints } from "./source.ts";
+import { LOCAL_HINTS, type LocalFile, type SourceHints } from "./source.ts";
 
 /** Runs blocks: on this thread, or on worker threads. */
 export interface BlockExecutor {
@@ -20,12 +20,28 @@ export interface BlockExecutor {
   /** Whether it can also write each block's output to its output file, where it decodes it. */
   readonly writes?: boolean;
   /**
-   * Produces `block` from `runs` into `buffer` (reused when given and large enough) and resolves
-   * with the buffer holding the output at `[0, block.length)`; with `writeAt` (an executor that
-   * `writes`), the output is also in the output file at that offset by then. Rejects with the
-   * decode error.
+   * The container file it reads blocks' stored bytes from by itself, where it decodes them: for a
+   * container whose source is that file, the assembler reads nothing and passes null runs.
    */
-  run(block: Block, runs: StoredRun[], buffer?: Uint8Array, writeAt?: number): Promise<Uint8Array>;
+  readonly reads?: LocalFile;
+  /**
+   * Produces `block` from `runs` (null: from the file it `reads`) into `buffer` (reused when
+   * given and large enough) and resolves with the buffer holding the output at
+   * `[0, block.length)`; with `writeAt` (an executor that `writes`), the output is also in the
+   * output file at that offset by then. Rejects with the decode error.
+   */
+  run(
+    block: Block,
+    runs: StoredRun[] | null,
+    buffer?: Uint8Array,
+    writeAt?: number,
+  ): Promise<Uint8Array>;
+}
+
+/** Whether `a` and `b` are the same file, as their sources opened it. */
+export function sameFile(a: LocalFile | undefined, b: LocalFile | undefined): boolean {
+  return a !== undefined && b !== undefined && a.path === b.path && a.size === b.size &&
+    a.ino === b.ino;
 }
 
 /**
@@ -42,6 +58,7 @@ export function inThreadExecutor(backends: Backends): BlockExecutor {
     parallelism: 1,
     run(block, runs, buffer) {
       try {
+        if (!runs) throw new RangeError("this thread reads no file: the assembler passes runs");
         const out = buffer && buffer.length >= block.bufferBytes
           ? buffer
           : new Uint8Array(block.bufferBytes);
@@ -134,6 +151,8 @@ export async function* assemble(
     (executor.parallelism > 1 ? Math.max(4 << 20, executor.parallelism * (2 << 20)) : BLOCK_BYTES);
   // Stored bytes planned ahead of decoding, so that spans are requested early enough.
   const lookahead = Math.max(ahead, hints.spanBytes * hints.inflight);
+  // An executor that reads the container's file itself gets no runs: nothing is read here.
+  const selfRead = sameFile(executor.reads, c.source.file);
   const source = blocks[Symbol.iterator]();
   const planned: Planned[] = [];
   let plannedStored = 0, sourceDone = false, spanOpen: Span | undefined;
@@ -180,7 +199,7 @@ export async function* assemble(
   };
 
   const plan = () => {
-    while (!sourceDone && (planned.length === 0 || plannedStored < lookahead)) {
+    while (!sourceDone && (planned.length === 0 || (!selfRead && plannedStored < lookahead))) {
       const n = source.next();
       if (n.done) {
         sourceDone = true;
@@ -188,6 +207,10 @@ export async function* assemble(
       }
       const block = n.value;
       const runs: Planned["runs"] = [];
+      if (selfRead) {
+        planned.push({ block, runs });
+        continue;
+      }
       for (const r of blockRuns(block, hints.gapBytes)) {
         // A run joins the open span when it follows it closely and the span is still short.
         let s = spanOpen;
@@ -242,7 +265,9 @@ export async function* assemble(
       const buffer = options.recycle ? take(p.block.bufferBytes) : undefined;
       const writeAt = options.writeFrom === undefined ? undefined : position;
       position += p.block.length;
-      const out = readRuns(p).then((runs) => executor.run(p.block, runs, buffer, writeAt));
+      const out = selfRead
+        ? executor.run(p.block, null, buffer, writeAt)
+        : readRuns(p).then((runs) => executor.run(p.block, runs, buffer, writeAt));
       // Once the block is decoded, the spans it read are free for other reads.
       const spans = new Set(p.runs.map((r) => r.span));
       out.finally(() => {

@@ -40,10 +40,29 @@ export interface ByteSource {
    * not modify.
    */
   readPieces?(offset: number, length: number, signal?: AbortSignal): AsyncIterable<Uint8Array>;
+  /**
+   * The local file the bytes come from, when they come from one: an executor on other threads
+   * (the decode pool) may then open it and read each block's chunks there itself, instead of this
+   * thread reading them and passing them over.
+   */
+  readonly file?: LocalFile;
   /** Read grouping; a local file's defaults when absent. */
   readonly hints?: SourceHints;
   /** Releases the resource; later reads reject. */
   close(): void;
+}
+
+/** A local file behind a source: where it is, and which file it was when the source opened it. */
+export interface LocalFile {
+  /** Its path. */
+  readonly path: string;
+  /** Its size when the source opened it. */
+  readonly size: number;
+  /**
+   * Its inode number when the source opened it (null where the platform has none): a reader that
+   * opens the path again refuses another file renamed over it.
+   */
+  readonly ino: number | null;
 }
 
 /** What a local file wants: one read per block, no merging across gaps of unneeded chunks. */

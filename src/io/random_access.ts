@@ -15,9 +15,10 @@ export type RandomAccessReader = ByteSource;
  */
 export async function openFileReader(path: string): Promise<RandomAccessReader> {
   const file = await Deno.open(path, { read: true });
-  let size: number;
+  let size: number, ino: number | null;
   try {
-    size = (await file.stat()).size;
+    const st = await file.stat();
+    size = st.size, ino = st.ino;
   } catch (err) {
     file.close();
     throw err;
@@ -49,6 +50,7 @@ export async function openFileReader(path: string): Promise<RandomAccessReader> 
 
   return {
     size,
+    file: { path, size, ino },
     readAt(offset, length) {
       if (closed) return Promise.reject(new Error(`${path}: reader is closed`));
       try {

@@ -1,8 +1,10 @@
 /**
  * Blocks decoded on worker threads: a {@link BlockExecutor} over the one worker protocol, for the
  * CLI, the server and the Deno client. A block's stored runs and its output buffer move to the
- * worker and back by transfer (or, from shared memory, not at all), never by copy; small blocks decode on the calling thread, where a
- * round trip to a worker would cost more than the decode.
+ * worker and back by transfer (or, from shared memory, not at all), never by copy; given the
+ * container's file, the workers read the stored runs there themselves; given an ordered hash, they
+ * also hash each output in plan order and keep it. Small blocks decode on the calling thread, where
+ * a round trip to a worker would cost more than the decode.
  * @module
  */
 import type { BlockExecutor } from "../container/assemble.ts";
@@ -11,8 +13,11 @@ import type { Backends } from "../container/backends.ts";
 import type { StoredRun } from "../container/decode_block.ts";
 import { type Block, blockChunks } from "../container/plan.ts";
 import { type BlockMessage, packBlock } from "./block_message.ts";
-import { createWorkerPool } from "./worker_pool.ts";
+import { createWorkerPool, type WorkerPool } from "./worker_pool.ts";
 import { keepBlockBuffersInHeap } from "./heap_tuning.ts";
+import { blockReader, blockWriter } from "./block_io.ts";
+import type { LocalFile } from "../container/source.ts";
+import type { OrderedHash } from "./ordered_hash.ts";
 
 /** A decode request as posted to a worker. */
 export interface DecodeRequest {
@@ -20,12 +25,22 @@ export interface DecodeRequest {
   readonly id: number;
   /** The block to produce. */
   readonly block: BlockMessage;
-  /** Its stored bytes (transferred). */
-  readonly runs: StoredRun[];
-  /** A buffer to produce it into (transferred), if the caller has one to reuse. */
+  /** Its stored bytes (transferred), or null to read them from `readFrom`. */
+  readonly runs: StoredRun[] | null;
+  /** The container file to read the stored bytes from, when `runs` is null. */
+  readonly readFrom?: LocalFile;
+  /**
+   * A buffer to produce it into, if the caller has one to reuse: transferred, or shared memory,
+   * which both threads then use in place.
+   */
   readonly buffer?: Uint8Array;
   /** Where to write the output, when the pool writes. */
   readonly writeTo?: { readonly path: string; readonly offset: number };
+  /**
+   * The pool's ordered SHA-256 and this block's turn in it: the worker feeds the output to it and
+   * keeps the output (the reply's buffer is then empty).
+   */
+  readonly hash?: { readonly shared: SharedArrayBuffer; readonly turn: number };
 }
 
 /** A worker's reply: the buffer holding the block's output. */
@@ -68,13 +83,51 @@ export interface DecodePoolOptions {
    * spent 0.7 s of its main thread writing).
    */
   readonly output?: string;
+  /**
+   * The container file, when the container is read from a local file: each worker then reads the
+   * stored bytes of the blocks it decodes there itself, and produces them into shared memory that
+   * the caller recycles, so that no block's bytes are read, copied or moved by the calling thread
+   * (the assembler passes null runs: `BlockExecutor.reads`).
+   */
+  readonly input?: LocalFile;
+  /**
+   * A SHA-256 of every block's output in the order the blocks are run (`orderedHash`), fed by the
+   * workers: the outputs then never leave them, and `run` resolves with an empty buffer. Every
+   * block then runs on a worker, since the turns are taken there.
+   */
+  readonly hash?: OrderedHash;
+}
+
+/** Decode worker threads, started ahead of the pool that will use them. */
+export type DecodeWorkers = WorkerPool<DecodeRequest, DecodeReply>;
+
+const WORKER_URL = new URL("./decode_worker.ts", import.meta.url).href;
+
+/**
+ * Starts `n` decode workers now, for a pool created later ({@link createDecodePool}, which then
+ * owns them): `unpack` starts them before it opens the container, so that their start-up (an
+ * isolate, their modules and the native library each: about 60-100 ms of CPU and 2,000 page
+ * faults) runs on the other core while this thread parses the index, instead of after it.
+ *
+ * @example
+ * ```ts ignore
+ * const workers = startDecodeWorkers(2);
+ * const c = await openContainerFile("model.tsr");
+ * const pool = createDecodePool(workers, c.backends);
+ * ```
+ */
+export function startDecodeWorkers(n: number): DecodeWorkers {
+  const pool = createWorkerPool<DecodeRequest, DecodeReply>(WORKER_URL, n, "decode");
+  pool.warm();
+  return pool;
 }
 
 /** Observes every block decoded: raw bytes, seconds and chunks (for metrics). */
 export type DecodeObserver = (rawBytes: number, seconds: number, chunks: number) => void;
 
 /**
- * Starts `workers` decode threads (0 decodes on the calling thread with `backends`).
+ * Starts `workers` decode threads (0 decodes on the calling thread with `backends`), or takes over
+ * workers {@link startDecodeWorkers} started.
  *
  * @example
  * ```ts ignore
@@ -84,7 +137,7 @@ export type DecodeObserver = (rawBytes: number, seconds: number, chunks: number)
  * ```
  */
 export function createDecodePool(
-  workers: number,
+  workers: number | DecodeWorkers,
   backends: Backends,
   options: DecodePoolOptions = {},
 ): DecodePool {
@@ -98,42 +151,56 @@ export function createDecodePool(
       return out;
     });
   };
-  const output = options.output;
-  // Blocks decoded on this thread are written here, the others by the worker that decoded them.
-  const writer = blockWriter();
-  const runHere = async (block: Block, runs: StoredRun[], buffer?: Uint8Array, at?: number) => {
-    const out = await here.run(block, runs, buffer);
+  const { output, input, hash } = options;
+  // Blocks decoded on this thread are read and written here, the others by the worker that decodes
+  // them.
+  const writer = blockWriter(), reader = blockReader();
+  const runHere = async (
+    block: Block,
+    runs: StoredRun[] | null,
+    buffer?: Uint8Array,
+    at?: number,
+  ) => {
+    const out = await here.run(block, runs ?? reader.read(input!, block), buffer);
     if (at !== undefined && output) writer.writeAt(output, at, out.subarray(0, block.length));
     return out;
   };
-  if (workers <= 0) {
+  const close = () => {
+    writer.close();
+    reader.close();
+  };
+  if (typeof workers === "number" && workers <= 0) {
+    if (hash) throw new RangeError("an ordered hash needs worker threads");
     return {
       size: 0,
       parallelism: 1,
       writes: output !== undefined,
+      reads: input,
       run: (block, runs, buffer, at) => timed(block, () => runHere(block, runs, buffer, at)),
-      close: () => writer.close(),
+      close,
     };
   }
   // Workers hand back a fresh buffer per block: keep their memory in the heap for the next one.
   keepBlockBuffersInHeap();
-  const url = new URL("./decode_worker.ts", import.meta.url).href;
-  const pool = createWorkerPool<DecodeRequest, DecodeReply>(url, workers, "decode");
+  const pool = typeof workers === "number"
+    ? createWorkerPool<DecodeRequest, DecodeReply>(WORKER_URL, workers, "decode")
+    : workers;
   if (options.eager) pool.warm();
-  let asked = 0;
+  let asked = 0, turn = 0;
   return {
-    size: workers,
-    parallelism: workers,
+    size: pool.size,
+    parallelism: pool.size,
     writes: output !== undefined,
+    reads: input,
     run(block, runs, buffer, at) {
       asked += block.rawBytes;
       if (asked >= startAfter / 2) pool.warm();
-      if (block.rawBytes < INLINE_BYTES || asked < startAfter) {
+      if (!hash && (block.rawBytes < INLINE_BYTES || asked < startAfter)) {
         return timed(block, () => runHere(block, runs, buffer, at));
       }
       return timed(block, async () => {
         const transfer: ArrayBuffer[] = [];
-        const sent = runs.map((r) => {
+        const sent = runs?.map((r) => {
           // Shared memory (an HTTP span) is shared as it is; a buffer of its own is moved; a view
           // into a larger private buffer is copied out, since moving it would take the rest too.
           if (r.bytes.buffer instanceof SharedArrayBuffer) return r;
@@ -144,60 +211,36 @@ export function createDecodePool(
             transfer.push(bytes.buffer as ArrayBuffer);
           }
           return { start: r.start, bytes };
-        });
-        const reuse = buffer && buffer.byteOffset === 0 &&
-            buffer.byteLength === buffer.buffer.byteLength && buffer.length >= block.bufferBytes
+        }) ?? null;
+        // With an ordered hash the output stays in the worker: no buffer goes either way.
+        const reuse = !hash && buffer && buffer.length >= block.bufferBytes &&
+            (buffer.buffer instanceof SharedArrayBuffer ||
+              buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength)
           ? buffer
           : undefined;
-        if (reuse) transfer.push(reuse.buffer as ArrayBuffer);
+        if (reuse && !(reuse.buffer instanceof SharedArrayBuffer)) {
+          transfer.push(reuse.buffer as ArrayBuffer);
+        }
         const message = packBlock(block);
         transfer.push(message.table.buffer as ArrayBuffer);
         const writeTo = at !== undefined && output ? { path: output, offset: at } : undefined;
         const reply = await pool.request(
-          { block: message, runs: sent, buffer: reuse, writeTo },
+          {
+            block: message,
+            runs: sent,
+            readFrom: sent ? undefined : input,
+            buffer: reuse,
+            writeTo,
+            hash: hash ? { shared: hash.shared, turn: turn++ } : undefined,
+          },
           transfer,
         );
         return reply.buffer;
       });
     },
     close() {
-      writer.close();
+      close();
       pool.close();
     },
-  };
-}
-
-/** Writes blocks at their offsets in one output file at a time. */
-export interface BlockWriter {
-  /** Writes all of `bytes` at `offset` of the file at `path`, before returning. */
-  writeAt(path: string, offset: number, bytes: Uint8Array): void;
-  /** Closes the open file. */
-  close(): void;
-}
-
-/**
- * A {@link BlockWriter} for one thread, keeping the output open across blocks: opening, seeking
- * and closing the file for every 1 MiB block cost a 338 MB unpack about 120 ms of its workers'
- * time. Writes are synchronous, because a worker has nothing else to do meanwhile and a seek and
- * its write must not interleave with another block's; each thread has a descriptor of its own,
- * so threads writing other parts of the file never share a file position.
- */
-export function blockWriter(): BlockWriter {
-  let open: { path: string; file: Deno.FsFile } | undefined;
-  const close = () => {
-    open?.file.close();
-    open = undefined;
-  };
-  return {
-    writeAt(path, offset, bytes) {
-      if (open?.path !== path) {
-        close();
-        open = { path, file: Deno.openSync(path, { write: true }) };
-      }
-      const { file } = open;
-      file.seekSync(offset, Deno.SeekMode.Start);
-      for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
-    },
-    close,
   };
 }

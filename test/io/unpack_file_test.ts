@@ -1,10 +1,13 @@
 /**
  * unpackFile: byte-identical with decode workers (which write the blocks they decode into the
- * temporary file) and without; a corrupt chunk leaves no file behind either way.
+ * temporary file, and, for a container file, read their stored bytes from it themselves) and
+ * without; a corrupt chunk leaves no file behind either way.
  */
 import assert from "node:assert/strict";
 import { losslessOf } from "../../src/container/index_schema.ts";
+import { openContainerFile } from "../../src/io/container_file.ts";
 import { unpackFile } from "../../src/io/unpack_file.ts";
+import { startDecodeWorkers } from "../../src/threads/decode_pool.ts";
 import { Rng } from "../codec/prng.ts";
 import { buildSafetensors } from "../safetensors/fixture.ts";
 import {
@@ -51,4 +54,35 @@ Deno.test("unpackFile: a corrupt chunk fails and leaves nothing, with and withou
       );
       assert.deepEqual(listDir(`${dir}/out`), [], `${workers} workers`);
     }
+  }));
+
+Deno.test("unpackFile: workers that read the container file themselves, started before the open", () =>
+  withTempDir(async (dir) => {
+    const src = model();
+    const { path, bytes, index } = await packBytes(src, dir, { mode: "fast", chunkBytes: 16384 });
+    for (const workers of [2, startDecodeWorkers(2)]) {
+      const c = await openContainerFile(path);
+      try {
+        assert.equal(c.source.file?.path, path);
+        await unpackFile(c, `${dir}/out.safetensors`, { workers });
+      } finally {
+        c.source.close();
+      }
+      assert.deepEqual(await Deno.readFile(`${dir}/out.safetensors`), src);
+    }
+    const [offset, stored] = losslessOf(index.tensors[2]).chunks[1];
+    const bad = bytes.slice();
+    bad[offset + (stored >> 1)] ^= 0x04;
+    await Deno.writeFile(`${dir}/bad.tsr`, bad);
+    await Deno.mkdir(`${dir}/out`);
+    const c = await openContainerFile(`${dir}/bad.tsr`);
+    try {
+      await expectContainerError(
+        unpackFile(c, `${dir}/out/m.safetensors`, { workers: startDecodeWorkers(2) }),
+        "chunk_corrupt",
+      );
+    } finally {
+      c.source.close();
+    }
+    assert.deepEqual(listDir(`${dir}/out`), []);
   }));

@@ -9,6 +9,7 @@ import { losslessOf } from "../../src/container/index_schema.ts";
 import { planBlocks, tensorPiece } from "../../src/container/plan.ts";
 import { nativeBackends } from "../../src/codec_native/backends.ts";
 import { createDecodePool, INLINE_BYTES } from "../../src/threads/decode_pool.ts";
+import { openContainerFile } from "../../src/io/container_file.ts";
 import { Rng } from "../codec/prng.ts";
 import { buildSafetensors } from "../safetensors/fixture.ts";
 import { concat, dtypeData, openBytes, packBytes, withTempDir } from "../helpers/container.ts";
@@ -50,5 +51,30 @@ Deno.test("decode pool: workers and this thread agree; a worker's corrupt chunk 
       );
     } finally {
       pool.close();
+    }
+  }));
+
+Deno.test("decode pool: given the container file, workers read each block's chunks there", () =>
+  withTempDir(async (dir) => {
+    const rng = new Rng(10);
+    const src = buildSafetensors([
+      { name: "w", dtype: "BF16", shape: [384, 512], data: dtypeData("BF16", 384 * 512, rng) },
+      { name: "v", dtype: "F32", shape: [96, 300], data: dtypeData("F32", 96 * 300, rng) },
+    ]);
+    const { path } = await packBytes(src, dir, { mode: "fast" });
+    const c = await openContainerFile(path);
+    const pool = createDecodePool(2, nativeBackends(), { input: c.source.file });
+    try {
+      assert.equal(pool.reads, c.source.file);
+      const pieces = c.index.tensors.map(tensorPiece);
+      const blocks = [...planBlocks(pieces, { blockBytes: 4 * INLINE_BYTES })];
+      const parts: Uint8Array[] = [];
+      for await (const p of assemble(c, blocks, { executor: pool, recycle: true })) {
+        parts.push(p.slice());
+      }
+      assert.deepEqual(concat(parts), src.subarray(src.length - 384 * 512 * 2 - 96 * 300 * 4));
+    } finally {
+      pool.close();
+      c.source.close();
     }
   }));

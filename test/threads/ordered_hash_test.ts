@@ -1,0 +1,33 @@
+/**
+ * The ordered hash: turns fed in order give the SHA-256 of the bytes joined; a turn that came
+ * already, or any turn after a failure, throws instead of waiting.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import {
+  failOrderedHash,
+  hashInTurn,
+  isTurn,
+  orderedHash,
+  orderedHex,
+  turnsHashed,
+} from "../../src/threads/ordered_hash.ts";
+
+Deno.test("ordered hash: turns in order hash the bytes joined; stale turns and failures throw", () => {
+  const h = orderedHash();
+  if (!h) return; // no native library: the pool then hashes on the calling thread
+  const parts = [Uint8Array.of(1, 2, 3), new Uint8Array(100_000).fill(7), Uint8Array.of()];
+  parts.forEach((p, turn) => {
+    assert.ok(isTurn(h, turn));
+    hashInTurn(h, turn, p);
+  });
+  assert.equal(turnsHashed(h), 3);
+  assert.throws(() => hashInTurn(h, 1, parts[0]), /turn 1 came twice/);
+  const expected = createHash("sha256");
+  for (const p of parts) expected.update(p);
+  assert.equal(orderedHex(h), expected.digest("hex"));
+
+  const failed = orderedHash()!;
+  failOrderedHash(failed);
+  assert.throws(() => hashInTurn(failed, 4, parts[0]), /an earlier block failed/);
+});

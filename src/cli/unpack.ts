@@ -5,6 +5,7 @@
 import { openContainerFile } from "../io/container_file.ts";
 import { defaultWorkers, unpackFile } from "../io/unpack_file.ts";
 import { startDecodeWorkers } from "../threads/decode_pool.ts";
+import { INTERRUPTED_EXIT, listenForInterrupt } from "./interrupt.ts";
 import { progressBar } from "./progress.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -24,16 +25,30 @@ export async function unpack(args: string[]): Promise<number> {
     workers?.close();
     throw e;
   }
+  // Ctrl-C or SIGTERM aborts the unpack, which removes its temporary file: nothing is left.
+  const interrupt = listenForInterrupt();
   try {
     const bar = progressBar("unpack", c.index.source.size);
     let done = 0;
-    await unpackFile(c, args[1], { workers, onBytes: (n) => bar.update(done += n) });
+    try {
+      await unpackFile(c, args[1], {
+        workers,
+        signal: interrupt.signal,
+        onBytes: (n) => bar.update(done += n),
+      });
+    } catch (e) {
+      bar.stop();
+      if (!interrupt.signal.aborted) throw e;
+      console.error(`interrupted: ${args[1]} was not written (nothing is kept; run unpack again)`);
+      return INTERRUPTED_EXIT;
+    }
     bar.finish();
     console.log(
       `${args[1]}: ${c.index.source.size} bytes, sha256 ${c.index.source.sha256} (verified)`,
     );
     return 0;
   } finally {
+    interrupt.dispose();
     c.source.close();
   }
 }

@@ -9,7 +9,7 @@ import { assemble } from "../container/assemble.ts";
 import { ContainerError } from "../container/errors.ts";
 import type { Container } from "../container/open.ts";
 import { countedBlocks, originalPieces, readOriginalHeader } from "../container/read.ts";
-import { createDecodePool, type DecodeWorkers } from "../threads/decode_pool.ts";
+import { createDecodePool, type DecodePool, type DecodeWorkers } from "../threads/decode_pool.ts";
 import { orderedHash, orderedHex } from "../threads/ordered_hash.ts";
 import { createAtomicFile } from "./atomic_file.ts";
 
@@ -66,16 +66,24 @@ export async function unpackFile(
   // With worker threads, each writes the blocks it decodes into the temporary file, and feeds them
   // to the file's SHA-256 in turn (with the native library; else this thread hashes them, in
   // order, from shared memory). Without, this thread decodes, hashes and writes.
+  // The ordered hash needs blocks handed out in plan order, which holds only when the workers read
+  // the file themselves: from any other source, blocks go out as their reads complete.
   const parallel = typeof workers !== "number" || workers > 0;
-  const ordered = parallel ? orderedHash() : undefined;
-  const pool = parallel
-    ? createDecodePool(workers, c.backends, {
-      output: out.tempPath,
-      input: c.source.file,
-      hash: ordered,
-    })
-    : undefined;
+  let pool: DecodePool | undefined;
   try {
+    const ordered = parallel && c.source.file ? orderedHash() : undefined;
+    if (parallel) {
+      try {
+        pool = createDecodePool(workers, c.backends, {
+          output: out.tempPath,
+          input: c.source.file,
+          hash: ordered,
+        });
+      } catch (e) {
+        if (typeof workers !== "number") workers.close();
+        throw e;
+      }
+    }
     const hash = ordered ? undefined : c.backends.sha256();
     let pos = 0;
     const pieces = originalPieces(c, await readOriginalHeader(c));

@@ -7,6 +7,7 @@
  */
 import { blockRuns } from "../container/assemble.ts";
 import type { StoredRun } from "../container/decode_block.ts";
+import { ContainerError } from "../container/errors.ts";
 import type { Block } from "../container/plan.ts";
 import { LOCAL_HINTS, type LocalFile } from "../container/source.ts";
 
@@ -45,7 +46,7 @@ export function blockReader(): BlockReader {
     const st = fd.statSync();
     if (st.size !== file.size || (file.ino !== null && st.ino !== file.ino)) {
       fd.close();
-      throw new Error(`${file.path}: the file changed after it was opened`);
+      throw new ContainerError("truncated", `${file.path}: the file changed after it was opened`);
     }
     open = { file, fd };
     return fd;
@@ -65,7 +66,8 @@ export function blockReader(): BlockReader {
         for (let got = 0; got < bytes.length;) {
           const n = fd.readSync(bytes.subarray(got));
           if (n === null) {
-            throw new Error(
+            throw new ContainerError(
+              "truncated",
               `${file.path}: file ended early: expected ${bytes.length} bytes at offset ${r.start}`,
             );
           }

@@ -63,7 +63,7 @@ if (inWorker()) {
       };
     } catch (e) {
       // The blocks after this one wait for its turn: they must learn that it will not come.
-      if (hash) failOrderedHash(hash);
+      if (hash) failOrderedHash(hash, req.hash!.turn);
       throw e;
     }
   });

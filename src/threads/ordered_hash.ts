@@ -10,13 +10,15 @@
  */
 import { loadNativeLibrary, SHA256_STATE_BYTES } from "../codec_native/kernel.ts";
 
-/** The shared memory of an ordered hash: the SHA-256 state, then the turn and the failed flag. */
+/** The shared memory of an ordered hash: the SHA-256 state, then the turn and the failed turn. */
 export interface OrderedHash {
-  /** State bytes `[0, SHA256_STATE_BYTES)`, then two Int32 words: next turn, failed flag. */
+  /** State bytes `[0, SHA256_STATE_BYTES)`, then two Int32 words: next turn, lowest failed turn. */
   readonly shared: SharedArrayBuffer;
 }
 
 const TURN = 0, FAILED = 1;
+/** The failed turn while none has failed. */
+const NONE = 0x7fffffff;
 /** How long a worker sleeps between checks of a turn that does not come. */
 const WAIT_MS = 1000;
 
@@ -42,21 +44,27 @@ export function orderedHash(): OrderedHash | undefined {
   const lib = loadNativeLibrary();
   if (!lib) return undefined;
   const h: OrderedHash = { shared: new SharedArrayBuffer(SHA256_STATE_BYTES + 8) };
+  Atomics.store(words(h), FAILED, NONE);
   lib.sha256In(state(h), true);
   return h;
 }
 
 /**
  * Waits until it is turn `turn` of `h` (every earlier turn has hashed), feeds `bytes`, and passes
- * the turn on. Throws if an earlier turn failed ({@link failOrderedHash}) or without the native
- * library. Blocks the thread: call it in a worker.
+ * the turn on. Throws if an earlier turn failed ({@link failOrderedHash}), since its turn will not
+ * come, or without the native library; a later turn's failure does not stop it, so the caller,
+ * who awaits blocks in order, meets the first failure's own error. Blocks the thread: call it in
+ * a worker.
  */
 export function hashInTurn(h: OrderedHash, turn: number, bytes: Uint8Array): void {
   const lib = loadNativeLibrary();
   if (!lib) throw new Error("ordered hash: the native library is not loaded");
   const w = words(h);
   for (;;) {
-    if (Atomics.load(w, FAILED) !== 0) throw new Error("ordered hash: an earlier block failed");
+    const failed = Atomics.load(w, FAILED);
+    if (failed < turn) {
+      throw new Error(`ordered hash: block ${turn} not hashed, since block ${failed} failed`);
+    }
     const now = Atomics.load(w, TURN);
     if (now === turn) break;
     if (now > turn) throw new RangeError(`ordered hash: turn ${turn} came twice`);
@@ -72,10 +80,15 @@ export function isTurn(h: OrderedHash, turn: number): boolean {
   return Atomics.load(words(h), TURN) === turn;
 }
 
-/** Marks `h` failed: workers waiting for a later turn stop waiting and throw. */
-export function failOrderedHash(h: OrderedHash): void {
+/** Marks turn `turn` of `h` failed: workers waiting for a later turn stop waiting and throw. */
+export function failOrderedHash(h: OrderedHash, turn: number): void {
   const w = words(h);
-  Atomics.store(w, FAILED, 1);
+  // The lowest failed turn wins: that is the one whose own error the caller meets first.
+  for (let now = Atomics.load(w, FAILED); turn < now;) {
+    const was = Atomics.compareExchange(w, FAILED, now, turn);
+    if (was === now) break;
+    now = was;
+  }
   Atomics.notify(w, TURN);
 }
 

@@ -27,7 +27,14 @@ Deno.test("ordered hash: turns in order hash the bytes joined; stale turns and f
   for (const p of parts) expected.update(p);
   assert.equal(orderedHex(h), expected.digest("hex"));
 
+  // Turn 2 fails: turn 4 stops waiting, but turns 0 and 1 still hash, so that the caller, who
+  // awaits blocks in order, meets turn 2's own error rather than a later one's.
   const failed = orderedHash()!;
-  failOrderedHash(failed);
-  assert.throws(() => hashInTurn(failed, 4, parts[0]), /an earlier block failed/);
+  failOrderedHash(failed, 3);
+  failOrderedHash(failed, 2);
+  failOrderedHash(failed, 5);
+  assert.throws(() => hashInTurn(failed, 4, parts[0]), /block 4 not hashed, since block 2 failed/);
+  hashInTurn(failed, 0, parts[0]);
+  hashInTurn(failed, 1, parts[1]);
+  assert.equal(turnsHashed(failed), 2);
 });

@@ -91,7 +91,8 @@ export function guardStalls(fetchFn: Fetch, stallMs: number = STALL_MS): Fetch {
         : e;
 
     wait();
-    const sent = fetchFn(input, { ...init, signal: abort.signal });
+    // A fetch that throws at once (a bad URL) rejects like any other, so that stop() runs.
+    const sent = (async () => await fetchFn(input, { ...init, signal: abort.signal }))();
     let res: Response;
     try {
       res = await new Promise<Response>((resolve, reject) => {
@@ -107,6 +108,9 @@ export function guardStalls(fetchFn: Fetch, stallMs: number = STALL_MS): Fetch {
     }
     endWait = undefined;
     idle();
+    // The headers' timer goes now: a body its caller never reads must not keep a process alive.
+    cancel?.();
+    cancel = undefined;
     if (!res.body || NULL_BODY.has(res.status)) {
       stop();
       return res;

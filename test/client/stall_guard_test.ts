@@ -224,3 +224,29 @@ Deno.test("guardStalls: a fetch that never heeds its abort signal still ends in 
   await assert.rejects(reader.read(), /no body bytes for 100 ms/);
   assert.equal(released, 1, "the deaf body is cancelled, so its connection is let go");
 });
+
+Deno.test("guardStalls: a fetch that throws at once, or a body never read, keeps no process alive", async () => {
+  // A process ends when nothing is pending: a limit's timer left armed would hold it for the whole
+  // limit (10 minutes here), so the child is killed after 60 s and the test fails, instead of
+  // hanging.
+  const guard = new URL("../../src/client/stall_guard.ts", import.meta.url).href;
+  const script = `
+    import { guardStalls } from ${JSON.stringify(guard)};
+    const limit = 600_000;
+    const throwing = guardStalls(() => { throw new TypeError("bad url"); }, limit);
+    await throwing("http://x.invalid/").catch(() => {});
+    const unread = guardStalls(() => Promise.resolve(new Response("never read")), limit);
+    await unread("http://x.invalid/");
+    console.log("done");
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const killer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const out = await child.output();
+  clearTimeout(killer);
+  assert.equal(new TextDecoder().decode(out.stdout).trim(), "done");
+  assert.ok(out.success, `the child was killed or failed: ${new TextDecoder().decode(out.stderr)}`);
+});

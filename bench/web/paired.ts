@@ -114,6 +114,7 @@ try {
       dcl: m.dcl,
       fcp: m.fcp,
       ready: m.ready,
+      shown: m.shown,
       usable: m.usable,
       usableEach: ts.map((t) => Math.round(t.usable)).join(" "),
     };

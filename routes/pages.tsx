@@ -75,9 +75,15 @@ export function webRoutes(ctx: ServerContext): WebRoutes {
     }
     return bytes;
   };
-  let baseAssets: { css: string; icon: string } | null = null;
+  let baseAssets: { css: string; styles: string; icon: string } | null = null;
   const pageAssets = async (script?: string): Promise<PageAssets> => {
-    baseAssets ??= { css: await assets.url("app.css"), icon: await assets.url("favicon.svg") };
+    baseAssets ??= {
+      css: await assets.url("app.css"),
+      // Inline in each page's head (see PageAssets.styles), without its comments.
+      styles: new TextDecoder().decode((await assets.get("app.css"))!.bytes)
+        .replace(/\/\*[\s\S]*?\*\/\s*/g, ""),
+      icon: await assets.url("favicon.png"),
+    };
     return { ...baseAssets, ...(script && { script: await assets.url(script) }) };
   };
   const send = (c: AppContext, body: string, status = 200) =>
@@ -380,7 +386,7 @@ export function webRoutes(ctx: ServerContext): WebRoutes {
     pages,
     errorPage: (_c, status, kind, message) => {
       // Synchronous: the shell's asset URLs are known once any page was served, else plain paths.
-      const a = baseAssets ?? { css: `${ASSET_PREFIX}app.css`, icon: `${ASSET_PREFIX}favicon.svg` };
+      const a = baseAssets ?? { css: `${ASSET_PREFIX}app.css`, icon: `${ASSET_PREFIX}favicon.png` };
       return documentHtml(<ErrorView assets={a} status={status} kind={kind} message={message} />);
     },
   };

@@ -10,7 +10,8 @@
  * each page after the server starts (its caches cold: the commit's figures not yet computed) is
  * reported apart; so are revisits in the same context (the browser's cache warm). Then the
  * in-browser verified download of a real 8 MB model. Reports medians, and the load average, since
- * the machine is shared. `--runs N` (default 9). Writes `bench/results/web-<date>.json`.
+ * the machine is shared. `--runs N` (default 9); `--port P` (default 0: any free port); writes
+ * `bench/results/web-<date>.json`, or `--out FILE`.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -26,14 +27,23 @@ import {
   type PageTiming,
 } from "../../test/web/page_timing.ts";
 
-const { values } = parseArgs({ args: Deno.args, options: { runs: { type: "string" } } });
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { runs: { type: "string" }, port: { type: "string" }, out: { type: "string" } },
+});
 const runs = Number(values.runs ?? 9);
 const load = () => Number(Deno.loadavg()[0].toFixed(1));
 
 const dir = await Deno.makeTempDir({ prefix: "tessera_bench_web_" });
 const models = await writeFixtureModels(dir, { many: true });
 const server = await startServer(
-  defaultConfig({ modelsDir: dir, port: 0, host: "127.0.0.1", workers: 1, quiet: true }),
+  defaultConfig({
+    modelsDir: dir,
+    port: Number(values.port ?? 0),
+    host: "127.0.0.1",
+    workers: 1,
+    quiet: true,
+  }),
   () => {},
 );
 const browser = await launchBrowser();
@@ -48,8 +58,9 @@ try {
         if (i === 0) await openSettled(w.page, `${server.url}${path}`);
         else await w.page.goto(`${server.url}${path}`);
         out.push(await modelPageTiming(w.page));
-        // Let the charts finish their fetches, which a next navigation would abort.
-        if (i + 1 < times) await w.page.waitForLoadState("networkidle");
+        // Let the charts finish their fetches, which a next navigation would abort (waiting for
+        // the network to be idle was not enough: it could be idle before the charts began).
+        if (i + 1 < times) await w.page.waitForSelector("#hist-chart[data-tensor]");
       }
       if (w.errors.length + w.failed.length > 0) {
         throw new Error(`${path}: ${[...w.errors, ...w.failed].join("; ")}`);
@@ -100,8 +111,8 @@ try {
   loads.push(load());
   const report = {
     runs,
-    measured: "ms from navigation start; usable = table wired to every row and a frame made " +
-      "since shown (never before the first contentful paint)",
+    measured: "ms from navigation start; usable = table wired to every row and the first " +
+      "frame made since presented (Element Timing; never before the first contentful paint)",
     loadAverage: { start: loads[0], end: loads.at(-1), median: median(loads) },
     firstVisitColdServer: first,
     page3041: medianTiming(many),
@@ -121,10 +132,8 @@ try {
   };
   // Like every bench, the report is kept as JSON in bench/results/ (printed as well).
   const text = JSON.stringify({ date: new Date().toISOString(), ...report }, null, 2);
-  const out = new URL(
-    `../results/web-${new Date().toISOString().slice(0, 10)}.json`,
-    import.meta.url,
-  );
+  const out = values.out ??
+    new URL(`../results/web-${new Date().toISOString().slice(0, 10)}.json`, import.meta.url);
   await Deno.writeTextFile(out, text + "\n");
   console.log(text);
 } finally {

@@ -1,8 +1,9 @@
 /// <reference lib="dom" />
 /**
  * Model page load of two checkouts side by side: `deno run -A bench/web/paired.ts --base DIR
- * [--runs N]`. `DIR` is another checkout of this repository (the baseline, e.g. `git archive
- * <commit> | tar -x -C DIR`); this one is the candidate. Each checkout's server (`src/server_main.ts`,
+ * [--runs N] [--port P] [--also NAME=DIR ...]`. `DIR` is another checkout of this repository (the
+ * baseline, e.g. `git archive <commit> | tar -x -C DIR`); this one is the candidate; each `--also`
+ * adds one more checkout to the same run. Each checkout's server (`src/server_main.ts`,
  * one decode worker) serves its own copy of the same fixture store, one Chromium visits the
  * 3,041-tensor and the 47-tensor model pages of both in turn (the order rotating each run), each
  * visit in a fresh settled context, timed by this checkout's `test/web/page_timing.ts`, so both
@@ -23,20 +24,36 @@ import {
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { base: { type: "string" }, runs: { type: "string" }, port: { type: "string" } },
+  options: {
+    base: { type: "string" },
+    also: { type: "string", multiple: true },
+    runs: { type: "string" },
+    port: { type: "string" },
+  },
 });
 if (!values.base) throw new Error("give --base DIR, a checkout of the baseline");
 const runs = Number(values.runs ?? 6);
 const port = Number(values.port ?? 47011);
-const checkouts = { base: values.base, this: new URL("../../", import.meta.url).pathname };
+const checkouts: Record<string, string> = {
+  base: values.base,
+  this: new URL("../../", import.meta.url).pathname,
+};
+// More checkouts to measure in the same run: `--also NAME=DIR` (repeatable).
+for (const a of values.also ?? []) {
+  const [name, root] = a.split("=");
+  if (!root) throw new Error(`--also wants NAME=DIR: received ${a}`);
+  checkouts[name] = root;
+}
 const load = () => Deno.loadavg()[0];
 
 const dir = await Deno.makeTempDir({ prefix: "tessera_bench_web_paired_" });
 const servers: Deno.ChildProcess[] = [];
 try {
   const models = await writeFixtureModels(`${dir}/base`, { many: true });
-  // The same files for the second store: a store locks its folder.
-  await new Deno.Command("cp", { args: ["-a", `${dir}/base`, `${dir}/this`] }).output();
+  // The same files for each other store: a store locks its folder.
+  for (const name of Object.keys(checkouts).slice(1)) {
+    await new Deno.Command("cp", { args: ["-a", `${dir}/base`, `${dir}/${name}`] }).output();
+  }
   const urls: Record<string, string> = {};
   for (const [i, [name, root]] of Object.entries(checkouts).entries()) {
     servers.push(
@@ -68,7 +85,9 @@ try {
     const names = Object.keys(urls);
     for (let i = 0; i < runs; i++) {
       for (const p of pages) {
-        for (const name of [...names.slice(i % 2), ...names.slice(0, i % 2)]) {
+        for (
+          const name of [...names.slice(i % names.length), ...names.slice(0, i % names.length)]
+        ) {
           const w = await watchedPage(browser);
           try {
             await openSettled(w.page, `${urls[name]}/${p}`);
@@ -95,6 +114,7 @@ try {
       dcl: m.dcl,
       fcp: m.fcp,
       ready: m.ready,
+      shown: m.shown,
       usable: m.usable,
       usableEach: ts.map((t) => Math.round(t.usable)).join(" "),
     };

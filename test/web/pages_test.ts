@@ -79,13 +79,18 @@ Deno.test("pages: HTML that works without JavaScript; errors as pages for browse
 Deno.test("pages: assets are versioned by content and revalidated by ETag", async () => {
   await withApp(async (app) => {
     const page = await (await app.request("/status")).text();
-    const css = /href="(\/-\/assets\/app\.css\?v=([0-9a-f]{16}))"/.exec(page)!;
-    const res = await app.request(css[1]);
+    // The stylesheet is in the page itself; the scripts are versioned files.
+    const styles = /<style>(.*?)<\/style>/s.exec(page)?.[1] ?? "";
+    assert.ok(styles.includes("prefers-color-scheme"), "the stylesheet is inline");
+    assert.ok(!styles.includes("/*"), "without its comments");
+    assert.ok(!page.includes('rel="stylesheet"'));
+    const js = /src="(\/-\/assets\/status\.js\?v=([0-9a-f]{16}))"/.exec(page)!;
+    const res = await app.request(js[1]);
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("Cache-Control"), "public, max-age=31536000, immutable");
-    assert.equal(res.headers.get("ETag"), `"${css[2]}"`);
-    const again = await app.request("/-/assets/app.css", {
-      headers: { "If-None-Match": `"${css[2]}"` },
+    assert.equal(res.headers.get("ETag"), `"${js[2]}"`);
+    const again = await app.request("/-/assets/status.js", {
+      headers: { "If-None-Match": `"${js[2]}"` },
     });
     assert.equal(again.status, 304);
     const wasm = await app.request("/-/assets/tsr_kernel.wasm");
@@ -131,6 +136,12 @@ Deno.test("pages: a model page's script starts with its tensor rows, JSON immuta
     assert.ok(start, "the page starts its script with its rows");
     assert.ok(page.indexOf(start[0]) < page.indexOf("</head>"), "in the head");
     const url = start[1];
+    // Both are preloaded from the top of the head, before the stylesheet, so that the browser asks
+    // for them as soon as it reads the head, not once the inline module is compiled.
+    const preloads = `<link rel="modulepreload" href="${start[2]}">` +
+      `<link rel="modulepreload" href="${url}" as="json">`;
+    assert.ok(page.includes(preloads), "the script and the rows are preloaded");
+    assert.ok(page.indexOf(preloads) < page.indexOf("<style>"), "before the stylesheet");
     const script = await app.request(start[2]);
     assert.equal(script.status, 200);
     await script.body?.cancel();

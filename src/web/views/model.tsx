@@ -77,7 +77,14 @@ function Snippet(p: { id: string; label: string; code: string }) {
     <div class="snippet-block">
       <div class="snippet-head">
         <span id={`${p.id}-label`}>{p.label}</span>
-        <button type="button" class="copy" data-copy={p.id} hidden>Copy</button>
+        {
+          /* Shown by the page script as it wires the table: the first frame that paints it is the
+          first made since, and Element Timing gives when that frame was presented
+          (test/web/page_timing.ts reads it). */
+        }
+        <button type="button" class="copy" data-copy={p.id} elementtiming="tessera-wired" hidden>
+          Copy
+        </button>
       </div>
       <pre
         class="snippet"

@@ -87,6 +87,13 @@ export interface ContainerMap {
   covering(start: number, end: number): number[];
   /** Checks the bytes of segment `i`; null when they are right. */
   verify(i: number, bytes: Uint8Array): VerifyFailure | null;
+  /**
+   * Checks `bytes`, a part of segment `i` starting at container offset `from`: every region the
+   * part overlaps must lie wholly inside it (else {@link CUT}: check the whole segment instead),
+   * and its gap bytes must be zero; null when they are right. A read of whole chunks, as the
+   * reader's are, is checked without reading the rest of their segments.
+   */
+  verifyPart(i: number, from: number, bytes: Uint8Array): VerifyFailure | null | typeof CUT;
   /** Layer keys in load order. */
   readonly layers: readonly string[];
   /** The layer whose chunk holds byte `offset`, if one does. */
@@ -94,6 +101,9 @@ export interface ContainerMap {
   /** Segment numbers holding the chunks of layer `key` (lossless encodings), in order. */
   layerSegments(key: string): number[];
 }
+
+/** What {@link ContainerMap.verifyPart} answers for a part that cuts a region. */
+export const CUT = "cut";
 
 function zeros(bytes: Uint8Array, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (bytes[i] !== 0) return false;
@@ -198,21 +208,22 @@ export function containerMap(
   const chunkUnits = units.filter((u) => u.checks.some((ch) => ch.kind === "chunk"));
   const unitStarts = chunkUnits.map((u) => u.dataStart);
 
-  const verify = (i: number, bytes: Uint8Array): VerifyFailure | null => {
-    const s = segments[i];
-    if (bytes.length !== s.end - s.start) {
-      return {
-        tensor: null,
-        chunk: null,
-        what: `segment ${i}: ${bytes.length} bytes, not ${s.end - s.start}`,
-      };
-    }
-    for (const u of s.units) {
-      if (!zeros(bytes, u.start - s.start, u.dataStart - s.start)) {
+  const verifyPart = (
+    i: number,
+    from: number,
+    bytes: Uint8Array,
+  ): VerifyFailure | null | typeof CUT => {
+    const to = from + bytes.length;
+    for (const u of segments[i].units) {
+      if (u.end <= from || u.start >= to) continue;
+      const z0 = Math.max(u.start, from), z1 = Math.min(u.dataStart, to);
+      if (z0 < z1 && !zeros(bytes, z0 - from, z1 - from)) {
         return { tensor: null, chunk: null, what: `bytes ${u.start}-${u.dataStart} are not zero` };
       }
       for (const ch of u.checks) {
-        const b = bytes.subarray(ch.start - s.start, ch.end - s.start);
+        if (ch.end <= from || ch.start >= to) continue;
+        if (ch.start < from || ch.end > to) return CUT;
+        const b = bytes.subarray(ch.start - from, ch.end - from);
         if (ch.kind === "chunk") {
           if (xxh32(b) !== ch.xxh) {
             return {
@@ -246,6 +257,19 @@ export function containerMap(
     return null;
   };
 
+  const verify = (i: number, bytes: Uint8Array): VerifyFailure | null => {
+    const s = segments[i];
+    if (bytes.length !== s.end - s.start) {
+      return {
+        tensor: null,
+        chunk: null,
+        what: `segment ${i}: ${bytes.length} bytes, not ${s.end - s.start}`,
+      };
+    }
+    // The whole segment holds each of its regions whole: never CUT.
+    return verifyPart(i, s.start, bytes) as VerifyFailure | null;
+  };
+
   return {
     size,
     segments,
@@ -258,6 +282,7 @@ export function containerMap(
       return out;
     },
     verify,
+    verifyPart,
     layers,
     layerAt(offset) {
       let lo = 0, hi = unitStarts.length - 1;

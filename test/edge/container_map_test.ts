@@ -7,8 +7,10 @@ import assert from "node:assert/strict";
 import { nativeBackends } from "../../src/codec_native/backends.ts";
 import { openContainer } from "../../src/container/open.ts";
 import { bufferSource } from "../../src/container/source.ts";
-import { containerMap } from "../../src/edge/container_map.ts";
+import { containerMap, CUT } from "../../src/edge/container_map.ts";
 import { demoContainer } from "../server/harness.ts";
+import { packFile } from "../../src/pack/write.ts";
+import { DEMO_MODEL } from "../../src/cli/demo.ts";
 
 Deno.test("container map: segments tile the container and verify it; every flip is caught", async () => {
   const bytes = await demoContainer();
@@ -50,4 +52,51 @@ Deno.test("container map: segments tile the container and verify it; every flip 
   assert.equal(map.layers[0], "model.embed_tokens");
   assert.ok(map.layerSegments("model.layers.1").length > 0);
   assert.equal(map.layerAt(r[0]), "model.layers.0");
+});
+
+Deno.test("container map: a part of a segment is checked on its own: whole chunks pass, a flip or a non-zero gap fails, a cut chunk is CUT", async () => {
+  // Chunks aligned to 4 KiB, so that zero gaps lie between them.
+  const dir = await Deno.makeTempDir();
+  let bytes: Uint8Array;
+  try {
+    await packFile(DEMO_MODEL, `${dir}/m.tsr`, { mode: "fast", alignment: 4096 });
+    bytes = await Deno.readFile(`${dir}/m.tsr`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  const c = await openContainer(bufferSource(bytes), nativeBackends());
+  const map = containerMap(c, bytes.slice(0, 64), 16 << 10);
+  // Every chunk alone, as a reader reads it: right as it is, wrong with any byte flipped.
+  let checked = 0, gaps = 0;
+  for (const t of c.index.tensors) {
+    for (const r of (t.encodings[0] as { chunks: number[][] }).chunks) {
+      if (r[1] === 0) continue;
+      const [i] = map.covering(r[0], r[0] + r[1]);
+      const part = bytes.slice(r[0], r[0] + r[1]);
+      assert.equal(map.verifyPart(i, r[0], part), null, `${t.name} chunk at ${r[0]}`);
+      for (const k of [0, part.length >> 1, part.length - 1]) {
+        const bad = part.slice();
+        bad[k] ^= 1;
+        const f = map.verifyPart(i, r[0], bad);
+        assert.ok(f !== null && f !== CUT, `a flip at ${r[0] + k} passed`);
+      }
+      // Cutting the chunk, at either end, asks for the whole segment.
+      if (r[1] > 1) {
+        assert.equal(map.verifyPart(i, r[0] + 1, bytes.slice(r[0] + 1, r[0] + r[1])), CUT);
+        assert.equal(map.verifyPart(i, r[0], bytes.slice(r[0], r[0] + r[1] - 1)), CUT);
+      }
+      // With the gap before it (zero bytes written between regions): a non-zero byte there fails.
+      const s = map.segments[i];
+      const u = s.units.find((x) => x.dataStart === r[0]);
+      if (u && u.start < u.dataStart) {
+        const withGap = bytes.slice(u.start, r[0] + r[1]);
+        assert.equal(map.verifyPart(i, u.start, withGap), null);
+        withGap[0] ^= 1;
+        assert.match((map.verifyPart(i, u.start, withGap) as { what: string }).what, /not zero/);
+        gaps++;
+      }
+      checked++;
+    }
+  }
+  assert.ok(checked > 10 && gaps > 0, `${checked} chunks, ${gaps} with a gap`);
 });

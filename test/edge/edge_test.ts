@@ -557,6 +557,8 @@ Deno.test("edge: a segment damaged on the disk tier is fetched again; the file s
     const url = `${edge.url}/acme/m/resolve/main/model.safetensors`;
     assert.equal(sha256Hex((await get(url)).body), sha256Hex(model));
     await originQuiet(proxy);
+    // Read once from disk, so that the files are open (descriptors kept) when one is damaged.
+    assert.equal(sha256Hex((await get(url)).body), sha256Hex(model));
     // Flip a byte in the middle of the largest segment file (a chunk of a tensor's data).
     const files: { path: string; size: number }[] = [];
     const walk = async (d: string) => {
@@ -578,5 +580,10 @@ Deno.test("edge: a segment damaged on the disk tier is fetched again; the file s
     assert.equal(again.status, 200);
     assert.equal(sha256Hex(again.body), sha256Hex(model));
     assert.ok(proxy.blobRequests().length >= 1, "the damaged segment was fetched again");
+    // The refetched segment replaced the damaged file: read from the new one, no origin request.
+    await originQuiet(proxy);
+    proxy.log.length = 0;
+    assert.equal(sha256Hex((await get(url)).body), sha256Hex(model));
+    assert.equal(proxy.blobRequests().length, 0);
   });
 });

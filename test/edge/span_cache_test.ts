@@ -29,3 +29,40 @@ Deno.test("span cache: least recently used out first, within the budget, across 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("span cache: readInto reads a part of an entry into the caller's buffer, from the file that holds the entry now", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const cache = await openSpanCache(dir, 1 << 20);
+    const name = segmentName(SHA, 0, 1000);
+    const bytes = Uint8Array.from({ length: 1000 }, (_, i) => i & 0xff);
+    await cache.put(name, bytes);
+    const target = new Uint8Array(300);
+    assert.equal(await cache.readInto(name, 500, target), true);
+    assert.deepEqual(target, bytes.subarray(500, 800));
+    // Replaced (a refetch renames a new file over it): the kept descriptor is not read again.
+    await cache.put(name, new Uint8Array(1000).fill(7));
+    assert.equal(await cache.readInto(name, 500, target), true);
+    assert.deepEqual(target, new Uint8Array(300).fill(7));
+    // Changed in place: read as it is now (the reader verifies what it reads).
+    const file = `${dir}/${name}`;
+    await Deno.writeFile(file, new Uint8Array(1000).fill(9));
+    assert.equal(await cache.readInto(name, 0, target), true);
+    assert.deepEqual(target, new Uint8Array(300).fill(9));
+    // Shorter than its name says: an error, not a short read.
+    await Deno.writeFile(file, new Uint8Array(10));
+    await assert.rejects(
+      cache.readInto(name, 500, target),
+      /shorter than its name says: no byte at 500/,
+    );
+    // Not held, or removed by hand: false, and forgotten.
+    assert.equal(await cache.readInto(segmentName(SHA, 1000, 1000), 0, target), false);
+    await cache.put(name, bytes);
+    await Deno.remove(`${dir}/${name}`);
+    assert.equal(await cache.readInto(name, 0, target), false);
+    assert.equal(cache.has(name), false);
+    assert.equal(cache.figures().bytes, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

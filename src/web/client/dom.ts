@@ -45,7 +45,7 @@ export function wireCopyButtons(): void {
   for (const b of document.querySelectorAll<HTMLButtonElement>("button.copy[data-copy]")) {
     const target = document.getElementById(b.dataset.copy!);
     if (!target || !navigator.clipboard) continue;
-    b.hidden = false;
+    b.classList.remove("unwired");
     b.addEventListener("click", async () => {
       try {
         await navigator.clipboard.writeText(target.textContent ?? "");

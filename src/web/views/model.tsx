@@ -80,9 +80,11 @@ function Snippet(p: { id: string; label: string; code: string }) {
         {
           /* Shown by the page script as it wires the table: the first frame that paints it is the
           first made since, and Element Timing gives when that frame was presented
-          (test/web/page_timing.ts reads it). */
+          (test/web/page_timing.ts reads it). Invisible until then, not absent: a button appearing
+          in this row would move everything below it, the table too, and the frame that shows the
+          wired table would re-raster the whole screen (60 ms after the first paint, quiet). */
         }
-        <button type="button" class="copy" data-copy={p.id} elementtiming="tessera-wired" hidden>
+        <button type="button" class="copy unwired" data-copy={p.id} elementtiming="tessera-wired">
           Copy
         </button>
       </div>

@@ -395,11 +395,14 @@ export const AUTO_DECODED_FROM = 18e6;
 
 /**
  * Least time, in seconds, that the compressed transport must save on the measured link for `auto`
- * to take it: decoding here costs a client about that much more start-up (worker threads, kernels)
- * than letting the server decode. On 100 Mbit/s, a 0.5-1 MB model saves 15 ms and loads faster
- * decoded; an 8 MB one saves 90 ms and loads faster compressed (bench:transfer).
+ * to take it: decoding here costs a client a little more start-up (kernels; workers only for large
+ * models) than letting the server decode, while the decoded transport waits a round trip for the
+ * manifest first. Was 0.05 until the client's start-up shrank (lazy native backends, no global
+ * setTimeout): on 100 Mbit/s the 0.5 MB stories260k.bf16 then saved 14 ms and loaded faster
+ * compressed in the last three bench:transfer runs (0.32 against 0.36 s, 0.36 against 0.39, and a
+ * tie), while at 1 Gbit/s it saves 1.4 ms and ties.
  */
-export const AUTO_MIN_SAVING_S = 0.05;
+export const AUTO_MIN_SAVING_S = 0.01;
 
 /**
  * Opens the source of `ref`'s tensors. The compressed transport needs only the container (at the

@@ -914,19 +914,30 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
       const fetched = Promise.all(obtain(away)).then((b) =>
         b.forEach((bytes, k) => put(away[k], bytes))
       );
-      fetched.catch(() => {});
       const failed: number[] = [];
-      await Promise.all(
+      // Every part that writes into `target` settles before this returns or throws: `target` is
+      // the reader's pooled buffer, given to another read once this one fails, and a fetch or a
+      // pread still running would write into that read's bytes after they were checked.
+      const settled = await Promise.allSettled(
         segs.filter(held).map(async (i) => {
           const s = map.segments[i];
           if (!await diskInto(i, Math.max(offset, s.start), viewOf(i))) failed.push(i);
         }),
       );
-      if (failed.length > 0) {
-        const again = await Promise.all(obtain(failed));
-        again.forEach((bytes, k) => put(failed[k], bytes));
+      let error = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (!error && failed.length > 0) {
+        const again = Promise.all(obtain(failed)).then((b) =>
+          b.forEach((bytes, k) => put(failed[k], bytes))
+        );
+        [error] = (await Promise.allSettled([again])).filter((r): r is PromiseRejectedResult =>
+          r.status === "rejected"
+        );
       }
-      await fetched;
+      const [late] = (await Promise.allSettled([fetched])).filter((
+        r,
+      ): r is PromiseRejectedResult => r.status === "rejected");
+      error ??= late;
+      if (error) throw error.reason;
       prefetchAfter(offset);
     }
 

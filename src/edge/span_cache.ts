@@ -148,6 +148,16 @@ export async function openSpanCache(dir: string, budgetBytes: number): Promise<S
     f.dropped = true;
     if (f.users === 0) shut(f);
   };
+  // Which placement of each name is on disk: a read that fails on a file since replaced must not
+  // forget (or close the descriptor of) the new one, whose bytes would then go uncounted.
+  const placed = new Map<string, number>();
+  let placements = 0;
+  /** Forgets `name` after a read found its file gone, unless it was placed again meanwhile. */
+  const forgetGone = (name: string, placement: number | undefined) => {
+    if (placed.get(name) !== placement) return;
+    const size = entries.get(name);
+    if (size !== undefined) entries.delete(name), bytes -= size;
+  };
   const openFile = (name: string): OpenFile => {
     let f = files.get(name);
     if (f) {
@@ -169,6 +179,7 @@ export async function openSpanCache(dir: string, budgetBytes: number): Promise<S
       const [name, size] = entries.entries().next().value!;
       drop(name);
       entries.delete(name);
+      placed.delete(name);
       bytes -= size;
       evictions++;
       evictedBytes += size;
@@ -193,6 +204,7 @@ export async function openSpanCache(dir: string, budgetBytes: number): Promise<S
     await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
     await Deno.rename(file, path);
     drop(name); // a descriptor of the file it replaced
+    placed.set(name, ++placements);
     if (!entries.has(name)) bytes += size;
     entries.delete(name);
     entries.set(name, size);
@@ -206,6 +218,7 @@ export async function openSpanCache(dir: string, budgetBytes: number): Promise<S
     has: (name) => entries.has(name),
     async get(name) {
       if (!touch(name)) return null;
+      const placement = placed.get(name);
       try {
         const b = await Deno.readFile(`${dir}/${name}`);
         hits++;
@@ -213,13 +226,13 @@ export async function openSpanCache(dir: string, budgetBytes: number): Promise<S
         return b;
       } catch {
         // Gone from under us (removed by hand): forget it.
-        const size = entries.get(name);
-        if (size !== undefined) entries.delete(name), bytes -= size;
+        forgetGone(name, placement);
         return null;
       }
     },
     async readInto(name, position, target) {
       if (!touch(name)) return false;
+      const placement = placed.get(name);
       const f = openFile(name);
       f.users++;
       try {
@@ -243,11 +256,10 @@ export async function openSpanCache(dir: string, budgetBytes: number): Promise<S
           filled += n;
         }
       } catch (e) {
-        drop(name);
+        if (files.get(name) === f) drop(name);
         if ((e as { code?: string }).code !== "ENOENT") throw e;
         // Gone from under us (removed by hand): forget it.
-        const size = entries.get(name);
-        if (size !== undefined) entries.delete(name), bytes -= size;
+        forgetGone(name, placement);
         return false;
       } finally {
         release(f);

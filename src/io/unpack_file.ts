@@ -64,25 +64,21 @@ export async function unpackFile(
     throw e;
   }
   // With worker threads, each writes the blocks it decodes into the temporary file, and feeds them
-  // to the file's SHA-256 in turn (with the native library; else this thread hashes them, in
-  // order, from shared memory). Without, this thread decodes, hashes and writes.
-  // The ordered hash needs blocks handed out in plan order, which holds only when the workers read
-  // the file themselves: from any other source, blocks go out as their reads complete.
+  // to the file's SHA-256 in turn (with the native library, reading the container file itself;
+  // else this thread hashes the outputs the workers hand back, in order). Without, this thread
+  // decodes, hashes and writes. The ordered hash needs blocks handed out in plan order, which
+  // holds only when the workers read the file themselves: from any other source, blocks go out
+  // as their reads complete.
   const parallel = typeof workers !== "number" || workers > 0;
   let pool: DecodePool | undefined;
   try {
     const ordered = parallel && c.source.file ? orderedHash() : undefined;
     if (parallel) {
-      try {
-        pool = createDecodePool(workers, c.backends, {
-          output: out.tempPath,
-          input: c.source.file,
-          hash: ordered,
-        });
-      } catch (e) {
-        if (typeof workers !== "number") workers.close();
-        throw e;
-      }
+      pool = createDecodePool(workers, c.backends, {
+        output: out.tempPath,
+        input: c.source.file,
+        hash: ordered,
+      });
     }
     const hash = ordered ? undefined : c.backends.sha256();
     let pos = 0;
@@ -129,6 +125,8 @@ export async function unpackFile(
     await out.abort();
     throw e;
   } finally {
-    pool?.close();
+    // Workers started by the caller belong to the pool once it exists; before that, to this.
+    if (pool) pool.close();
+    else if (typeof workers !== "number") workers.close();
   }
 }

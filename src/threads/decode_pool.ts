@@ -85,9 +85,8 @@ export interface DecodePoolOptions {
   readonly output?: string;
   /**
    * The container file, when the container is read from a local file: each worker then reads the
-   * stored bytes of the blocks it decodes there itself, and produces them into shared memory that
-   * the caller recycles, so that no block's bytes are read, copied or moved by the calling thread
-   * (the assembler passes null runs: `BlockExecutor.reads`).
+   * stored bytes of the blocks it decodes there itself, so that no block's stored bytes are read,
+   * copied or moved by the calling thread (the assembler passes null runs: `BlockExecutor.reads`).
    */
   readonly input?: LocalFile;
   /**

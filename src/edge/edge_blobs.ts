@@ -915,29 +915,20 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
         b.forEach((bytes, k) => put(away[k], bytes))
       );
       const failed: number[] = [];
-      // Every part that writes into `target` settles before this returns or throws: `target` is
-      // the reader's pooled buffer, given to another read once this one fails, and a fetch or a
-      // pread still running would write into that read's bytes after they were checked.
-      const settled = await Promise.allSettled(
+      const fromDisk = settleAll(
         segs.filter(held).map(async (i) => {
           const s = map.segments[i];
           if (!await diskInto(i, Math.max(offset, s.start), viewOf(i))) failed.push(i);
         }),
+      ).then(() =>
+        failed.length > 0
+          ? Promise.all(obtain(failed)).then((b) => b.forEach((bytes, k) => put(failed[k], bytes)))
+          : undefined
       );
-      let error = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
-      if (!error && failed.length > 0) {
-        const again = Promise.all(obtain(failed)).then((b) =>
-          b.forEach((bytes, k) => put(failed[k], bytes))
-        );
-        [error] = (await Promise.allSettled([again])).filter((r): r is PromiseRejectedResult =>
-          r.status === "rejected"
-        );
-      }
-      const [late] = (await Promise.allSettled([fetched])).filter((
-        r,
-      ): r is PromiseRejectedResult => r.status === "rejected");
-      error ??= late;
-      if (error) throw error.reason;
+      // Every part that writes into `target` settles before this returns or throws: `target` is
+      // the reader's pooled buffer, given to another read once this one fails, and a fetch or a
+      // pread still running would write into that read's bytes after they were checked.
+      await settleAll([fromDisk, fetched]);
       prefetchAfter(offset);
     }
 
@@ -1162,4 +1153,12 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
       prefetchBytes: prefetched,
     }),
   };
+}
+
+/** Waits for every one of `parts` to settle, then throws the first one's failure, if any. */
+async function settleAll(parts: readonly Promise<unknown>[]): Promise<void> {
+  const failure = (await Promise.allSettled(parts)).find((r): r is PromiseRejectedResult =>
+    r.status === "rejected"
+  );
+  if (failure) throw failure.reason;
 }

@@ -15,8 +15,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { defaultConfig } from "../../src/server/config.ts";
-import { startServer } from "../../src/server/server.ts";
+import { startPageServer } from "./page_server.ts";
 import { launchBrowser, watchedPage } from "../../test/web/browser.ts";
 import { writeFixtureModels } from "../../test/web/fixture_store.ts";
 import {
@@ -36,16 +35,7 @@ const load = () => Number(Deno.loadavg()[0].toFixed(1));
 
 const dir = await Deno.makeTempDir({ prefix: "tessera_bench_web_" });
 const models = await writeFixtureModels(dir, { many: true });
-const server = await startServer(
-  defaultConfig({
-    modelsDir: dir,
-    port: Number(values.port ?? 0),
-    host: "127.0.0.1",
-    workers: 1,
-    quiet: true,
-  }),
-  () => {},
-);
+const server = await startPageServer(dir, Number(values.port ?? 0));
 const browser = await launchBrowser();
 const loads = [load()];
 try {

@@ -12,8 +12,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { defaultConfig } from "../../src/server/config.ts";
-import { startServer } from "../../src/server/server.ts";
+import { startPageServer } from "./page_server.ts";
 import { launchBrowser } from "../../test/web/browser.ts";
 import { writeFixtureModels } from "../../test/web/fixture_store.ts";
 import { median, modelPageTiming, SETTLE_MS } from "../../test/web/page_timing.ts";
@@ -68,16 +67,7 @@ const dir = values.store ?? await Deno.makeTempDir({ prefix: "tessera_trace_" })
 const models = values.store
   ? { many: "bench/synthetic", llama: "demo/stories260k" }
   : await writeFixtureModels(dir, { many: true });
-const server = await startServer(
-  defaultConfig({
-    modelsDir: dir,
-    port: Number(values.port ?? 9400),
-    host: "127.0.0.1",
-    workers: 1,
-    quiet: true,
-  }),
-  () => {},
-);
+const server = await startPageServer(dir, Number(values.port ?? 9400));
 const browser = await launchBrowser();
 const path = which === "trivial"
   ? "/-/trivial"

@@ -5,7 +5,7 @@
  * own, so threads working on other parts of a file never share a file position.
  * @module
  */
-import { blockRuns } from "../container/assemble.ts";
+import { blockRuns, sameFile } from "../container/assemble.ts";
 import type { StoredRun } from "../container/decode_block.ts";
 import { ContainerError } from "../container/errors.ts";
 import type { Block } from "../container/plan.ts";
@@ -40,7 +40,7 @@ export function blockReader(): BlockReader {
     open = undefined;
   };
   const fileFor = (file: LocalFile): Deno.FsFile => {
-    if (open && open.file.path === file.path && open.file.ino === file.ino) return open.fd;
+    if (open && sameFile(open.file, file)) return open.fd;
     close();
     const fd = Deno.openSync(file.path, { read: true });
     const st = fd.statSync();

@@ -31,7 +31,7 @@ export interface Edge {
   readonly objects: OriginObjectStore;
   /** Prometheus lines of the tiers and the origin traffic. */
   metrics(): string;
-  /** Releases the cache folder. */
+  /** Closes the disk tier's descriptors and releases the cache folder. */
   close(): void;
 }
 
@@ -161,7 +161,10 @@ export async function openEdge(
         ]);
         return lines.join("\n") + "\n";
       },
-      close: () => lock.release(),
+      close() {
+        spans.close();
+        lock.release();
+      },
     };
   } catch (e) {
     lock.release();

@@ -68,6 +68,11 @@ export interface SpanCache {
   tempPath(): string;
   /** Current figures. */
   figures(): SpanCacheFigures;
+  /**
+   * Closes the descriptors kept open (one a read is using closes when that read ends). A read
+   * after this still works, but keeps no descriptor open.
+   */
+  close(): void;
 }
 
 /** Name of segment `[offset, offset + length)` of container `sha256`. */
@@ -158,6 +163,7 @@ export async function openSpanCache(dir: string, budgetBytes: number): Promise<S
     const size = entries.get(name);
     if (size !== undefined) entries.delete(name), bytes -= size;
   };
+  let closed = false;
   const openFile = (name: string): OpenFile => {
     let f = files.get(name);
     if (f) {
@@ -169,7 +175,9 @@ export async function openSpanCache(dir: string, budgetBytes: number): Promise<S
       fs.open(`${dir}/${name}`, "r", (err, fd) => err ? reject(err) : resolve(fd))
     );
     fd.catch(() => {});
-    f = { fd, users: 0, dropped: false };
+    // Once closed, a descriptor is the read's own: out of the table, shut when the read ends.
+    f = { fd, users: 0, dropped: closed };
+    if (closed) return f;
     files.set(name, f);
     if (files.size > OPEN_FILES) drop(files.keys().next().value!);
     return f;
@@ -291,5 +299,9 @@ export async function openSpanCache(dir: string, budgetBytes: number): Promise<S
       entries: entries.size,
       budget: budgetBytes,
     }),
+    close() {
+      closed = true;
+      for (const name of [...files.keys()]) drop(name);
+    },
   };
 }

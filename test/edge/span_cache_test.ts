@@ -66,3 +66,38 @@ Deno.test("span cache: readInto reads a part of an entry into the caller's buffe
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("span cache: close closes the descriptors it kept open, and a read after it keeps none", async () => {
+  const dir = await Deno.makeTempDir();
+  // The descriptors open on this cache's files, read from the process's descriptor table.
+  const openOnDir = async () => {
+    let n = 0;
+    for await (const e of Deno.readDir("/proc/self/fd")) {
+      const to = await Deno.readLink(`/proc/self/fd/${e.name}`).catch(() => "");
+      if (to.startsWith(dir)) n++;
+    }
+    return n;
+  };
+  try {
+    const cache = await openSpanCache(dir, 1 << 20);
+    const names = [0, 1, 2].map((i) => segmentName(SHA, i * 100, 100));
+    for (const [i, n] of names.entries()) await cache.put(n, new Uint8Array(100).fill(i));
+    const target = new Uint8Array(10);
+    for (const n of names) assert.equal(await cache.readInto(n, 0, target), true);
+    assert.equal(await openOnDir(), 3);
+    cache.close();
+    // node:fs closes on a callback: let it run.
+    for (let i = 0; i < 50 && await openOnDir() > 0; i++) {
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    assert.equal(await openOnDir(), 0);
+    assert.equal(await cache.readInto(names[1], 0, target), true);
+    assert.deepEqual(target, new Uint8Array(10).fill(1));
+    for (let i = 0; i < 50 && await openOnDir() > 0; i++) {
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    assert.equal(await openOnDir(), 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

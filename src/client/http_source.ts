@@ -89,13 +89,13 @@ export async function openHttpSource(
   const pacer = options.pacer ?? linkPacer();
   let requests = 0;
   // Every request goes through the pacer, which learns the link's round trip and bandwidth.
-  const get = async (
+  // `send` sends one the pacer let go (`paced`, done here if the request fails).
+  const send = async (
     range: string,
-    bytes: number,
+    paced: PacedTransfer,
     ifMatch: string | null,
     readSignal?: AbortSignal,
   ): Promise<{ res: Response; paced: PacedTransfer }> => {
-    const paced = await pacer.acquire(bytes, readSignal);
     requests++;
     const headers: Record<string, string> = { Range: range };
     if (ifMatch) headers["If-Match"] = ifMatch;
@@ -108,10 +108,21 @@ export async function openHttpSource(
       throw e;
     }
   };
+  const get = async (
+    range: string,
+    bytes: number,
+    ifMatch: string | null,
+    readSignal?: AbortSignal,
+  ): Promise<{ res: Response; paced: PacedTransfer }> =>
+    send(range, await pacer.acquire(bytes, readSignal), ifMatch, readSignal);
   const prefix = options.prefixBytes ?? PREFIX_BYTES, tail = options.tailBytes ?? TAIL_BYTES;
+  // Both go together: neither body is read before both have answered, so a prefix sent alone
+  // would hold its place in the pacer while the suffix waited behind it for progress it never
+  // made (a sharded model's opening hung so once the link looked slow for its round trip).
+  const [pacedPrefix, pacedTail] = await pacer.acquireAll([prefix, tail], signal);
   const settled = await Promise.allSettled([
-    get(options.stream ? "bytes=0-" : `bytes=0-${prefix - 1}`, prefix, null, signal),
-    get(`bytes=-${tail}`, tail, null, signal),
+    send(options.stream ? "bytes=0-" : `bytes=0-${prefix - 1}`, pacedPrefix, null, signal),
+    send(`bytes=-${tail}`, pacedTail, null, signal),
   ]);
   const failure = settled.find((r) => r.status === "rejected");
   if (failure) {

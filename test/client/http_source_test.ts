@@ -6,7 +6,13 @@
 import assert from "node:assert/strict";
 import { ClientError } from "../../src/client/errors.ts";
 import type { Fetch } from "../../src/client/http.ts";
-import { HTTP_HINTS, openHttpSource, TAIL_BYTES } from "../../src/client/http_source.ts";
+import {
+  HTTP_HINTS,
+  openHttpSource,
+  PREFIX_BYTES,
+  TAIL_BYTES,
+} from "../../src/client/http_source.ts";
+import { linkPacer } from "../../src/client/link_pacer.ts";
 import { openRemoteContainer } from "../../src/client/remote_container.ts";
 import { pullFile } from "../../src/cli/pull.ts";
 import { assemble } from "../../src/container/assemble.ts";
@@ -250,3 +256,62 @@ Deno.test("http source: streamed, a read behind the stream or far ahead is a Ran
     plain.source.close();
     await assert.rejects(c.source.readAt(o6 + s6, 10), /closed/);
   }));
+
+/**
+ * An in-memory server of `bytes` whose link the pacer's clock `t` sees as slow with a short round
+ * trip: every answer comes 1 ms after its request, and every 16 KiB of body 100 ms later.
+ */
+function slowLink(bytes: Uint8Array, clock: { t: number }): Fetch {
+  return (input, init) => {
+    const req = new Request(input, init);
+    const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.get("range") ?? "")!;
+    const first = m[1] === "" ? bytes.length - Number(m[2]) : Number(m[1]);
+    const last = m[1] === "" || m[2] === "" ? bytes.length - 1 : Number(m[2]);
+    let at = first;
+    const body = new ReadableStream<Uint8Array>({
+      pull(out) {
+        if (at > last) return out.close();
+        clock.t += 100;
+        const end = Math.min(last + 1, at + (16 << 10));
+        out.enqueue(bytes.slice(at, end));
+        at = end;
+      },
+    }, { highWaterMark: 0 });
+    clock.t += 1;
+    return Promise.resolve(
+      new Response(body, {
+        status: 206,
+        headers: { "content-range": `bytes ${first}-${last}/${bytes.length}`, etag: '"slow"' },
+      }),
+    );
+  };
+}
+
+/** Whether `p` settles within `turns` turns of an event loop that has nothing else to do. */
+async function settles(p: Promise<unknown>, turns = 50): Promise<boolean> {
+  let settled = false;
+  p.then(() => settled = true, () => settled = true);
+  for (let k = 0; k < turns && !settled; k++) await new Promise((r) => setTimeout(r, 0));
+  return settled;
+}
+
+Deno.test("http source: opened on a pacer that measured a slow link with a short round trip, the opening is not left waiting", async () => {
+  // A sharded model's containers open on one pacer. Once the link looked slower than the
+  // prefix per round trip, a second opening's prefix went alone and its suffix waited for the
+  // prefix to progress; the prefix's body is read only once both have answered: a hang.
+  const bytes = new Uint8Array(1 << 20).map((_, i) => (i * 31) >> 3);
+  const clock = { t: 0 };
+  const pacer = linkPacer({ now: () => clock.t });
+  const fetchFn = slowLink(bytes, clock);
+  const first = await openHttpSource(fetchFn, "http://slow.test/a", { pacer });
+  const { rtt, bandwidth } = pacer.estimates();
+  assert.ok(PREFIX_BYTES / bandwidth > rtt, `measured ${bandwidth} B/s, a round trip of ${rtt} s`);
+  for (const stream of [false, true]) {
+    const opening = openHttpSource(fetchFn, "http://slow.test/b", { pacer, stream });
+    assert.ok(await settles(opening), `stream ${stream}: the opening never completed`);
+    const second = await opening;
+    assert.deepEqual(await second.readAt(300_000, 1000), bytes.subarray(300_000, 301_000));
+    second.close();
+  }
+  assert.deepEqual(await first.readAt(500_000, 10), bytes.subarray(500_000, 500_010));
+});

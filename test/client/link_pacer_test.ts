@@ -48,3 +48,44 @@ Deno.test("link pacer: an abort while waiting rejects with the signal's reason",
   stop.abort(new Error("stop"));
   await assert.rejects(waiting, /stop/);
 });
+
+Deno.test("link pacer: a group goes all at once or waits, and an idle link takes it", async () => {
+  let t = 0;
+  const pacer = linkPacer({ now: () => t });
+  let order: string[] = [];
+  const one = (name: string, bytes: number, signal?: AbortSignal) =>
+    pacer.acquire(bytes, signal).then((p) => (order.push(name), p));
+  const group = (name: string, sizes: number[], signal?: AbortSignal) =>
+    pacer.acquireAll(sizes, signal).then((ps) => (order.push(name), ps));
+  // The link unknown: two requests at once, so a group of two goes alone.
+  const [a, b] = await group("ab", [1000, 1000]);
+  const c = group("cd", [100, 100]);
+  const e = one("e", 100);
+  await Promise.resolve();
+  assert.deepEqual(order, ["ab"]);
+  // Measured: a 10 ms round trip, 10 bytes/ms. 1000 bytes left on b: 100 ms, more than 10.
+  t = 10, a.headers(), b.headers();
+  t = 110, a.progress(1000), a.done();
+  await Promise.resolve();
+  assert.deepEqual(order, ["ab"], "the group waits while b has more than a round trip left");
+  // b's end: the link is idle and takes the group, then e behind it (100 + 100 bytes: 20 ms).
+  t = 200, b.progress(1000), b.done();
+  const [pc, pd] = await c;
+  assert.deepEqual(order, ["ab", "cd"]);
+  t = 220, pc.headers(), pc.progress(100), pc.done();
+  const pe = await e;
+  assert.deepEqual(order, ["ab", "cd", "e"]);
+  // With e still in flight (all its bytes in), a group of four waits (four at most), and holds
+  // back g behind it; aborted, it lets g go.
+  t = 230, pd.headers(), pd.progress(100), pd.done(), pe.headers(), pe.progress(100);
+  order = [];
+  const stop = new AbortController();
+  const f = group("f", [10, 10, 10, 10], stop.signal);
+  const g = one("g", 10);
+  await Promise.resolve();
+  assert.deepEqual(order, []);
+  stop.abort(new Error("stop"));
+  await assert.rejects(f, /stop/);
+  await g;
+  assert.deepEqual(order, ["g"]);
+});

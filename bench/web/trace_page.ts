@@ -5,10 +5,11 @@
  * Visits the page N times (a fresh settled context each, as `bench:web` does), traces each visit
  * and sums the self time of the page renderer's main-thread work by kind (HTML parse, script,
  * style, layout, paint, the rest) from navigation start to the first contentful paint, beside the
- * medians of the navigation's marks. `--store` serves an existing fixture store (else one is
- * written, which takes a while); `--dump` writes each trace (`PREFIX-<run>.json`, for
- * chrome://tracing or Perfetto) and adds the sums per event name; `TRACE_CATS=a,b` adds trace
- * categories (e.g. `fonts`). Prints; writes nothing else.
+ * medians of the navigation's marks, and the thread CPU until the table was usable (main thread,
+ * raster and its tile count, the display compositor's draws; {@link cpuUntil}). `--store` serves
+ * an existing fixture store (else one is written, which takes a while); `--dump` writes each trace
+ * (`PREFIX-<run>.json`, for chrome://tracing or Perfetto) and adds the sums per event name;
+ * `TRACE_CATS=a,b` adds trace categories (e.g. `fonts`). Prints; writes nothing else.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -37,6 +38,8 @@ interface TraceEvent {
   ph: string;
   ts: number;
   dur?: number;
+  /** Thread CPU time, µs (complete events). */
+  tdur?: number;
   pid: number;
   tid: number;
   args?: Record<string, unknown>;
@@ -63,6 +66,45 @@ function bucket(name: string): string {
   return "other";
 }
 
+/**
+ * Thread CPU (not wall time: on a shared machine a thread waits for a core, and wall time counts
+ * the wait) from navigation start until the table was usable (or the first contentful paint, for
+ * a page without the table): the page renderer's main thread (top-level tasks), its raster tasks
+ * (and how many tiles), and the display compositor's draws in the GPU process.
+ */
+function cpuUntil(
+  events: TraceEvent[],
+  navStart: TraceEvent,
+  t: Record<string, number>,
+): Record<string, number> {
+  const until = navStart.ts + 1000 * Math.max(t.usable ?? 0, t.fcp);
+  const within = (e: TraceEvent) =>
+    e.ph === "X" && e.dur !== undefined && e.ts >= navStart.ts && e.ts <= until;
+  let main = 0, end = -1;
+  for (
+    const e of events.filter((e) => within(e) && e.pid === navStart.pid && e.tid === navStart.tid)
+      .sort((a, b) => a.ts - b.ts || b.dur! - a.dur!)
+  ) {
+    if (e.ts < end) continue; // nested in a task already counted
+    main += e.tdur ?? 0;
+    end = e.ts + e.dur!;
+  }
+  const raster = events.filter((e) =>
+    within(e) && e.pid === navStart.pid && e.name === "RasterTask"
+  );
+  const gpu = new Set(
+    events.filter((e) =>
+      e.ph === "M" && e.name === "process_name" &&
+      (e.args as { name?: string })?.name === "GPU Process"
+    ).map((e) => e.pid),
+  );
+  const draws = events.filter((e) =>
+    within(e) && gpu.has(e.pid) && e.name === "DisplayScheduler::DrawAndSwap"
+  );
+  const ms = (es: TraceEvent[]) => es.reduce((a, e) => a + (e.tdur ?? 0), 0) / 1000;
+  return { main: main / 1000, raster: ms(raster), tiles: raster.length, draw: ms(draws) };
+}
+
 const dir = values.store ?? await Deno.makeTempDir({ prefix: "tessera_trace_" });
 const models = values.store
   ? { many: "bench/synthetic", llama: "demo/stories260k" }
@@ -77,6 +119,7 @@ try {
   await (await fetch(`${server.url}/${models.many}`)).text();
   await (await fetch(`${server.url}/${models.llama}`)).text();
   const sums: Record<string, number>[] = [];
+  const cpus: Record<string, number>[] = [];
   const marks: Record<string, number>[] = [];
   for (let r = 0; r < runs; r++) {
     const context = await browser.newContext({
@@ -177,6 +220,7 @@ try {
     );
     sum.span = (end - navStart.ts) / 1000;
     sums.push(sum);
+    cpus.push(cpuUntil(events, navStart, t));
     marks.push(t);
     console.error(
       `run ${r}: ` + Object.entries(t).map(([k, v]) => `${k} ${Math.round(v)}`).join(", "),
@@ -192,6 +236,7 @@ try {
       load: Deno.loadavg()[0],
       marks: Object.fromEntries(Object.keys(marks[0]).map((k) => [k, med(marks, k)])),
       mainThreadToFcpMs: Object.fromEntries(keys.map((k) => [k, med(sums, k)])),
+      cpuToUsableMs: Object.fromEntries(Object.keys(cpus[0]).map((k) => [k, med(cpus, k)])),
     },
     null,
     1,

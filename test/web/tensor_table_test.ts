@@ -91,3 +91,64 @@ Deno.test("tensor table: packed rows unpack to the rows, SHA-256 cut to its show
   const back = unpackRows(JSON.parse(JSON.stringify(packRows(rows, layers))));
   assert.deepEqual(back, rows.map((r) => ({ ...r, sha256: r.sha256.slice(0, 12) })));
 });
+
+Deno.test("tensor table: packing names each dtype, codec list and layer prefix once", () => {
+  const layers = Array.from({ length: 7 }, (_, i) => `model.layers.${i}`);
+  // A name that is its layer key, one outside its layer's prefix, one that only looks prefixed.
+  const rows = [
+    row(0),
+    row(1, { name: "model.layers.1" }),
+    row(2, { name: "lm_head.weight" }),
+    row(3, { name: "model.layers.30.w" }),
+    row(4, { name: "model.layers.4." }),
+  ];
+  const packed = packRows(rows, layers);
+  assert.deepEqual(packed.dtypes, ["F32", "BF16"]);
+  assert.deepEqual(packed.codecs, ["huffman+raw", "rans+raw"]);
+  assert.deepEqual(packed.rows.map((r) => [r[0], r[4]]), [
+    ["w0", -1],
+    ["model.layers.1", 1],
+    ["lm_head.weight", 2],
+    ["model.layers.30.w", 3],
+    ["model.layers.4.", 4],
+  ]);
+  assert.deepEqual(
+    unpackRows(JSON.parse(JSON.stringify(packed))),
+    rows.map((r) => ({ ...r, sha256: r.sha256.slice(0, 12) })),
+  );
+});
+
+Deno.test("tensor table: any rows survive packing and JSON", () => {
+  fc.assert(fc.property(
+    fc.array(fc.string({ maxLength: 6 }), { minLength: 1, maxLength: 4 }),
+    fc.array(
+      fc.record({
+        name: fc.string({ maxLength: 12 }),
+        prefixed: fc.boolean(),
+        file: fc.constantFrom("model.safetensors", "a/b.safetensors"),
+        dtype: fc.constantFrom("BF16", "F32", "I8"),
+        layer: fc.nat(),
+        codecs: fc.constantFrom("raw", "rans+raw", "const+const"),
+      }),
+      { maxLength: 30 },
+    ),
+    (layers, specs) => {
+      const rows = specs.map((s, i): TensorRow => {
+        const layerIndex = s.layer % layers.length;
+        return {
+          ...row(i),
+          name: s.prefixed ? `${layers[layerIndex]}.${s.name}` : s.name,
+          file: s.file,
+          dtype: s.dtype,
+          layer: layers[layerIndex],
+          layerIndex,
+          codecs: s.codecs,
+        };
+      });
+      assert.deepEqual(
+        unpackRows(JSON.parse(JSON.stringify(packRows(rows, layers)))),
+        rows.map((r) => ({ ...r, sha256: r.sha256.slice(0, 12) })),
+      );
+    },
+  ));
+});

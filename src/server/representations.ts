@@ -30,6 +30,7 @@ import type { ContainerLease } from "../store/container_leases.ts";
 import { sharedCopy } from "../http/shared_body.ts";
 import { cachedRead } from "./block_cache.ts";
 import type { ChunkCache } from "./chunk_cache.ts";
+import type { DecodePool } from "../threads/decode_pool.ts";
 import type { Selection } from "./selection.ts";
 
 /** `application/octet-stream`. */
@@ -39,8 +40,12 @@ const sha256Hex = (text: string) => createHash("sha256").update(text).digest("he
 
 /** How the server reads: the decode pool, the cache of assembled blocks, and the read-ahead. */
 export interface ReadPipeline {
-  /** Runs blocks: the decode pool. */
-  readonly executor: BlockExecutor;
+  /**
+   * Runs blocks: the decode pool. A body is run through its `servingFrom(source)`, when it has
+   * one: outputs of exactly the bytes sent, and for a local file the pool's threads read each
+   * block's chunks there themselves, so this thread reads nothing.
+   */
+  readonly executor: BlockExecutor & Partial<Pick<DecodePool, "servingFrom">>;
   /** Assembled blocks of whole-file downloads. */
   readonly cache: ChunkCache;
   /** Output bytes decoded ahead of the client. */
@@ -64,9 +69,10 @@ function piecesRepresentation(
   // (`known` pieces were checked when they were made.)
   if (!known) { for (const p of pieces) if (p.kind === "rect" && !p.variant) losslessOf(p.tensor); }
   const size = known?.size ?? bodyLength(pieces);
+  const executor = pipe.executor.servingFrom?.(lease.container.source) ?? pipe.executor;
   const read = (start: number, end: number, signal: AbortSignal) =>
     assemble(lease.container, planBlocks(slicePieces(pieces, start, end)), {
-      executor: pipe.executor,
+      executor,
       aheadBytes: pipe.aheadBytes,
       signal,
     });

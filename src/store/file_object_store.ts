@@ -237,6 +237,8 @@ export async function openFileObjectStore(
           size: r.size,
           readAt: (offset, length) => r.readAt(offset, length),
           readInto: (offset, target) => r.readInto!(offset, target),
+          // Decode workers read a container's chunks at this path themselves (see LocalFile).
+          file: { path: r.path, size: r.size, ino: r.ino },
           close: () => r.close(),
         } satisfies StoredObject;
       } catch (e) {

@@ -7,16 +7,15 @@
  * a round trip to a worker would cost more than the decode.
  * @module
  */
-import type { BlockExecutor } from "../container/assemble.ts";
-import { inThreadExecutor } from "../container/assemble.ts";
+import { type BlockExecutor, blockRuns } from "../container/assemble.ts";
 import type { Backends } from "../container/backends.ts";
-import type { StoredRun } from "../container/decode_block.ts";
+import { decodeBlock, decodeScratch, type StoredRun } from "../container/decode_block.ts";
 import { type Block, blockChunks } from "../container/plan.ts";
 import { type BlockMessage, packBlock } from "./block_message.ts";
 import { createWorkerPool, type WorkerPool } from "./worker_pool.ts";
 import { keepBlockBuffersInHeap } from "./heap_tuning.ts";
 import { blockReader, blockWriter } from "./block_io.ts";
-import type { LocalFile } from "../container/source.ts";
+import { type ByteSource, LOCAL_HINTS, type LocalFile } from "../container/source.ts";
 import type { OrderedHash } from "./ordered_hash.ts";
 
 /** A decode request as posted to a worker. */
@@ -34,6 +33,11 @@ export interface DecodeRequest {
    * which both threads then use in place.
    */
   readonly buffer?: Uint8Array;
+  /**
+   * No buffer will come back to be reused: reply with a buffer of exactly the block's length (a
+   * block with tiles to copy is decoded in the worker's own buffer, and its output copied out).
+   */
+  readonly exact?: boolean;
   /** Where to write the output, when the pool writes. */
   readonly writeTo?: { readonly path: string; readonly offset: number };
   /**
@@ -55,6 +59,19 @@ export interface DecodeReply {
 export interface DecodePool extends BlockExecutor {
   /** Worker threads. */
   readonly size: number;
+  /**
+   * This pool as the executor of response bodies read from `source` (a server's): the consumer
+   * holds each output until the socket took it and never hands it back, so every output is a
+   * buffer of exactly the block's length, without the room a block's tiles are decoded in before
+   * their rows are copied (on the many-tensor model that room made the buffers 1.7 times the
+   * bytes sent, all of it fresh memory to clear and fault in, and to count towards the garbage
+   * collections that external memory triggers). When the source is a local file the executor
+   * `reads` it: each block's stored bytes are read by the thread that decodes it and the assembler
+   * reads nothing; a block whose thread fails (the file was removed or replaced at its path since
+   * the source opened it, which open readers must survive) runs again with its bytes read through
+   * `source` on this thread, and fails for good only if that fails too.
+   */
+  servingFrom(source: ByteSource): BlockExecutor;
   /** Stops the workers; pending blocks reject. */
   close(): void;
 }
@@ -141,7 +158,6 @@ export function createDecodePool(
   options: DecodePoolOptions = {},
 ): DecodePool {
   const { observe, startAfter = 0 } = options;
-  const here = inThreadExecutor(backends);
   const timed = (block: Block, run: () => Promise<Uint8Array>) => {
     if (!observe) return run();
     const t0 = performance.now();
@@ -154,28 +170,65 @@ export function createDecodePool(
   // Blocks decoded on this thread are read and written here, the others by the worker that decodes
   // them.
   const writer = blockWriter(), reader = blockReader();
-  const runHere = async (
+  // This thread's buffer for blocks whose outputs are copied out (`exact`). Reading, decoding and
+  // copying out are one synchronous step: blocks of other bodies run here in between.
+  let own = new Uint8Array(0);
+  const scratch = decodeScratch();
+  const runHere = (
+    how: How,
     block: Block,
     runs: StoredRun[] | null,
     buffer?: Uint8Array,
     at?: number,
-  ) => {
-    const out = await here.run(block, runs ?? reader.read(input!, block), buffer);
-    if (at !== undefined && output) writer.writeAt(output, at, out.subarray(0, block.length));
-    return out;
+  ): Promise<Uint8Array> => {
+    try {
+      const copy = how.exact && !buffer && block.bufferBytes > block.length;
+      if (copy && own.length < block.bufferBytes) own = new Uint8Array(block.bufferBytes);
+      const out = copy
+        ? own
+        : buffer && buffer.length >= block.bufferBytes
+        ? buffer
+        : new Uint8Array(block.bufferBytes);
+      decodeBlock(block, runs ?? reader.read(how.file!, block), out, backends, scratch);
+      if (at !== undefined && output) writer.writeAt(output, at, out.subarray(0, block.length));
+      return Promise.resolve(copy ? out.slice(0, block.length) : out);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   };
   const close = () => {
     writer.close();
     reader.close();
   };
+  type Run = (how: How, ...args: Parameters<BlockExecutor["run"]>) => Promise<Uint8Array>;
+  /** The executor over `run` for blocks run `how`. */
+  const executor = (how: How, run: Run, size: number): BlockExecutor => ({
+    parallelism: Math.max(1, size),
+    writes: output !== undefined,
+    reads: how.file,
+    run: (block, runs, buffer, at) => run(how, block, runs, buffer, at),
+  });
+  const servingFrom = (source: ByteSource, run: Run, size: number): BlockExecutor => {
+    const file = source.file;
+    const served = executor({ file, exact: true }, run, size);
+    if (!file) return served;
+    const fallback: How = { exact: true };
+    return {
+      ...served,
+      run: (block, runs, buffer, at) =>
+        runs ? served.run(block, runs, buffer, at) : served.run(block, null, buffer, at).catch(
+          async () => run(fallback, block, await readBlockRuns(source, block), undefined, at),
+        ),
+    };
+  };
   if (typeof workers === "number" && workers <= 0) {
     if (hash) throw new RangeError("an ordered hash needs worker threads");
+    const run: Run = (how, block, runs, buffer, at) =>
+      timed(block, () => runHere(how, block, runs, buffer, at));
     return {
+      ...executor({ file: input, exact: false }, run, 0),
       size: 0,
-      parallelism: 1,
-      writes: output !== undefined,
-      reads: input,
-      run: (block, runs, buffer, at) => timed(block, () => runHere(block, runs, buffer, at)),
+      servingFrom: (source) => servingFrom(source, run, 0),
       close,
     };
   }
@@ -186,60 +239,78 @@ export function createDecodePool(
     : workers;
   if (options.eager) pool.warm();
   let asked = 0, turn = 0;
-  return {
-    size: pool.size,
-    parallelism: pool.size,
-    writes: output !== undefined,
-    reads: input,
-    run(block, runs, buffer, at) {
-      asked += block.rawBytes;
-      if (asked >= startAfter / 2) pool.warm();
-      if (!hash && (block.rawBytes < INLINE_BYTES || asked < startAfter)) {
-        return timed(block, () => runHere(block, runs, buffer, at));
-      }
-      return timed(block, async () => {
-        const transfer: ArrayBuffer[] = [];
-        const sent = runs?.map((r) => {
-          // Shared memory (an HTTP span) is shared as it is; a buffer of its own is moved; a view
-          // into a larger private buffer is copied out, since moving it would take the rest too.
-          if (r.bytes.buffer instanceof SharedArrayBuffer) return r;
-          const own = r.bytes.byteOffset === 0 &&
-            r.bytes.byteLength === r.bytes.buffer.byteLength;
-          const bytes = own ? r.bytes : r.bytes.slice();
-          if (!transfer.includes(bytes.buffer as ArrayBuffer)) {
-            transfer.push(bytes.buffer as ArrayBuffer);
-          }
-          return { start: r.start, bytes };
-        }) ?? null;
-        // With an ordered hash the output stays in the worker: no buffer goes either way.
-        const reuse = !hash && buffer && buffer.length >= block.bufferBytes &&
-            (buffer.buffer instanceof SharedArrayBuffer ||
-              buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength)
-          ? buffer
-          : undefined;
-        if (reuse && !(reuse.buffer instanceof SharedArrayBuffer)) {
-          transfer.push(reuse.buffer as ArrayBuffer);
+  const run: Run = (how, block, runs, buffer, at) => {
+    asked += block.rawBytes;
+    if (asked >= startAfter / 2) pool.warm();
+    if (!hash && (block.rawBytes < INLINE_BYTES || asked < startAfter)) {
+      return timed(block, () => runHere(how, block, runs, buffer, at));
+    }
+    return timed(block, async () => {
+      const transfer: ArrayBuffer[] = [];
+      const sent = runs?.map((r) => {
+        // Shared memory (an HTTP span) is shared as it is; a buffer of its own is moved; a view
+        // into a larger private buffer is copied out, since moving it would take the rest too.
+        if (r.bytes.buffer instanceof SharedArrayBuffer) return r;
+        const own = r.bytes.byteOffset === 0 &&
+          r.bytes.byteLength === r.bytes.buffer.byteLength;
+        const bytes = own ? r.bytes : r.bytes.slice();
+        if (!transfer.includes(bytes.buffer as ArrayBuffer)) {
+          transfer.push(bytes.buffer as ArrayBuffer);
         }
-        const message = packBlock(block);
-        transfer.push(message.table.buffer as ArrayBuffer);
-        const writeTo = at !== undefined && output ? { path: output, offset: at } : undefined;
-        const reply = await pool.request(
-          {
-            block: message,
-            runs: sent,
-            readFrom: sent ? undefined : input,
-            buffer: reuse,
-            writeTo,
-            hash: hash ? { shared: hash.shared, turn: turn++ } : undefined,
-          },
-          transfer,
-        );
-        return reply.buffer;
-      });
-    },
+        return { start: r.start, bytes };
+      }) ?? null;
+      // With an ordered hash the output stays in the worker: no buffer goes either way.
+      const reuse = !hash && buffer && buffer.length >= block.bufferBytes &&
+          (buffer.buffer instanceof SharedArrayBuffer ||
+            buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength)
+        ? buffer
+        : undefined;
+      if (reuse && !(reuse.buffer instanceof SharedArrayBuffer)) {
+        transfer.push(reuse.buffer as ArrayBuffer);
+      }
+      const message = packBlock(block);
+      transfer.push(message.table.buffer as ArrayBuffer);
+      const writeTo = at !== undefined && output ? { path: output, offset: at } : undefined;
+      const reply = await pool.request(
+        {
+          block: message,
+          runs: sent,
+          readFrom: sent ? undefined : how.file,
+          buffer: reuse,
+          exact: how.exact && !reuse,
+          writeTo,
+          hash: hash ? { shared: hash.shared, turn: turn++ } : undefined,
+        },
+        transfer,
+      );
+      return reply.buffer;
+    });
+  };
+  return {
+    ...executor({ file: input, exact: false }, run, pool.size),
+    size: pool.size,
+    servingFrom: (source) => servingFrom(source, run, pool.size),
     close() {
       close();
       pool.close();
     },
   };
+}
+
+/** How an executor of the pool runs blocks. */
+interface How {
+  /** The container file the decoding thread reads each block's stored bytes from, if any. */
+  readonly file?: LocalFile;
+  /** Outputs are buffers of exactly the block's length ({@link DecodePool.servingFrom}). */
+  readonly exact: boolean;
+}
+
+/** The stored runs of `block`, read through `source` on this thread. */
+async function readBlockRuns(source: ByteSource, block: Block): Promise<StoredRun[]> {
+  return await Promise.all(
+    blockRuns(block, LOCAL_HINTS.gapBytes).map(async (r) => ({
+      start: r.start,
+      bytes: await source.readAt(r.start, r.end - r.start),
+    })),
+  );
 }

@@ -14,7 +14,10 @@ import type { DecodeReply, DecodeRequest } from "./decode_pool.ts";
 import { failOrderedHash, hashInTurn, isTurn } from "./ordered_hash.ts";
 import { inWorker, serveRequests } from "./worker_pool.ts";
 
-/** The smallest buffer this thread keeps for outputs it hashes: a block and its tile scratch. */
+/**
+ * The smallest buffer this thread keeps for outputs it hashes or copies out: a block and its tile
+ * scratch.
+ */
 const OWN_BYTES = 2 << 20;
 
 if (inWorker()) {
@@ -27,17 +30,17 @@ if (inWorker()) {
     const block = unpackBlock(req.block);
     const hash = req.hash ? { shared: req.hash.shared } : undefined;
     try {
+      // The output goes into this thread's own buffer when it stays here (hashed), and when only
+      // its bytes are to go back (exact) while the block needs room for tiles beyond them.
       let buffer: Uint8Array;
-      if (hash) {
+      const given = req.buffer && req.buffer.length >= block.bufferBytes ? req.buffer : undefined;
+      const copy = !hash && !given && req.exact === true && block.bufferBytes > block.length;
+      if (hash || copy) {
         if (own.length < block.bufferBytes) {
           own = new Uint8Array(Math.max(OWN_BYTES, block.bufferBytes));
         }
         buffer = own;
-      } else {
-        buffer = req.buffer && req.buffer.length >= block.bufferBytes
-          ? req.buffer
-          : new Uint8Array(block.bufferBytes);
-      }
+      } else buffer = given ?? new Uint8Array(block.bufferBytes);
       const runs = req.runs ?? reader.read(req.readFrom!, block);
       decodeBlock(block, runs, buffer, backends, scratch);
       const out = buffer.subarray(0, block.length);
@@ -56,10 +59,11 @@ if (inWorker()) {
         return { reply: { id: req.id, buffer: new Uint8Array(0) }, transfer: [] };
       }
       write();
-      const shared = buffer.buffer instanceof SharedArrayBuffer;
+      const sent = copy ? out.slice() : buffer;
+      const shared = sent.buffer instanceof SharedArrayBuffer;
       return {
-        reply: { id: req.id, buffer },
-        transfer: shared ? [] : [buffer.buffer as ArrayBuffer],
+        reply: { id: req.id, buffer: sent },
+        transfer: shared ? [] : [sent.buffer as ArrayBuffer],
       };
     } catch (e) {
       // The blocks after this one wait for its turn: they must learn that it will not come.

@@ -102,3 +102,37 @@ Deno.test("streaming: a worker pool decodes concurrent downloads and ranges corr
     setup,
   );
 });
+
+for (const workers of [2, 0]) {
+  Deno.test(`streaming: a cold server (no cache, ${workers} workers) sends concurrent downloads and ranges byte-exact`, async () => {
+    await withServer(
+      async ({ url }) => {
+        const u = `${url}/big/model/resolve/main/model.safetensors`;
+        const want = await sha256Hex(BIG);
+        // Four whole downloads and four ranges at once: each block's output is its own buffer,
+        // read and decoded where it runs, however the requests interleave.
+        const ranges = [[0, 99], [1 << 20, (5 << 20) + 17], [20_000_001, 29_999_999], [
+          BIG.length - 3_000_000,
+          BIG.length - 1,
+        ]];
+        const [whole, parts] = await Promise.all([
+          Promise.all(
+            Array.from(
+              { length: 4 },
+              async () => new Uint8Array(await (await fetch(u)).arrayBuffer()),
+            ),
+          ),
+          Promise.all(ranges.map(async ([a, b]) => {
+            const r = await fetch(u, { headers: { Range: `bytes=${a}-${b}` } });
+            assert.equal(r.status, 206);
+            return new Uint8Array(await r.arrayBuffer());
+          })),
+        ]);
+        for (const w of whole) assert.equal(await sha256Hex(w), want);
+        ranges.forEach(([a, b], i) => assert.deepEqual(parts[i], BIG.subarray(a, b + 1)));
+      },
+      { workers, cacheBytes: 0 },
+      setup,
+    );
+  });
+}

@@ -24,6 +24,14 @@ export const PARALLEL_FROM = 32 << 20;
  */
 export const ORDERED_AHEAD_BYTES = 16 << 20;
 
+/**
+ * Output decoded ahead on the native executor: two 1 MiB blocks keep both cores decoding while
+ * the SHA-256 of the previous one runs, and every block more is only fresh buffer memory (338 MB,
+ * 5 alternating runs at load 6: 12,500 page faults and 1.07 s of CPU with 2 MiB, 13,900 and 1.13
+ * s with 4 MiB, the same wall time or less).
+ */
+export const NATIVE_AHEAD_BYTES = 2 << 20;
+
 /** Options of {@link unpackFile}. */
 export interface UnpackOptions {
   /**
@@ -107,7 +115,7 @@ export async function unpackFile(
       const block of assemble(c, blocks(), {
         executor,
         recycle: !ordered,
-        aheadBytes: ordered ? ORDERED_AHEAD_BYTES : undefined,
+        aheadBytes: ordered ? ORDERED_AHEAD_BYTES : native ? NATIVE_AHEAD_BYTES : undefined,
         signal: options.signal,
         writeFrom: executor ? 0 : undefined,
       })
@@ -131,7 +139,9 @@ export async function unpackFile(
         `rebuilt file is ${pos} bytes with SHA-256 ${digest}; expected ${size} bytes, ${c.index.source.sha256}`,
       );
     }
-    // Every call in flight has settled before the file is renamed (or removed, below).
+    // Every block is written, and every call in flight has settled, before the file is renamed
+    // (or removed, below).
+    await native?.flush();
     await native?.close();
     await out.commit();
   } catch (e) {

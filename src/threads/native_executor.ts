@@ -20,9 +20,18 @@ import { LOCAL_HINTS, type LocalFile } from "../container/source.ts";
 import { loadNativeLibrary } from "../codec_native/kernel.ts";
 import { posixFiles } from "./posix_file.ts";
 
-/** A {@link BlockExecutor} on Deno's blocking threads. */
+/**
+ * A {@link BlockExecutor} on Deno's blocking threads. Its `run` resolves once the block is decoded,
+ * while the block's write may still be in flight: the write then overlaps the consumer's hashing,
+ * and the buffer is reused only after it (a buffer given back to `run` waits for its write).
+ */
 export interface NativeExecutor extends BlockExecutor {
-  /** Waits for the calls in flight (another thread may still use their buffers), then closes. */
+  /** Waits until every block run so far is written; rejects with the first write that failed. */
+  flush(): Promise<void>;
+  /**
+   * Waits for the calls in flight (another thread may still use their buffers), then closes the
+   * files; never rejects.
+   */
   close(): Promise<void>;
 }
 
@@ -88,6 +97,17 @@ export function nativeExecutor(
     return k >= 0 ? spare.splice(k, 1)[0] : allocate(n);
   };
   const inflight = new Set<Promise<unknown>>();
+  const track = (p: Promise<unknown>) => {
+    const settled = p.then(() => {}, () => {});
+    inflight.add(settled);
+    settled.then(() => inflight.delete(settled));
+  };
+  // Writes in flight by buffer, and the first that failed.
+  const writing = new Map<Uint8Array, Promise<void>>();
+  let writeFailed: unknown;
+  const drain = async () => {
+    while (inflight.size > 0) await Promise.all([...inflight]);
+  };
   const runBlock = async (
     block: Block,
     given: StoredRun[] | null,
@@ -117,9 +137,17 @@ export function nativeExecutor(
       const out = buffer && buffer.length >= block.bufferBytes && buffer.byteLength >= MIN_BUFFER
         ? buffer
         : allocate(block.bufferBytes);
+      // A recycled buffer may still be on its way to the file.
+      await writing.get(out);
       await decodeBlockAsync(block, runs, out, backends, scratch, lib.batchAsync);
       if (at !== undefined && outFd !== undefined) {
-        await io.writeAt(outFd, out.subarray(0, block.length), at, output!);
+        const w = io.writeAt(outFd, out.subarray(0, block.length), at, output!).catch((e) => {
+          writeFailed ??= e;
+        }).finally(() => {
+          if (writing.get(out) === w) writing.delete(out);
+        });
+        writing.set(out, w);
+        track(w);
       }
       return out;
     } finally {
@@ -134,14 +162,16 @@ export function nativeExecutor(
     run(block, runs, buffer, at) {
       if (closed) return Promise.reject(new Error("native executor is closed"));
       const p = runBlock(block, runs, buffer, at);
-      const settled = p.then(() => {}, () => {});
-      inflight.add(settled);
-      settled.then(() => inflight.delete(settled));
+      track(p);
       return p;
+    },
+    async flush() {
+      await drain();
+      if (writeFailed !== undefined) throw writeFailed;
     },
     close() {
       closed ??= (async () => {
-        while (inflight.size > 0) await Promise.all([...inflight]);
+        await drain();
         io.close(inFd);
         if (outFd !== undefined) io.close(outFd);
       })();

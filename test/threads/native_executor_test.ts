@@ -46,6 +46,7 @@ Deno.test({
         for await (const b of assemble(c, blocks, { executor: ex, writeFrom: 0 })) {
           yielded.push(b.slice());
         }
+        await ex.flush();
         await ex.close();
         const joined = new Uint8Array(src.length);
         let at = 0;

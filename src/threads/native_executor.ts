@@ -119,7 +119,8 @@ export function nativeExecutor(
       : blockRuns(block, LOCAL_HINTS.gapBytes);
     let total = 0;
     for (const s of spans) total += s.end - s.start;
-    const stored = take(total);
+    // A block of literals only (the file's header) reads nothing.
+    const stored = total > 0 ? take(total) : new Uint8Array(0);
     try {
       const runs: StoredRun[] = [];
       const reads: Promise<void>[] = [];
@@ -151,7 +152,7 @@ export function nativeExecutor(
       }
       return out;
     } finally {
-      spare.push(stored);
+      if (stored.length > 0) spare.push(stored);
     }
   };
   let closed: Promise<void> | undefined;

@@ -86,3 +86,36 @@ Deno.test("unpackFile: workers that read the container file themselves, started 
     }
     assert.deepEqual(listDir(`${dir}/out`), []);
   }));
+
+Deno.test("unpackFile: aborted after its first block, it leaves nothing, on every executor", () =>
+  withTempDir(async (dir) => {
+    // Four blocks of about 1 MiB.
+    const src = buildSafetensors([
+      {
+        name: "w",
+        dtype: "BF16",
+        shape: [1024, 2048],
+        data: dtypeData("BF16", 1 << 21, new Rng(9)),
+      },
+    ]);
+    const { path } = await packBytes(src, dir, { mode: "fast", chunkBytes: 16384 });
+    await Deno.mkdir(`${dir}/out`);
+    // 2: the native executor where it runs (the decode workers elsewhere); started workers; none.
+    for (const workers of [2, startDecodeWorkers(2), 0]) {
+      const c = await openContainerFile(path);
+      const stop = new AbortController();
+      try {
+        await assert.rejects(
+          unpackFile(c, `${dir}/out/m.safetensors`, {
+            workers,
+            signal: stop.signal,
+            onBytes: () => stop.abort(new Error("stopped")),
+          }),
+          /stopped/,
+        );
+      } finally {
+        c.source.close();
+      }
+      assert.deepEqual(listDir(`${dir}/out`), [], `${typeof workers} ${workers}`);
+    }
+  }));

@@ -15,7 +15,7 @@ import {
   parseSafetensorsMetadata,
   snapshotDownload,
 } from "@huggingface/hub";
-import { linkPacer } from "../../src/client/link_pacer.ts";
+import { type LinkPacer, linkPacer } from "../../src/client/link_pacer.ts";
 import { loadModel } from "../../src/client/load_model.ts";
 import { pullRepo } from "../../src/cli/pull_repo.ts";
 import { packReader } from "../../src/pack/write.ts";
@@ -171,6 +171,50 @@ function tensorSpanAll(bytes: Uint8Array): { tensors: number; parameters: number
   return { tensors, parameters };
 }
 
+/** The order a single-file container of `original` gives its layers. */
+async function wholeLayers(original: Uint8Array): Promise<readonly string[]> {
+  return await withTempDir(async (dir) =>
+    (await packReader(bufferReader(original), `${dir}/whole.tsr`, { mode: "fast" })).layers
+  );
+}
+
+/**
+ * Loads the sharded repo at `url` with `options`, under a watch (over `pacer`, when given) that
+ * fails the load with the pacer's state if it stops progressing, and checks every tensor of the
+ * main model against `original` and its layers against `expectedLayers`, in order.
+ */
+async function loadSharded(
+  url: string,
+  original: Uint8Array,
+  expectedLayers: readonly string[],
+  options: Parameters<typeof loadModel>[1],
+  pacer?: LinkPacer,
+): Promise<void> {
+  const watch = watchLoad(pacer ? { pacer } : {});
+  const layers: string[] = [];
+  let seen = 0;
+  try {
+    for await (
+      const t of loadModel(`${url}/v1/models/${REPO}`, {
+        ...options,
+        http: { pacer: watch.pacer },
+        signal: watch.signal,
+        onProgress: watch.progress,
+      })
+    ) {
+      if (t.layer.startsWith("text_encoder/")) continue;
+      const span = tensorSpan(original, t.name);
+      assert.deepEqual(t.bytes, original.subarray(span.begin, span.end), t.name);
+      seen++;
+      if (layers.at(-1) !== t.layer) layers.push(t.layer);
+    }
+  } finally {
+    watch.stop();
+  }
+  assert.equal(seen, tensorSpanAll(original).tensors);
+  assert.deepEqual(layers, expectedLayers, "layers in the order of the unsharded model");
+}
+
 /**
  * Loads the sharded repo at `url` compressed, checking every tensor against `original` and that
  * each shard's container (and the subfolder model's) was read, under a watch that fails the load
@@ -201,39 +245,20 @@ async function loadCompressed(
     );
     return new Response(body, res);
   };
-  const watch = watchLoad(clock ? { pacer: linkPacer({ now: () => clock.t }) } : {});
-  const layers: string[] = [];
-  let seen = 0;
-  try {
-    for await (
-      const t of loadModel(`${url}/v1/models/${REPO}`, {
-        transport: "compressed",
-        fetch: recording,
-        http: { pacer: watch.pacer },
-        signal: watch.signal,
-        onProgress: watch.progress,
-      })
-    ) {
-      if (t.layer.startsWith("text_encoder/")) continue;
-      const span = tensorSpan(original, t.name);
-      assert.deepEqual(t.bytes, original.subarray(span.begin, span.end), t.name);
-      seen++;
-      if (layers.at(-1) !== t.layer) layers.push(t.layer);
-    }
-  } finally {
-    watch.stop();
-  }
-  assert.equal(seen, tensorSpanAll(original).tensors);
-  assert.deepEqual(layers, expectedLayers, "layers in the order of the unsharded model");
+  await loadSharded(
+    url,
+    original,
+    expectedLayers,
+    { transport: "compressed", fetch: recording },
+    clock ? linkPacer({ now: () => clock.t }) : undefined,
+  );
   assert.ok(containers.has("text_encoder/model.safetensors"), [...containers].join());
   assert.ok([...containers].filter((f) => /^model-0000\d-of-00003/.test(f)).length === 3);
 }
 
 Deno.test("loadModel compressed of a sharded repo: each shard's container, layers in order", async () => {
   const { files, original } = await repoFiles();
-  const expectedLayers = await withTempDir(async (dir) =>
-    (await packReader(bufferReader(original), `${dir}/whole.tsr`, { mode: "fast" })).layers
-  );
+  const expectedLayers = await wholeLayers(original);
   await withServer(async ({ url }) => {
     assert.equal((await publishFiles(url, TOKEN, REPO, files)).status, 201);
     await loadCompressed(url, original, expectedLayers);
@@ -268,35 +293,10 @@ Deno.test("pull into a folder: every file of the sharded repo, each with its ori
 
 Deno.test("loadModel of a sharded repo: every tensor verified, layers in order across shards", async () => {
   const { files, original } = await repoFiles();
-  // The order a single-file container of the original gives its layers.
-  const expectedLayers = await withTempDir(async (dir) =>
-    (await packReader(bufferReader(original), `${dir}/whole.tsr`, { mode: "fast" })).layers
-  );
+  const expectedLayers = await wholeLayers(original);
   await withServer(async ({ url }) => {
     assert.equal((await publishFiles(url, TOKEN, REPO, files)).status, 201);
-    const seen: string[] = [];
-    const layers: string[] = [];
-    const watch = watchLoad();
-    try {
-      for await (
-        const t of loadModel(`${url}/v1/models/${REPO}`, {
-          concurrency: 3,
-          http: { pacer: watch.pacer },
-          signal: watch.signal,
-          onProgress: watch.progress,
-        })
-      ) {
-        if (t.layer.startsWith("text_encoder/")) continue;
-        const span = tensorSpan(original, t.name);
-        assert.deepEqual(t.bytes, original.subarray(span.begin, span.end), t.name);
-        seen.push(t.name);
-        if (layers.at(-1) !== t.layer) layers.push(t.layer);
-      }
-    } finally {
-      watch.stop();
-    }
-    assert.equal(seen.length, tensorSpanAll(original).tensors);
-    assert.deepEqual(layers, expectedLayers, "layers in the order of the unsharded model");
+    await loadSharded(url, original, expectedLayers, { concurrency: 3 });
     const m = await (await fetch(`${url}/v1/models/${REPO}/manifest`)).json();
     assert.equal(m.files.filter((f: { container?: unknown }) => f.container).length, 4);
     assert.equal(m.sha256, undefined, "several safetensors files: no single-file fields");

@@ -72,6 +72,16 @@ const MIN_SCRATCH = 256 << 10;
 let loaded: NativeLibrary | null | undefined;
 
 /**
+ * The batch kernel's status of each of its `n` pieces, read from the table it filled in; all 0
+ * (decoded) without a read when it reports `bad` = 0 failures.
+ */
+function statusesOf(desc: Uint32Array, n: number, bad: number): Uint8Array {
+  const left = new Uint8Array(n);
+  if (bad > 0) { for (let k = 0; k < n; k++) left[k] = desc[k * D_WORDS + D_STATUS]; }
+  return left;
+}
+
+/**
  * The native library, opened on the first call; undefined when it is not built, not loadable,
  * not permitted, or turned off with `TESSERA_NATIVE=0`.
  *
@@ -116,7 +126,6 @@ export function openNativeLibrary(url: URL): NativeLibrary | undefined {
     const desc = new Uint32Array(pieces.length * D_WORDS);
     const maxRaw = fillPieceTable(desc, pieces, base);
     if (scratch.length < maxRaw) scratch = new Uint8Array(maxRaw);
-    const left = new Uint8Array(pieces.length);
     const bad = f.tsr_decode_batch(
       stored,
       stored.length,
@@ -127,10 +136,7 @@ export function openNativeLibrary(url: URL): NativeLibrary | undefined {
       scratch,
       scratch.length,
     );
-    if (bad > 0) {
-      for (let k = 0; k < pieces.length; k++) left[k] = desc[k * D_WORDS + D_STATUS];
-    }
-    return left;
+    return statusesOf(desc, pieces.length, bad);
   };
   // Scratch for the calls in flight, reused: each is the size of the largest chunk, fresh memory
   // that costs page faults the first time.
@@ -143,7 +149,6 @@ export function openNativeLibrary(url: URL): NativeLibrary | undefined {
     let k = spare.findIndex((s) => s.length >= maxRaw);
     if (k < 0) k = spare.push(new Uint8Array(Math.max(maxRaw, MIN_SCRATCH))) - 1;
     const scratch = spare.splice(k, 1)[0];
-    const left = new Uint8Array(pieces.length);
     try {
       const bad = await f.tsr_decode_batch_async(
         stored,
@@ -155,13 +160,10 @@ export function openNativeLibrary(url: URL): NativeLibrary | undefined {
         scratch,
         scratch.length,
       );
-      if (bad > 0) {
-        for (let p = 0; p < pieces.length; p++) left[p] = desc[p * D_WORDS + D_STATUS];
-      }
+      return statusesOf(desc, pieces.length, bad);
     } finally {
       spare.push(scratch);
     }
-    return left;
   };
   const sha256In = (state: Uint8Array, fresh: boolean): Hasher => {
     if (state.length < SHA256_STATE_BYTES) {

@@ -11,6 +11,7 @@ import { decodeBlock, type DecodeScratch, decodeScratch, type StoredRun } from "
 import type { Container } from "./open.ts";
 import { type Block, BLOCK_BYTES } from "./plan.ts";
 import { spanPool } from "./buffer_pool.ts";
+import { ContainerError } from "./errors.ts";
 import { LOCAL_HINTS, type LocalFile, type SourceHints } from "./source.ts";
 
 /** Runs blocks: on this thread, or on worker threads. */
@@ -43,6 +44,21 @@ export interface BlockExecutor {
 export function sameFile(a: LocalFile | undefined, b: LocalFile | undefined): boolean {
   return a !== undefined && b !== undefined && a.path === b.path && a.size === b.size &&
     a.ino === b.ino;
+}
+
+/**
+ * Why a new descriptor of `file.path` is not the file its source opened: `found` is what a stat of
+ * that descriptor gave (undefined when it failed), and a size or inode other than the source's is a
+ * `truncated` error. Undefined when it is the same file.
+ */
+export function changedFile(
+  file: LocalFile,
+  found: { readonly size: number; readonly ino: number | null } | undefined,
+): ContainerError | undefined {
+  if (found && found.size === file.size && (file.ino === null || found.ino === file.ino)) {
+    return undefined;
+  }
+  return new ContainerError("truncated", `${file.path}: the file changed after it was opened`);
 }
 
 /**

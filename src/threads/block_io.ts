@@ -5,7 +5,7 @@
  * own, so threads working on other parts of a file never share a file position.
  * @module
  */
-import { blockRuns, sameFile } from "../container/assemble.ts";
+import { blockRuns, changedFile, sameFile } from "../container/assemble.ts";
 import type { StoredRun } from "../container/decode_block.ts";
 import { ContainerError } from "../container/errors.ts";
 import type { Block } from "../container/plan.ts";
@@ -43,10 +43,10 @@ export function blockReader(): BlockReader {
     if (open && sameFile(open.file, file)) return open.fd;
     close();
     const fd = Deno.openSync(file.path, { read: true });
-    const st = fd.statSync();
-    if (st.size !== file.size || (file.ino !== null && st.ino !== file.ino)) {
+    const changed = changedFile(file, fd.statSync());
+    if (changed) {
       fd.close();
-      throw new ContainerError("truncated", `${file.path}: the file changed after it was opened`);
+      throw changed;
     }
     open = { file, fd };
     return fd;

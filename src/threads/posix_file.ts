@@ -7,6 +7,7 @@
  */
 import { ContainerError } from "../container/errors.ts";
 import type { LocalFile } from "../container/source.ts";
+import { changedFile } from "../container/assemble.ts";
 
 const SYMBOLS = {
   open: { parameters: ["buffer", "i32", "i32"], result: "i32" },
@@ -87,12 +88,18 @@ function openPosixFiles(): PosixFiles | undefined {
     openRead(file) {
       const fd = openOrThrow(file.path, O_RDONLY, "reading");
       const st = new Uint8Array(STAT_BYTES), view = new DataView(st.buffer);
-      const ok = f.fstat(fd, st) === 0;
-      const size = Number(view.getBigInt64(ST_SIZE, true));
-      const ino = Number(view.getBigUint64(ST_INO, true));
-      if (!ok || size !== file.size || (file.ino !== null && ino !== file.ino)) {
+      const changed = changedFile(
+        file,
+        f.fstat(fd, st) === 0
+          ? {
+            size: Number(view.getBigInt64(ST_SIZE, true)),
+            ino: Number(view.getBigUint64(ST_INO, true)),
+          }
+          : undefined,
+      );
+      if (changed) {
         f.close(fd);
-        throw new ContainerError("truncated", `${file.path}: the file changed after it was opened`);
+        throw changed;
       }
       return fd;
     },

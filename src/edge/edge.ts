@@ -31,8 +31,11 @@ export interface Edge {
   readonly objects: OriginObjectStore;
   /** Prometheus lines of the tiers and the origin traffic. */
   metrics(): string;
-  /** Closes the disk tier's descriptors and releases the cache folder. */
-  close(): void;
+  /**
+   * Closes the disk tier's descriptors, waits for its writes under way, and then releases the
+   * cache folder.
+   */
+  close(): Promise<void>;
 }
 
 /**
@@ -161,9 +164,9 @@ export async function openEdge(
         ]);
         return lines.join("\n") + "\n";
       },
-      close() {
-        spans.close();
-        lock.release();
+      async close() {
+        // The lock goes only once the disk tier's writes under way have landed.
+        await spans.close().finally(() => lock.release());
       },
     };
   } catch (e) {

@@ -69,10 +69,12 @@ export interface SpanCache {
   /** Current figures. */
   figures(): SpanCacheFigures;
   /**
-   * Closes the descriptors kept open (one a read is using closes when that read ends). A read
-   * after this still works, but keeps no descriptor open.
+   * Closes the descriptors kept open (one a read is using closes when that read ends) and waits
+   * for the writes under way, so that whoever takes the folder over next finds every entry
+   * placed and counted. A read after this still works, but keeps no descriptor open; a write
+   * after this is refused (its temporary file removed).
    */
-  close(): void;
+  close(): Promise<void>;
 }
 
 /** Name of segment `[offset, offset + length)` of container `sha256`. */
@@ -219,6 +221,18 @@ export async function openSpanCache(dir: string, budgetBytes: number): Promise<S
     writes++;
     writeBytes += size;
   };
+  // Writes under way, which close() waits for: the edge releases its folder lock after close(),
+  // and a write landing after that would be an entry the next owner's budget never counted.
+  const writing = new Set<Promise<void>>();
+  const tracked = (run: () => Promise<void>, file?: string): Promise<void> => {
+    if (closed) {
+      const refused = Promise.reject(new Error("span cache is closed"));
+      return file === undefined ? refused : Deno.remove(file).catch(() => {}).then(() => refused);
+    }
+    const p = run().finally(() => writing.delete(p));
+    writing.add(p);
+    return p;
+  };
   let serial = 0;
   const tempPath = () => `${tmp}/${Date.now()}-${++serial}-${crypto.randomUUID()}`;
 
@@ -281,12 +295,13 @@ export async function openSpanCache(dir: string, budgetBytes: number): Promise<S
       hits++;
       return `${dir}/${name}`;
     },
-    async put(name, data) {
-      const file = tempPath();
-      await Deno.writeFile(file, data);
-      await place(name, file, data.length);
-    },
-    adopt: place,
+    put: (name, data) =>
+      tracked(async () => {
+        const file = tempPath();
+        await Deno.writeFile(file, data);
+        await place(name, file, data.length);
+      }),
+    adopt: (name, file, size) => tracked(() => place(name, file, size), file),
     tempPath,
     figures: () => ({
       hits,
@@ -299,9 +314,10 @@ export async function openSpanCache(dir: string, budgetBytes: number): Promise<S
       entries: entries.size,
       budget: budgetBytes,
     }),
-    close() {
+    async close() {
       closed = true;
       for (const name of [...files.keys()]) drop(name);
+      await Promise.allSettled(writing);
     },
   };
 }

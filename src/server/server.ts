@@ -55,8 +55,8 @@ export async function createServerContext(
     uploadTtlMs: config.uploadTtlMs,
     log,
     ...(edge && { gcOnOpen: false, importLegacy: false }),
-  }).catch((e) => {
-    edge?.close();
+  }).catch(async (e) => {
+    await edge?.close();
     throw e;
   });
   const pool = createDecodePool(config.workers, nativeBackends(), {
@@ -83,7 +83,7 @@ export async function createServerContext(
 export async function closeContext(ctx: ServerContext): Promise<void> {
   ctx.pool.close();
   await ctx.store.close();
-  ctx.edge?.close();
+  await ctx.edge?.close();
 }
 
 /**

@@ -85,7 +85,7 @@ Deno.test("span cache: close closes the descriptors it kept open, and a read aft
     const target = new Uint8Array(10);
     for (const n of names) assert.equal(await cache.readInto(n, 0, target), true);
     assert.equal(await openOnDir(), 3);
-    cache.close();
+    await cache.close();
     // node:fs closes on a callback: let it run.
     for (let i = 0; i < 50 && await openOnDir() > 0; i++) {
       await new Promise((r) => setTimeout(r, 2));
@@ -97,6 +97,32 @@ Deno.test("span cache: close closes the descriptors it kept open, and a read aft
       await new Promise((r) => setTimeout(r, 2));
     }
     assert.equal(await openOnDir(), 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("span cache: close waits for the writes under way and refuses later ones", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const cache = await openSpanCache(dir, 1 << 20);
+    const name = segmentName(SHA, 0, 4096);
+    // Not awaited: close() must wait for it, since the folder's next owner counts what it finds.
+    const writing = cache.put(name, new Uint8Array(4096).fill(7));
+    await cache.close();
+    await writing;
+    assert.equal((await Deno.stat(`${dir}/${name}`)).size, 4096);
+    await assert.rejects(
+      cache.put(segmentName(SHA, 4096, 10), new Uint8Array(10)),
+      /span cache is closed/,
+    );
+    const tmp = cache.tempPath();
+    await Deno.writeFile(tmp, new Uint8Array(10));
+    await assert.rejects(cache.adopt(segmentName(SHA, 8192, 10), tmp, 10), /closed/);
+    await assert.rejects(Deno.stat(tmp), Deno.errors.NotFound, "the refused file is removed");
+    const again = await openSpanCache(dir, 1 << 20);
+    assert.equal(again.figures().entries, 1);
+    await again.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -226,8 +226,8 @@ export async function openSpanCache(dir: string, budgetBytes: number): Promise<S
   const writing = new Set<Promise<void>>();
   const tracked = (run: () => Promise<void>, file?: string): Promise<void> => {
     if (closed) {
-      const refused = Promise.reject(new Error("span cache is closed"));
-      return file === undefined ? refused : Deno.remove(file).catch(() => {}).then(() => refused);
+      const refuse = () => Promise.reject(new Error("span cache is closed"));
+      return file === undefined ? refuse() : Deno.remove(file).catch(() => {}).then(refuse);
     }
     const p = run().finally(() => writing.delete(p));
     writing.add(p);

@@ -1,6 +1,7 @@
 /**
  * Requests from an edge to its origin: each under a time limit to the response headers and a
- * limit on any stall of its body, counted (requests and body bytes, for `/metrics`), and failing
+ * limit on any stall of its body (no byte, or fewer than {@link TRICKLE_BYTES}, in a stall
+ * limit's time), counted (requests and body bytes, for `/metrics`), and failing
  * as one error kind the server answers with `503` and `Retry-After`. After a connection failure
  * the origin counts as down for {@link DOWN_MS}: requests then fail at once instead of each
  * waiting for a time-out, so a client is never kept waiting on an origin known to be gone.
@@ -10,6 +11,13 @@ import { HttpError } from "../http/http_error.ts";
 
 /** How long an origin that failed to answer is taken as down. */
 export const DOWN_MS = 1000;
+/**
+ * The fewest bytes a body must bring in each stall limit's time (or all it has left): an origin
+ * that sends a byte every few seconds never stalls for the whole limit, and would otherwise hold a
+ * refs or index read, and the client waiting on it, for ever. 64 KiB per 10 s is 6.5 KB/s, far
+ * below any link an edge serves over.
+ */
+export const TRICKLE_BYTES = 64 << 10;
 /** What `Retry-After` tells clients when the origin is unavailable, seconds. */
 export const RETRY_AFTER_S = 5;
 
@@ -190,15 +198,30 @@ export function createOriginClient(
       const declared = Number(res.headers.get("content-length") ?? -1);
       const exchange = pending.get(res);
       let n = 0, firstByteAt: number | undefined;
+      // The trickle rule's window: the time spent waiting on the origin in it (not in `sink`, which
+      // waits on our own reader and must not count against the origin), and the bytes before it.
+      let waited = 0, windowFrom = 0;
       if (res.body) {
         const reader = res.body.getReader();
         try {
           for (;;) {
+            if (waited >= stallMs) {
+              const owed = declared >= 0
+                ? Math.min(TRICKLE_BYTES, declared - windowFrom)
+                : TRICKLE_BYTES;
+              if (n - windowFrom < owed) {
+                throw fail(
+                  `its body trickled: ${n - windowFrom} bytes in ${Math.round(waited)} ms`,
+                );
+              }
+              waited = 0, windowFrom = n;
+            }
             let timer: ReturnType<typeof setTimeout> | undefined;
             const stalled = new Promise<never>((_, reject) => {
               timer = setTimeout(() => reject(fail(`its body stalled for ${stallMs} ms`)), stallMs);
             });
             let r: ReadableStreamReadResult<Uint8Array>;
+            const readAt = performance.now();
             try {
               r = await Promise.race([reader.read(), stalled]);
             } catch (e) {
@@ -206,6 +229,7 @@ export function createOriginClient(
               throw fail(`its body was cut: ${(e as Error).message}`, e);
             } finally {
               clearTimeout(timer);
+              waited += performance.now() - readAt;
             }
             if (r.done) break;
             if (exchange && firstByteAt === undefined) firstByteAt = epochMs();

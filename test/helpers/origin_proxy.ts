@@ -29,8 +29,8 @@ export interface ProxyFaults {
    * (an edge's opening stream, `Range: bytes=0-`); null for none.
    */
   flipStreamAt: number | null;
-  /** Delay before forwarding the response headers, ms. */
-  delayMs: number;
+  /** While set, response headers are held until it settles (an origin that does not answer). */
+  hold: Promise<unknown> | null;
   /**
    * Called once when the body of a blob range response of at least `minBytes` starts; the rest of
    * that body is then cut (what the edge sees of an origin killed in the middle of it, whatever
@@ -68,7 +68,7 @@ export interface OriginProxy {
  */
 export function startOriginProxy(target: string): Promise<OriginProxy> {
   const log: ProxyEntry[] = [];
-  const faults: ProxyFaults = { flip: 0, flipStreamAt: null, delayMs: 0, onBigBody: null };
+  const faults: ProxyFaults = { flip: 0, flipStreamAt: null, hold: null, onBigBody: null };
   const abort = new AbortController();
   const proxy: OriginProxy = {
     url: "",
@@ -105,7 +105,7 @@ export function startOriginProxy(target: string): Promise<OriginProxy> {
       method: req.method,
       headers,
     });
-    if (faults.delayMs > 0) await new Promise((r) => setTimeout(r, faults.delayMs));
+    if (faults.hold) await faults.hold.catch(() => {});
     entry.status = res.status;
     const isBlob = entry.path.startsWith("/v1/store/objects/blobs/") && res.status === 206;
     const length = Number(res.headers.get("content-length") ?? 0);

@@ -302,13 +302,12 @@ Deno.test("edge: after a restart the disk tier serves with the origin stopped; u
     assert.deepEqual(h2.body, model.subarray(0, 100000));
     assert.equal((await get(`${edge.url}/v1/models/acme/m/manifest`)).status, 200);
     // Not cached (the open's last 512 KiB hold layer 3's down_proj in this small model): 503 with
-    // Retry-After, fast.
+    // Retry-After (the refused connection fails at once; tests do not assert on time).
     const miss = await get(
       `${edge.url}/v1/models/acme/m/tensors/model.layers.2.mlp.up_proj.weight`,
     );
     assert.equal(miss.status, 503, new TextDecoder().decode(miss.body));
     assert.ok(miss.headers.get("retry-after"), "Retry-After is set");
-    assert.ok(miss.ms < 2000, `answered in ${miss.ms.toFixed(0)} ms`);
     assert.equal(JSON.parse(new TextDecoder().decode(miss.body)).error, "origin_unavailable");
   });
 });

@@ -35,6 +35,8 @@ import { type ByteSource, LOCAL_HINTS, type SourceHints } from "../container/sou
 import { checkRange } from "../container/source.ts";
 import { HttpError } from "../http/http_error.ts";
 import { openPositionalReader } from "../io/positional_reader.ts";
+import { StoreError } from "../store/errors.ts";
+import { isNoSpace } from "../store/file_object_store.ts";
 import type { StoredObject } from "../store/object_store.ts";
 import { parseRangeAnswer, type RangePart } from "./byte_ranges.ts";
 import { type ContainerMap, containerMap, CUT } from "./container_map.ts";
@@ -223,33 +225,45 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
       const tmp = spans.tempPath();
       const h = createHash("sha256");
       let size = 0;
-      if (stream) {
-        const f = await Deno.open(tmp, { write: true, createNew: true });
-        try {
-          await stream.drain(async (p) => {
-            h.update(p);
-            size += p.length;
-            for (let done = 0; done < p.length;) done += await f.write(p.subarray(done));
-          });
-        } finally {
-          f.close();
+      // The disk tier's own failure (a full disk) is ours, not the origin's: 507 no_space, as a
+      // store answers, rather than a 502 that blames the origin.
+      try {
+        if (stream) {
+          const f = await Deno.open(tmp, { write: true, createNew: true });
+          try {
+            await stream.drain(async (p) => {
+              h.update(p);
+              size += p.length;
+              for (let done = 0; done < p.length;) done += await f.write(p.subarray(done));
+            });
+          } finally {
+            f.close();
+          }
+        } else {
+          const res = await origin.request(path(sha));
+          if (res.status === 404) {
+            await res.body?.cancel();
+            return null;
+          }
+          if (res.status !== 200) throw badAnswer(sha, res.status);
+          const f = await Deno.open(tmp, { write: true, createNew: true });
+          try {
+            size = await origin.pipe(res, async (p) => {
+              h.update(p);
+              for (let done = 0; done < p.length;) done += await f.write(p.subarray(done));
+            });
+          } finally {
+            f.close();
+          }
         }
-      } else {
-        const res = await origin.request(path(sha));
-        if (res.status === 404) {
-          await res.body?.cancel();
-          return null;
-        }
-        if (res.status !== 200) throw badAnswer(sha, res.status);
-        const f = await Deno.open(tmp, { write: true, createNew: true });
-        try {
-          size = await origin.pipe(res, async (p) => {
-            h.update(p);
-            for (let done = 0; done < p.length;) done += await f.write(p.subarray(done));
-          });
-        } finally {
-          f.close();
-        }
+      } catch (e) {
+        await Deno.remove(tmp).catch(() => {});
+        if (!isNoSpace(e)) throw e;
+        throw new StoreError(
+          "no_space",
+          `the edge's disk tier cannot keep blob ${sha}: ${(e as Error).message}`,
+          { cause: e },
+        );
       }
       if (h.digest("hex") !== sha) {
         await Deno.remove(tmp).catch(() => {});
@@ -351,7 +365,7 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
     } catch (e) {
       stream.cancel();
       await tailRes.body?.cancel().catch(() => {});
-      if (e instanceof HttpError) throw e;
+      if (e instanceof HttpError || e instanceof StoreError) throw e;
       throw new HttpError(502, "origin_bad_answer", `blob ${sha}: ${(e as Error).message}`);
     }
     try {

@@ -298,7 +298,13 @@ export async function openSpanCache(dir: string, budgetBytes: number): Promise<S
     put: (name, data) =>
       tracked(async () => {
         const file = tempPath();
-        await Deno.writeFile(file, data);
+        try {
+          await Deno.writeFile(file, data);
+        } catch (e) {
+          // A full disk: the part written would stay until the next start.
+          await Deno.remove(file).catch(() => {});
+          throw e;
+        }
         await place(name, file, data.length);
       }),
     adopt: (name, file, size) => tracked(() => place(name, file, size), file),

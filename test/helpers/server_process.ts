@@ -67,6 +67,34 @@ export async function spawnServer(
     stderr: "piped",
     env: { NO_COLOR: "1", TESSERA_NATIVE: "0", ...env },
   }).spawn();
+  return await listening(child);
+}
+
+/**
+ * Starts an edge of `origin` caching in `cacheDir` on a free port, its shell limited by `limits`
+ * first (for example `ulimit -f 100`: a file-size limit, which is how a test fills a disk), and
+ * waits until it listens.
+ */
+export async function spawnEdge(
+  origin: string,
+  cacheDir: string,
+  limits = "",
+): Promise<ServerProcess> {
+  const deno = Deno.execPath();
+  const quote = (a: string) => `'${a.replaceAll("'", `'"'"'`)}'`;
+  const command = [deno, "run", "-A", MAIN, "--origin", origin, "--cache-dir", cacheDir]
+    .concat(["--port", "0", "--workers", "0"]).map(quote).join(" ");
+  const child = new Deno.Command("bash", {
+    args: ["-c", `${limits}${limits ? "; " : ""}exec ${command}`],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", TESSERA_NATIVE: "0" },
+  }).spawn();
+  return await listening(child);
+}
+
+/** Waits until `child` says where it listens, gathering its output. */
+async function listening(child: Deno.ChildProcess): Promise<ServerProcess> {
   let text = "";
   const drain = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder();

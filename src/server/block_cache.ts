@@ -20,16 +20,22 @@ export type ReadRange = (
  * Wraps `read` (a representation of `size` bytes, identified by `key`) so that whole blocks it
  * produces are kept in `cache`, and later reads take cached blocks as they are. Bytes are produced
  * once and copied once into their block; a read that starts mid-block caches from the next block.
+ * Only blocks that end within the first `limit` bytes are cached (all of them by default): the
+ * rest is always read from `read`, without looking it up.
  */
 export function cachedRead(
   read: ReadRange,
   cache: ChunkCache,
   key: string,
   size: number,
+  limit = size,
 ): ReadRange {
+  // Where caching stops: the end of the last whole block within `limit` (or the file's end).
+  const cachedEnd = limit >= size ? size : Math.floor(limit / BLOCK_BYTES) * BLOCK_BYTES;
   return async function* (start, end, signal) {
     let pos = start;
     while (pos < end) {
+      if (pos >= cachedEnd) return yield* read(pos, end, signal);
       const index = Math.floor(pos / BLOCK_BYTES), blockStart = index * BLOCK_BYTES;
       const hit = cache.get(`${key}\0${index}`);
       if (hit) {
@@ -44,6 +50,7 @@ export function cachedRead(
         yield part;
         for (let off = 0; off < part.length;) {
           if (block === null) {
+            if (at >= cachedEnd) break; // past the cached part: the rest is only passed on
             if (at % BLOCK_BYTES !== 0) {
               // Inside a block that began before this read: skip to the next boundary.
               const skip = Math.min(part.length - off, BLOCK_BYTES - (at % BLOCK_BYTES));

@@ -56,3 +56,25 @@ Deno.test("cachedRead: a read starting mid-block caches only the blocks it cover
   assert.ok(cache.get("k\u00001"));
   assert.equal(cache.get("k\u00000"), undefined);
 });
+
+Deno.test("cachedRead: with a limit only the blocks within it are cached, the rest always read", async () => {
+  const size = 4 * BLOCK_BYTES + 777;
+  const reads: [number, number][] = [];
+  const cache = createChunkCache(64 << 20);
+  // A limit inside block 2: blocks 0 and 1 end within it, and only they are kept.
+  const read = cachedRead(source(reads), cache, "k", size, 2 * BLOCK_BYTES + 5);
+  const signal = new AbortController().signal;
+  const direct = await collect(source([])(0, size, signal));
+  assert.deepEqual(await collect(read(0, size, signal)), direct);
+  assert.equal(cache.figures().entries, 2);
+  assert.ok(cache.get("k\u00000") && cache.get("k\u00001"));
+  // A second whole read takes the kept blocks and reads only from where they end.
+  reads.length = 0;
+  assert.deepEqual(await collect(read(0, size, signal)), direct);
+  assert.deepEqual(reads, [[2 * BLOCK_BYTES, size]]);
+  // Ranges across the limit and past it are the source's bytes.
+  for (const [a, b] of [[BLOCK_BYTES + 9, 3 * BLOCK_BYTES], [3 * BLOCK_BYTES + 1, size]]) {
+    assert.deepEqual(await collect(read(a, b, signal)), direct.subarray(a, b), `${a}-${b}`);
+  }
+  assert.equal(cache.figures().entries, 2);
+});

@@ -19,6 +19,7 @@ import { SafetensorsError } from "../safetensors/errors.ts";
 import { repeatedMemberName } from "./duplicate_keys.ts";
 import { ContainerError } from "./errors.ts";
 import type { Index, TensorEntry } from "./index_schema.ts";
+import { strictUtf8 } from "./utf8_text.ts";
 
 const METADATA_KEY = "__metadata__";
 
@@ -85,8 +86,6 @@ export function strictHeaderAgreement(index: Index, headerBytes: Uint8Array): vo
   }
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
 /**
  * Why `bytes` do not agree with `index`, or null when they do. Exactly the strict parser's verdict
  * followed by the comparison, because each rule of parseHeader either is checked here or follows
@@ -107,7 +106,7 @@ function quickDisagreement(index: Index, bytes: Uint8Array): string | null {
   if (bytes[0] !== 0x7b || bytes[end - 1] !== 0x7d) return "not one JSON object padded by spaces";
   let text: string, root: unknown;
   try {
-    text = utf8.decode(bytes);
+    text = strictUtf8(bytes);
     root = JSON.parse(text);
   } catch (e) {
     return `not UTF-8 JSON: ${(e as Error).message}`;
@@ -118,9 +117,13 @@ function quickDisagreement(index: Index, bytes: Uint8Array): string | null {
   if (tensorCount !== index.tensors.length) {
     return `${tensorCount} tensors, the index ${index.tensors.length}`;
   }
+  // Indexed loops: this runs once per process, unoptimised, where `for...of` allocates per element.
   const byName = new Map<string, TensorEntry>();
-  for (const t of index.tensors) byName.set(t.name, t);
-  for (const name of names) {
+  for (let i = 0; i < index.tensors.length; i++) {
+    byName.set(index.tensors[i].name, index.tensors[i]);
+  }
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
     if (name === METADATA_KEY) continue;
     const t = byName.get(name), e = root[name];
     if (t === undefined) return `tensor ${JSON.stringify(name)} is not in the index`;
@@ -145,7 +148,9 @@ function quickDisagreement(index: Index, bytes: Uint8Array): string | null {
 }
 
 function sameEntry(e: Record<string, unknown>, t: TensorEntry): boolean {
-  if (Object.keys(e).length !== 3) return false;
+  let members = 0;
+  for (const _ in e) members++;
+  if (members !== 3) return false;
   const { dtype, shape, data_offsets: offsets } = e;
   return dtype === t.dtype && Array.isArray(shape) && sameList(shape, t.shape) &&
     Array.isArray(offsets) && sameList(offsets, t.offsets);

@@ -28,15 +28,19 @@ const METADATA_KEY = "__metadata__";
  * `index.source.header.sha256`), are a valid safetensors header for a file of `index.source.size`
  * bytes that lists exactly the index's tensors, each with the same dtype, shape and data offsets,
  * and the same `__metadata__`. Throws a `header_mismatch` ContainerError naming the first
- * disagreement.
+ * disagreement. `byName` is the index's tensors by name, when the caller has built that map.
  *
  * @example
  * ```ts ignore
  * checkHeaderAgreement(index, headerBytes); // throws ContainerError "header_mismatch"
  * ```
  */
-export function checkHeaderAgreement(index: Index, headerBytes: Uint8Array): void {
-  const problem = quickDisagreement(index, headerBytes);
+export function checkHeaderAgreement(
+  index: Index,
+  headerBytes: Uint8Array,
+  byName: ReadonlyMap<string, TensorEntry> = tensorsByName(index),
+): void {
+  const problem = quickDisagreement(index, headerBytes, byName);
   if (problem === null) return;
   // Name it as precisely as the strict parser can; if that finds nothing, the quick reason stands.
   strictHeaderAgreement(index, headerBytes);
@@ -96,7 +100,11 @@ export function strictHeaderAgreement(index: Index, headerBytes: Uint8Array): vo
  * all tensors, contiguous up to `source.size` (index rules 4, 5 and 10). Nesting deeper than the
  * strict parser's limit can only sit inside an entry, which then is not equal to the index's.
  */
-function quickDisagreement(index: Index, bytes: Uint8Array): string | null {
+function quickDisagreement(
+  index: Index,
+  bytes: Uint8Array,
+  byName: ReadonlyMap<string, TensorEntry>,
+): string | null {
   // Rule 10 ties the data section's length to N: another N cannot describe the same tensors.
   if (bytes.length !== index.source.header.length) {
     return `${bytes.length} bytes, the index says ${index.source.header.length}`;
@@ -117,11 +125,7 @@ function quickDisagreement(index: Index, bytes: Uint8Array): string | null {
   if (tensorCount !== index.tensors.length) {
     return `${tensorCount} tensors, the index ${index.tensors.length}`;
   }
-  // Indexed loops: this runs once per process, unoptimised, where `for...of` allocates per element.
-  const byName = new Map<string, TensorEntry>();
-  for (let i = 0; i < index.tensors.length; i++) {
-    byName.set(index.tensors[i].name, index.tensors[i]);
-  }
+  // An indexed loop: this runs once per process, unoptimised, where `for...of` allocates per element.
   for (let i = 0; i < names.length; i++) {
     const name = names[i];
     if (name === METADATA_KEY) continue;
@@ -145,6 +149,15 @@ function quickDisagreement(index: Index, bytes: Uint8Array): string | null {
   // Last, as it reads the whole text again: a repeated name hides a member from JSON.parse.
   const repeated = repeatedMemberName(text, root);
   return repeated === null ? null : `member name ${JSON.stringify(repeated)} appears twice`;
+}
+
+/** The index's tensors by name. */
+function tensorsByName(index: Index): Map<string, TensorEntry> {
+  const byName = new Map<string, TensorEntry>();
+  for (let i = 0; i < index.tensors.length; i++) {
+    byName.set(index.tensors[i].name, index.tensors[i]);
+  }
+  return byName;
 }
 
 function sameEntry(e: Record<string, unknown>, t: TensorEntry): boolean {

@@ -18,8 +18,7 @@ import { parseHeader } from "../safetensors/parse.ts";
 import { SafetensorsError } from "../safetensors/errors.ts";
 import { repeatedMemberName } from "./duplicate_keys.ts";
 import { ContainerError } from "./errors.ts";
-import type { Index, TensorEntry } from "./index_schema.ts";
-import { strictUtf8 } from "./utf8_text.ts";
+import { type Index, strictUtf8, type TensorEntry } from "./index_schema.ts";
 
 const METADATA_KEY = "__metadata__";
 

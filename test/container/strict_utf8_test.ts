@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { strictUtf8 } from "../../src/container/utf8_text.ts";
+import { strictUtf8 } from "../../src/container/index_schema.ts";
 
 const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 

@@ -415,7 +415,7 @@ export function validateIndex(index: Index, fileSize: number): void {
   // Indexed loops and no destructuring: the index is checked once per process, by code that V8
   // has not optimised yet, where `for...of` and `const [a, b] = array` allocate iterator objects
   // for every element. The garbage grows the young generation, whose fresh pages cost ~25 us each
-  // on a virtual machine. With the lenient-first UTF-8 decoding (utf8_text.ts) and the same in
+  // on a virtual machine. With the lenient-first UTF-8 decoding (strictUtf8) and the same in
   // validateVariants and the header agreement, a cold openContainer of the 3,041-tensor model
   // took 5,650 -> 4,050 page faults and 135 -> 103 ms of CPU (6 alternating runs, load 7).
   const tensors = index.tensors;

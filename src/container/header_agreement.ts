@@ -18,7 +18,7 @@ import { parseHeader } from "../safetensors/parse.ts";
 import { SafetensorsError } from "../safetensors/errors.ts";
 import { repeatedMemberName } from "./duplicate_keys.ts";
 import { ContainerError } from "./errors.ts";
-import type { Index, TensorEntry } from "./index_schema.ts";
+import { type Index, strictUtf8, type TensorEntry } from "./index_schema.ts";
 
 const METADATA_KEY = "__metadata__";
 
@@ -27,15 +27,19 @@ const METADATA_KEY = "__metadata__";
  * `index.source.header.sha256`), are a valid safetensors header for a file of `index.source.size`
  * bytes that lists exactly the index's tensors, each with the same dtype, shape and data offsets,
  * and the same `__metadata__`. Throws a `header_mismatch` ContainerError naming the first
- * disagreement.
+ * disagreement. `byName` is the index's tensors by name, when the caller has built that map.
  *
  * @example
  * ```ts ignore
  * checkHeaderAgreement(index, headerBytes); // throws ContainerError "header_mismatch"
  * ```
  */
-export function checkHeaderAgreement(index: Index, headerBytes: Uint8Array): void {
-  const problem = quickDisagreement(index, headerBytes);
+export function checkHeaderAgreement(
+  index: Index,
+  headerBytes: Uint8Array,
+  byName: ReadonlyMap<string, TensorEntry> = tensorsByName(index),
+): void {
+  const problem = quickDisagreement(index, headerBytes, byName);
   if (problem === null) return;
   // Name it as precisely as the strict parser can; if that finds nothing, the quick reason stands.
   strictHeaderAgreement(index, headerBytes);
@@ -85,8 +89,6 @@ export function strictHeaderAgreement(index: Index, headerBytes: Uint8Array): vo
   }
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
 /**
  * Why `bytes` do not agree with `index`, or null when they do. Exactly the strict parser's verdict
  * followed by the comparison, because each rule of parseHeader either is checked here or follows
@@ -97,7 +99,11 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  * all tensors, contiguous up to `source.size` (index rules 4, 5 and 10). Nesting deeper than the
  * strict parser's limit can only sit inside an entry, which then is not equal to the index's.
  */
-function quickDisagreement(index: Index, bytes: Uint8Array): string | null {
+function quickDisagreement(
+  index: Index,
+  bytes: Uint8Array,
+  byName: ReadonlyMap<string, TensorEntry>,
+): string | null {
   // Rule 10 ties the data section's length to N: another N cannot describe the same tensors.
   if (bytes.length !== index.source.header.length) {
     return `${bytes.length} bytes, the index says ${index.source.header.length}`;
@@ -107,7 +113,7 @@ function quickDisagreement(index: Index, bytes: Uint8Array): string | null {
   if (bytes[0] !== 0x7b || bytes[end - 1] !== 0x7d) return "not one JSON object padded by spaces";
   let text: string, root: unknown;
   try {
-    text = utf8.decode(bytes);
+    text = strictUtf8(bytes);
     root = JSON.parse(text);
   } catch (e) {
     return `not UTF-8 JSON: ${(e as Error).message}`;
@@ -118,9 +124,9 @@ function quickDisagreement(index: Index, bytes: Uint8Array): string | null {
   if (tensorCount !== index.tensors.length) {
     return `${tensorCount} tensors, the index ${index.tensors.length}`;
   }
-  const byName = new Map<string, TensorEntry>();
-  for (const t of index.tensors) byName.set(t.name, t);
-  for (const name of names) {
+  // An indexed loop: this runs once per process, unoptimised, where `for...of` allocates per element.
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
     if (name === METADATA_KEY) continue;
     const t = byName.get(name), e = root[name];
     if (t === undefined) return `tensor ${JSON.stringify(name)} is not in the index`;
@@ -144,8 +150,19 @@ function quickDisagreement(index: Index, bytes: Uint8Array): string | null {
   return repeated === null ? null : `member name ${JSON.stringify(repeated)} appears twice`;
 }
 
+/** The index's tensors by name. */
+function tensorsByName(index: Index): Map<string, TensorEntry> {
+  const byName = new Map<string, TensorEntry>();
+  for (let i = 0; i < index.tensors.length; i++) {
+    byName.set(index.tensors[i].name, index.tensors[i]);
+  }
+  return byName;
+}
+
 function sameEntry(e: Record<string, unknown>, t: TensorEntry): boolean {
-  if (Object.keys(e).length !== 3) return false;
+  let members = 0;
+  for (const _ in e) members++;
+  if (members !== 3) return false;
   const { dtype, shape, data_offsets: offsets } = e;
   return dtype === t.dtype && Array.isArray(shape) && sameList(shape, t.shape) &&
     Array.isArray(offsets) && sameList(offsets, t.offsets);

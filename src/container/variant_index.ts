@@ -168,7 +168,12 @@ export function validateVariants(
     names.add(v.name);
   }
   if (variants.length > 0) checkPlaces(index, fail);
-  for (const t of index.tensors) {
+  const tensors = index.tensors;
+  for (let ti = 0; ti < tensors.length; ti++) {
+    const t = tensors[ti];
+    // A tensor with its lossless encoding only, the usual case, has nothing to check here: skipping
+    // it spares the two sets below for each tensor of every container opened.
+    if (t.encodings.length === 1 && t.encodings[0].kind === "lossless") continue;
     const mine = new Set<string>();
     let lossless = 0;
     const covered = new Set<string>();

@@ -20,37 +20,14 @@ import { type PlaneLayout } from "../codec/dtype.ts";
 import { nativeZstdCompress } from "../src/codec_native/zstd.ts";
 import { packFile } from "../src/pack/write.ts";
 import type { Index, Lossless, TensorEntry } from "../src/container/index_schema.ts";
-import { derivedInput, type Recipe } from "./inputs/quantised.ts";
-import { STUDY_DIR, STUDY_INPUTS } from "./study_inputs.ts";
+import { compressedSize, STUDY_DIR, STUDY_INPUTS, studyInput } from "./study_inputs.ts";
 
-const DATA = new URL("../../shared/data/", import.meta.url).pathname;
 const DIR = STUDY_DIR;
 const DEFAULT = [...STUDY_INPUTS, "ppocrv4.bf16"];
 const CHUNK = 262144;
 
-async function input(name: string): Promise<string> {
-  const path = `${DIR}/${name}.safetensors`;
-  try {
-    await Deno.stat(path);
-    return path;
-  } catch { /* made below */ }
-  const [model, recipe] = name.split(".");
-  if (["bf16", "fp16", "fp32"].includes(recipe)) return `${DATA}/${name}.safetensors`;
-  const src = await Deno.readFile(`${DATA}/${model}.fp32.safetensors`);
-  const d = await derivedInput(model, src, recipe as Recipe);
-  await Deno.writeFile(path, d.bytes);
-  return path;
-}
-
-async function xz(bytes: Uint8Array): Promise<number> {
-  const p = new Deno.Command("xz", { args: ["-6", "-T1", "-c"], stdin: "piped", stdout: "piped" })
-    .spawn();
-  const w = p.stdin.getWriter();
-  const done = w.write(bytes).then(() => w.close());
-  const out = await p.output();
-  await done;
-  return out.stdout.length;
-}
+const input = (name: string) => studyInput(name, DIR);
+const xz = (bytes: Uint8Array) => compressedSize("xz", ["-6", "-T1", "-c"], bytes);
 
 const zsize = (index: unknown) =>
   nativeZstdCompress(new TextEncoder().encode(JSON.stringify(index)), 19).length;

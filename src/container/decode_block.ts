@@ -332,8 +332,11 @@ function inRun(
     j.offset + j.storedLength <= run.start + run.bytes.length;
 }
 
-/** The kernel's scatter for a copy of whole tile rows that nothing clips; else undefined. */
-function kernelScatter(j: ChunkJob): KernelPiece["scatter"] {
+/**
+ * The kernel's scatter for a copy of whole tile rows that nothing clips; else undefined. Shared
+ * with the native unpack (src/threads/native_unpack.ts), which fills the kernel's table itself.
+ */
+export function kernelScatter(j: ChunkJob): KernelPiece["scatter"] {
   const c = j.copy;
   if (!c || c.src !== j.at || c.bytes !== c.srcStride || c.rows * c.bytes !== j.rawLength) {
     return undefined;

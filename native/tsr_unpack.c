@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 uint32_t tsr_decode_batch(const uint8_t *stored, uint32_t stored_len, uint8_t *dst,
@@ -121,17 +122,24 @@ typedef struct {
   uint32_t started; /* threads that took their scratch */
 } Run;
 
-/* Grows `*p` to at least `n` bytes, in whole MiB so that blocks of any size reuse it (contents
-   not kept); 0 when out of memory. Buffers are reused by every call of an unpack, so each page
-   faults in once (20-40 us a fault on this VM; asking for transparent huge pages made no
-   difference to the count here). */
+/* Buffers are whole 2 MiB pages, asked for as transparent huge pages: one fault instead of 512
+   (20-40 us each on this VM). 338 MB whole-process unpacks: 9,900 page faults with the advice,
+   13,300 without. */
+#define HUGE ((size_t)2 << 20)
+
+/* Grows `*p` to at least `n` bytes (contents not kept); 0 when out of memory. Buffers are reused
+   by every call of an unpack, so that each page faults in once. */
 static int reserve(uint8_t **p, size_t *cap, size_t n) {
   if (*cap >= n) return 1;
-  size_t want = (n + ((size_t)1 << 20) - 1) >> 20 << 20;
+  size_t want = (n + HUGE - 1) / HUGE * HUGE;
   free(*p);
-  *p = malloc(want);
-  *cap = *p ? want : 0;
-  return *p != 0;
+  *cap = 0;
+  if (posix_memalign((void **)p, HUGE, want) != 0) return *p = 0, 0;
+#ifdef MADV_HUGEPAGE
+  madvise(*p, want, MADV_HUGEPAGE); /* advice only: without it, small pages */
+#endif
+  *cap = want;
+  return 1;
 }
 
 /* Records that block `k` stopped the run with `result`; the lowest block wins. Call locked. */

@@ -20,8 +20,8 @@ import {
   kernelScatter,
   type StoredRun,
 } from "../container/decode_block.ts";
-import { D_WORDS, fillPieceTable } from "../container/kernel_table.ts";
-import type { KernelPiece } from "../container/backends.ts";
+import { D_STATUS, D_WORDS, fillPieceTable } from "../container/kernel_table.ts";
+import type { BatchKernel, KernelPiece } from "../container/backends.ts";
 import type { Container } from "../container/open.ts";
 import type { Block } from "../container/plan.ts";
 import { LOCAL_HINTS } from "../container/source.ts";
@@ -70,7 +70,7 @@ const R_DONE = 0, R_CANCELLED = 5;
  * Blocks per call: about 256 MiB of output. The next batch is planned while a call runs, and a
  * call's threads start and stop once per batch (a few milliseconds of a core idle each time).
  */
-export const BATCH_BLOCKS = 256;
+const BATCH_BLOCKS = 256;
 
 /**
  * Blocks of the first call: few, so that the threads start after a few milliseconds of planning
@@ -110,7 +110,7 @@ export function nativeUnpackAvailable(): boolean {
 
 /** Options of {@link unpackNative}. */
 export interface NativeUnpackOptions {
-  /** Threads producing blocks (one per core). */
+  /** Threads producing blocks (the caller's choice: unpackFile asks for two per core). */
   readonly threads: number;
   /** Told the bytes of the blocks hashed, in order, as they are. */
   readonly onBytes?: (n: number) => void;
@@ -127,11 +127,15 @@ export interface NativeUnpacked {
 }
 
 /**
- * A typed array of at least 16 elements: V8 keeps typed arrays of up to 64 bytes inside its heap,
- * where the garbage collector may move them while the C threads read them; larger ones never move.
+ * A typed array of `n` elements and at least 128 bytes: V8 keeps typed arrays of up to 64 bytes
+ * inside its heap, where the garbage collector may move them while the C threads read them; larger
+ * ones never move.
  */
-function offHeap<T>(make: (n: number) => T, n: number): T {
-  return make(Math.max(16, n));
+function offHeap<T>(
+  make: { new (n: number): T; readonly BYTES_PER_ELEMENT: number },
+  n: number,
+): T {
+  return new make(Math.max(n, Math.ceil(128 / make.BYTES_PER_ELEMENT)));
 }
 
 /** One batch of blocks as the C reads them, and the blocks themselves for those left to here. */
@@ -226,12 +230,12 @@ async function nextBatch(source: Iterator<Block>, from: number, most: number): P
     row[B_SCRATCH] = scratch;
     table.push(...row);
   }
-  const jobs = offHeap((n) => new Uint32Array(n), pieces.length * D_WORDS);
+  const jobs = offHeap(Uint32Array, pieces.length * D_WORDS);
   fillPieceTable(jobs, pieces, 0);
-  const blob = offHeap((n) => new Uint8Array(n), blobBytes);
+  const blob = offHeap(Uint8Array, blobBytes);
   blobParts.reduce((o, p) => (blob.set(p, o), o + p.length), 0);
   const f64 = (xs: number[]) => {
-    const a = offHeap((n) => new Float64Array(n), xs.length);
+    const a = offHeap(Float64Array, xs.length);
     a.set(xs);
     return a;
   };
@@ -273,9 +277,9 @@ export async function unpackNative(
   const inFd = io.openRead(input);
   let outFd: number | undefined;
   // The state C and this thread feed in turn; never both at once.
-  const state = offHeap((n) => new Uint8Array(n), SHA256_STATE_BYTES * 2);
+  const state = offHeap(Uint8Array, SHA256_STATE_BYTES * 2);
   const sha = lib.sha256In(state, true);
-  const ctl = offHeap((n) => new Int32Array(n), 16);
+  const ctl = offHeap(Int32Array, 16);
   const cancel = () => Atomics.store(ctl, K_CANCEL, 1);
   signal?.addEventListener("abort", cancel, { once: true });
   let inCall: Promise<number> | undefined;
@@ -300,7 +304,14 @@ export async function unpackNative(
           runs.push({ start, bytes: new Uint8Array(foreign(storedAt, at + n), at, n) });
           at += n;
         }
-        decodeBlock(b, runs, new Uint8Array(foreign(outAt, b.bufferBytes)), c.backends, scratch);
+        // The kernel's statuses of this block's chunks stand for a second kernel call: only the
+        // chunks it left are decoded again, by the TypeScript codec (a block of 58 chunks with
+        // one zstd plane was decoded whole here before).
+        const first = batch.table[row + B_JOB], decoded = batch.table[row + B_HOST] === 0;
+        const backends = decoded
+          ? { ...c.backends, kernel: kernelDid(b, first, batch.jobs) }
+          : c.backends;
+        decodeBlock(b, runs, new Uint8Array(foreign(outAt, b.bufferBytes)), backends, scratch);
         return 1;
       } catch (e) {
         failure ??= { error: e };
@@ -381,6 +392,18 @@ export async function unpackNative(
     io.close(inFd);
     if (outFd !== undefined) io.close(outFd);
   }
+}
+
+/**
+ * A batch kernel that decodes nothing and answers what the C threads' kernel call did to the
+ * chunks of `block` (rows from `first` of `jobs`): 0 for each it decoded (and scattered), else its
+ * status, so that `decodeBlock` decodes only the others.
+ */
+function kernelDid(block: Block, first: number, jobs: Uint32Array): BatchKernel {
+  const row = new Map<number, number>();
+  block.jobs.forEach((j, i) => row.set(j.offset, first + i));
+  return (_stored, _base, pieces) =>
+    Uint8Array.from(pieces, (p) => jobs[row.get(p.offset)! * D_WORDS + D_STATUS]);
 }
 
 /** `n` bytes of memory at `at`, owned by the C side. */

@@ -168,17 +168,8 @@ function* blockSteps(
       const ks: number[] = [], pieces: KernelPiece[] = [];
       for (let k = 0; k < n; k++) {
         if (runOf[k] !== r) continue;
-        const j = jobs[k], scatter = kernelScatter(j);
         ks.push(k);
-        pieces.push({
-          offset: j.offset,
-          storedLength: j.storedLength,
-          rawLength: j.rawLength,
-          rawXxh32: j.rawXxh32,
-          layout: j.layout,
-          at: j.at,
-          scatter,
-        });
+        pieces.push(kernelPiece(jobs[k]));
       }
       if (pieces.length === 0) continue;
       const left = yield { stored: runs[r].bytes, base: runs[r].start, pieces, dst: buffer };
@@ -333,10 +324,24 @@ function inRun(
 }
 
 /**
- * The kernel's scatter for a copy of whole tile rows that nothing clips; else undefined. Shared
- * with the native unpack (src/threads/native_unpack.ts), which fills the kernel's table itself.
+ * The batch kernel's piece for chunk job `j`, stored at its container offset, with the kernel's
+ * scatter where it applies. Shared with the native unpack (src/threads/native_unpack.ts), which
+ * fills the kernel's table itself.
  */
-export function kernelScatter(j: ChunkJob): KernelPiece["scatter"] {
+export function kernelPiece(j: ChunkJob): KernelPiece {
+  return {
+    offset: j.offset,
+    storedLength: j.storedLength,
+    rawLength: j.rawLength,
+    rawXxh32: j.rawXxh32,
+    layout: j.layout,
+    at: j.at,
+    scatter: kernelScatter(j),
+  };
+}
+
+/** The kernel's scatter for a copy of whole tile rows that nothing clips; else undefined. */
+function kernelScatter(j: ChunkJob): KernelPiece["scatter"] {
   const c = j.copy;
   if (!c || c.src !== j.at || c.bytes !== c.srcStride || c.rows * c.bytes !== j.rawLength) {
     return undefined;

@@ -17,7 +17,7 @@ import { blockRuns } from "../container/assemble.ts";
 import {
   decodeBlock,
   decodeScratch,
-  kernelScatter,
+  kernelPiece,
   type StoredRun,
 } from "../container/decode_block.ts";
 import { D_STATUS, D_WORDS, fillPieceTable } from "../container/kernel_table.ts";
@@ -201,18 +201,10 @@ async function nextBatch(source: Iterator<Block>, from: number, most: number): P
       if (!(j.offset >= spans[r].start && j.offset + j.storedLength <= spans[r].end)) {
         r = spans.findIndex((s) => j.offset >= s.start && j.offset + j.storedLength <= s.end);
       }
-      const scatter = kernelScatter(j);
-      pieces.push({
-        offset: j.offset - spans[r].start + placed[r],
-        storedLength: j.storedLength,
-        rawLength: j.rawLength,
-        rawXxh32: j.rawXxh32,
-        layout: j.layout,
-        at: j.at,
-        scatter,
-      });
+      const piece = kernelPiece(j);
+      pieces.push({ ...piece, offset: j.offset - spans[r].start + placed[r] });
       const c = j.copy;
-      if (c && !scatter) {
+      if (c && !piece.scatter) {
         copies.push(
           c.src,
           c.srcStride,

@@ -14,12 +14,15 @@
  * Before the corpus it runs the whole-file unpack pipeline (native/tsr_unpack.c) on two threads
  * over a small container it writes to a temporary file: every block must come out as expected and
  * hashed in order, a corrupt chunk must stop it at that block with exactly the blocks before it
- * hashed, a block handed to the callback must be used, and a cancelled run must stop at once.
+ * hashed, a block handed to the callback must be used, and a cancelled run must stop at once. When
+ * the system's libzstd loads, every fourth block's first chunk is a zstd plane, which the pipeline
+ * decodes on its threads (no callback), the corrupt one among them.
  *
  * Exit status 0 when every record ran and every decoded one matched; 1 on a mismatch or a bad
  * corpus; the sanitizers abort on any report.
  */
 #define _GNU_SOURCE /* pread, fileno */
+#include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +69,18 @@ static int unpack_fail(const char *what) {
   return 1;
 }
 
+/* ZSTD_compress of the system's libzstd, or NULL: the pipeline opens the same library. */
+typedef size_t (*ZstdCompress)(void *, size_t, const void *, size_t, int);
+static ZstdCompress zstd_compress(void) {
+  void *h = dlopen("libzstd.so.1", RTLD_NOW | RTLD_LOCAL);
+  ZstdCompress f = 0;
+  if (h) *(void **)&f = dlsym(h, "ZSTD_compress");
+  return f;
+}
+
 static int unpack_selftest(void) {
+  ZstdCompress compress = zstd_compress();
+  uint8_t frame[8192];
   double blocks[UB * B_WORDS] = {0}, runs[UB * 2], literals[UB * 3], copies[UB * 8];
   uint32_t jobs[UB * 2 * D_WORDS] = {0};
   uint8_t blob[UB * LIT];
@@ -83,24 +97,33 @@ static int unpack_selftest(void) {
     uint32_t n1 = (uint32_t)(len - LIT - TILE);
     const uint8_t *exp = u_expected + at;
     /* The tile holds the last 32 bytes as 4 rows of 8. */
-    uint8_t h1[6] = {1, 0, (uint8_t)n1, (uint8_t)(n1 >> 8), 0, 0}, h2[6] = {1, 0, TILE, 0, 0, 0};
-    fwrite(h1, 1, 6, in), fwrite(exp + LIT, 1, n1, in), fwrite(h2, 1, 6, in);
+    /* The first chunk's plane as it is, or (every fourth block, block 5 too) a zstd frame. */
+    const uint8_t *plane = exp + LIT;
+    uint32_t s1 = n1, codec = 0;
+    if (compress && k % 4 == 1) {
+      size_t z = compress(frame, sizeof frame, exp + LIT, n1, 3);
+      if (z > sizeof frame) return unpack_fail("ZSTD_compress failed");
+      plane = frame, s1 = (uint32_t)z, codec = 3;
+    }
+    uint8_t h1[6] = {1, (uint8_t)codec, (uint8_t)s1, (uint8_t)(s1 >> 8), 0, 0};
+    uint8_t h2[6] = {1, 0, TILE, 0, 0, 0};
+    fwrite(h1, 1, 6, in), fwrite(plane, 1, s1, in), fwrite(h2, 1, 6, in);
     fwrite(exp + len - TILE, 1, TILE, in);
     double *b = blocks + k * B_WORDS;
     b[0] = (double)at, b[1] = (double)len, b[2] = (double)(len + TILE), b[3] = 2 * k, b[4] = 2;
-    b[5] = k, b[6] = 1, b[7] = k, b[8] = 1, b[9] = k, b[10] = 1, b[11] = n1, b[12] = 12 + n1 + TILE;
+    b[5] = k, b[6] = 1, b[7] = k, b[8] = 1, b[9] = k, b[10] = 1, b[11] = n1, b[12] = 12 + s1 + TILE;
     b[13] = k == 7; /* the caller's own block */
-    runs[2 * k] = (double)pos, runs[2 * k + 1] = (double)(pos + 12 + n1 + TILE);
+    runs[2 * k] = (double)pos, runs[2 * k + 1] = (double)(pos + 12 + s1 + TILE);
     literals[3 * k] = 0, literals[3 * k + 1] = k * LIT, literals[3 * k + 2] = LIT;
     memcpy(blob + k * LIT, exp, LIT);
     uint32_t *j = jobs + 2 * k * D_WORDS;
-    j[0] = 0, j[1] = 6 + n1, j[2] = LIT, j[3] = n1, j[4] = 1, j[5] = tsr_xxh32(exp + LIT, n1, 0);
+    j[0] = 0, j[1] = 6 + s1, j[2] = LIT, j[3] = n1, j[4] = 1, j[5] = tsr_xxh32(exp + LIT, n1, 0);
     j += D_WORDS;
-    j[0] = 6 + n1, j[1] = 6 + TILE, j[2] = (uint32_t)len, j[3] = TILE, j[4] = 1;
+    j[0] = 6 + s1, j[1] = 6 + TILE, j[2] = (uint32_t)len, j[3] = TILE, j[4] = 1;
     j[5] = tsr_xxh32(exp + len - TILE, TILE, 0);
     double c[8] = {(double)len, 8, 4, 8, (double)(len - TILE), 8, (double)(len - TILE), (double)len};
     memcpy(copies + 8 * k, c, sizeof c);
-    pos += 12 + n1 + TILE;
+    pos += 12 + s1 + TILE;
   }
   fflush(in);
   uint8_t state[112], want[32], got[32];
@@ -138,8 +161,8 @@ static int unpack_selftest(void) {
   if (r != 5 || ctl[2] != 0 || ctl[1] != 0) return unpack_fail("a cancelled run went on");
   tsr_unpack_close(context);
   fclose(in), fclose(out), free(written), free(u_expected);
-  printf("sanitize_driver: unpack pipeline: %d blocks on 2 threads, a corrupt chunk and a cancel: "
-         "ok\n", UB);
+  printf("sanitize_driver: unpack pipeline: %d blocks on 2 threads (%s), a corrupt chunk and a "
+         "cancel: ok\n", UB, compress ? "9 with a zstd plane" : "no libzstd: no zstd plane");
   return 0;
 }
 

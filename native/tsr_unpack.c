@@ -12,14 +12,17 @@
  * write and hash) ran at 0.47x of `zstd -d -T1` on a 338 MB model, most of the gap being trips
  * through the main thread, which a loaded machine deschedules (docs/ARCHITECTURE.md).
  *
- * A block with a chunk the kernel leaves to the TypeScript codec (a zstd plane), or finds corrupt,
- * or that the caller marks as its own (variants, stored-byte checks), is handed to the caller's
+ * The kernel leaves chunks with a zstd plane (it is also built for the browser, without libzstd):
+ * they are inflated here with the system's libzstd and decoded again (decode_zstd below). A block
+ * with a chunk still left (corrupt, or no libzstd), or that the caller marks as its own (variants,
+ * stored-byte checks), is handed to the caller's
  * callback with its stored bytes and buffer while the other threads go on: the TypeScript decoder
  * produces it, or names its error, so errors come from one place. A failed read or write stops the
  * run at that block, and the caller's own I/O retries it and reports the error. Not part of the
  * WebAssembly build: it needs threads and files.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -72,7 +75,11 @@ enum {
   R_CANCELLED = 5, /* K_CANCEL was set; blocks before K_BLOCK are hashed */
   R_MEMORY = 6,    /* no memory for K_BLOCK's buffers */
 };
-enum { D_WORDS = 10, D_ROW_BYTES = 7 };
+enum { D_STORED = 0, D_STORED_LEN, D_DST, D_RAW_LEN, D_LAYOUT, D_XXH32, D_STATUS, D_ROW_BYTES,
+       D_WORDS = 10 };
+/* Chunk statuses and plane codecs, as native/tsr_kernel.c's. */
+enum { ST_OK = 0, ST_FALLBACK = 1, ST_FAILED = 2 };
+enum { CODEC_RAW = 0, CODEC_ZSTD = 3 };
 /* Output slots per thread: one decoding, one written or waiting for its turn to hash. */
 enum { SLOTS_PER_THREAD = 2, MAX_THREADS = 16 };
 
@@ -83,8 +90,9 @@ typedef struct {
 } Slot;
 
 typedef struct {
-  uint8_t *stored, *scratch;
-  size_t stored_cap, scratch_cap;
+  uint8_t *stored, *scratch, *inflated;
+  size_t stored_cap, scratch_cap, inflated_cap;
+  void *zstd; /* this thread's ZSTD_DCtx, made on its first zstd plane */
 } Scratch;
 
 /* What one unpack keeps across its calls: the buffers, which fault in once. */
@@ -181,6 +189,147 @@ static int write_all(int fd, const uint8_t *from, size_t n, uint64_t at, int *er
   return R_DONE;
 }
 
+/*
+ * Zstandard planes, decoded here rather than handed to the caller: the batch kernel (also built
+ * for the browser, without libzstd) leaves a chunk with a zstd plane (ST_FALLBACK), and a block
+ * handed to the JavaScript thread waits 2-23 ms for it on a loaded machine while the file's hash
+ * waits for that block (`best` packs 35 such blocks into the 338 MB model). The system's libzstd
+ * is opened with dlopen (no headers or link-time dependency); without it, such blocks go to the
+ * caller as before. A chunk is rewritten with each zstd plane inflated into a raw plane and decoded
+ * again by the kernel, which checks its XXH32 as for every chunk; anything unexpected (a frame
+ * without its content size, a size that does not add up, a libzstd error) leaves the chunk to the
+ * caller, whose decoder then names the error.
+ */
+typedef size_t (*ZstdDecompressDCtx)(void *, void *, size_t, const void *, size_t);
+typedef unsigned long long (*ZstdFrameContentSize)(const void *, size_t);
+typedef size_t (*ZstdFindFrame)(const void *, size_t);
+typedef unsigned (*ZstdIsError)(size_t);
+static struct {
+  void *(*create)(void);
+  size_t (*free)(void *);
+  ZstdDecompressDCtx decompress;
+  ZstdFrameContentSize content_size;
+  ZstdFindFrame frame_size;
+  ZstdIsError is_error;
+} zstd;
+static pthread_once_t zstd_once = PTHREAD_ONCE_INIT;
+static int zstd_disabled; /* tsr_unpack_zstd(0): tests of the hand-back path */
+
+static void zstd_open(void) {
+  void *h = dlopen("libzstd.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!h) h = dlopen("libzstd.1.dylib", RTLD_NOW | RTLD_LOCAL);
+  if (!h) return;
+  *(void **)&zstd.free = dlsym(h, "ZSTD_freeDCtx");
+  *(void **)&zstd.decompress = dlsym(h, "ZSTD_decompressDCtx");
+  *(void **)&zstd.content_size = dlsym(h, "ZSTD_getFrameContentSize");
+  *(void **)&zstd.frame_size = dlsym(h, "ZSTD_findFrameCompressedSize");
+  *(void **)&zstd.is_error = dlsym(h, "ZSTD_isError");
+  void *create = dlsym(h, "ZSTD_createDCtx");
+  /* Usable only whole; the library stays open for the process. */
+  if (zstd.free && zstd.decompress && zstd.content_size && zstd.frame_size && zstd.is_error) {
+    *(void **)&zstd.create = create;
+  }
+}
+
+/* Whether this process decodes zstd planes here (libzstd found), after `enable` (0: never, for
+   tests of the hand-back path; 1: when libzstd is found). */
+uint32_t tsr_unpack_zstd(uint32_t enable) {
+  pthread_once(&zstd_once, zstd_open);
+  __atomic_store_n(&zstd_disabled, enable ? 0 : 1, __ATOMIC_RELAXED);
+  return zstd.create != 0 && enable;
+}
+
+/* Inflates `src` (whole frames, each declaring its size, n bytes in all) into `dst`; 1 when it
+   did, exactly as the caller's decoder would accept it. */
+static int inflate_plane(void *dctx, const uint8_t *src, size_t len, uint8_t *dst, size_t n) {
+  size_t declared = 0;
+  for (size_t p = 0; p < len;) {
+    /* Whole zstd frames only (magic FD2FB528): no skippable frames, no debris. */
+    if (len - p < 9 || src[p] != 0x28 || src[p + 1] != 0xb5 || src[p + 2] != 0x2f ||
+        src[p + 3] != 0xfd) {
+      return 0;
+    }
+    unsigned long long size = zstd.content_size(src + p, len - p);
+    size_t frame = zstd.frame_size(src + p, len - p);
+    if (size >= (1ull << 62) || zstd.is_error(frame) || frame == 0 || frame > len - p) return 0;
+    declared += (size_t)size;
+    if (declared > n) return 0;
+    p += frame;
+  }
+  if (declared != n || len == 0) return 0;
+  size_t got = zstd.decompress(dctx, dst, n, src, len);
+  return !zstd.is_error(got) && got == n;
+}
+
+/* Decodes again the chunks of a block's batch that the kernel left for their zstd planes (status
+   ST_FALLBACK), each rewritten with raw planes in `s->inflated`; their statuses in `jobs` say what
+   came of it. Returns how many chunks still did not end ST_OK. */
+static uint32_t decode_zstd(Scratch *s, uint32_t stored_len, uint8_t *out, uint32_t buffer,
+                            uint32_t *jobs, uint32_t count) {
+  uint32_t bad = 0;
+  for (uint32_t k = 0; k < count; k++) {
+    uint32_t *d = jobs + (size_t)k * D_WORDS;
+    if (d[D_STATUS] == ST_OK) continue;
+    bad++;
+    if (d[D_STATUS] != ST_FALLBACK || zstd.create == 0 ||
+        __atomic_load_n(&zstd_disabled, __ATOMIC_RELAXED)) {
+      continue;
+    }
+    uint64_t so = d[D_STORED], sl = d[D_STORED_LEN], raw = d[D_RAW_LEN];
+    uint32_t width = d[D_LAYOUT] & 0xff;
+    if ((d[D_LAYOUT] >> 9) & 1) width = 1; /* packed: one plane of the tile's bytes */
+    if ((d[D_LAYOUT] >> 10) != 0 || so + sl > stored_len || width < 1 || width > 8 ||
+        raw % width) {
+      continue;
+    }
+    const uint8_t *c = s->stored + so;
+    uint64_t n = raw / width, head = 1 + 5 * (uint64_t)width, pos = head, size = head;
+    if (sl < head || c[0] != width) continue;
+    uint32_t zstd_planes = 0, ok = 1;
+    for (uint32_t p = 0; p < width && ok; p++) {
+      uint32_t codec, plen;
+      codec = c[1 + 5 * p];
+      memcpy(&plen, c + 2 + 5 * p, 4);
+      if (plen > sl - pos) ok = 0;
+      pos += plen;
+      zstd_planes += codec == CODEC_ZSTD;
+      size += codec == CODEC_ZSTD ? n : plen;
+    }
+    if (!ok || pos != sl || zstd_planes == 0 || size > UINT32_MAX) continue;
+    if (!s->zstd && !(s->zstd = zstd.create())) continue;
+    if (!reserve(&s->inflated, &s->inflated_cap, size)) continue;
+    /* The chunk again, each zstd plane replaced by its raw bytes. */
+    uint8_t *w = s->inflated;
+    memcpy(w, c, head);
+    uint64_t from = head, to = head;
+    for (uint32_t p = 0; p < width && ok; p++) {
+      uint32_t plen;
+      memcpy(&plen, c + 2 + 5 * p, 4);
+      if (c[1 + 5 * p] == CODEC_ZSTD) {
+        uint32_t n32 = (uint32_t)n;
+        ok = inflate_plane(s->zstd, c + from, plen, w + to, n);
+        w[1 + 5 * p] = CODEC_RAW;
+        memcpy(w + 2 + 5 * p, &n32, 4);
+        to += n;
+      } else {
+        memcpy(w + to, c + from, plen);
+        to += plen;
+      }
+      from += plen;
+    }
+    if (!ok) continue;
+    uint32_t again[D_WORDS];
+    memcpy(again, d, sizeof again);
+    again[D_STORED] = 0, again[D_STORED_LEN] = (uint32_t)size;
+    if (tsr_decode_batch(s->inflated, (uint32_t)size, out, buffer, again, 1, s->scratch,
+                         (uint32_t)s->scratch_cap) == 0) {
+      d[D_STATUS] = ST_OK;
+      bad--;
+    } /* else it stays ST_FALLBACK, as the caller saw it before: its decoder says what is wrong */
+  }
+  return bad;
+}
+
 /* Produces block `k` into `slot` and writes it; a result, R_DONE when it is ready to hash. */
 static int produce(Run *r, uint32_t k, Slot *slot, Scratch *s, int *err) {
   const double *b = r->blocks + (size_t)k * B_WORDS;
@@ -202,11 +351,11 @@ static int produce(Run *r, uint32_t k, Slot *slot, Scratch *s, int *err) {
     const double *l = r->literals + 3 * ((size_t)b[B_LITERAL] + i);
     memcpy(slot->out + (size_t)l[0], r->blob + (size_t)l[1], (size_t)l[2]);
   }
-  uint32_t jobs = (uint32_t)b[B_JOBS];
+  uint32_t jobs = (uint32_t)b[B_JOBS], *job = r->jobs + (size_t)b[B_JOB] * D_WORDS;
   int host = b[B_HOST] != 0 ||
              (jobs > 0 && tsr_decode_batch(s->stored, (uint32_t)stored, slot->out, (uint32_t)buffer,
-                                           r->jobs + (size_t)b[B_JOB] * D_WORDS, jobs, s->scratch,
-                                           (uint32_t)s->scratch_cap) != 0);
+                                           job, jobs, s->scratch, (uint32_t)s->scratch_cap) != 0 &&
+              decode_zstd(s, (uint32_t)stored, slot->out, (uint32_t)buffer, job, jobs) != 0);
   if (host) {
     /* Left to the TypeScript codec, or corrupt (it then says how): the caller does all of it. */
     if (!r->host || !r->host(r->first + k, s->stored, slot->out)) return R_HOST;
@@ -271,6 +420,7 @@ static void *work(void *arg) {
  * buffers grow to the largest block and are reused by every call until tsr_unpack_close.
  */
 void *tsr_unpack_open(uint32_t threads) {
+  pthread_once(&zstd_once, zstd_open);
   if (threads < 1) threads = 1;
   if (threads > MAX_THREADS) threads = MAX_THREADS;
   Context *c = calloc(1, sizeof(Context));
@@ -290,7 +440,10 @@ void tsr_unpack_close(void *context) {
   Context *c = context;
   if (!c) return;
   for (uint32_t i = 0; i < c->nslots; i++) free(c->slots[i].out);
-  for (uint32_t i = 0; i < c->threads; i++) free(c->scratch[i].stored), free(c->scratch[i].scratch);
+  for (uint32_t i = 0; i < c->threads; i++) {
+    free(c->scratch[i].stored), free(c->scratch[i].scratch), free(c->scratch[i].inflated);
+    if (c->scratch[i].zstd) zstd.free(c->scratch[i].zstd);
+  }
   free(c->slots), free(c->scratch), free(c);
 }
 

@@ -2,8 +2,9 @@
  * A whole-file unpack's blocks produced by native/tsr_unpack.c on threads of its own: this thread
  * plans the blocks, hands them over as typed arrays (a few hundred per call), and waits; the C
  * threads read, decode (the batch kernel, which checks each chunk's XXH32), write each block at its
- * offset and feed the file's SHA-256 in order. A block the C leaves (a chunk for the TypeScript
- * codec or a corrupt one, a failed read or write, variants) is produced here with the same
+ * offset and feed the file's SHA-256 in order; they inflate zstd planes too, with the system's
+ * libzstd. A block the C leaves (a corrupt chunk, a zstd plane without libzstd, a failed read or
+ * write, variants) is produced here with the same
  * functions as every other path, so its errors are the same `chunk_corrupt`, `truncated` or I/O
  * errors, and the C call resumes after it.
  *
@@ -32,6 +33,7 @@ import { posixFiles } from "./posix_file.ts";
 const SYMBOLS = {
   tsr_unpack_open: { parameters: ["u32"], result: "pointer" },
   tsr_unpack_close: { parameters: ["pointer"], result: "void" },
+  tsr_unpack_zstd: { parameters: ["u32"], result: "u32" },
   tsr_unpack_run: {
     parameters: [
       "pointer",
@@ -108,6 +110,16 @@ export function nativeUnpackAvailable(): boolean {
   return binding() !== undefined;
 }
 
+/**
+ * Whether the C threads decode zstd planes themselves (with the system's libzstd, when found) or
+ * hand their blocks to this thread, as without libzstd; returns whether they now do. For tests of
+ * both paths; the default is to decode them natively.
+ */
+export function nativeUnpackZstd(enable: boolean): boolean {
+  const f = binding();
+  return f ? f.tsr_unpack_zstd(enable ? 1 : 0) !== 0 : false;
+}
+
 /** Options of {@link unpackNative}. */
 export interface NativeUnpackOptions {
   /** Threads producing blocks (the caller's choice: unpackFile asks for two per core). */
@@ -124,6 +136,11 @@ export interface NativeUnpacked {
   readonly bytes: number;
   /** Their SHA-256, lower-case hex. */
   readonly sha256: string;
+  /**
+   * Blocks the C threads handed to this thread: variants, stored-byte checks, a corrupt chunk, a
+   * zstd plane without libzstd. None for a sound container of `fast` or `best`.
+   */
+  readonly handedBack: number;
 }
 
 /**
@@ -286,7 +303,9 @@ export async function unpackNative(
     // go on; the first error stays here, and the call stops at its block.
     let failure: { error: unknown } | undefined;
     const scratch = decodeScratch();
+    let handedBack = 0;
     host = Deno.UnsafeCallback.threadSafe(HOST, (k, storedAt, outAt) => {
+      handedBack++;
       try {
         const b = batch.blocks[k], row = k * B_WORDS;
         const runs: StoredRun[] = [];
@@ -371,7 +390,7 @@ export async function unpackNative(
       pos += batchBytes(batch);
       batch = await (following ?? nextBatch(source, pos, BATCH_BLOCKS));
     }
-    return { bytes: pos, sha256: sha.hex() };
+    return { bytes: pos, sha256: sha.hex(), handedBack };
   } finally {
     signal?.removeEventListener("abort", cancel);
     // A call still running (this thread threw meanwhile) uses the files and tables: stop it first.

@@ -3,6 +3,8 @@
  * calling thread's, with its SHA-256, across many small blocks and batches, clipped tile rows, and
  * blocks handed back to this thread; a corrupt chunk is `chunk_corrupt` and a wrong digest
  * `digest_mismatch`, leaving no file; an abort while the C threads run stops them and leaves none.
+ * Chunks with zstd planes are decoded by the C threads too (libzstd), none handed back, and a
+ * corrupt one is still `chunk_corrupt`.
  */
 import assert from "node:assert/strict";
 import { assemble } from "../../src/container/assemble.ts";
@@ -12,7 +14,11 @@ import type { Block, Piece } from "../../src/container/plan.ts";
 import { countedBlocks, originalPieces, readOriginalHeader } from "../../src/container/read.ts";
 import { openContainerFile } from "../../src/io/container_file.ts";
 import { unpackFile } from "../../src/io/unpack_file.ts";
-import { nativeUnpackAvailable, unpackNative } from "../../src/threads/native_unpack.ts";
+import {
+  nativeUnpackAvailable,
+  nativeUnpackZstd,
+  unpackNative,
+} from "../../src/threads/native_unpack.ts";
 import { Rng } from "../codec/prng.ts";
 import { buildSafetensors } from "../safetensors/fixture.ts";
 import {
@@ -190,6 +196,95 @@ Deno.test({
         assert.deepEqual(await Deno.readFile(`${dir}/out/m.safetensors`), src);
       } finally {
         c.source.close();
+      }
+    }),
+});
+
+/** A model whose tensor `r` repeats a short random run, so that `best` codes its planes with zstd. */
+function repeating(seed: number): Uint8Array {
+  const rng = new Rng(seed), run = dtypeData("BF16", 700, rng), data = new Uint8Array(240_000);
+  for (let at = 0; at < data.length; at += run.length) {
+    data.set(run.subarray(0, data.length - at), at);
+  }
+  return buildSafetensors([
+    { name: "r", dtype: "BF16", shape: [400, 300], data },
+    { name: "a", dtype: "BF16", shape: [100, 700], data: dtypeData("BF16", 70_000, rng) },
+  ]);
+}
+
+/** Offsets and stored lengths of the chunks of `index` with a zstd plane (codec 3). */
+function zstdChunks(bytes: Uint8Array, index: { tensors: readonly unknown[] }): number[][] {
+  const found: number[][] = [];
+  for (const t of index.tensors) {
+    for (const [offset, stored] of losslessOf(t as never).chunks) {
+      const width = bytes[offset];
+      for (let p = 0; p < width; p++) {
+        if (bytes[offset + 1 + 5 * p] === 3) {
+          found.push([offset, stored]);
+          break;
+        }
+      }
+    }
+  }
+  return found;
+}
+
+Deno.test({
+  name: "unpackNative: zstd planes decode on the C threads, bit-exact, none handed back",
+  ignore: skip || !nativeUnpackZstd(true),
+  fn: () =>
+    withTempDir(async (dir) => {
+      const src = repeating(45);
+      const { path, bytes, index } = await packBytes(src, dir, { mode: "best", chunkBytes: 16384 });
+      assert.ok(zstdChunks(bytes, index).length > 1, "the container has zstd planes");
+      const c = await openContainerFile(path);
+      try {
+        const whole = [
+          ...countedBlocks(originalPieces(c, await readOriginalHeader(c)), { blockBytes: 8 << 10 }),
+        ];
+        for (const native of [true, false]) {
+          nativeUnpackZstd(native);
+          const out = `${dir}/out-${native}`;
+          await Deno.writeFile(out, new Uint8Array(0));
+          const made = await unpackNative(c, whole, out, { threads: 2 });
+          assert.deepEqual(await Deno.readFile(out), src);
+          assert.equal(made.sha256, sha256(src));
+          if (native) assert.equal(made.handedBack, 0, "no block handed back");
+          else assert.ok(made.handedBack > 0, "without native zstd, its blocks are handed back");
+        }
+      } finally {
+        nativeUnpackZstd(true);
+        c.source.close();
+      }
+    }),
+});
+
+Deno.test({
+  name: "unpackNative: a corrupt chunk with a zstd plane is chunk_corrupt; no file is left",
+  ignore: skip || !nativeUnpackZstd(true),
+  fn: () =>
+    withTempDir(async (dir) => {
+      const { bytes, index } = await packBytes(repeating(46), dir, {
+        mode: "best",
+        chunkBytes: 16384,
+      });
+      const [offset, stored] = zstdChunks(bytes, index)[1];
+      // A flipped byte in the frame, and one in the last byte (the raw plane's XXH32 catches it).
+      for (const at of [offset + (stored >> 1), offset + stored - 1]) {
+        const bad = bytes.slice();
+        bad[at] ^= 0x20;
+        await Deno.writeFile(`${dir}/bad.tsr`, bad);
+        await Deno.mkdir(`${dir}/out`, { recursive: true });
+        const c = await openContainerFile(`${dir}/bad.tsr`);
+        try {
+          await expectContainerError(
+            unpackFile(c, `${dir}/out/m.safetensors`, { workers: 2 }),
+            "chunk_corrupt",
+          );
+          assert.deepEqual(listDir(`${dir}/out`), []);
+        } finally {
+          c.source.close();
+        }
       }
     }),
 });

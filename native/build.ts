@@ -1,6 +1,7 @@
 /**
- * Builds the native kernels (native/tsr_kernel.c: chunk decoding; native/tsr_sha256.c: SHA-256)
- * into one library in native/build/ with the system C compiler. Optional: without a compiler it says so and succeeds, and Tessera decodes with its
+ * Builds the native kernels (native/tsr_kernel.c: chunk decoding; native/tsr_sha256.c: SHA-256;
+ * native/tsr_unpack.c: a whole-file unpack on threads of its own) into one library in
+ * native/build/ with the system C compiler. Optional: without a compiler it says so and succeeds, and Tessera decodes with its
  * TypeScript codec instead.
  *
  * ```
@@ -31,7 +32,7 @@ async function compiler(): Promise<string | null> {
 
 if (Deno.args.includes("--sanitize")) {
   const { buildSanitized } = await import("./sanitize_build.ts");
-  Deno.exit(await buildSanitized(await compiler(), sources[0], outDir));
+  Deno.exit(await buildSanitized(await compiler(), sources, outDir));
 }
 if (Deno.build.os !== "linux" && Deno.build.os !== "darwin") {
   console.log(`native kernels: not built on ${Deno.build.os}; the TypeScript codec is used`);
@@ -66,6 +67,7 @@ const r = await new Deno.Command(cc, {
     "-Wextra",
     "-fPIC",
     "-shared",
+    "-pthread",
     `-DTSR_SOURCE_SHA256="${sourceSha256}"`,
     "-o",
     temp,

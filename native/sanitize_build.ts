@@ -1,7 +1,9 @@
 /**
- * `deno task native --sanitize`: builds native/tsr_kernel.c with native/sanitize_driver.c into
- * native/build/sanitize_driver under AddressSanitizer and UndefinedBehaviorSanitizer, every
- * warning an error, and _FORTIFY_SOURCE; test/fuzz/sanitize.ts runs it over the chunk corpus.
+ * `deno task native --sanitize`: builds the native library's sources (native/tsr_kernel.c,
+ * tsr_sha256.c, tsr_unpack.c) with native/sanitize_driver.c into native/build/sanitize_driver
+ * under AddressSanitizer and UndefinedBehaviorSanitizer, every warning an error, and
+ * _FORTIFY_SOURCE; test/fuzz/sanitize.ts runs it over the chunk corpus, after the driver's own
+ * test of the threaded unpack pipeline.
  * Unlike the normal build, a missing compiler is a failure here: the sanitizer run is a check.
  * @module
  */
@@ -18,19 +20,21 @@ export const SANITIZE_FLAGS: readonly string[] = [
   "-Wall",
   "-Wextra",
   "-Werror",
+  "-pthread",
 ];
 
 /**
- * Builds the driver with `cc` from `kernel` into `outDir`; returns the exit status for the task.
+ * Builds the driver with `cc` from the library's C `sources` into `outDir`; returns the exit
+ * status for the task.
  *
  * @example
  * ```ts
- * Deno.exit(await buildSanitized("gcc", "native/tsr_kernel.c", "native/build"));
+ * Deno.exit(await buildSanitized("gcc", ["native/tsr_kernel.c"], "native/build"));
  * ```
  */
 export async function buildSanitized(
   cc: string | null,
-  kernel: string,
+  sources: readonly string[],
   outDir: string,
 ): Promise<number> {
   if (!cc) {
@@ -41,7 +45,7 @@ export async function buildSanitized(
   const output = `${outDir}/sanitize_driver`;
   await Deno.mkdir(outDir, { recursive: true });
   const r = await new Deno.Command(cc, {
-    args: [...SANITIZE_FLAGS, "-o", output, driver, kernel],
+    args: [...SANITIZE_FLAGS, "-o", output, driver, ...sources],
   }).output();
   const log = new TextDecoder().decode(r.stderr).trim();
   if (!r.success) {

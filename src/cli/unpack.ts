@@ -5,7 +5,7 @@
 import { openContainerFile } from "../io/container_file.ts";
 import { defaultWorkers, unpackFile } from "../io/unpack_file.ts";
 import { startDecodeWorkers } from "../threads/decode_pool.ts";
-import { nativeExecutorAvailable } from "../threads/native_executor.ts";
+import { nativeUnpackAvailable } from "../threads/native_unpack.ts";
 import { INTERRUPTED_EXIT, listenForInterrupt } from "./interrupt.ts";
 import { progressBar } from "./progress.ts";
 import { UsageError } from "./usage_error.ts";
@@ -16,10 +16,10 @@ export const UNPACK_USAGE = "unpack <in.tsr> <out.safetensors>";
 /** Runs `unpack`; returns the exit code. */
 export async function unpack(args: string[]): Promise<number> {
   if (args.length !== 2 || args.some((a) => a.startsWith("--"))) throw new UsageError(UNPACK_USAGE);
-  // Without the native executor (no native library, or not Linux), workers start while this
+  // Without the native unpack (no native library, or not Linux), workers start while this
   // thread opens the container (see startDecodeWorkers); with it, no worker is needed.
   const n = defaultWorkers((await Deno.stat(args[0])).size);
-  const workers = n > 0 && !nativeExecutorAvailable() ? startDecodeWorkers(n) : undefined;
+  const workers = n > 0 && !nativeUnpackAvailable() ? startDecodeWorkers(n) : undefined;
   let c;
   try {
     c = await openContainerFile(args[0]);

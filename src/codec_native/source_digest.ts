@@ -11,6 +11,7 @@
 export const NATIVE_SOURCES: readonly URL[] = [
   new URL("../../native/tsr_kernel.c", import.meta.url),
   new URL("../../native/tsr_sha256.c", import.meta.url),
+  new URL("../../native/tsr_unpack.c", import.meta.url),
 ];
 
 /**

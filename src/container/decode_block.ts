@@ -168,17 +168,8 @@ function* blockSteps(
       const ks: number[] = [], pieces: KernelPiece[] = [];
       for (let k = 0; k < n; k++) {
         if (runOf[k] !== r) continue;
-        const j = jobs[k], scatter = kernelScatter(j);
         ks.push(k);
-        pieces.push({
-          offset: j.offset,
-          storedLength: j.storedLength,
-          rawLength: j.rawLength,
-          rawXxh32: j.rawXxh32,
-          layout: j.layout,
-          at: j.at,
-          scatter,
-        });
+        pieces.push(kernelPiece(jobs[k]));
       }
       if (pieces.length === 0) continue;
       const left = yield { stored: runs[r].bytes, base: runs[r].start, pieces, dst: buffer };
@@ -330,6 +321,23 @@ function inRun(
 ): boolean {
   return run !== undefined && j.offset >= run.start &&
     j.offset + j.storedLength <= run.start + run.bytes.length;
+}
+
+/**
+ * The batch kernel's piece for chunk job `j`, stored at its container offset, with the kernel's
+ * scatter where it applies. Shared with the native unpack (src/threads/native_unpack.ts), which
+ * fills the kernel's table itself.
+ */
+export function kernelPiece(j: ChunkJob): KernelPiece {
+  return {
+    offset: j.offset,
+    storedLength: j.storedLength,
+    rawLength: j.rawLength,
+    rawXxh32: j.rawXxh32,
+    layout: j.layout,
+    at: j.at,
+    scatter: kernelScatter(j),
+  };
 }
 
 /** The kernel's scatter for a copy of whole tile rows that nothing clips; else undefined. */

@@ -1,8 +1,8 @@
 /**
  * Rebuilds the original safetensors file of a container on disk, atomically: blocks decoded in
- * parallel on the decode pool (one worker per core from {@link PARALLEL_FROM}), hashed and written
- * in order on this thread while the next blocks decode, and the file's SHA-256 checked before it
- * appears.
+ * parallel (one thread per core from {@link PARALLEL_FROM}: native threads for a local container
+ * file with the native library, else the decode pool), hashed and written in order while the next
+ * blocks decode, and the file's SHA-256 checked before it appears.
  * @module
  */
 import { assemble } from "../container/assemble.ts";
@@ -11,7 +11,7 @@ import type { Container } from "../container/open.ts";
 import { countedBlocks, originalPieces, readOriginalHeader } from "../container/read.ts";
 import { createDecodePool, type DecodePool, type DecodeWorkers } from "../threads/decode_pool.ts";
 import { orderedHash, orderedHex } from "../threads/ordered_hash.ts";
-import { type NativeExecutor, nativeExecutor } from "../threads/native_executor.ts";
+import { nativeUnpackAvailable, unpackNative } from "../threads/native_unpack.ts";
 import { createAtomicFile } from "./atomic_file.ts";
 
 /** Original files from this size decode on worker threads by default. */
@@ -23,14 +23,6 @@ export const PARALLEL_FROM = 32 << 20;
  * loaded machine (338 MB, 6 alternating runs at load 7-9: 1.65 s of CPU with 4 MiB, 1.51 with 16).
  */
 export const ORDERED_AHEAD_BYTES = 16 << 20;
-
-/**
- * Output decoded ahead on the native executor: two 1 MiB blocks keep both cores decoding while
- * the SHA-256 of the previous one runs, and every block more is only fresh buffer memory (338 MB,
- * 5 alternating runs at load 6: 12,500 page faults and 1.07 s of CPU with 2 MiB, 13,900 and 1.13
- * s with 4 MiB, the same wall time or less).
- */
-export const NATIVE_AHEAD_BYTES = 2 << 20;
 
 /** Options of {@link unpackFile}. */
 export interface UnpackOptions {
@@ -72,33 +64,44 @@ export async function unpackFile(
     if (typeof workers !== "number") workers.close();
     throw e;
   }
-  // With the native library on Linux, blocks decode on Deno's blocking threads (nonblocking FFI
-  // calls that read, decode and write each block), and this thread hashes them in order, also on
-  // a blocking thread: no worker isolate starts. Else, with worker threads, each writes the blocks
-  // it decodes into the temporary file, and feeds them to the file's SHA-256 in turn (with the
-  // native library, reading the container file itself; else this thread hashes the outputs the
-  // workers hand back, in order). Without, this thread decodes, hashes and writes. The ordered
-  // hash needs blocks handed out in plan order, which holds only when the workers read the file
-  // themselves: from any other source, blocks go out as their reads complete.
+  // With the native library on Linux and the container in a local file, native/tsr_unpack.c
+  // reads, decodes, writes and hashes every block on threads of its own, in one call per few
+  // hundred blocks (src/threads/native_unpack.ts): no worker isolate starts, and no block passes
+  // through this thread unless the kernel leaves it to the TypeScript codec. Else, with worker
+  // threads, each writes the blocks it decodes into the temporary file, and feeds them to the
+  // file's SHA-256 in turn (with the native library, reading the container file itself; else this
+  // thread hashes the outputs the workers hand back, in order). Without, this thread decodes,
+  // hashes and writes. The ordered hash needs blocks handed out in plan order, which holds only
+  // when the workers read the file themselves: from any other source, blocks go out as their
+  // reads complete.
   const parallel = typeof workers !== "number" || workers > 0;
-  let pool: DecodePool | undefined, native: NativeExecutor | undefined;
+  let pool: DecodePool | undefined;
   try {
-    native = parallel && typeof workers === "number" && c.source.file
-      ? nativeExecutor(c.backends, {
-        input: c.source.file,
-        output: out.tempPath,
-        parallelism: workers,
-      })
-      : undefined;
-    const ordered = parallel && !native && c.source.file ? orderedHash() : undefined;
-    if (parallel && !native) {
+    if (parallel && typeof workers === "number" && c.source.file && nativeUnpackAvailable()) {
+      const pieces = originalPieces(c, await readOriginalHeader(c));
+      const made = await unpackNative(c, countedBlocks(pieces), out.tempPath, {
+        // Two threads per core: on a loaded machine a descheduled thread (holding the next block
+        // to hash, or waiting for this thread to produce a block the kernel left) then stalls
+        // only its share. 338 MB, whole processes, 4 alternating runs at load 9.5-10 (medians):
+        // 2 threads 2.02 s, 4 threads 1.59 s (main 1.59 s, zstd -d -T1 1.00 s), CPU 1.00 and
+        // 1.08 s (main 1.23 s), page faults 9,800 and 9,900 (main 12,600), RSS 91 and 108 MB.
+        threads: 2 * workers,
+        onBytes: options.onBytes,
+        signal: options.signal,
+      });
+      checkDigest(c, made.bytes, made.sha256);
+      await out.commit();
+      return;
+    }
+    const ordered = parallel && c.source.file ? orderedHash() : undefined;
+    if (parallel) {
       pool = createDecodePool(workers, c.backends, {
         output: out.tempPath,
         input: c.source.file,
         hash: ordered,
       });
     }
-    const executor = native ?? pool;
+    const executor = pool;
     const hash = ordered ? undefined : c.backends.sha256();
     let pos = 0;
     const pieces = originalPieces(c, await readOriginalHeader(c));
@@ -115,7 +118,7 @@ export async function unpackFile(
       const block of assemble(c, blocks(), {
         executor,
         recycle: !ordered,
-        aheadBytes: ordered ? ORDERED_AHEAD_BYTES : native ? NATIVE_AHEAD_BYTES : undefined,
+        aheadBytes: ordered ? ORDERED_AHEAD_BYTES : undefined,
         signal: options.signal,
         writeFrom: executor ? 0 : undefined,
       })
@@ -132,25 +135,25 @@ export async function unpackFile(
       pos += n;
       options.onBytes?.(n);
     }
-    const digest = ordered ? orderedHex(ordered) : hash!.hex();
-    if (pos !== size || digest !== c.index.source.sha256) {
-      throw new ContainerError(
-        "digest_mismatch",
-        `rebuilt file is ${pos} bytes with SHA-256 ${digest}; expected ${size} bytes, ${c.index.source.sha256}`,
-      );
-    }
-    // Every block is written, and every call in flight has settled, before the file is renamed
-    // (or removed, below).
-    await native?.flush();
-    await native?.close();
+    checkDigest(c, pos, ordered ? orderedHex(ordered) : hash!.hex());
     await out.commit();
   } catch (e) {
-    await native?.close();
     await out.abort();
     throw e;
   } finally {
     // Workers started by the caller belong to the pool once it exists; before that, to this.
     if (pool) pool.close();
     else if (typeof workers !== "number") workers.close();
+  }
+}
+
+/** Throws `digest_mismatch` unless the rebuilt file is `bytes` long and hashes to the index's. */
+function checkDigest(c: Container, bytes: number, digest: string): void {
+  const { size, sha256 } = c.index.source;
+  if (bytes !== size || digest !== sha256) {
+    throw new ContainerError(
+      "digest_mismatch",
+      `rebuilt file is ${bytes} bytes with SHA-256 ${digest}; expected ${size} bytes, ${sha256}`,
+    );
   }
 }

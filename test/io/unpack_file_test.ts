@@ -100,7 +100,7 @@ Deno.test("unpackFile: aborted after its first block, it leaves nothing, on ever
     ]);
     const { path } = await packBytes(src, dir, { mode: "fast", chunkBytes: 16384 });
     await Deno.mkdir(`${dir}/out`);
-    // 2: the native executor where it runs (the decode workers elsewhere); started workers; none.
+    // 2: the native unpack where it runs (the decode workers elsewhere); started workers; none.
     for (const workers of [2, startDecodeWorkers(2), 0]) {
       const c = await openContainerFile(path);
       const stop = new AbortController();

@@ -5,7 +5,7 @@
  * permission, or with `TESSERA_NATIVE=0`; the TypeScript codec then decodes the same bytes.
  * @module
  */
-import type { AsyncBatchKernel, BatchKernel, Hasher } from "../container/backends.ts";
+import type { BatchKernel, Hasher } from "../container/backends.ts";
 import { D_STATUS, D_WORDS, fillPieceTable, KERNEL_ABI } from "../container/kernel_table.ts";
 import { nativeSources } from "./source_digest.ts";
 
@@ -16,13 +16,6 @@ const SYMBOLS = {
   tsr_decode_batch: {
     parameters: ["buffer", "u32", "buffer", "u32", "buffer", "u32", "buffer", "u32"],
     result: "u32",
-  },
-  // The same, on a thread of Deno's blocking pool: blocks decode in parallel without a worker.
-  tsr_decode_batch_async: {
-    name: "tsr_decode_batch",
-    parameters: ["buffer", "u32", "buffer", "u32", "buffer", "u32", "buffer", "u32"],
-    result: "u32",
-    nonblocking: true,
   },
   tsr_sha256_accelerated: { parameters: [], result: "u32" },
   tsr_sha256_init: { parameters: ["buffer"], result: "void" },
@@ -44,11 +37,6 @@ export const NATIVE_LIBRARY = new URL("../../native/build/libtsr_kernel.so", imp
 export interface NativeLibrary {
   /** The batch chunk decoder. */
   readonly batch: BatchKernel;
-  /**
-   * The same decoder on a thread of Deno's blocking pool (a nonblocking FFI call), each call with
-   * scratch of its own, so that several run at once while the calling thread goes on.
-   */
-  readonly batchAsync: AsyncBatchKernel;
   /** XXH32 with seed 0. */
   readonly xxh32: (b: Uint8Array) => number;
   /** Starts an incremental SHA-256. */
@@ -65,9 +53,6 @@ export interface NativeLibrary {
 
 /** sizeof(tsr_sha256_state) in tsr_sha256.c. */
 export const SHA256_STATE_BYTES = 112;
-
-/** The smallest scratch a concurrent kernel call gets: a whole chunk of the default 256 KiB. */
-const MIN_SCRATCH = 256 << 10;
 
 let loaded: NativeLibrary | null | undefined;
 
@@ -138,33 +123,6 @@ export function openNativeLibrary(url: URL): NativeLibrary | undefined {
     );
     return statusesOf(desc, pieces.length, bad);
   };
-  // Scratch for the calls in flight, reused: each is the size of the largest chunk, fresh memory
-  // that costs page faults the first time.
-  const spare: Uint8Array[] = [];
-  const batchAsync: AsyncBatchKernel = async (stored, base, pieces, dst) => {
-    // At least 32 words: V8 keeps typed arrays of up to 64 bytes inside its heap, where the garbage
-    // collector may move them while the other thread reads them; larger ones never move.
-    const desc = new Uint32Array(Math.max(32, pieces.length * D_WORDS));
-    const maxRaw = fillPieceTable(desc, pieces, base);
-    let k = spare.findIndex((s) => s.length >= maxRaw);
-    if (k < 0) k = spare.push(new Uint8Array(Math.max(maxRaw, MIN_SCRATCH))) - 1;
-    const scratch = spare.splice(k, 1)[0];
-    try {
-      const bad = await f.tsr_decode_batch_async(
-        stored,
-        stored.length,
-        dst,
-        dst.length,
-        desc,
-        pieces.length,
-        scratch,
-        scratch.length,
-      );
-      return statusesOf(desc, pieces.length, bad);
-    } finally {
-      spare.push(scratch);
-    }
-  };
   const sha256In = (state: Uint8Array, fresh: boolean): Hasher => {
     if (state.length < SHA256_STATE_BYTES) {
       throw new RangeError(
@@ -203,7 +161,6 @@ export function openNativeLibrary(url: URL): NativeLibrary | undefined {
   }
   return {
     batch,
-    batchAsync,
     xxh32: (b) => f.tsr_xxh32(b, b.length, 0),
     sha256,
     sha256In,

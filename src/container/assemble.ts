@@ -28,9 +28,8 @@ export interface BlockExecutor {
   /**
    * Produces `block` from `runs` (null: from the file it `reads`) into `buffer` (reused when
    * given and large enough) and resolves with the buffer holding the output at
-   * `[0, block.length)`; with `writeAt` (an executor that `writes`), the output is written to the
-   * output file at that offset, by then or, for an executor that says when its writes are done
-   * (the native executor's `flush`), by that. Rejects with the decode error.
+   * `[0, block.length)`; with `writeAt` (an executor that `writes`), the output is also written to
+   * the output file at that offset by then. Rejects with the decode error.
    */
   run(
     block: Block,

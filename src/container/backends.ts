@@ -61,17 +61,6 @@ export type BatchKernel = (
   dst: Uint8Array,
 ) => Uint8Array;
 
-/**
- * A {@link BatchKernel} that runs on another thread and resolves with the statuses: `stored` and
- * `dst` stay untouched by the caller until it settles, and concurrent calls are allowed.
- */
-export type AsyncBatchKernel = (
-  stored: Uint8Array,
-  base: number,
-  pieces: readonly KernelPiece[],
-  dst: Uint8Array,
-) => Promise<Uint8Array>;
-
 /** The platform services a container reader uses. */
 export interface Backends {
   /** Names the set in logs and benchmarks ("native", "portable", …). */

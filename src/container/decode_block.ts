@@ -2,8 +2,8 @@
  * Executes one block of a plan: literal bytes into place, every chunk decoded (the batch kernel
  * first, the TypeScript codec for whatever it leaves) and verified, tiles copied into rows; every
  * variant chunk decoded once (its sections through the same kernel) and each variant band
- * dequantised into place. The same body runs on the calling thread, in decode workers, and with
- * its kernel calls on other threads (`decodeBlockAsync`). Browser-safe.
+ * dequantised into place. The same body runs on the calling thread and in decode workers (a whole
+ * file's unpack has its own native pipeline, `src/threads/native_unpack.ts`). Browser-safe.
  * @module
  */
 import { decodeChunk, scratchBytes } from "../../codec/chunk_decode.ts";
@@ -13,12 +13,7 @@ import { decodeVariantChunk } from "../../codec/variants/chunk_decode.ts";
 import { dequantiseRegion } from "../../codec/variants/dequantise.ts";
 import type { SectionDecoder } from "../../codec/variants/sections_decode.ts";
 import { xxh32 } from "../../codec/xxh32.ts";
-import {
-  type AsyncBatchKernel,
-  type Backends,
-  KERNEL_FAILED,
-  type KernelPiece,
-} from "./backends.ts";
+import { type Backends, KERNEL_FAILED, type KernelPiece } from "./backends.ts";
 import { chunkFailure } from "./errors.ts";
 import type { Block, ChunkJob, RowCopy, VariantJob } from "./plan.ts";
 
@@ -55,18 +50,6 @@ export function decodeScratch(): DecodeScratch {
   };
 }
 
-/** One call of the batch kernel that a block needs, as {@link blockSteps} asks for it. */
-export interface KernelCall {
-  /** Stored bytes holding the pieces' chunks. */
-  readonly stored: Uint8Array;
-  /** Container offset of `stored[0]`. */
-  readonly base: number;
-  /** The chunks to decode. */
-  readonly pieces: readonly KernelPiece[];
-  /** The block's buffer. */
-  readonly dst: Uint8Array;
-}
-
 /**
  * Produces `block` into `buffer` (at least `block.bufferBytes` long) from the stored bytes in
  * `runs`. Every chunk is checked against its XXH32 before any of its bytes is used. Throws a
@@ -86,52 +69,6 @@ export function decodeBlock(
   backends: Backends,
   scratch: DecodeScratch,
 ): void {
-  const kernel = backends.kernel;
-  const steps = blockSteps(block, runs, buffer, backends, scratch, kernel !== undefined);
-  for (let s = steps.next(); !s.done;) {
-    const c = s.value;
-    s = steps.next(kernel!(c.stored, c.base, c.pieces, c.dst));
-  }
-}
-
-/**
- * {@link decodeBlock} with the batch kernel running elsewhere (`kernel`: a native call on another
- * thread): the calling thread does only the rest (literals, chunks the kernel leaves, tile copies),
- * and is free meanwhile. `runs` and `buffer` must stay untouched until the promise settles.
- *
- * @example
- * ```ts ignore
- * await decodeBlockAsync(block, runs, buffer, backends, decodeScratch(), lib.batchAsync);
- * ```
- */
-export async function decodeBlockAsync(
-  block: Block,
-  runs: readonly StoredRun[],
-  buffer: Uint8Array,
-  backends: Backends,
-  scratch: DecodeScratch,
-  kernel: AsyncBatchKernel,
-): Promise<void> {
-  const steps = blockSteps(block, runs, buffer, backends, scratch, true);
-  for (let s = steps.next(); !s.done;) {
-    const c = s.value;
-    s = steps.next(await kernel(c.stored, c.base, c.pieces, c.dst));
-  }
-}
-
-/**
- * The one body of {@link decodeBlock} and {@link decodeBlockAsync}: it yields each batch-kernel
- * call (one per stored run, when `useKernel`) and takes back the kernel's statuses, so that the
- * caller decides where the kernel runs. Between a yield and its answer it touches nothing.
- */
-function* blockSteps(
-  block: Block,
-  runs: readonly StoredRun[],
-  buffer: Uint8Array,
-  backends: Backends,
-  scratch: DecodeScratch,
-  useKernel: boolean,
-): Generator<KernelCall, void, Uint8Array> {
   for (const l of block.literals) buffer.set(l.bytes, l.at);
   if (block.variants) decodeVariants(block, runs, buffer, backends, scratch);
   const jobs = block.jobs, n = jobs.length;
@@ -163,7 +100,8 @@ function* blockSteps(
   }
   // Done by the kernel: 1 decoded, 2 decoded and scattered; failed[k] when it found the chunk bad.
   const done = new Uint8Array(n), failed = new Uint8Array(n);
-  if (useKernel) {
+  const kernel = backends.kernel;
+  if (kernel) {
     for (let r = 0; r < runs.length; r++) {
       const ks: number[] = [], pieces: KernelPiece[] = [];
       for (let k = 0; k < n; k++) {
@@ -172,7 +110,7 @@ function* blockSteps(
         pieces.push(kernelPiece(jobs[k]));
       }
       if (pieces.length === 0) continue;
-      const left = yield { stored: runs[r].bytes, base: runs[r].start, pieces, dst: buffer };
+      const left = kernel(runs[r].bytes, runs[r].start, pieces, buffer);
       for (let p = 0; p < ks.length; p++) {
         if (!left[p]) done[ks[p]] = pieces[p].scatter ? 2 : 1;
         else if (left[p] === KERNEL_FAILED) failed[ks[p]] = 1;

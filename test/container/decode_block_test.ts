@@ -8,13 +8,7 @@ import { encodeChunk } from "../../codec/chunk_encode.ts";
 import { planeLayout } from "../../codec/dtype.ts";
 import { xxh32 } from "../../codec/xxh32.ts";
 import { ContainerError } from "../../src/container/errors.ts";
-import {
-  copyRows,
-  decodeBlock,
-  decodeBlockAsync,
-  decodeScratch,
-} from "../../src/container/decode_block.ts";
-import { loadNativeLibrary } from "../../src/codec_native/kernel.ts";
+import { copyRows, decodeBlock, decodeScratch } from "../../src/container/decode_block.ts";
 import type { Block } from "../../src/container/plan.ts";
 import { nativeBackends } from "../../src/codec_native/backends.ts";
 import { nativeZstdCompress } from "../../src/codec_native/zstd.ts";
@@ -64,61 +58,6 @@ Deno.test("decodeBlock: Huffman, rANS and zstd chunks decode, with and without t
       );
     }
   }
-});
-
-Deno.test("decodeBlockAsync: the kernel on another thread, the same bytes and the same errors", async () => {
-  const lib = loadNativeLibrary();
-  if (!lib) return; // no native build: decodeBlock's tests cover the body
-  const rng = new Rng(22), bf16 = planeLayout("BF16");
-  const raw = normalBf16(rng, 30000);
-  // Two chunks in one run: a Huffman one the kernel decodes, a zstd one it leaves (U8 runs).
-  const runs = Uint8Array.from({ length: 4096 }, (_, i) => (i >> 9) % 7);
-  const a = encodeChunk(raw, bf16, { mode: "fast", zstdCompress: nativeZstdCompress });
-  const b = encodeChunk(runs, planeLayout("U8"), {
-    mode: "best",
-    zstdCompress: nativeZstdCompress,
-  });
-  assert.equal(b[1], 3, "the U8 chunk is a zstd plane");
-  const stored = new Uint8Array(a.length + b.length);
-  stored.set(a), stored.set(b, a.length);
-  const job = (i: number, bytes: Uint8Array, plain: Uint8Array, offset: number, at: number) => ({
-    tensor: "t",
-    index: i,
-    offset,
-    storedLength: bytes.length,
-    rawLength: plain.length,
-    storedXxh32: xxh32(bytes),
-    rawXxh32: xxh32(plain),
-    layout: i === 0 ? bf16 : planeLayout("U8"),
-    at,
-  });
-  const block: Block = {
-    length: raw.length + runs.length + 3,
-    bufferBytes: raw.length + runs.length + 3,
-    literals: [{ at: 0, bytes: Uint8Array.of(7, 8, 9) }],
-    rawBytes: raw.length + runs.length,
-    jobs: [job(0, a, raw, 1000, 3), job(1, b, runs, 1000 + a.length, 3 + raw.length)],
-  };
-  const want = new Uint8Array(block.length);
-  want.set([7, 8, 9]), want.set(raw, 3), want.set(runs, 3 + raw.length);
-  const backends = nativeBackends();
-  const out = new Uint8Array(block.bufferBytes);
-  const run = [{ start: 1000, bytes: stored }];
-  await decodeBlockAsync(block, run, out, backends, decodeScratch(), lib.batchAsync);
-  assert.deepEqual(out, want);
-  const bad = stored.slice();
-  bad[a.length >> 1] ^= 0x20;
-  await assert.rejects(
-    decodeBlockAsync(
-      block,
-      [{ start: 1000, bytes: bad }],
-      out,
-      backends,
-      decodeScratch(),
-      lib.batchAsync,
-    ),
-    (e) => e instanceof ContainerError && e.kind === "chunk_corrupt" && /chunk 0/.test(e.message),
-  );
 });
 
 Deno.test("copyRows: rows land at their stride and nothing outside the window is written", () => {

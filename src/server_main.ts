@@ -10,6 +10,7 @@ import { useCallerFolder } from "./cli/paths.ts";
 import { ConfigError, parseServerArgs } from "./server/config.ts";
 import { ensureDemoModel } from "./server/demo_model.ts";
 import { startServer } from "./server/server.ts";
+import type { ServerContext } from "./server/context.ts";
 
 /** How often garbage collection runs (expired uploads, unreachable commits). */
 const GC_EVERY_MS = 3600 * 1000;
@@ -27,9 +28,20 @@ export async function main(args: string[]): Promise<number> {
     throw e;
   }
   reportFileSizeLimits();
+  // The demo is published before the port opens, so that nothing (a health check, a first
+  // download) sees the server without it.
+  let published: string | null = null;
+  const publishDemo = async (ctx: ServerContext) => {
+    if (!config.demo) return;
+    try {
+      published = await ensureDemoModel(ctx.store);
+    } catch (e) {
+      console.error(`warning: the demo model was not published: ${(e as Error).message}`);
+    }
+  };
   let server;
   try {
-    server = await startServer(config);
+    server = await startServer(config, console.log, publishDemo);
   } catch (e) {
     const line = describeOsError(e);
     if (line === null) throw e;
@@ -37,14 +49,7 @@ export async function main(args: string[]): Promise<number> {
     return 1;
   }
   const { store } = server.ctx;
-  try {
-    if (config.demo) {
-      const published = await ensureDemoModel(store);
-      if (published) console.log(`the store holds no model: published the demo as ${published}`);
-    }
-  } catch (e) {
-    console.error(`warning: the demo model was not published: ${(e as Error).message}`);
-  }
+  if (published) console.log(`the store holds no model: published the demo as ${published}`);
   const models = await store.reader.list().catch((e) => {
     console.error(`warning: the models could not be listed: ${(e as Error).message}`);
     return [];

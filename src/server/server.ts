@@ -87,7 +87,7 @@ export async function closeContext(ctx: ServerContext): Promise<void> {
 }
 
 /**
- * Starts listening.
+ * Starts listening, once `prepare` (if given) has run on the services.
  *
  * @example
  * ```ts
@@ -99,9 +99,17 @@ export async function closeContext(ctx: ServerContext): Promise<void> {
 export async function startServer(
   config: ServerConfig,
   log: (line: string) => void = console.log,
+  prepare?: (ctx: ServerContext) => Promise<void>,
 ): Promise<RunningServer> {
   const stopping = new AbortController();
   const ctx = await createServerContext(config, log, stopping.signal);
+  // Before the port opens: a health check that passes finds what `prepare` made (the demo).
+  try {
+    await prepare?.(ctx);
+  } catch (e) {
+    await closeContext(ctx);
+    throw e;
+  }
   const app = createApp(ctx);
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { assemble } from "../../src/container/assemble.ts";
 import { losslessOf } from "../../src/container/index_schema.ts";
+import type { ContainerErrorKind } from "../../src/container/errors.ts";
 import type { Container } from "../../src/container/open.ts";
 import type { Block, Piece } from "../../src/container/plan.ts";
 import { countedBlocks, originalPieces, readOriginalHeader } from "../../src/container/read.ts";
@@ -43,6 +44,32 @@ function model(seed: number, rows = 300): Uint8Array {
   ]);
 }
 
+/** Runs `fn` on the container file at `path`, closing it afterwards. */
+async function withOpened(path: string, fn: (c: Container) => Promise<void>): Promise<void> {
+  const c = await openContainerFile(path);
+  try {
+    await fn(c);
+  } finally {
+    c.source.close();
+  }
+}
+
+/** The whole original file of `c` as blocks of `blockBytes`. */
+async function wholeBlocks(c: Container, blockBytes: number): Promise<Block[]> {
+  return [...countedBlocks(originalPieces(c, await readOriginalHeader(c)), { blockBytes })];
+}
+
+/** `unpackFile` of `c` into `${dir}/out` fails as `kind` and leaves the folder empty. */
+async function failsLeavingNothing(
+  c: Container,
+  dir: string,
+  kind: ContainerErrorKind,
+): Promise<void> {
+  await Deno.mkdir(`${dir}/out`, { recursive: true });
+  await expectContainerError(unpackFile(c, `${dir}/out/m.safetensors`, { workers: 2 }), kind);
+  assert.deepEqual(listDir(`${dir}/out`), []);
+}
+
 /** The body of `blocks` as the calling thread assembles it. */
 async function reference(c: Container, blocks: readonly Block[]): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
@@ -69,15 +96,10 @@ Deno.test({
       const src = model(41);
       for (const mode of ["fast", "best"] as const) {
         const { path } = await packBytes(src, dir, { mode, chunkBytes: 16384 }, `${mode}.tsr`);
-        const c = await openContainerFile(path);
-        try {
+        await withOpened(path, async (c) => {
           // Small blocks (whole bands of tiles): more than the first call's 8, so that a second
           // call follows, and more than the ring's slots, so that it wraps.
-          const whole = [
-            ...countedBlocks(originalPieces(c, await readOriginalHeader(c)), {
-              blockBytes: 4 << 10,
-            }),
-          ];
+          const whole = await wholeBlocks(c, 4 << 10);
           assert.ok(whole.length > 8, `${whole.length} blocks`);
           assert.deepEqual(await nativeBody(c, whole, `${dir}/whole`), src, mode);
           // Windows of tiles: rows copied and clipped by the C, literals between them.
@@ -111,9 +133,7 @@ Deno.test({
           // Blocks the C hands to this thread (stored-byte checks are not done natively).
           const checked = whole.map((b, i) => i % 3 === 1 ? { ...b, verifyStored: true } : b);
           assert.deepEqual(await nativeBody(c, checked, `${dir}/checked`), src, `${mode} checked`);
-        } finally {
-          c.source.close();
-        }
+        });
       }
     }),
 });
@@ -129,27 +149,15 @@ Deno.test({
       const bad = bytes.slice();
       bad[offset + (stored >> 1)] ^= 0x20;
       await Deno.writeFile(`${dir}/bad.tsr`, bad);
-      await Deno.mkdir(`${dir}/out`);
-      const c = await openContainerFile(`${dir}/bad.tsr`);
-      try {
-        await expectContainerError(
-          unpackFile(c, `${dir}/out/m.safetensors`, { workers: 2 }),
-          "chunk_corrupt",
-        );
-        assert.deepEqual(listDir(`${dir}/out`), []);
-        const blocks = [
-          ...countedBlocks(originalPieces(c, await readOriginalHeader(c)), {
-            blockBytes: 8 << 10,
-          }),
-        ].map((b) => ({ ...b, verifyStored: true }));
+      await withOpened(`${dir}/bad.tsr`, async (c) => {
+        await failsLeavingNothing(c, dir, "chunk_corrupt");
+        const blocks = (await wholeBlocks(c, 8 << 10)).map((b) => ({ ...b, verifyStored: true }));
         await Deno.writeFile(`${dir}/out/raw`, new Uint8Array(0));
         await expectContainerError(
           unpackNative(c, blocks, `${dir}/out/raw`, { threads: 2 }),
           "chunk_corrupt",
         );
-      } finally {
-        c.source.close();
-      }
+      });
     }),
 });
 
@@ -159,19 +167,11 @@ Deno.test({
   fn: () =>
     withTempDir(async (dir) => {
       const { path } = await packBytes(model(43), dir, { mode: "fast", chunkBytes: 16384 });
-      await Deno.mkdir(`${dir}/out`);
-      const c = await openContainerFile(path);
-      try {
+      await withOpened(path, async (c) => {
         const source = { ...c.index.source, sha256: "0".repeat(64) };
         const wrong: Container = { ...c, index: { ...c.index, source } };
-        await expectContainerError(
-          unpackFile(wrong, `${dir}/out/m.safetensors`, { workers: 2 }),
-          "digest_mismatch",
-        );
-        assert.deepEqual(listDir(`${dir}/out`), []);
-      } finally {
-        c.source.close();
-      }
+        await failsLeavingNothing(wrong, dir, "digest_mismatch");
+      });
     }),
 });
 
@@ -184,8 +184,7 @@ Deno.test({
       const src = model(44, 4000);
       const { path } = await packBytes(src, dir, { mode: "fast", chunkBytes: 1 << 16 });
       await Deno.mkdir(`${dir}/out`);
-      const c = await openContainerFile(path);
-      try {
+      await withOpened(path, async (c) => {
         const stop = new AbortController();
         const run = unpackFile(c, `${dir}/out/m.safetensors`, { workers: 2, signal: stop.signal });
         AbortSignal.timeout(1).addEventListener("abort", () => stop.abort(new Error("stopped")));
@@ -194,9 +193,7 @@ Deno.test({
         // The same container unpacks afterwards: nothing was left open or half done.
         await unpackFile(c, `${dir}/out/m.safetensors`, { workers: 2 });
         assert.deepEqual(await Deno.readFile(`${dir}/out/m.safetensors`), src);
-      } finally {
-        c.source.close();
-      }
+      });
     }),
 });
 
@@ -237,11 +234,8 @@ Deno.test({
       const src = repeating(45);
       const { path, bytes, index } = await packBytes(src, dir, { mode: "best", chunkBytes: 16384 });
       assert.ok(zstdChunks(bytes, index).length > 1, "the container has zstd planes");
-      const c = await openContainerFile(path);
-      try {
-        const whole = [
-          ...countedBlocks(originalPieces(c, await readOriginalHeader(c)), { blockBytes: 8 << 10 }),
-        ];
+      await withOpened(path, async (c) => {
+        const whole = await wholeBlocks(c, 8 << 10);
         for (const native of [true, false]) {
           nativeUnpackZstd(native);
           const out = `${dir}/out-${native}`;
@@ -252,10 +246,7 @@ Deno.test({
           if (native) assert.equal(made.handedBack, 0, "no block handed back");
           else assert.ok(made.handedBack > 0, "without native zstd, its blocks are handed back");
         }
-      } finally {
-        nativeUnpackZstd(true);
-        c.source.close();
-      }
+      }).finally(() => nativeUnpackZstd(true));
     }),
 });
 
@@ -274,17 +265,7 @@ Deno.test({
         const bad = bytes.slice();
         bad[at] ^= 0x20;
         await Deno.writeFile(`${dir}/bad.tsr`, bad);
-        await Deno.mkdir(`${dir}/out`, { recursive: true });
-        const c = await openContainerFile(`${dir}/bad.tsr`);
-        try {
-          await expectContainerError(
-            unpackFile(c, `${dir}/out/m.safetensors`, { workers: 2 }),
-            "chunk_corrupt",
-          );
-          assert.deepEqual(listDir(`${dir}/out`), []);
-        } finally {
-          c.source.close();
-        }
+        await withOpened(`${dir}/bad.tsr`, (c) => failsLeavingNothing(c, dir, "chunk_corrupt"));
       }
     }),
 });

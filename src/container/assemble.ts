@@ -12,7 +12,7 @@ import type { Container } from "./open.ts";
 import { type Block, BLOCK_BYTES } from "./plan.ts";
 import { spanPool } from "./buffer_pool.ts";
 import { ContainerError } from "./errors.ts";
-import { LOCAL_HINTS, type LocalFile, type SourceHints } from "./source.ts";
+import { type ByteSource, LOCAL_HINTS, type LocalFile, type SourceHints } from "./source.ts";
 
 /** Runs blocks: on this thread, or on worker threads. */
 export interface BlockExecutor {
@@ -319,6 +319,19 @@ export async function* assemble(
 
 /** Why an assembly's reads stop once it returns (not an error anyone sees). */
 const FINISHED = new Error("assemble: finished");
+
+/**
+ * The stored runs of `block` (as {@link blockRuns} merges them for a local file), each read through
+ * `source`: what a thread that decodes a block by itself, outside the assembler, reads first.
+ */
+export async function readBlockRuns(source: ByteSource, block: Block): Promise<StoredRun[]> {
+  return await Promise.all(
+    blockRuns(block, LOCAL_HINTS.gapBytes).map(async (r) => ({
+      start: r.start,
+      bytes: await source.readAt(r.start, r.end - r.start),
+    })),
+  );
+}
 
 /**
  * The stored byte runs a block reads: its chunks and its variant bands' chunks in container order,

@@ -7,7 +7,7 @@
  * a round trip to a worker would cost more than the decode.
  * @module
  */
-import { type BlockExecutor, blockRuns } from "../container/assemble.ts";
+import { type BlockExecutor, readBlockRuns } from "../container/assemble.ts";
 import type { Backends } from "../container/backends.ts";
 import { decodeBlock, decodeScratch, type StoredRun } from "../container/decode_block.ts";
 import { type Block, blockChunks } from "../container/plan.ts";
@@ -15,7 +15,7 @@ import { type BlockMessage, packBlock } from "./block_message.ts";
 import { createWorkerPool, type WorkerPool } from "./worker_pool.ts";
 import { keepBlockBuffersInHeap } from "./heap_tuning.ts";
 import { blockReader, blockWriter } from "./block_io.ts";
-import { type ByteSource, LOCAL_HINTS, type LocalFile } from "../container/source.ts";
+import type { ByteSource, LocalFile } from "../container/source.ts";
 import type { OrderedHash } from "./ordered_hash.ts";
 
 /** A decode request as posted to a worker. */
@@ -303,14 +303,4 @@ interface How {
   readonly file?: LocalFile;
   /** Outputs are buffers of exactly the block's length ({@link DecodePool.servingFrom}). */
   readonly exact: boolean;
-}
-
-/** The stored runs of `block`, read through `source` on this thread. */
-async function readBlockRuns(source: ByteSource, block: Block): Promise<StoredRun[]> {
-  return await Promise.all(
-    blockRuns(block, LOCAL_HINTS.gapBytes).map(async (r) => ({
-      start: r.start,
-      bytes: await source.readAt(r.start, r.end - r.start),
-    })),
-  );
 }

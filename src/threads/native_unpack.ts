@@ -14,7 +14,7 @@
  * (docs/ARCHITECTURE.md has the figures). Deno on Linux with the native library only.
  * @module
  */
-import { blockRuns } from "../container/assemble.ts";
+import { blockRuns, readBlockRuns } from "../container/assemble.ts";
 import {
   decodeBlock,
   decodeScratch,
@@ -160,6 +160,8 @@ interface Batch {
   readonly blocks: Block[];
   /** File offset of each block. */
   readonly at: number[];
+  /** File offset where the batch ends (where the next begins). */
+  readonly end: number;
   readonly table: Float64Array;
   readonly runs: Float64Array;
   readonly jobs: Uint32Array;
@@ -251,6 +253,7 @@ async function nextBatch(source: Iterator<Block>, from: number, most: number): P
   return {
     blocks,
     at,
+    end: pos,
     table: f64(table),
     runs: f64(runs),
     jobs,
@@ -363,7 +366,7 @@ export async function unpackNative(
         if (ticking) after(PROGRESS_MS, tick);
         // The next batch is planned while this one runs.
         if (!following) {
-          following = nextBatch(source, pos + batchBytes(batch), Math.min(2 * count, BATCH_BLOCKS));
+          following = nextBatch(source, batch.end, Math.min(2 * count, BATCH_BLOCKS));
           following.catch(() => {}); // awaited below; one abandoned on an error must not go unhandled
         }
         const result = await inCall;
@@ -380,14 +383,14 @@ export async function unpackNative(
         if (failure) throw failure.error;
         // A failed read or write, or no memory: this thread does block k with its own I/O, which
         // throws that step's usual error if it fails again.
-        const out = await produceHere(c, batch.blocks[k], inFd, input.path);
+        const out = await produceHere(c, batch.blocks[k]);
         sha.update(out);
         await io.writeAt(outFd, out, batch.at[k], output);
         tell(k + 1);
         signal?.throwIfAborted();
         from = k + 1;
       }
-      pos += batchBytes(batch);
+      pos = batch.end;
       batch = await (following ?? nextBatch(source, pos, BATCH_BLOCKS));
     }
     return { bytes: pos, sha256: sha.hex(), handedBack };
@@ -422,27 +425,12 @@ function foreign(at: Deno.PointerValue, n: number): ArrayBuffer {
   return n === 0 || at === null ? new ArrayBuffer(0) : Deno.UnsafePointerView.getArrayBuffer(at, n);
 }
 
-function batchBytes(batch: Batch): number {
-  let n = 0;
-  for (const b of batch.blocks) n += b.length;
-  return n;
-}
-
-/** Produces `block` on this thread, reading its stored bytes from `fd`: the other paths' way. */
-async function produceHere(
-  c: Container,
-  block: Block,
-  fd: number,
-  path: string,
-): Promise<Uint8Array> {
-  const io = posixFiles()!;
-  const runs: StoredRun[] = [];
-  for (const s of blockRuns(block, LOCAL_HINTS.gapBytes)) {
-    const bytes = new Uint8Array(s.end - s.start);
-    await io.readAt(fd, bytes, s.start, path);
-    runs.push({ start: s.start, bytes });
-  }
+/**
+ * Produces `block` on this thread, reading its stored bytes through the container's source: the
+ * other paths' way, so a read that fails again fails with their error.
+ */
+async function produceHere(c: Container, block: Block): Promise<Uint8Array> {
   const out = new Uint8Array(block.bufferBytes);
-  decodeBlock(block, runs, out, c.backends, decodeScratch());
+  decodeBlock(block, await readBlockRuns(c.source, block), out, c.backends, decodeScratch());
   return out.subarray(0, block.length);
 }

@@ -30,49 +30,31 @@ import { loadNativeLibrary, NATIVE_LIBRARY, SHA256_STATE_BYTES } from "../codec_
 import { after } from "../client/timer.ts";
 import { posixFiles } from "./posix_file.ts";
 
+/** The parameters that tsr_unpack_run and tsr_unpack_stream begin with. */
+const RUN = [
+  "pointer",
+  "i32",
+  "i32",
+  "buffer",
+  "u32",
+  "u32",
+  "buffer",
+  "buffer",
+  "buffer",
+  "buffer",
+  "buffer",
+  "function",
+] as const;
+
 const SYMBOLS = {
   tsr_unpack_open: { parameters: ["u32"], result: "pointer" },
   tsr_unpack_close: { parameters: ["pointer"], result: "void" },
   tsr_unpack_zstd: { parameters: ["u32"], result: "u32" },
-  tsr_unpack_run: {
-    parameters: [
-      "pointer",
-      "i32",
-      "i32",
-      "buffer",
-      "u32",
-      "u32",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "function",
-      "buffer",
-      "buffer",
-    ],
-    result: "i32",
-    nonblocking: true,
-  },
-  tsr_unpack_stream: {
-    parameters: [
-      "pointer",
-      "i32",
-      "i32",
-      "buffer",
-      "u32",
-      "u32",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "function",
-      "buffer",
-    ],
-    result: "i32",
-    nonblocking: true,
-  },
+  // context, in and out descriptors, the block table, first, count, runs, jobs, literals, blob,
+  // copies, the host callback; then the run's SHA-256 state and its control words, or (streamed)
+  // the control words alone.
+  tsr_unpack_run: { parameters: [...RUN, "buffer", "buffer"], result: "i32", nonblocking: true },
+  tsr_unpack_stream: { parameters: [...RUN, "buffer"], result: "i32", nonblocking: true },
   tsr_stream_listen: { parameters: ["buffer"], result: "i32" },
   tsr_stream_accept: {
     parameters: ["i32", "buffer", "u32", "i32", "buffer"],

@@ -63,8 +63,9 @@ export interface NativeBodyParts {
 
 /**
  * `parts` of `c` as a body produced by native threads, or null when none can start here now (no
- * native library, a container that is not a local file, {@link MAX_NATIVE_BODIES} running, no
- * permission to listen or fetch on a Unix socket): the caller then reads through JavaScript.
+ * native library, a container that is not a local file or no longer at its path,
+ * {@link MAX_NATIVE_BODIES} running, no permission to listen or fetch on a Unix socket): the
+ * caller then reads through JavaScript.
  * `hooks.onEnd` hears once how it ended: "done" once every byte is on the socket; "cancel" when
  * the client went away; "error" (a corrupt chunk, a failed read) after exactly the bytes before
  * the failing block, when the socket closes short of the announced length and the runtime cuts
@@ -80,10 +81,20 @@ export async function nativeBody(
   if (running >= MAX_NATIVE_BODIES || !c.source.file || !io || !nativeUnpackAvailable()) {
     return null;
   }
+  let input: number;
+  try {
+    // A container file removed or replaced at its path since it was opened (open readers must
+    // survive that) fails here, before the response starts: the JavaScript path reads it through
+    // the container's own descriptor.
+    input = io.openRead(c.source.file);
+  } catch {
+    return null;
+  }
   running++;
   const connected = await connect(parts.length).catch(() => null);
   if (!connected) {
     running--;
+    io.close(input);
     return null;
   }
   const { fd, client, body } = connected;
@@ -94,6 +105,7 @@ export async function nativeBody(
       hooks.onChunk?.(p.length);
     }
     await streamNative(c, parts.blocks(), fd, {
+      input,
       threads: how.threads,
       onBytes: hooks.onChunk,
       onDecoded: how.observe,
@@ -107,6 +119,7 @@ export async function nativeBody(
   ).then(({ how, error }) => {
     // The reader sees the end of the body only now: after the last block, or short of it.
     io.close(fd);
+    io.close(input);
     client.close();
     running--;
     hooks.onEnd?.(how, error);

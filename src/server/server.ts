@@ -74,10 +74,10 @@ export async function createServerContext(
       executor: pool,
       cache,
       aheadBytes: AHEAD_BYTES,
-      // One native thread per body per two workers: a cold 338 MB GET, paired runs at load 3,
-      // 1 thread against 2: 800 against 790 MB/s and 470 against 500 ms of CPU per GET at 1
-      // connection, 740 against 610 MB/s at 4 (the body's in-order sending, this process's event
-      // loop and the client share the cores with the decoding).
+      // One native thread per body per two workers: a cold 338 MB GET, paired runs at load 3
+      // (medians of 5 and 3), 1 thread against 2: 780 MB/s both and 470 against 520 ms of CPU per
+      // GET at 1 connection, 660 against 600 MB/s at 4 (the body's in-order sending, this
+      // process's event loop and the client share the cores with the decoding).
       native: config.workers > 0
         ? {
           threads: Math.max(1, Math.floor(config.workers / 2)),

@@ -355,6 +355,12 @@ export class StreamClosedError extends Error {
 export interface NativeStreamOptions extends NativeUnpackOptions {
   /** Told of each block produced by the C threads: its raw bytes, seconds and chunks. */
   readonly onDecoded?: (rawBytes: number, seconds: number, chunks: number) => void;
+  /**
+   * The container file opened by the caller (`posixFiles().openRead`), who closes it; else it is
+   * opened here. A server opens it before its response starts: a file removed or replaced at its
+   * path since the container was opened is then found while the body can still take another way.
+   */
+  readonly input?: number;
 }
 
 /**
@@ -505,7 +511,7 @@ async function runBlocks(
 ): Promise<{ bytes: number; handedBack: number }> {
   const f = binding()!, io = posixFiles()!;
   const { signal, onBytes, onDecoded } = options;
-  const inFd = io.openRead(c.source.file!);
+  const inFd = options.input ?? io.openRead(c.source.file!);
   const ctl = offHeap(Int32Array, 16);
   const cancel = () => Atomics.store(ctl, K_CANCEL, 1);
   signal?.addEventListener("abort", cancel, { once: true });
@@ -615,7 +621,7 @@ async function runBlocks(
     }
     host?.close();
     f.tsr_unpack_close(context);
-    io.close(inFd);
+    if (options.input === undefined) io.close(inFd);
   }
 }
 

@@ -4,10 +4,12 @@
  * byte, with the same log line, as the body made in JavaScript; a warm server sends the blocks it
  * caches first, once it holds them all, then the rest natively; a client that goes away stops the
  * threads and leaves no descriptor or temporary folder; more GETs at once than the native limit
- * all come out right; a small body, and a server without worker threads, stay in JavaScript.
+ * all come out right; a container file removed or replaced at its path since it was opened takes
+ * the JavaScript path; a small body, and a server without worker threads, stay in JavaScript.
  */
 import assert from "node:assert/strict";
-import { MAX_NATIVE_BODIES, nativeBodyCounts } from "../../src/server/native_body.ts";
+import { MAX_NATIVE_BODIES, nativeBody, nativeBodyCounts } from "../../src/server/native_body.ts";
+import { openContainerFile } from "../../src/io/container_file.ts";
 import { NATIVE_BODY_BYTES } from "../../src/server/representations.ts";
 import { nativeUnpackAvailable } from "../../src/threads/native_unpack.ts";
 import { S3_SUITE } from "../helpers/store_under_test.ts";
@@ -248,5 +250,27 @@ Deno.test({
       2,
       24 << 20,
     );
+  },
+});
+
+Deno.test({
+  name: "native body: a container file removed or replaced since it was opened goes JavaScript",
+  ignore,
+  async fn() {
+    await withTempDir(async (dir) => {
+      const path = `${dir}/m.tsr`;
+      await Deno.writeFile(path, await container());
+      const c = await openContainerFile(path);
+      try {
+        const parts = { length: 0, prefix: [], blocks: () => [] };
+        await Deno.remove(path);
+        assert.equal(await nativeBody(c, parts, { threads: 1 }, {}), null);
+        await Deno.writeFile(path, new Uint8Array(10));
+        assert.equal(await nativeBody(c, parts, { threads: 1 }, {}), null);
+        assert.equal(nativeBodyCounts().running, 0);
+      } finally {
+        c.source.close();
+      }
+    });
   },
 });

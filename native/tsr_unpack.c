@@ -18,8 +18,10 @@
  * stored-byte checks), is handed to the caller's
  * callback with its stored bytes and buffer while the other threads go on: the TypeScript decoder
  * produces it, or names its error, so errors come from one place. A failed read or write stops the
- * run at that block, and the caller's own I/O retries it and reports the error. Not part of the
- * WebAssembly build: it needs threads and files.
+ * run at that block, and the caller's own I/O retries it and reports the error. The same pipeline
+ * also streams a server's response body (tsr_unpack_stream): the blocks go in order onto a socket
+ * instead of to their offsets, and nothing is hashed. Not part of the WebAssembly build: it needs
+ * threads and files.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -114,7 +116,7 @@ typedef uint32_t (*HostFn)(uint32_t block, const uint8_t *stored, uint8_t *out);
 
 typedef struct {
   int in_fd, out_fd;
-  int stream; /* out_fd is a pipe or socket: blocks are written in order, where they are hashed */
+  int stream; /* out_fd is a stream socket: blocks are sent in order, where they are hashed */
   HostFn host;
   uint32_t first; /* the caller's number of block 0 of `blocks` */
   double *blocks;

@@ -11,7 +11,9 @@
  * Why: the same steps driven block by block from this thread (the native executor: one FFI call
  * per read, decode, write and hash) ran a 338 MB unpack at 0.47x of `zstd -d -T1` with the machine
  * quiet and 0.58x loaded, much of the gap being this thread's turn between steps
- * (docs/ARCHITECTURE.md has the figures). Deno on Linux with the native library only.
+ * (docs/ARCHITECTURE.md has the figures). The same pipeline streams a server's response body in
+ * order onto a socket ({@link streamNative}, src/server/native_body.ts). Deno on Linux with the
+ * native library only.
  * @module
  */
 import { blockRuns, readBlockRuns } from "../container/assemble.ts";
@@ -79,7 +81,7 @@ const B_HOST = 13, B_TOOK = 14;
 const C_WORDS = 8;
 const K_CANCEL = 0, K_HASHED = 1, K_BLOCK = 2, K_ERRNO = 3;
 const R_DONE = 0, R_WRITE = 4, R_CANCELLED = 5;
-/** Linux's errno of a write to a pipe whose reader is gone. */
+/** Linux's errno of a send on a stream socket whose reader is gone. */
 const EPIPE = 32;
 
 /**
@@ -366,7 +368,7 @@ export interface NativeStreamOptions extends NativeUnpackOptions {
 /**
  * Produces `blocks` in order onto the stream socket `fd` (from {@link streamAccept}), whose reader
  * passes them on as an HTTP response body. Every chunk's XXH32 is checked and
- * nothing is hashed. Resolves with the bytes sent once all are in the pipe; throws the decode and
+ * nothing is hashed. Resolves with the bytes sent once all are on the socket; throws the decode and
  * read errors of the other paths (after exactly the blocks before the failing one were sent),
  * {@link StreamClosedError} when the reader went away, or the signal's reason. Does not close
  * `fd`. Needs {@link nativeUnpackAvailable}.

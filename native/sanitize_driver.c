@@ -14,7 +14,9 @@
  * Before the corpus it runs the whole-file unpack pipeline (native/tsr_unpack.c) on two threads
  * over a small container it writes to a temporary file: every block must come out as expected and
  * hashed in order, a corrupt chunk must stop it at that block with exactly the blocks before it
- * hashed, a block handed to the callback must be used, and a cancelled run must stop at once. When
+ * hashed, a block handed to the callback must be used, and a cancelled run must stop at once;
+ * streamed on a socket to a reader thread, the blocks must arrive in order, a corrupt chunk must
+ * stop the stream after exactly the blocks before it, and a reader gone must stop it with EPIPE. When
  * the system's libzstd loads, every fourth block's first chunk is a zstd plane, which the pipeline
  * decodes on its threads (no callback), the corrupt one among them.
  *
@@ -23,10 +25,14 @@
  */
 #define _GNU_SOURCE /* pread, fileno */
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 uint32_t tsr_abi(void);
@@ -42,14 +48,18 @@ void tsr_sha256_final(void *state, uint8_t out[32]);
 typedef uint32_t (*HostFn)(uint32_t block, const uint8_t *stored, uint8_t *out);
 void *tsr_unpack_open(uint32_t threads);
 void tsr_unpack_close(void *context);
-int32_t tsr_unpack_run(void *context, int32_t in_fd, int32_t out_fd, const double *blocks,
+int32_t tsr_unpack_run(void *context, int32_t in_fd, int32_t out_fd, double *blocks,
                        uint32_t first, uint32_t count, const double *runs, uint32_t *jobs,
                        const double *literals, const uint8_t *blob, const double *copies,
                        HostFn host, void *sha, int32_t *ctl);
+int32_t tsr_unpack_stream(void *context, int32_t in_fd, int32_t out_fd, double *blocks,
+                          uint32_t first, uint32_t count, const double *runs, uint32_t *jobs,
+                          const double *literals, const uint8_t *blob, const double *copies,
+                          HostFn host, int32_t *ctl);
 
 /* The unpack self-test's plan: UB blocks, each a 10-byte literal, a raw chunk, and a 4x8 tile
    decoded into the room after the output and copied into its last 32 bytes. */
-enum { UB = 37, B_WORDS = 14, TILE = 32, LIT = 10 };
+enum { UB = 37, B_WORDS = 15, TILE = 32, LIT = 10 };
 static uint8_t *u_expected;     /* every block's output, back to back */
 static double u_out[UB + 1];    /* block k is u_expected[u_out[k], u_out[k + 1]) */
 static uint32_t u_host_calls;
@@ -76,6 +86,45 @@ static ZstdCompress zstd_compress(void) {
   ZstdCompress f = 0;
   if (h) *(void **)&f = dlsym(h, "ZSTD_compress");
   return f;
+}
+
+/* The reader of a streamed run: everything from `fd` until its end, into `buf`. */
+typedef struct {
+  int fd;
+  uint8_t *buf;
+  size_t cap, got;
+} Reader;
+
+static void *read_stream(void *arg) {
+  Reader *r = arg;
+  for (;;) {
+    ssize_t n = read(r->fd, r->buf + r->got, r->cap - r->got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    r->got += (size_t)n;
+  }
+  return 0;
+}
+
+/* Streams blocks [0, UB) on a socket pair to a reader thread (none, its end closed, with
+   `gone`); the result, and the bytes it read in `*got`. */
+static int32_t stream_into(void *context, int in_fd, double *blocks, const double *runs,
+                           uint32_t *jobs, const double *literals, const uint8_t *blob,
+                           const double *copies, int32_t *ctl, uint8_t *into, size_t cap,
+                           size_t *got, int gone) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return -1;
+  fcntl(sv[0], F_SETFL, O_NONBLOCK);
+  Reader reader = {.fd = sv[1], .buf = into, .cap = cap};
+  pthread_t t;
+  if (gone) close(sv[1]);
+  else if (pthread_create(&t, 0, read_stream, &reader) != 0) return -1;
+  int32_t r = tsr_unpack_stream(context, in_fd, sv[0], blocks, 0, UB, runs, jobs, literals, blob,
+                                copies, u_host, ctl);
+  close(sv[0]);
+  if (!gone) pthread_join(t, 0), close(sv[1]);
+  *got = reader.got;
+  return r;
 }
 
 static int unpack_selftest(void) {
@@ -159,10 +208,28 @@ static int unpack_selftest(void) {
   r = tsr_unpack_run(context, fileno(in), fileno(out), blocks + 9 * B_WORDS, 9, UB - 9, runs, jobs,
                      literals, blob, copies, u_host, state, ctl);
   if (r != 5 || ctl[2] != 0 || ctl[1] != 0) return unpack_fail("a cancelled run went on");
+  ctl[0] = 0;
+  /* 4: streamed on a socket to a reader: the corrupt block 5 stops it after exactly blocks 0-4;
+     sound again, every block in order; a reader gone is EPIPE. */
+  size_t sent = 0;
+  r = stream_into(context, fileno(in), blocks, runs, jobs, literals, blob, copies, ctl, written,
+                  total, &sent, 0);
+  if (r != 1 || ctl[2] != 5 || sent != (size_t)u_out[5] || memcmp(written, u_expected, sent)) {
+    return unpack_fail("a corrupt chunk did not stop the stream after the blocks before it");
+  }
+  jobs[2 * 5 * D_WORDS + 5] ^= 1;
+  r = stream_into(context, fileno(in), blocks, runs, jobs, literals, blob, copies, ctl, written,
+                  total, &sent, 0);
+  if (r != 0 || sent != total || memcmp(written, u_expected, total)) {
+    return unpack_fail("the streamed output differs");
+  }
+  r = stream_into(context, fileno(in), blocks, runs, jobs, literals, blob, copies, ctl, written,
+                  total, &sent, 1);
+  if (r != 4 || ctl[3] != EPIPE) return unpack_fail("a stream whose reader is gone went on");
   tsr_unpack_close(context);
   fclose(in), fclose(out), free(written), free(u_expected);
-  printf("sanitize_driver: unpack pipeline: %d blocks on 2 threads (%s), a corrupt chunk and a "
-         "cancel: ok\n", UB, compress ? "9 with a zstd plane" : "no libzstd: no zstd plane");
+  printf("sanitize_driver: unpack pipeline: %d blocks on 2 threads (%s), a corrupt chunk, a "
+         "cancel, streamed: ok\n", UB, compress ? "9 with a zstd plane" : "no libzstd: no zstd plane");
   return 0;
 }
 

@@ -18,17 +18,23 @@
  * stored-byte checks), is handed to the caller's
  * callback with its stored bytes and buffer while the other threads go on: the TypeScript decoder
  * produces it, or names its error, so errors come from one place. A failed read or write stops the
- * run at that block, and the caller's own I/O retries it and reports the error. Not part of the
- * WebAssembly build: it needs threads and files.
+ * run at that block, and the caller's own I/O retries it and reports the error. The same pipeline
+ * also streams a server's response body (tsr_unpack_stream): the blocks go in order onto a socket
+ * instead of to their offsets, and nothing is hashed. Not part of the WebAssembly build: it needs
+ * threads and files.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 uint32_t tsr_decode_batch(const uint8_t *stored, uint32_t stored_len, uint8_t *dst,
@@ -53,6 +59,7 @@ enum {
   B_SCRATCH,    /* the largest raw length of its chunks: the kernel's scratch */
   B_STORED,     /* stored bytes of its runs */
   B_HOST,       /* non-zero: the caller produces this block */
+  B_TOOK,       /* out: seconds the thread spent producing it (reading, decoding, copying) */
   B_WORDS
 };
 /* Doubles per row copy, as src/container/plan.ts's RowCopy. */
@@ -109,9 +116,11 @@ typedef uint32_t (*HostFn)(uint32_t block, const uint8_t *stored, uint8_t *out);
 
 typedef struct {
   int in_fd, out_fd;
+  int stream; /* out_fd is a stream socket: blocks are sent in order, where they are hashed */
   HostFn host;
   uint32_t first; /* the caller's number of block 0 of `blocks` */
-  const double *blocks, *runs, *literals, *copies;
+  double *blocks;
+  const double *runs, *literals, *copies;
   uint32_t *jobs;
   const uint8_t *blob;
   void *sha;
@@ -135,14 +144,28 @@ typedef struct {
    13,300 without. */
 #define HUGE ((size_t)2 << 20)
 
+/* Frees a buffer of reserve(). */
+static void release(uint8_t *p, size_t cap) {
+  if (p) munmap(p, cap);
+}
+
 /* Grows `*p` to at least `n` bytes (contents not kept); 0 when out of memory. Buffers are reused
-   by every call of an unpack, so that each page faults in once. */
+   by every call of an unpack, so that each page faults in once. They are mapped, not malloc'd:
+   freed, their memory goes back to the system at once. From malloc (posix_memalign), a server
+   that ran a context per response grew by 5.5 MB per 338 MB GET, 130 MB over 24 GETs: glibc kept
+   the freed 2 MiB-aligned blocks in the arenas of the threads, new ones for each call. */
 static int reserve(uint8_t **p, size_t *cap, size_t n) {
   if (*cap >= n) return 1;
   size_t want = (n + HUGE - 1) / HUGE * HUGE;
-  free(*p);
-  *cap = 0;
-  if (posix_memalign((void **)p, HUGE, want) != 0) return *p = 0, 0;
+  release(*p, *cap);
+  *p = 0, *cap = 0;
+  /* Mapped one huge page larger, then trimmed to a 2 MiB-aligned span. */
+  uint8_t *m = mmap(0, want + HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return 0;
+  size_t head = (HUGE - (uintptr_t)m % HUGE) % HUGE;
+  if (head) munmap(m, head);
+  munmap(m + head + want, HUGE - head);
+  *p = m + head;
 #ifdef MADV_HUGEPAGE
   madvise(*p, want, MADV_HUGEPAGE); /* advice only: without it, small pages */
 #endif
@@ -330,9 +353,43 @@ static uint32_t decode_zstd(Scratch *s, uint32_t stored_len, uint8_t *out, uint3
   return bad;
 }
 
-/* Produces block `k` into `slot` and writes it; a result, R_DONE when it is ready to hash. */
+/* Seconds on the monotonic clock. */
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/*
+ * Sends all of `from[0, n)` on the stream socket `fd` (nonblocking: its reader is the runtime,
+ * which passes the bytes on as a response body), waiting for room in slices of 50 ms so that
+ * ctl[K_CANCEL] stops it while the reader does not read; a result, R_DONE when it all went. A
+ * reader gone (EPIPE: the client went away) is R_WRITE with that errno.
+ */
+static int send_all(int fd, const uint8_t *from, size_t n, const int32_t *ctl, int *err) {
+  while (n > 0) {
+    ssize_t put = send(fd, from, n, MSG_NOSIGNAL);
+    if (put > 0) {
+      from += put, n -= (size_t)put;
+      continue;
+    }
+    if (put < 0 && errno == EINTR) continue;
+    if (put < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (__atomic_load_n(&ctl[K_CANCEL], __ATOMIC_RELAXED) != 0) return R_CANCELLED;
+      struct pollfd p = {.fd = fd, .events = POLLOUT};
+      poll(&p, 1, 50);
+      continue;
+    }
+    return *err = put < 0 ? errno : EIO, R_WRITE;
+  }
+  return R_DONE;
+}
+
+/* Produces block `k` into `slot` and, unless streaming, writes it at its offset; a result, R_DONE
+   when it is ready to hash (and, streaming, to send). */
 static int produce(Run *r, uint32_t k, Slot *slot, Scratch *s, int *err) {
-  const double *b = r->blocks + (size_t)k * B_WORDS;
+  double started = now();
+  double *b = r->blocks + (size_t)k * B_WORDS;
   size_t length = (size_t)b[B_LENGTH], buffer = (size_t)b[B_BUFFER];
   size_t stored = (size_t)b[B_STORED], scratch = (size_t)b[B_SCRATCH];
   if (!reserve(&slot->out, &slot->cap, buffer) || !reserve(&s->stored, &s->stored_cap, stored) ||
@@ -364,10 +421,13 @@ static int produce(Run *r, uint32_t k, Slot *slot, Scratch *s, int *err) {
       copy_rows(slot->out, r->copies + C_WORDS * ((size_t)b[B_COPY] + i));
     }
   }
+  b[B_TOOK] = now() - started;
+  if (r->stream) return R_DONE;
   return write_all(r->out_fd, slot->out, length, (uint64_t)b[B_OUT], err);
 }
 
-/* Hashes every block ready in turn, unless another thread is at it. Call locked. */
+/* Hashes (and, streaming, sends) every block ready in turn, unless another thread is at it. Call
+   locked. */
 static void hash_ready(Run *r) {
   while (!r->hashing && r->hashed < r->stop_at) {
     Slot *slot = &r->slots[r->hashed % r->nslots];
@@ -375,8 +435,16 @@ static void hash_ready(Run *r) {
     r->hashing = 1;
     pthread_mutex_unlock(&r->mu);
     const double *b = r->blocks + (size_t)r->hashed * B_WORDS;
-    tsr_sha256_update(r->sha, slot->out, (uint64_t)b[B_LENGTH]);
+    if (r->sha) tsr_sha256_update(r->sha, slot->out, (uint64_t)b[B_LENGTH]);
+    int err = 0, sent = r->stream ? send_all(r->out_fd, slot->out, (size_t)b[B_LENGTH], r->ctl, &err)
+                                  : R_DONE;
     pthread_mutex_lock(&r->mu);
+    if (sent != R_DONE) {
+      /* Not sent: this block stops the run, as a failed write of it would. */
+      r->hashing = 0;
+      stop(r, r->hashed, sent, err);
+      return;
+    }
     slot->ready = -1;
     r->hashed++;
     r->hashing = 0;
@@ -439,28 +507,23 @@ void *tsr_unpack_open(uint32_t threads) {
 void tsr_unpack_close(void *context) {
   Context *c = context;
   if (!c) return;
-  for (uint32_t i = 0; i < c->nslots; i++) free(c->slots[i].out);
+  for (uint32_t i = 0; i < c->nslots; i++) release(c->slots[i].out, c->slots[i].cap);
   for (uint32_t i = 0; i < c->threads; i++) {
-    free(c->scratch[i].stored), free(c->scratch[i].scratch), free(c->scratch[i].inflated);
+    Scratch *s = &c->scratch[i];
+    release(s->stored, s->stored_cap), release(s->scratch, s->scratch_cap);
+    release(s->inflated, s->inflated_cap);
     if (c->scratch[i].zstd) zstd.free(c->scratch[i].zstd);
   }
   free(c->slots), free(c->scratch), free(c);
 }
 
-/*
- * Produces, writes and hashes blocks [0, count) of the block table on the context's threads (this
- * one and the others it starts), feeding `sha` (a tsr_sha256_state) in block order; `host`
- * (called with `first` + the block) produces the blocks the kernel leaves. Returns an R_* result,
- * with `ctl` saying which block it is about; on any result but R_DONE, exactly the blocks before
- * ctl[K_BLOCK] are hashed (some after it may be written: the caller writes them again).
- * One call at a time per context.
- */
-int32_t tsr_unpack_run(void *context, int32_t in_fd, int32_t out_fd, const double *blocks,
-                       uint32_t first, uint32_t count, const double *runs, uint32_t *jobs,
-                       const double *literals, const uint8_t *blob, const double *copies,
-                       HostFn host, void *sha, int32_t *ctl) {
+/* The run of tsr_unpack_run and tsr_unpack_stream. */
+static int32_t run_blocks(void *context, int32_t in_fd, int32_t out_fd, int stream, double *blocks,
+                          uint32_t first, uint32_t count, const double *runs, uint32_t *jobs,
+                          const double *literals, const uint8_t *blob, const double *copies,
+                          HostFn host, void *sha, int32_t *ctl) {
   Context *c = context;
-  Run r = {.in_fd = in_fd, .out_fd = out_fd, .host = host, .first = first, .blocks = blocks, .runs = runs, .literals = literals,
+  Run r = {.in_fd = in_fd, .out_fd = out_fd, .stream = stream, .host = host, .first = first, .blocks = blocks, .runs = runs, .literals = literals,
            .copies = copies, .jobs = jobs, .blob = blob, .sha = sha, .ctl = ctl, .count = count,
            .stop_at = count, .result = R_DONE, .slots = c->slots, .nslots = c->nslots,
            .scratch = c->scratch};
@@ -480,4 +543,126 @@ int32_t tsr_unpack_run(void *context, int32_t in_fd, int32_t out_fd, const doubl
   ctl[K_BLOCK] = (int32_t)r.stop_at;
   ctl[K_ERRNO] = r.err;
   return r.result;
+}
+
+/*
+ * Produces, writes and hashes blocks [0, count) of the block table on the context's threads (this
+ * one and the others it starts), feeding `sha` (a tsr_sha256_state) in block order; `host`
+ * (called with `first` + the block) produces the blocks the kernel leaves. Returns an R_* result,
+ * with `ctl` saying which block it is about; on any result but R_DONE, exactly the blocks before
+ * ctl[K_BLOCK] are hashed (some after it may be written: the caller writes them again).
+ * One call at a time per context.
+ */
+int32_t tsr_unpack_run(void *context, int32_t in_fd, int32_t out_fd, double *blocks,
+                       uint32_t first, uint32_t count, const double *runs, uint32_t *jobs,
+                       const double *literals, const uint8_t *blob, const double *copies,
+                       HostFn host, void *sha, int32_t *ctl) {
+  return run_blocks(context, in_fd, out_fd, 0, blocks, first, count, runs, jobs, literals, blob,
+                    copies, host, sha, ctl);
+}
+
+/*
+ * As tsr_unpack_run, but the blocks go in order onto the stream socket `out_fd` (from
+ * tsr_stream_accept) instead of to offsets of a file, and nothing is hashed (a server's response
+ * body: every chunk's XXH32 is still checked). On any result but R_DONE the blocks before
+ * ctl[K_BLOCK] were sent whole, and perhaps part of it; R_WRITE with ctl[K_ERRNO] EPIPE: the reader
+ * went away. Why: a response body that never passes through JavaScript (src/server/native_body.ts).
+ */
+int32_t tsr_unpack_stream(void *context, int32_t in_fd, int32_t out_fd, double *blocks,
+                          uint32_t first, uint32_t count, const double *runs, uint32_t *jobs,
+                          const double *literals, const uint8_t *blob, const double *copies,
+                          HostFn host, int32_t *ctl) {
+  return run_blocks(context, in_fd, out_fd, 1, blocks, first, count, runs, jobs, literals, blob,
+                    copies, host, 0, ctl);
+}
+
+/*
+ * A listening Unix socket at `path` (a NUL-terminated path in a folder of the caller's own), close-
+ * on-exec and nonblocking, for one connection: the descriptor, or -errno.
+ */
+int32_t tsr_stream_listen(const char *path) {
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof a.sun_path) return -ENAMETOOLONG;
+  strcpy(a.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return -errno;
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 1) != 0) {
+    int err = errno;
+    close(fd);
+    return -err;
+  }
+  return fd;
+}
+
+/* Waits up to `ms` for `events` on `fd`, in slices that look at ctl[K_CANCEL]; 1 when ready, 0 on
+   cancel or timeout. */
+static int wait_for(int fd, short events, int ms, const int32_t *ctl) {
+  for (int waited = 0; waited < ms; waited += 50) {
+    if (__atomic_load_n(&ctl[K_CANCEL], __ATOMIC_RELAXED) != 0) return 0;
+    struct pollfd p = {.fd = fd, .events = events};
+    int n = poll(&p, 1, 50);
+    if (n > 0) return 1;
+    if (n < 0 && errno != EINTR) return 0;
+  }
+  return 0;
+}
+
+/* Send buffer asked for on a body's socket. */
+#ifndef SEND_BUFFER
+#define SEND_BUFFER (2 << 20)
+#endif
+
+/* Longest request head read from the connection. */
+#define REQUEST_BYTES 16384
+
+/*
+ * Accepts the one connection of `listener` (then closes it), reads an HTTP/1.1 request head from
+ * it and answers `head[0, n)` (a response head): the connection's descriptor (nonblocking), on
+ * which the caller streams the body with tsr_unpack_stream; or -errno (ETIMEDOUT after `ms`, or
+ * ECANCELED when ctl[K_CANCEL] was set). Why HTTP: the runtime streams a fetch response's body
+ * into a server response without passing it through JavaScript, reading the socket on its own
+ * event loop, where a pipe opened as a file costs a thread hand-off per 64 KiB read.
+ */
+int32_t tsr_stream_accept(int32_t listener, const uint8_t *head, uint32_t n, int32_t ms,
+                          int32_t *ctl) {
+  int fd = -1, err = ETIMEDOUT;
+  if (wait_for(listener, POLLIN, ms, ctl)) {
+    fd = accept4(listener, 0, 0, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) err = errno;
+  }
+  close(listener);
+  if (fd < 0) return __atomic_load_n(&ctl[K_CANCEL], __ATOMIC_RELAXED) ? -ECANCELED : -err;
+  int sndbuf = SEND_BUFFER;
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf); /* advice: capped by wmem_max */
+  char req[REQUEST_BYTES];
+  size_t got = 0;
+  for (;;) {
+    ssize_t r = recv(fd, req + got, sizeof req - got, 0);
+    if (r > 0) {
+      got += (size_t)r;
+      if (memmem(req, got, "\r\n\r\n", 4)) break;
+      if (got == sizeof req) return close(fd), -EMSGSIZE;
+      continue;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && wait_for(fd, POLLIN, ms, ctl)) {
+      continue;
+    }
+    err = r == 0 ? ECONNRESET : errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno;
+    return close(fd), -err;
+  }
+  int sent_err = 0;
+  if (send_all(fd, head, n, ctl, &sent_err) != R_DONE) {
+    close(fd);
+    return sent_err ? -sent_err : -ECANCELED;
+  }
+  return fd;
+}
+
+/* Sends all of `from[0, n)` to the stream `fd` as tsr_unpack_stream does (the caller's own block);
+   an R_* result, errno in ctl[K_ERRNO]. */
+int32_t tsr_stream_write(int32_t fd, const uint8_t *from, double n, int32_t *ctl) {
+  int err = 0, result = send_all(fd, from, (size_t)n, ctl, &err);
+  ctl[K_ERRNO] = err;
+  return result;
 }

@@ -4,6 +4,10 @@
  * @module
  */
 import { sha256Hex } from "../hash/sha256.ts";
+import type { BodyOptions } from "./body_stream.ts";
+
+/** What a body tells as it is sent: each chunk's length, and how it ended. */
+export type BodyHooks = Pick<BodyOptions, "onChunk" | "onEnd">;
 
 /** A selected representation (RFC 9110 §3.2) that can be read from any byte range. */
 export interface Representation {
@@ -27,6 +31,13 @@ export interface Representation {
   read(start: number, end: number, signal: AbortSignal): AsyncIterable<Uint8Array>;
   /** Called once when the response no longer needs the representation. */
   release?(): void;
+  /**
+   * Bytes `[start, end)` as a body that the runtime sends without handing its chunks to
+   * JavaScript (a pipe that native threads fill), when the representation has one for that range
+   * now; null: use `read`. `hooks` hear of the bytes as they are produced and, once, of how the
+   * body ended, as for a body made from `read`; a failure ends the body short of the range.
+   */
+  nativeBody?(start: number, end: number, hooks: BodyHooks): Promise<ReadableStream | null>;
   /**
    * The whole representation, when it is held in memory for many responses and never changes
    * (a cached manifest): a whole 200 body then shares it instead of copying it (see

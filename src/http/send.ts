@@ -125,10 +125,13 @@ export async function sendRepresentation(
     let status: number, length: number;
     let produce: (signal: AbortSignal) => AsyncIterable<Uint8Array>;
     const read = (r: ByteRange, signal: AbortSignal) => rep.read(r.start, r.end, signal);
+    // The one span of a whole or single-range body, which a native body can send.
+    let span: ByteRange | undefined;
     if (range.kind === "full") {
       status = 200;
       length = rep.size;
       headers["Content-Type"] = rep.contentType;
+      span = { start: 0, end: rep.size };
       produce = (signal) => read({ start: 0, end: rep.size }, signal);
     } else if (range.ranges.length === 1) {
       const r = range.ranges[0];
@@ -136,6 +139,7 @@ export async function sendRepresentation(
       length = r.end - r.start;
       headers["Content-Type"] = rep.contentType;
       headers["Content-Range"] = contentRange(r, rep.size);
+      span = r;
       produce = (signal) => read(r, signal);
     } else {
       const layout = multipartLayout(range.ranges, rep.size, rep.contentType);
@@ -172,15 +176,24 @@ export async function sendRepresentation(
       options.onWhole?.(0);
       return new Response(req.method === "HEAD" ? null : new Uint8Array(0), { status, headers });
     }
+    const onEnd = (how: "done" | "error" | "cancel", error?: unknown) => {
+      release();
+      options.onEnd?.(how, error);
+    };
+    const native = span && rep.nativeBody
+      ? await rep.nativeBody(span.start, span.end, { onChunk: options.onChunk, onEnd })
+      : null;
+    if (native) {
+      handedOff = true; // the body releases it now
+      options.onStream?.();
+      return new Response(native, { status, headers });
+    }
     const abort = new AbortController();
     const body = iterableBody(rechunk(exactly(length, produce(abort.signal))), {
       abort,
       idleTimeoutMs: options.idleTimeoutMs,
       onChunk: options.onChunk,
-      onEnd: (how, error) => {
-        release();
-        options.onEnd?.(how, error);
-      },
+      onEnd,
     });
     handedOff = true; // the body releases it now
     options.onStream?.();

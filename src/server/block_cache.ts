@@ -30,8 +30,7 @@ export function cachedRead(
   size: number,
   limit = size,
 ): ReadRange {
-  // Where caching stops: the end of the last whole block within `limit` (or the file's end).
-  const cachedEnd = limit >= size ? size : Math.floor(limit / BLOCK_BYTES) * BLOCK_BYTES;
+  const cachedEnd = cachedEndOf(size, limit);
   return async function* (start, end, signal) {
     let pos = start;
     while (pos < end) {
@@ -73,4 +72,36 @@ export function cachedRead(
       pos = end;
     }
   };
+}
+
+/** Where caching stops: the end of the last whole block within `limit` (or the file's end). */
+function cachedEndOf(size: number, limit: number): number {
+  return limit >= size ? size : Math.floor(limit / BLOCK_BYTES) * BLOCK_BYTES;
+}
+
+/**
+ * The bytes `[start, min(end, the cached part's end))` of a representation that {@link cachedRead}
+ * caches under `key` (same `size` and `limit`), as views of the cached blocks, when all of them
+ * are held; null at the first block missing (one miss counted), for a caller that then reads the
+ * way that fills the cache. `end` in the result is where the views stop: the rest is not cached.
+ */
+export function cachedPrefix(
+  cache: ChunkCache,
+  key: string,
+  size: number,
+  limit: number,
+  start: number,
+  end: number,
+): { readonly parts: Uint8Array[]; readonly end: number } | null {
+  const stop = Math.max(start, Math.min(end, cachedEndOf(size, limit)));
+  const parts: Uint8Array[] = [];
+  for (let pos = start; pos < stop;) {
+    const index = Math.floor(pos / BLOCK_BYTES), blockStart = index * BLOCK_BYTES;
+    const hit = cache.get(`${key}\0${index}`);
+    if (!hit) return null;
+    const to = Math.min(stop, blockStart + hit.length);
+    parts.push(hit.subarray(pos - blockStart, to - blockStart));
+    pos = to;
+  }
+  return { parts, end: stop };
 }

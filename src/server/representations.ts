@@ -25,13 +25,14 @@ import { chunksForRegion } from "../../codec/variants/dequantise.ts";
 import { type LossyEncoding, variantLayout } from "../../codec/variants/encoding.ts";
 import { lossyEncodingOf } from "../container/variant_index.ts";
 import { variantEntry } from "../container/variant_read.ts";
-import type { Representation } from "../http/representation.ts";
+import type { BodyHooks, Representation } from "../http/representation.ts";
 import type { ContainerLease } from "../store/container_leases.ts";
 import { sharedCopy } from "../http/shared_body.ts";
-import { BLOCK_BYTES, cachedRead } from "./block_cache.ts";
+import { BLOCK_BYTES, cachedPrefix, cachedRead } from "./block_cache.ts";
 import type { ChunkCache } from "./chunk_cache.ts";
 import type { DecodePool } from "../threads/decode_pool.ts";
 import type { Selection } from "./selection.ts";
+import { type NativeBodies, nativeBody } from "./native_body.ts";
 
 /** `application/octet-stream`. */
 export const OCTET = "application/octet-stream";
@@ -50,7 +51,15 @@ export interface ReadPipeline {
   readonly cache: ChunkCache;
   /** Output bytes decoded ahead of the client. */
   readonly aheadBytes: number;
+  /** Large bodies of original files produced by native threads, when given (native_body.ts). */
+  readonly native?: NativeBodies;
 }
+
+/**
+ * Bodies of at least this many bytes go native, when they can: below it the pipe and threads cost
+ * more than they save.
+ */
+export const NATIVE_BODY_BYTES = 16 << 20;
 
 /**
  * A representation made of `pieces` of the leased container: any byte range is planned (only the
@@ -350,9 +359,34 @@ export function originalRepresentation(
   // and measured slower than decoding (126 against 178 MB/s for a 338 MB model and a 256 MiB
   // cache); with none of it kept, a warm server decoded the whole file again on every download.
   const limit = pipe.cache.figures().budget / 2;
-  if (limit < BLOCK_BYTES) return { ...rep, read };
   const key = `${lease.identity}\0file${variant ? `\0${variant}` : ""}`;
-  return { ...rep, read: cachedRead(read, pipe.cache, key, rep.size, limit) };
+  const cached = limit >= BLOCK_BYTES;
+  const native = pipe.native;
+  // A large body of the original file goes native: the blocks the cache holds of it first (when
+  // it holds every one that it keeps; else the body is read the way that fills the cache), then
+  // the rest produced by native threads.
+  const nativeRead = native && header && !variant
+    ? (start: number, end: number, hooks: BodyHooks) => {
+      if (end - start < NATIVE_BODY_BYTES) return Promise.resolve(null);
+      const prefix = cached
+        ? cachedPrefix(pipe.cache, key, rep.size, limit, start, end)
+        : { parts: [], end: start };
+      if (!prefix) return Promise.resolve(null);
+      return nativeBody(
+        c,
+        {
+          length: end - start,
+          prefix: prefix.parts,
+          blocks: () => planBlocks(slicePieces(made.pieces, prefix.end, end)),
+        },
+        native,
+        hooks,
+      );
+    }
+    : undefined;
+  const body = nativeRead ? { nativeBody: nativeRead } : {};
+  if (!cached) return { ...rep, read, ...body };
+  return { ...rep, read: cachedRead(read, pipe.cache, key, rep.size, limit), ...body };
 }
 
 /** A tensor of a safetensors header being written. */

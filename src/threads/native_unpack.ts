@@ -11,7 +11,9 @@
  * Why: the same steps driven block by block from this thread (the native executor: one FFI call
  * per read, decode, write and hash) ran a 338 MB unpack at 0.47x of `zstd -d -T1` with the machine
  * quiet and 0.58x loaded, much of the gap being this thread's turn between steps
- * (docs/ARCHITECTURE.md has the figures). Deno on Linux with the native library only.
+ * (docs/ARCHITECTURE.md has the figures). The same pipeline streams a server's response body in
+ * order onto a socket ({@link streamNative}, src/server/native_body.ts). Deno on Linux with the
+ * native library only.
  * @module
  */
 import { blockRuns, readBlockRuns } from "../container/assemble.ts";
@@ -30,27 +32,39 @@ import { loadNativeLibrary, NATIVE_LIBRARY, SHA256_STATE_BYTES } from "../codec_
 import { after } from "../client/timer.ts";
 import { posixFiles } from "./posix_file.ts";
 
+/** The parameters that tsr_unpack_run and tsr_unpack_stream begin with. */
+const RUN = [
+  "pointer",
+  "i32",
+  "i32",
+  "buffer",
+  "u32",
+  "u32",
+  "buffer",
+  "buffer",
+  "buffer",
+  "buffer",
+  "buffer",
+  "function",
+] as const;
+
 const SYMBOLS = {
   tsr_unpack_open: { parameters: ["u32"], result: "pointer" },
   tsr_unpack_close: { parameters: ["pointer"], result: "void" },
   tsr_unpack_zstd: { parameters: ["u32"], result: "u32" },
-  tsr_unpack_run: {
-    parameters: [
-      "pointer",
-      "i32",
-      "i32",
-      "buffer",
-      "u32",
-      "u32",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "function",
-      "buffer",
-      "buffer",
-    ],
+  // context, in and out descriptors, the block table, first, count, runs, jobs, literals, blob,
+  // copies, the host callback; then the run's SHA-256 state and its control words, or (streamed)
+  // the control words alone.
+  tsr_unpack_run: { parameters: [...RUN, "buffer", "buffer"], result: "i32", nonblocking: true },
+  tsr_unpack_stream: { parameters: [...RUN, "buffer"], result: "i32", nonblocking: true },
+  tsr_stream_listen: { parameters: ["buffer"], result: "i32" },
+  tsr_stream_accept: {
+    parameters: ["i32", "buffer", "u32", "i32", "buffer"],
+    result: "i32",
+    nonblocking: true,
+  },
+  tsr_stream_write: {
+    parameters: ["i32", "buffer", "f64", "buffer"],
     result: "i32",
     nonblocking: true,
   },
@@ -60,13 +74,15 @@ const SYMBOLS = {
 const HOST = { parameters: ["u32", "pointer", "pointer"], result: "u32" } as const;
 
 // The block table's doubles per block and the control words: mirrored in native/tsr_unpack.c.
-const B_WORDS = 14;
+const B_WORDS = 15;
 const B_OUT = 0, B_LENGTH = 1, B_BUFFER = 2, B_JOB = 3, B_JOBS = 4, B_RUN = 5, B_RUNS = 6;
 const B_LITERAL = 7, B_LITERALS = 8, B_COPY = 9, B_COPIES = 10, B_SCRATCH = 11, B_STORED = 12;
-const B_HOST = 13;
+const B_HOST = 13, B_TOOK = 14;
 const C_WORDS = 8;
-const K_CANCEL = 0, K_HASHED = 1, K_BLOCK = 2;
-const R_DONE = 0, R_CANCELLED = 5;
+const K_CANCEL = 0, K_HASHED = 1, K_BLOCK = 2, K_ERRNO = 3;
+const R_DONE = 0, R_WRITE = 4, R_CANCELLED = 5;
+/** Linux's errno of a send on a stream socket whose reader is gone. */
+const EPIPE = 32;
 
 /**
  * Blocks per call: about 256 MiB of output. The next batch is planned while a call runs, and a
@@ -284,13 +300,220 @@ export async function unpackNative(
   if (!f || !io || !lib || !c.source.file) {
     throw new Error("native unpack: needs Linux, the native library and a local container file");
   }
-  const input = c.source.file, { signal, onBytes } = options;
-  signal?.throwIfAborted();
-  const inFd = io.openRead(input);
-  let outFd: number | undefined;
+  options.signal?.throwIfAborted();
   // The state C and this thread feed in turn; never both at once.
   const state = offHeap(Uint8Array, SHA256_STATE_BYTES * 2);
   const sha = lib.sha256In(state, true);
+  const outFd = io.openWrite(output);
+  try {
+    const made = await runBlocks(c, blocks, options, {
+      fd: outFd,
+      call: (a) =>
+        f.tsr_unpack_run(
+          a.context,
+          a.inFd,
+          outFd,
+          a.table,
+          a.first,
+          a.count,
+          a.runs,
+          a.jobs,
+          a.literals,
+          a.blob,
+          a.copies,
+          a.host,
+          state,
+          a.ctl,
+        ),
+      // A failed read or write, or no memory: this thread does the block with its own I/O, which
+      // throws that step's usual error if it fails again.
+      async redo(block, at) {
+        const out = await produceHere(c, block);
+        sha.update(out);
+        await io.writeAt(outFd, out, at, output);
+      },
+    });
+    return { ...made, sha256: sha.hex() };
+  } finally {
+    io.close(outFd);
+  }
+}
+
+/**
+ * The error of a stream whose reader went away (a client that closed its connection): the blocks
+ * before it were sent; nothing is wrong with the container.
+ */
+export class StreamClosedError extends Error {
+  /** Always `"stream_closed"`. */
+  readonly kind = "stream_closed";
+  /** Builds the error. */
+  constructor() {
+    super("the reader of the stream went away");
+    this.name = "StreamClosedError";
+  }
+}
+
+/** Options of {@link streamNative}. */
+export interface NativeStreamOptions extends NativeUnpackOptions {
+  /** Told of each block produced by the C threads: its raw bytes, seconds and chunks. */
+  readonly onDecoded?: (rawBytes: number, seconds: number, chunks: number) => void;
+  /**
+   * The container file opened by the caller (`posixFiles().openRead`), who closes it; else it is
+   * opened here. A server opens it before its response starts: a file removed or replaced at its
+   * path since the container was opened is then found while the body can still take another way.
+   */
+  readonly input?: number;
+}
+
+/**
+ * Produces `blocks` in order onto the stream socket `fd` (from {@link streamAccept}), whose reader
+ * passes them on as an HTTP response body. Every chunk's XXH32 is checked and
+ * nothing is hashed. Resolves with the bytes sent once all are on the socket; throws the decode and
+ * read errors of the other paths (after exactly the blocks before the failing one were sent),
+ * {@link StreamClosedError} when the reader went away, or the signal's reason. Does not close
+ * `fd`. Needs {@link nativeUnpackAvailable}.
+ */
+export async function streamNative(
+  c: Container,
+  blocks: Iterable<Block>,
+  fd: number,
+  options: NativeStreamOptions,
+): Promise<number> {
+  const f = binding();
+  if (!f || !c.source.file) {
+    throw new Error("native stream: needs Linux, the native library and a local container file");
+  }
+  options.signal?.throwIfAborted();
+  const made = await runBlocks(c, blocks, options, {
+    fd,
+    call: (a) =>
+      f.tsr_unpack_stream(
+        a.context,
+        a.inFd,
+        fd,
+        a.table,
+        a.first,
+        a.count,
+        a.runs,
+        a.jobs,
+        a.literals,
+        a.blob,
+        a.copies,
+        a.host,
+        a.ctl,
+      ),
+    async redo(block, _at, result, errno) {
+      if (result === R_WRITE) {
+        throw errno === EPIPE
+          ? new StreamClosedError()
+          : new Error(`native stream: errno ${errno}`);
+      }
+      await streamWrite(fd, await produceHere(c, block), options.signal);
+    },
+  });
+  return made.bytes;
+}
+
+/**
+ * Sends all of `bytes` on the stream socket `fd` (from {@link streamAccept}) as
+ * {@link streamNative} sends blocks, on another thread: throws {@link StreamClosedError} when the
+ * reader went away, or the signal's reason. Needs {@link nativeUnpackAvailable}.
+ */
+export async function streamWrite(fd: number, bytes: Uint8Array, signal?: AbortSignal) {
+  const ctl = offHeap(Int32Array, 16);
+  const cancel = () => Atomics.store(ctl, K_CANCEL, 1);
+  signal?.addEventListener("abort", cancel, { once: true });
+  try {
+    const sent = await binding()!.tsr_stream_write(fd, bytes, bytes.length, ctl);
+    if (sent === R_CANCELLED) signal?.throwIfAborted();
+    if (sent !== R_DONE) {
+      throw ctl[K_ERRNO] === EPIPE
+        ? new StreamClosedError()
+        : new Error(`native stream: send failed: errno ${ctl[K_ERRNO]}`);
+    }
+  } finally {
+    signal?.removeEventListener("abort", cancel);
+  }
+}
+
+/**
+ * A listening Unix socket at `path` (in a folder of the caller's own) for {@link streamAccept}:
+ * its descriptor, close-on-exec and nonblocking. Needs {@link nativeUnpackAvailable}.
+ */
+export function streamListen(path: string): number {
+  const fd = binding()!.tsr_stream_listen(new TextEncoder().encode(path + "\0"));
+  if (fd < 0) throw new Error(`${path}: cannot listen: errno ${-fd}`);
+  return fd;
+}
+
+/**
+ * Accepts the one connection of `listener` (and closes the listener), reads an HTTP/1.1 request
+ * head from it and answers the response head `head`: the connection's descriptor, for
+ * {@link streamNative}. Throws after `timeoutMs` without a request, or once `signal` aborts.
+ */
+export async function streamAccept(
+  listener: number,
+  head: Uint8Array,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<number> {
+  const ctl = offHeap(Int32Array, 16);
+  const cancel = () => Atomics.store(ctl, K_CANCEL, 1);
+  signal.addEventListener("abort", cancel, { once: true });
+  try {
+    const data = offHeap(Uint8Array, head.length);
+    data.set(head);
+    const fd = await binding()!.tsr_stream_accept(listener, data, head.length, timeoutMs, ctl);
+    if (fd < 0) throw new Error(`native stream: no connection: errno ${-fd}`);
+    return fd;
+  } finally {
+    signal.removeEventListener("abort", cancel);
+  }
+}
+
+/** What {@link runBlocks} hands the C call of each slice of a batch. */
+interface CallArgs {
+  readonly context: Deno.PointerValue;
+  readonly inFd: number;
+  readonly table: Float64Array;
+  readonly first: number;
+  readonly count: number;
+  readonly runs: Float64Array;
+  readonly jobs: Uint32Array;
+  readonly literals: Float64Array;
+  readonly blob: Uint8Array;
+  readonly copies: Float64Array;
+  readonly host: Deno.PointerValue;
+  readonly ctl: Int32Array;
+}
+
+/** Where {@link runBlocks} puts blocks: a file at their offsets, or a stream in order. */
+interface Output {
+  /** The descriptor written. */
+  readonly fd: number;
+  /** Starts the C call (tsr_unpack_run or tsr_unpack_stream) for a slice of a batch. */
+  call(a: CallArgs): Promise<number>;
+  /**
+   * Puts out `block` (at file offset `at`) after the C call stopped at it with `result` (a failed
+   * read or write, no memory), from this thread; or throws.
+   */
+  redo(block: Block, at: number, result: number, errno: number): Promise<void>;
+}
+
+/**
+ * The block pipeline shared by {@link unpackNative} and {@link streamNative}: plans batches while
+ * the C threads run the previous one, produces here the blocks they leave, tells the progress
+ * callbacks, and stops them before returning or throwing.
+ */
+async function runBlocks(
+  c: Container,
+  blocks: Iterable<Block>,
+  options: NativeStreamOptions,
+  output: Output,
+): Promise<{ bytes: number; handedBack: number }> {
+  const f = binding()!, io = posixFiles()!;
+  const { signal, onBytes, onDecoded } = options;
+  const inFd = options.input ?? io.openRead(c.source.file!);
   const ctl = offHeap(Int32Array, 16);
   const cancel = () => Atomics.store(ctl, K_CANCEL, 1);
   signal?.addEventListener("abort", cancel, { once: true });
@@ -299,7 +522,6 @@ export async function unpackNative(
   const context = f.tsr_unpack_open(Math.max(1, options.threads));
   try {
     if (context === null) throw new Error("native unpack: out of memory");
-    outFd = io.openWrite(output);
     const source = blocks[Symbol.iterator]();
     let pos = 0, batch = await nextBatch(source, 0, FIRST_BATCH_BLOCKS);
     // Blocks the kernel leaves are produced by this thread when a C thread asks, while the others
@@ -335,29 +557,31 @@ export async function unpackNative(
     while (batch.blocks.length > 0) {
       const count = batch.blocks.length;
       let following: Promise<Batch> | undefined, told = 0;
-      // Blocks hashed so far tell the progress callback, in whole blocks.
-      const tell = (hashed: number) => {
-        for (; told < hashed; told++) onBytes?.(batch.blocks[told].length);
+      // Blocks done so far tell the progress callbacks, in whole blocks.
+      const tell = (done: number) => {
+        for (; told < done; told++) {
+          const b = batch.blocks[told];
+          onBytes?.(b.length);
+          onDecoded?.(b.rawBytes, batch.table[told * B_WORDS + B_TOOK], b.jobs.length);
+        }
       };
       for (let from = 0; from < count;) {
         ctl[K_HASHED] = 0;
-        inCall = f.tsr_unpack_run(
+        inCall = output.call({
           context,
           inFd,
-          outFd,
-          batch.table.subarray(from * B_WORDS),
-          from,
-          count - from,
-          batch.runs,
-          batch.jobs,
-          batch.literals,
-          batch.blob,
-          batch.copies,
-          host.pointer,
-          state,
+          table: batch.table.subarray(from * B_WORDS),
+          first: from,
+          count: count - from,
+          runs: batch.runs,
+          jobs: batch.jobs,
+          literals: batch.literals,
+          blob: batch.blob,
+          copies: batch.copies,
+          host: host.pointer,
           ctl,
-        );
-        let ticking = onBytes !== undefined;
+        });
+        let ticking = onBytes !== undefined || onDecoded !== undefined;
         const tick = () => {
           if (!ticking) return;
           tell(from + Atomics.load(ctl, K_HASHED));
@@ -381,11 +605,7 @@ export async function unpackNative(
         tell(k);
         if (result === R_CANCELLED) signal?.throwIfAborted();
         if (failure) throw failure.error;
-        // A failed read or write, or no memory: this thread does block k with its own I/O, which
-        // throws that step's usual error if it fails again.
-        const out = await produceHere(c, batch.blocks[k]);
-        sha.update(out);
-        await io.writeAt(outFd, out, batch.at[k], output);
+        await output.redo(batch.blocks[k], batch.at[k], result, ctl[K_ERRNO]);
         tell(k + 1);
         signal?.throwIfAborted();
         from = k + 1;
@@ -393,7 +613,7 @@ export async function unpackNative(
       pos = batch.end;
       batch = await (following ?? nextBatch(source, pos, BATCH_BLOCKS));
     }
-    return { bytes: pos, sha256: sha.hex(), handedBack };
+    return { bytes: pos, handedBack };
   } finally {
     signal?.removeEventListener("abort", cancel);
     // A call still running (this thread threw meanwhile) uses the files and tables: stop it first.
@@ -403,8 +623,7 @@ export async function unpackNative(
     }
     host?.close();
     f.tsr_unpack_close(context);
-    io.close(inFd);
-    if (outFd !== undefined) io.close(outFd);
+    if (options.input === undefined) io.close(inFd);
   }
 }
 

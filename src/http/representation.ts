@@ -33,7 +33,7 @@ export interface Representation {
   release?(): void;
   /**
    * Bytes `[start, end)` as a body that the runtime sends without handing its chunks to
-   * JavaScript (a pipe that native threads fill), when the representation has one for that range
+   * JavaScript (a socket that native threads fill), when the representation has one for that range
    * now; null: use `read`. `hooks` hear of the bytes as they are produced and, once, of how the
    * body ended, as for a body made from `read`; a failure ends the body short of the range.
    */

@@ -405,6 +405,35 @@ export const AUTO_DECODED_FROM = 18e6;
 export const AUTO_MIN_SAVING_S = 0.01;
 
 /**
+ * Bytes saved from which `auto` takes the compressed transport whatever the link measured: 32 MB.
+ * The opening's measure cannot tell loopback from 1 Gbit/s, and on both the 338 MB many-tensor
+ * model (107 MB saved) loaded faster compressed, by far: 1.53 against 2.13 s on loopback, 2.25
+ * against 3.06 s at 1 Gbit/s (bench:transfer at the start of this session, load 0-2), the client's
+ * decode running on its own threads beside the link while the decoded transport's one body waits
+ * on the server's. Below 8 MB saved the two were within noise or decoded won (human-fp32.fp32, 7.3
+ * MB saved: 0.64 against 0.73 s on loopback), so the rule leaves small models as they were.
+ */
+export const AUTO_COMPRESSED_FROM_SAVED = 32e6;
+
+/**
+ * Whether `auto` lets the server decode, on a link measured at `bandwidth` bytes per second (0:
+ * nothing measured) where the containers save `saved` bytes against the original files.
+ *
+ * @example
+ * ```ts
+ * import { autoPicksDecoded } from "./load_model.ts";
+ * console.assert(autoPicksDecoded(25e6, 2e6)); // a fast link, little saved
+ * console.assert(!autoPicksDecoded(25e6, 100e6)); // a fast link, much saved
+ * console.assert(!autoPicksDecoded(1e6, 2e6)); // a slow link
+ * ```
+ */
+export function autoPicksDecoded(bandwidth: number, saved: number): boolean {
+  if (bandwidth === 0) return false; // nothing measured: the container is the safe choice
+  if (saved >= AUTO_COMPRESSED_FROM_SAVED) return false;
+  return bandwidth >= AUTO_DECODED_FROM || saved / bandwidth < AUTO_MIN_SAVING_S;
+}
+
+/**
  * Opens the source of `ref`'s tensors. The compressed transport needs only the container (at the
  * conventional URL `…/container?revision=`): its index lists every tensor, its digest and the load
  * order, so nothing else is fetched before the first layer's bytes are asked for; its opening
@@ -412,7 +441,8 @@ export const AUTO_MIN_SAVING_S = 0.01;
  * transport fetches the manifest. With `auto`, a server that offers no container gets the decoded
  * transport, and so does a link that the container's opening (its first and last kilobytes, two
  * requests) measured at {@link AUTO_DECODED_FROM} or more, or on which the bytes the containers
- * save take less than {@link AUTO_MIN_SAVING_S}.
+ * save take less than {@link AUTO_MIN_SAVING_S}, unless they save
+ * {@link AUTO_COMPRESSED_FROM_SAVED} or more ({@link autoPicksDecoded}).
  */
 export async function openSource(
   fetchFn: Fetch,
@@ -444,11 +474,9 @@ export async function openSource(
   // Whether auto should let the server decode, once `opened` are open (see AUTO_DECODED_FROM).
   const decodedPays = (opened: readonly RemoteContainer[]) => {
     if (wanted !== "auto") return false;
-    const bandwidth = pacer.estimates().bandwidth;
-    if (bandwidth === 0) return false; // nothing measured: the container is the safe choice
     let saved = 0;
     for (const c of opened) saved += c.index.source.size - c.source.size;
-    return bandwidth >= AUTO_DECODED_FROM || saved / bandwidth < AUTO_MIN_SAVING_S;
+    return autoPicksDecoded(pacer.estimates().bandwidth, saved);
   };
   const one = options.file === undefined
     ? apiUrl(ref, "/container")

@@ -6,7 +6,14 @@
 import { ContainerError } from "../../src/container/errors.ts";
 import assert from "node:assert/strict";
 import { ClientError } from "../../src/client/errors.ts";
-import { type LoadedTensor, loadModel, type LoadOptions } from "../../src/client/load_model.ts";
+import {
+  AUTO_COMPRESSED_FROM_SAVED,
+  AUTO_DECODED_FROM,
+  autoPicksDecoded,
+  type LoadedTensor,
+  loadModel,
+  type LoadOptions,
+} from "../../src/client/load_model.ts";
 import { linkPacer } from "../../src/client/link_pacer.ts";
 import type { LoadProgress } from "../../src/client/progress_meter.ts";
 import { losslessOf } from "../../src/container/index_schema.ts";
@@ -271,4 +278,17 @@ Deno.test("loadModel: breaking out of the loop stops fetching", async () => {
   await new Promise((r) => setTimeout(r, 10));
   assert.equal(rec.requests.length, before);
   assert.ok(before <= 1 + 3, `${before} requests`);
+});
+
+Deno.test("auto: a fast link takes the decoded transport unless the containers save much", () => {
+  const fast = AUTO_DECODED_FROM * 2;
+  assert.equal(autoPicksDecoded(fast, 1e6), true);
+  assert.equal(autoPicksDecoded(fast, AUTO_COMPRESSED_FROM_SAVED - 1), true);
+  // The 338 MB many-tensor model saves 107 MB: compressed, on loopback as at 1 Gbit/s.
+  assert.equal(autoPicksDecoded(fast, AUTO_COMPRESSED_FROM_SAVED), false);
+  assert.equal(autoPicksDecoded(fast, 107e6), false);
+  // A slow link: compressed while the saving pays; nothing measured: compressed.
+  assert.equal(autoPicksDecoded(1e6, 1e6), false);
+  assert.equal(autoPicksDecoded(1e7, 5e4), true);
+  assert.equal(autoPicksDecoded(0, 1e6), false);
 });

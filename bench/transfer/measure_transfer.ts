@@ -40,6 +40,8 @@ export interface TransferRun {
   >;
   /** Peak RSS of the client process, KiB. */
   readonly clientPeakRssKiB: number | null;
+  /** CPU time (user + system) of the client process, ms (absent in runs before it was kept). */
+  readonly clientCpuMs?: number | null;
   /** Peak RSS of the server process tree during the run, KiB. */
   readonly serverPeakRssKiB: number | null;
   /** The transport pull reports it used. */
@@ -132,6 +134,7 @@ async function runOnce(file: BenchFile, method: Method, s: TransferSetup): Promi
   const base = {
     ms: t.ms,
     clientPeakRssKiB: t.peakRssKiB,
+    clientCpuMs: t.cpuMs,
     serverPeakRssKiB: serverPeak,
     ...(stats
       ? {

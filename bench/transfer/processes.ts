@@ -110,6 +110,11 @@ export interface Timed {
   readonly stderr: string;
   /** Peak resident set size of the command, KiB, from `/usr/bin/time`; null without it. */
   readonly peakRssKiB: number | null;
+  /**
+   * CPU time of the command (user + system, its children included), ms, from `/usr/bin/time`;
+   * null without it. Steadier than wall time on a shared machine.
+   */
+  readonly cpuMs: number | null;
   /** Lines of stdout with the ms (from spawn) at which each arrived. */
   readonly lines: { readonly ms: number; readonly text: string }[];
 }
@@ -134,7 +139,7 @@ export async function canMeasureRss(): Promise<boolean> {
 
 /**
  * Runs `cmd args` to completion and times it as a whole process (spawn to exit), with its peak
- * RSS through `/usr/bin/time -f %M` when installed. Stdout lines are timestamped as they arrive,
+ * RSS and CPU time through `/usr/bin/time -f "%M %U %S"` when installed. Stdout lines are timestamped as they arrive,
  * so a child can report progress (loadModel's first layer) on the same clock. Killed after
  * `timeoutMs`.
  */
@@ -145,7 +150,7 @@ export async function timed(
 ): Promise<Timed> {
   const time = await findTime();
   const rssFile = time ? await Deno.makeTempFile({ prefix: "tessera-rss-" }) : null;
-  const argv = time ? [time, "-f", "%M", "-o", rssFile!, cmd, ...args] : [cmd, ...args];
+  const argv = time ? [time, "-f", "%M %U %S", "-o", rssFile!, cmd, ...args] : [cmd, ...args];
   const t0 = performance.now();
   const p = new Deno.Command(argv[0], {
     args: argv.slice(1),
@@ -184,12 +189,16 @@ export async function timed(
   ]);
   const ms = performance.now() - t0;
   clearTimeout(timer);
-  let peakRssKiB: number | null = null;
+  let peakRssKiB: number | null = null, cpuMs: number | null = null;
   if (rssFile) {
     const text = await Deno.readTextFile(rssFile).catch(() => "");
     await Deno.remove(rssFile).catch(() => {});
     const last = text.trim().split("\n").at(-1) ?? "";
-    peakRssKiB = /^\d+$/.test(last) ? Number(last) : null;
+    const m = /^(\d+) (\d+(?:\.\d+)?) (\d+(?:\.\d+)?)$/.exec(last);
+    if (m) {
+      peakRssKiB = Number(m[1]);
+      cpuMs = Math.round((Number(m[2]) + Number(m[3])) * 1000);
+    }
   }
   return {
     ms,
@@ -197,6 +206,7 @@ export async function timed(
     stdout: lines.map((l) => l.text).join("\n"),
     stderr: new TextDecoder().decode(stderrBytes),
     peakRssKiB,
+    cpuMs,
     lines,
   };
 }

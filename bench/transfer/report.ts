@@ -139,6 +139,9 @@ function profileTables(input: ReportInput, p: Profile): string {
       `${rss("compressed", "client")} / ${rss("compressed", "server")}`,
       `${rss("loadModel", "client")} / ${rss("loadModel", "server")}`,
       rss("static", "server"),
+      ["static", "decoded", "compressed", "loadModel"].map((m) =>
+        sec(med(result(t, p.name, f.stem, m), (x) => x.clientCpuMs))
+      ).join(" / "),
     ];
   });
   const counters = table(
@@ -154,6 +157,7 @@ function profileTables(input: ReportInput, p: Profile): string {
       "compr. c/s",
       "loadModel c/s",
       "static srv",
+      "client CPU s static/dec./compr./load",
     ],
     counterRows,
   );

@@ -8,6 +8,7 @@
  * @module
  */
 import { nativeBackends } from "../codec_native/backends.ts";
+import { deferredNativeBackends } from "../client/deno_native.ts";
 import { guardStalls, STALL_MS } from "../client/stall_guard.ts";
 import { ClientError } from "../client/errors.ts";
 import { bodyPieces, type Fetch, parseContentRange } from "../client/http.ts";
@@ -116,7 +117,8 @@ export async function pullFile(options: PullOptions): Promise<PullResult> {
   const ref = withVariant(parseModelUrl(options.url), options.variant);
   const source = await openSource(fetchFn, ref, {
     transport: options.transport,
-    backends: nativeBackends(),
+    // Opened in the opening's round trip, not before its requests (7-30 ms of dlopen).
+    backends: deferredNativeBackends(),
     http: options.http,
     file: options.file,
   }, signal);

@@ -60,9 +60,15 @@ export async function* loadModelNative(
 /**
  * The native backends, opened on first use or just after the opening requests leave, whichever
  * comes first: opening them (dlopen of the kernel and libzstd) took 15-30 ms before the first
- * request was sent, and now overlaps its round trip instead.
+ * request was sent, and now overlaps its round trip instead. For `loadModelNative` and `pull`.
+ *
+ * @example
+ * ```ts ignore
+ * import { deferredNativeBackends } from "./deno_native.ts";
+ * const backends = deferredNativeBackends(); // nothing opened yet
+ * ```
  */
-function deferredNativeBackends(): Backends {
+export function deferredNativeBackends(): Backends {
   let b: Backends | undefined;
   const get = () => b ??= nativeBackends();
   // A timer runs after the microtasks that send the opening requests.

@@ -308,23 +308,7 @@ export async function unpackNative(
   try {
     const made = await runBlocks(c, blocks, options, {
       fd: outFd,
-      call: (a) =>
-        f.tsr_unpack_run(
-          a.context,
-          a.inFd,
-          outFd,
-          a.table,
-          a.first,
-          a.count,
-          a.runs,
-          a.jobs,
-          a.literals,
-          a.blob,
-          a.copies,
-          a.host,
-          state,
-          a.ctl,
-        ),
+      call: (a) => f.tsr_unpack_run(...callHead(a, outFd), state, a.ctl),
       // A failed read or write, or no memory: this thread does the block with its own I/O, which
       // throws that step's usual error if it fails again.
       async redo(block, at) {
@@ -386,22 +370,7 @@ export async function streamNative(
   options.signal?.throwIfAborted();
   const made = await runBlocks(c, blocks, options, {
     fd,
-    call: (a) =>
-      f.tsr_unpack_stream(
-        a.context,
-        a.inFd,
-        fd,
-        a.table,
-        a.first,
-        a.count,
-        a.runs,
-        a.jobs,
-        a.literals,
-        a.blob,
-        a.copies,
-        a.host,
-        a.ctl,
-      ),
+    call: (a) => f.tsr_unpack_stream(...callHead(a, fd), a.ctl),
     async redo(block, _at, result, errno) {
       if (result === R_WRITE) {
         throw errno === EPIPE
@@ -485,6 +454,24 @@ interface CallArgs {
   readonly copies: Float64Array;
   readonly host: Deno.PointerValue;
   readonly ctl: Int32Array;
+}
+
+/** The arguments tsr_unpack_run and tsr_unpack_stream begin with, writing to `out`. */
+function callHead(a: CallArgs, out: number) {
+  return [
+    a.context,
+    a.inFd,
+    out,
+    a.table,
+    a.first,
+    a.count,
+    a.runs,
+    a.jobs,
+    a.literals,
+    a.blob,
+    a.copies,
+    a.host,
+  ] as const;
 }
 
 /** Where {@link runBlocks} puts blocks: a file at their offsets, or a stream in order. */

@@ -74,6 +74,11 @@ export async function spawnServer(
  * Starts an edge of `origin` caching in `cacheDir` on a free port, its shell limited by `limits`
  * first (for example `ulimit -f 100`: a file-size limit, which is how a test fills a disk), and
  * waits until it listens.
+ *
+ * Under limits, Deno's own caches are written before the process starts and not at all while it
+ * runs: a file-size limit kills a Deno that writes its emit or V8 code cache (over 100 KiB after
+ * sources change) before the server turns SIGXFSZ into EFBIG, which failed a CI run once as
+ * "server exited at start" with no output.
  */
 export async function spawnEdge(
   origin: string,
@@ -81,9 +86,16 @@ export async function spawnEdge(
   limits = "",
 ): Promise<ServerProcess> {
   const deno = Deno.execPath();
+  if (limits) {
+    const cached = await new Deno.Command(deno, { args: ["cache", MAIN], stdout: "null" }).output();
+    if (!cached.success) {
+      throw new Error(`deno cache ${MAIN}: ${new TextDecoder().decode(cached.stderr)}`);
+    }
+  }
   const quote = (a: string) => `'${a.replaceAll("'", `'"'"'`)}'`;
-  const command = [deno, "run", "-A", MAIN, "--origin", origin, "--cache-dir", cacheDir]
-    .concat(["--port", "0", "--workers", "0"]).map(quote).join(" ");
+  const command = [deno, "run", "-A", ...(limits ? ["--no-code-cache"] : []), MAIN]
+    .concat(["--origin", origin, "--cache-dir", cacheDir, "--port", "0", "--workers", "0"])
+    .map(quote).join(" ");
   const child = new Deno.Command("bash", {
     args: ["-c", `${limits}${limits ? "; " : ""}exec ${command}`],
     stdout: "piped",

@@ -171,6 +171,17 @@ function offHeap<T>(
   return new make(Math.max(n, Math.ceil(128 / make.BYTES_PER_ELEMENT)));
 }
 
+/**
+ * Control words for a C call, whose cancel word is set once `signal` aborts; `release` stops
+ * listening to the signal.
+ */
+function cancelWords(signal?: AbortSignal): { readonly ctl: Int32Array; release(): void } {
+  const ctl = offHeap(Int32Array, 16);
+  const cancel = () => Atomics.store(ctl, K_CANCEL, 1);
+  signal?.addEventListener("abort", cancel, { once: true });
+  return { ctl, release: () => signal?.removeEventListener("abort", cancel) };
+}
+
 /** One batch of blocks as the C reads them, and the blocks themselves for those left to here. */
 interface Batch {
   readonly blocks: Block[];
@@ -307,7 +318,6 @@ export async function unpackNative(
   const outFd = io.openWrite(output);
   try {
     const made = await runBlocks(c, blocks, options, {
-      fd: outFd,
       call: (a) => f.tsr_unpack_run(...callHead(a, outFd), state, a.ctl),
       // A failed read or write, or no memory: this thread does the block with its own I/O, which
       // throws that step's usual error if it fails again.
@@ -335,6 +345,13 @@ export class StreamClosedError extends Error {
     super("the reader of the stream went away");
     this.name = "StreamClosedError";
   }
+}
+
+/** The error of a failed send with `errno`: {@link StreamClosedError} when the reader is gone. */
+function sendError(errno: number): Error {
+  return errno === EPIPE
+    ? new StreamClosedError()
+    : new Error(`native stream: send failed: errno ${errno}`);
 }
 
 /** Options of {@link streamNative}. */
@@ -369,14 +386,9 @@ export async function streamNative(
   }
   options.signal?.throwIfAborted();
   const made = await runBlocks(c, blocks, options, {
-    fd,
     call: (a) => f.tsr_unpack_stream(...callHead(a, fd), a.ctl),
     async redo(block, _at, result, errno) {
-      if (result === R_WRITE) {
-        throw errno === EPIPE
-          ? new StreamClosedError()
-          : new Error(`native stream: errno ${errno}`);
-      }
+      if (result === R_WRITE) throw sendError(errno);
       await streamWrite(fd, await produceHere(c, block), options.signal);
     },
   });
@@ -389,19 +401,13 @@ export async function streamNative(
  * reader went away, or the signal's reason. Needs {@link nativeUnpackAvailable}.
  */
 export async function streamWrite(fd: number, bytes: Uint8Array, signal?: AbortSignal) {
-  const ctl = offHeap(Int32Array, 16);
-  const cancel = () => Atomics.store(ctl, K_CANCEL, 1);
-  signal?.addEventListener("abort", cancel, { once: true });
+  const { ctl, release } = cancelWords(signal);
   try {
     const sent = await binding()!.tsr_stream_write(fd, bytes, bytes.length, ctl);
     if (sent === R_CANCELLED) signal?.throwIfAborted();
-    if (sent !== R_DONE) {
-      throw ctl[K_ERRNO] === EPIPE
-        ? new StreamClosedError()
-        : new Error(`native stream: send failed: errno ${ctl[K_ERRNO]}`);
-    }
+    if (sent !== R_DONE) throw sendError(ctl[K_ERRNO]);
   } finally {
-    signal?.removeEventListener("abort", cancel);
+    release();
   }
 }
 
@@ -426,9 +432,7 @@ export async function streamAccept(
   timeoutMs: number,
   signal: AbortSignal,
 ): Promise<number> {
-  const ctl = offHeap(Int32Array, 16);
-  const cancel = () => Atomics.store(ctl, K_CANCEL, 1);
-  signal.addEventListener("abort", cancel, { once: true });
+  const { ctl, release } = cancelWords(signal);
   try {
     const data = offHeap(Uint8Array, head.length);
     data.set(head);
@@ -436,7 +440,7 @@ export async function streamAccept(
     if (fd < 0) throw new Error(`native stream: no connection: errno ${-fd}`);
     return fd;
   } finally {
-    signal.removeEventListener("abort", cancel);
+    release();
   }
 }
 
@@ -476,8 +480,6 @@ function callHead(a: CallArgs, out: number) {
 
 /** Where {@link runBlocks} puts blocks: a file at their offsets, or a stream in order. */
 interface Output {
-  /** The descriptor written. */
-  readonly fd: number;
   /** Starts the C call (tsr_unpack_run or tsr_unpack_stream) for a slice of a batch. */
   call(a: CallArgs): Promise<number>;
   /**
@@ -501,9 +503,7 @@ async function runBlocks(
   const f = binding()!, io = posixFiles()!;
   const { signal, onBytes, onDecoded } = options;
   const inFd = options.input ?? io.openRead(c.source.file!);
-  const ctl = offHeap(Int32Array, 16);
-  const cancel = () => Atomics.store(ctl, K_CANCEL, 1);
-  signal?.addEventListener("abort", cancel, { once: true });
+  const { ctl, release } = cancelWords(signal);
   let inCall: Promise<number> | undefined;
   let host: Deno.UnsafeCallback<typeof HOST> | undefined;
   const context = f.tsr_unpack_open(Math.max(1, options.threads));
@@ -602,7 +602,7 @@ async function runBlocks(
     }
     return { bytes: pos, handedBack };
   } finally {
-    signal?.removeEventListener("abort", cancel);
+    release();
     // A call still running (this thread threw meanwhile) uses the files and tables: stop it first.
     if (inCall) {
       Atomics.store(ctl, K_CANCEL, 1);

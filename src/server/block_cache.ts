@@ -36,7 +36,7 @@ export function cachedRead(
     while (pos < end) {
       if (pos >= cachedEnd) return yield* read(pos, end, signal);
       const index = Math.floor(pos / BLOCK_BYTES), blockStart = index * BLOCK_BYTES;
-      const hit = cache.get(`${key}\0${index}`);
+      const hit = cache.get(blockKey(key, index));
       if (hit) {
         const to = Math.min(end, blockStart + hit.length);
         yield hit.subarray(pos - blockStart, to - blockStart);
@@ -64,7 +64,7 @@ export function cachedRead(
           block.set(part.subarray(off, off + n), fill);
           fill += n, off += n, at += n;
           if (fill === block.length) {
-            cache.set(`${key}\0${blockAt / BLOCK_BYTES}`, block);
+            cache.set(blockKey(key, blockAt / BLOCK_BYTES), block);
             block = null;
           }
         }
@@ -72,6 +72,11 @@ export function cachedRead(
       pos = end;
     }
   };
+}
+
+/** The cache key of block `index` of the representation cached under `key`. */
+function blockKey(key: string, index: number): string {
+  return `${key}\0${index}`;
 }
 
 /** Where caching stops: the end of the last whole block within `limit` (or the file's end). */
@@ -97,7 +102,7 @@ export function cachedPrefix(
   const parts: Uint8Array[] = [];
   for (let pos = start; pos < stop;) {
     const index = Math.floor(pos / BLOCK_BYTES), blockStart = index * BLOCK_BYTES;
-    const hit = cache.get(`${key}\0${index}`);
+    const hit = cache.get(blockKey(key, index));
     if (!hit) return null;
     const to = Math.min(stop, blockStart + hit.length);
     parts.push(hit.subarray(pos - blockStart, to - blockStart));

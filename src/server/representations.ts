@@ -56,7 +56,7 @@ export interface ReadPipeline {
 }
 
 /**
- * Bodies of at least this many bytes go native, when they can: below it the pipe and threads cost
+ * Bodies of at least this many bytes go native, when they can: below it the socket and threads cost
  * more than they save.
  */
 export const NATIVE_BODY_BYTES = 16 << 20;

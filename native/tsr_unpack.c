@@ -360,6 +360,24 @@ static double now(void) {
   return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+/* Whether the caller asked the call to stop (ctl[K_CANCEL]). */
+static int cancelled(const int32_t *ctl) {
+  return __atomic_load_n(&ctl[K_CANCEL], __ATOMIC_RELAXED) != 0;
+}
+
+/* Waits up to `ms` for `events` on `fd`, in slices of 50 ms that look at ctl[K_CANCEL]; 1 when
+   ready, 0 on cancel or timeout. */
+static int wait_for(int fd, short events, int ms, const int32_t *ctl) {
+  for (int waited = 0; waited < ms; waited += 50) {
+    if (cancelled(ctl)) return 0;
+    struct pollfd p = {.fd = fd, .events = events};
+    int n = poll(&p, 1, 50);
+    if (n > 0) return 1;
+    if (n < 0 && errno != EINTR) return 0;
+  }
+  return 0;
+}
+
 /*
  * Sends all of `from[0, n)` on the stream socket `fd` (nonblocking: its reader is the runtime,
  * which passes the bytes on as a response body), waiting for room in slices of 50 ms so that
@@ -375,9 +393,8 @@ static int send_all(int fd, const uint8_t *from, size_t n, const int32_t *ctl, i
     }
     if (put < 0 && errno == EINTR) continue;
     if (put < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (__atomic_load_n(&ctl[K_CANCEL], __ATOMIC_RELAXED) != 0) return R_CANCELLED;
-      struct pollfd p = {.fd = fd, .events = POLLOUT};
-      poll(&p, 1, 50);
+      if (cancelled(ctl)) return R_CANCELLED;
+      wait_for(fd, POLLOUT, 50, ctl); /* one slice: the reader may never read */
       continue;
     }
     return *err = put < 0 ? errno : EIO, R_WRITE;
@@ -458,7 +475,7 @@ static void *work(void *arg) {
   pthread_mutex_lock(&r->mu);
   Scratch *s = &r->scratch[r->started++];
   for (;;) {
-    if (__atomic_load_n(&r->ctl[K_CANCEL], __ATOMIC_RELAXED) != 0) {
+    if (cancelled(r->ctl)) {
       stop(r, r->next, R_CANCELLED, 0);
     }
     if (r->next >= r->stop_at) break;
@@ -594,19 +611,6 @@ int32_t tsr_stream_listen(const char *path) {
   return fd;
 }
 
-/* Waits up to `ms` for `events` on `fd`, in slices that look at ctl[K_CANCEL]; 1 when ready, 0 on
-   cancel or timeout. */
-static int wait_for(int fd, short events, int ms, const int32_t *ctl) {
-  for (int waited = 0; waited < ms; waited += 50) {
-    if (__atomic_load_n(&ctl[K_CANCEL], __ATOMIC_RELAXED) != 0) return 0;
-    struct pollfd p = {.fd = fd, .events = events};
-    int n = poll(&p, 1, 50);
-    if (n > 0) return 1;
-    if (n < 0 && errno != EINTR) return 0;
-  }
-  return 0;
-}
-
 /* Send buffer asked for on a body's socket. */
 #ifndef SEND_BUFFER
 #define SEND_BUFFER (2 << 20)
@@ -631,7 +635,7 @@ int32_t tsr_stream_accept(int32_t listener, const uint8_t *head, uint32_t n, int
     if (fd < 0) err = errno;
   }
   close(listener);
-  if (fd < 0) return __atomic_load_n(&ctl[K_CANCEL], __ATOMIC_RELAXED) ? -ECANCELED : -err;
+  if (fd < 0) return cancelled(ctl) ? -ECANCELED : -err;
   int sndbuf = SEND_BUFFER;
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf); /* advice: capped by wmem_max */
   char req[REQUEST_BYTES];

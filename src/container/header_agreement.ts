@@ -18,7 +18,7 @@ import { parseHeader } from "../safetensors/parse.ts";
 import { SafetensorsError } from "../safetensors/errors.ts";
 import { repeatedMemberName } from "./duplicate_keys.ts";
 import { ContainerError } from "./errors.ts";
-import { type Index, strictUtf8, type TensorEntry } from "./index_schema.ts";
+import { type Index, strictUtf8, type TensorEntry, tensorsByName } from "./index_schema.ts";
 
 const METADATA_KEY = "__metadata__";
 
@@ -148,15 +148,6 @@ function quickDisagreement(
   // Last, as it reads the whole text again: a repeated name hides a member from JSON.parse.
   const repeated = repeatedMemberName(text, root);
   return repeated === null ? null : `member name ${JSON.stringify(repeated)} appears twice`;
-}
-
-/** The index's tensors by name. */
-function tensorsByName(index: Index): Map<string, TensorEntry> {
-  const byName = new Map<string, TensorEntry>();
-  for (let i = 0; i < index.tensors.length; i++) {
-    byName.set(index.tensors[i].name, index.tensors[i]);
-  }
-  return byName;
 }
 
 function sameEntry(e: Record<string, unknown>, t: TensorEntry): boolean {

@@ -62,6 +62,18 @@ export function strictUtf8(bytes: Uint8Array): string {
   return text.indexOf("\uFFFD") === -1 ? text : strict.decode(bytes);
 }
 
+/**
+ * The index's tensors by name: one map, built once per open for the header agreement and the
+ * container (an indexed loop: it runs once per process, unoptimised, where `for...of` allocates).
+ */
+export function tensorsByName(index: Index): Map<string, TensorEntry> {
+  const byName = new Map<string, TensorEntry>();
+  for (let i = 0; i < index.tensors.length; i++) {
+    byName.set(index.tensors[i].name, index.tensors[i]);
+  }
+  return byName;
+}
+
 /** One chunk: stored offset, stored length, raw length, XXH32 of stored bytes, XXH32 of raw bytes. */
 export type ChunkRecord = [number, number, number, number, number];
 

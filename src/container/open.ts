@@ -15,7 +15,7 @@ import type { Backends } from "./backends.ts";
 import { ContainerError } from "./errors.ts";
 import { decodeHead, type Head, HEAD_BYTES } from "./format.ts";
 import { checkHeaderAgreement } from "./header_agreement.ts";
-import { type Index, parseIndex, type TensorEntry } from "./index_schema.ts";
+import { type Index, parseIndex, type TensorEntry, tensorsByName } from "./index_schema.ts";
 import type { ByteSource } from "./source.ts";
 
 /** An open container: its validated index, the source of its bytes and the backends that decode. */
@@ -83,10 +83,7 @@ export async function openContainer(source: ByteSource, backends: Backends): Pro
   }
   // One map for the header agreement and the container: a second one and a pair per tensor cost
   // ~200 page faults on the cold open of a 3,041-tensor index.
-  const tensors = new Map<string, TensorEntry>();
-  for (let i = 0; i < index.tensors.length; i++) {
-    tensors.set(index.tensors[i].name, index.tensors[i]);
-  }
+  const tensors = tensorsByName(index);
   if (originalHeader) checkHeaderAgreement(index, originalHeader, tensors);
   return {
     head,

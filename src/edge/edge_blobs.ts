@@ -225,36 +225,31 @@ export function createEdgeBlobs(deps: EdgeBlobsDeps): EdgeBlobs {
       const tmp = spans.tempPath();
       const h = createHash("sha256");
       let size = 0;
+      // The blob's bytes into the temporary file, hashed and counted as they go.
+      const intoTemp = async (fill: (keep: (p: Uint8Array) => Promise<void>) => Promise<void>) => {
+        const f = await Deno.open(tmp, { write: true, createNew: true });
+        try {
+          await fill(async (p) => {
+            h.update(p);
+            size += p.length;
+            for (let done = 0; done < p.length;) done += await f.write(p.subarray(done));
+          });
+        } finally {
+          f.close();
+        }
+      };
       // The disk tier's own failure (a full disk) is ours, not the origin's: 507 no_space, as a
       // store answers, rather than a 502 that blames the origin.
       try {
-        if (stream) {
-          const f = await Deno.open(tmp, { write: true, createNew: true });
-          try {
-            await stream.drain(async (p) => {
-              h.update(p);
-              size += p.length;
-              for (let done = 0; done < p.length;) done += await f.write(p.subarray(done));
-            });
-          } finally {
-            f.close();
-          }
-        } else {
+        if (stream) await intoTemp((keep) => stream.drain(keep));
+        else {
           const res = await origin.request(path(sha));
           if (res.status === 404) {
             await res.body?.cancel();
             return null;
           }
           if (res.status !== 200) throw badAnswer(sha, res.status);
-          const f = await Deno.open(tmp, { write: true, createNew: true });
-          try {
-            size = await origin.pipe(res, async (p) => {
-              h.update(p);
-              for (let done = 0; done < p.length;) done += await f.write(p.subarray(done));
-            });
-          } finally {
-            f.close();
-          }
+          await intoTemp(async (keep) => void await origin.pipe(res, keep));
         }
       } catch (e) {
         await Deno.remove(tmp).catch(() => {});

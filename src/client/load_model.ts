@@ -39,7 +39,7 @@ import {
   withVariant,
 } from "./model_url.ts";
 import { orderedWindow } from "./ordered_window.ts";
-import { after } from "./timer.ts";
+import { nextTurn } from "./timer.ts";
 import { type LoadProgress, type ProgressMeter, progressMeter } from "./progress_meter.ts";
 import type { HttpSourceOptions } from "./http_source.ts";
 import { linkPacer } from "./link_pacer.ts";
@@ -257,7 +257,7 @@ async function* compressedTensors(
   };
   /** Body `k`, started on a timer (see below); its failure is thrown where it is awaited. */
   const startSoon = (k: number): Promise<Body> => {
-    const body = nextTick().then(() => start(k));
+    const body = nextTurn().then(() => start(k));
     body.catch(() => {}); // awaited below; a body never reached must not go unhandled
     return body;
   };
@@ -288,14 +288,6 @@ async function* compressedTensors(
     const pending = await next?.catch(() => undefined);
     await pending?.parts.return(undefined);
   }
-}
-
-/**
- * Resolves on a timer: after the microtasks queued now, which send the requests made so far and
- * hand a yielded tensor to the consumer.
- */
-function nextTick(): Promise<void> {
-  return new Promise((resolve) => after(0, resolve));
 }
 
 /** One body of {@link compressedTensors}: its container, tensors and assembled blocks. */

@@ -25,3 +25,17 @@ export function after(ms: number, fn: () => void): () => void {
   signal.addEventListener("abort", fire, { once: true });
   return () => signal.removeEventListener("abort", fire);
 }
+
+/**
+ * Resolves on a timer: after the microtasks queued now (requests being sent, a value handed to a
+ * consumer) and the event loop's turn, for work that must not hold those up.
+ *
+ * @example
+ * ```ts
+ * import { nextTurn } from "./timer.ts";
+ * await nextTurn(); // whatever was queued before has run
+ * ```
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => after(0, resolve));
+}

@@ -29,7 +29,7 @@ import type { Container } from "../container/open.ts";
 import type { Block } from "../container/plan.ts";
 import { LOCAL_HINTS } from "../container/source.ts";
 import { loadNativeLibrary, NATIVE_LIBRARY, SHA256_STATE_BYTES } from "../codec_native/kernel.ts";
-import { after } from "../client/timer.ts";
+import { after, nextTurn } from "../client/timer.ts";
 import { posixFiles } from "./posix_file.ts";
 
 /** The parameters that tsr_unpack_run and tsr_unpack_stream begin with. */
@@ -209,7 +209,7 @@ async function nextBatch(source: Iterator<Block>, from: number, most: number): P
   const pieces: KernelPiece[] = [], blobParts: Uint8Array[] = [];
   let blobBytes = 0, pos = from;
   while (blocks.length < most) {
-    if (blocks.length % PLAN_SLICE === PLAN_SLICE - 1) await new Promise<void>((r) => after(0, r));
+    if (blocks.length % PLAN_SLICE === PLAN_SLICE - 1) await nextTurn();
     const n = source.next();
     if (n.done) break;
     const b = n.value;
